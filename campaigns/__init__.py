@@ -1,0 +1,1 @@
+"""Campaigns: article -> series of emails, rendering, enrolment and the timetable rules."""

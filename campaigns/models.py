@@ -1,0 +1,140 @@
+"""Campaign, Email, Link and Enrolment tables."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from wildmail.db import Base, JSONType, UTCDateTime
+
+
+class CampaignMode(enum.StrEnum):
+    DRIP = "drip"
+    BROADCAST = "broadcast"
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHED = "finished"
+
+
+class LinkKind(enum.StrEnum):
+    CONTENT = "content"
+    DONATION = "donation"
+    UNSUBSCRIBE = "unsubscribe"
+    HONEYPOT = "honeypot"
+
+
+class EnrolmentStatus(enum.StrEnum):
+    ACTIVE = "active"
+    FINISHED = "finished"
+    EXITED = "exited"
+
+
+class Campaign(Base):
+    """An article turned into a series of emails with a timetable."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    source_name: Mapped[str] = mapped_column(String(500), default="")
+    source_text: Mapped[str] = mapped_column(Text, default="")
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("subscriber_lists.id"), nullable=True)
+    segment: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    mode: Mapped[str] = mapped_column(String(16), default=CampaignMode.DRIP.value)
+    cadence_days: Mapped[int] = mapped_column(Integer, default=7)
+    send_weekday: Mapped[int] = mapped_column(Integer, default=1)  # Monday=0
+    send_hour: Mapped[int] = mapped_column(Integer, default=9)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT.value)
+    donation_url: Mapped[str] = mapped_column(String(2000), default="")
+    donation_text: Mapped[str] = mapped_column(String(200), default="Donate")
+    template: Mapped[str] = mapped_column(String(200), default="")
+    render_engine: Mapped[str] = mapped_column(String(16), default="css-inline")
+    track_identity: Mapped[bool] = mapped_column(Boolean, default=True)
+    stop_donation_after_click: Mapped[bool] = mapped_column(Boolean, default=False)
+    grace_hours: Mapped[int] = mapped_column(Integer, default=24)
+    min_gap_hours: Mapped[int] = mapped_column(Integer, default=72)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    emails: Mapped[list[Email]] = relationship(
+        back_populates="campaign", order_by="Email.position", cascade="all, delete-orphan"
+    )
+
+
+class Email(Base):
+    """One email of a campaign's series, made from one article section."""
+
+    __tablename__ = "emails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(300))
+    preheader: Mapped[str] = mapped_column(String(300), default="")
+    paragraphs: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    word_count: Mapped[int] = mapped_column(Integer, default=0)
+    reading_minutes: Mapped[int] = mapped_column(Integer, default=1)
+    compiled_html: Mapped[str] = mapped_column(Text, default="")
+    compiled_text: Mapped[str] = mapped_column(Text, default="")
+    compiled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="emails")
+    links: Mapped[list[Link]] = relationship(
+        back_populates="email", order_by="Link.position", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (UniqueConstraint("campaign_id", "position"),)
+
+
+class Link(Base):
+    """A destination in an email; click URLs carry this row's id, never the URL."""
+
+    __tablename__ = "links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email_id: Mapped[int] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(String(2000))
+    kind: Mapped[str] = mapped_column(String(16), default=LinkKind.CONTENT.value)
+    label: Mapped[str] = mapped_column(String(300), default="")
+
+    email: Mapped[Email] = relationship(back_populates="links")
+
+    __table_args__ = (UniqueConstraint("email_id", "position"),)
+
+
+class Enrolment(Base):
+    """A subscriber's place in a campaign: which email is next and when."""
+
+    __tablename__ = "enrolments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    next_position: Mapped[int] = mapped_column(Integer, default=1)
+    next_send_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=EnrolmentStatus.ACTIVE.value)
+    exit_reason: Mapped[str] = mapped_column(String(32), default="")
+    donation_clicked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "campaign_id"),
+        Index(None, "status", "next_send_at"),
+        Index(None, "campaign_id", "status"),
+    )

@@ -1,0 +1,1 @@
+"""Outbox of Delivery rows: claiming with leases, MIME building, transports, retries."""

@@ -1,0 +1,72 @@
+"""Delivery (the outbox) and relay state tables."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wildmail.db import Base, UTCDateTime
+
+
+class DeliveryState(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRY_WAIT = "retry_wait"
+    BOUNCED = "bounced"
+    SUPPRESSED = "suppressed"
+    UNKNOWN = "unknown"
+
+
+class SmtpPhase(enum.StrEnum):
+    NONE = "none"
+    CONNECT = "connect"
+    MAIL = "mail"
+    RCPT = "rcpt"
+    DATA = "data"
+    DONE = "done"
+
+
+class Delivery(Base):
+    """One email to one subscriber; unique per (subscriber, email) so nobody is mailed twice."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    email_id: Mapped[int] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.QUEUED.value)
+    smtp_phase: Mapped[str] = mapped_column(String(8), default=SmtpPhase.NONE.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    message_id: Mapped[str] = mapped_column(String(300))
+    last_reply: Mapped[str] = mapped_column(Text, default="")
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "email_id"),
+        Index(None, "state", "next_attempt_at"),
+        Index(None, "campaign_id", "position", "state"),
+        Index(None, "lease_expires_at"),
+    )
+
+
+class RelayState(Base):
+    """Shared token bucket and back-off for one SMTP relay, used by every worker."""
+
+    __tablename__ = "relay_state"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float, default=0.0)
+    refilled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_reply: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,1 @@
+"""Read-only queries and the figures staff see (shared by CLI and dashboard)."""

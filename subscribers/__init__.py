@@ -1,0 +1,1 @@
+"""Subscribers, lists, consent lifecycle, CSV import/export and suppression."""

@@ -1,0 +1,112 @@
+"""Subscriber, list, membership, consent history and suppression tables."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from wildmail.db import Base, JSONType, UTCDateTime
+
+
+class SubscriberStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+class ConsentSource(enum.StrEnum):
+    IMPORT = "import"
+    FORM = "form"
+    ONE_CLICK = "one-click"
+    ADMIN = "admin"
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+    CONFIRMATION = "confirmation"
+
+
+class SubscriberList(Base):
+    """A named list; campaigns send to the active members of one list."""
+
+    __tablename__ = "subscriber_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    double_opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Subscriber(Base):
+    """A person. ``email`` is stored normalised (lower case) and is unique."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=SubscriberStatus.PENDING.value)
+    consent_source: Mapped[str] = mapped_column(String(16), default=ConsentSource.ADMIN.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    lists: Mapped[list[SubscriberList]] = relationship(secondary="list_memberships", lazy="selectin")
+
+    __table_args__ = (Index(None, "status"),)
+
+
+class ListMembership(Base):
+    """A subscriber on a list."""
+
+    __tablename__ = "list_memberships"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriber_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index(None, "list_id", "subscriber_id"),)
+
+
+class ConsentEvent(Base):
+    """One status transition, kept forever as consent history."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index(None, "subscriber_id", "at"),)
+
+
+class Suppression(Base):
+    """An address never to be mailed again, kept as a SHA-256 of the normalised address.
+
+    Hashed so that it survives ``forget`` without keeping the address itself.
+    """
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,1 @@
+"""Signed tokens, open/click/unsubscribe logic, bot and machine-open rules, event writer."""

@@ -1,0 +1,56 @@
+"""Engagement events."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wildmail.db import Base, UTCDateTime
+
+
+class EventKind(enum.StrEnum):
+    OPEN = "open"
+    CLICK = "click"
+    UNSUBSCRIBE = "unsubscribe"
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+
+
+class Classification(enum.StrEnum):
+    HUMAN = "human"
+    MACHINE = "machine"
+    BOT = "bot"
+
+
+class Event(Base):
+    """One open, click, unsubscribe, bounce or complaint; ``uid`` makes a replay harmless.
+
+    ``delivery_id`` is null for campaigns tracked without per-person identity.
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    classification: Mapped[str] = mapped_column(String(8), default=Classification.HUMAN.value)
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True
+    )
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    email_id: Mapped[int] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"))
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("links.id", ondelete="SET NULL"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    user_agent: Mapped[str] = mapped_column(String(500), default="")
+    ip_hash: Mapped[str] = mapped_column(String(64), default="")
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    implied: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        Index(None, "delivery_id", "at"),
+        Index(None, "campaign_id", "kind", "at"),
+        Index(None, "email_id", "kind", "classification"),
+    )

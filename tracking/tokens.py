@@ -1,0 +1,56 @@
+"""The tracking URLs written into every message, and their parsing.
+
+Paths: ``/o/<token>.gif`` (open), ``/c/<token>`` (click), ``/u/<token>`` (unsubscribe page and
+RFC 8058 one-click POST). Tokens carry ids only; destinations come from ``Link`` rows.
+Depends on nothing but :mod:`wildmail.signing`, so delivery can build URLs without importing
+the rest of tracking.
+"""
+
+from __future__ import annotations
+
+from wildmail.signing import BadToken, sign_ints, verify_ints
+
+OPEN = "open"
+CLICK = "click"
+UNSUBSCRIBE = "unsubscribe"
+
+__all__ = [
+    "BadToken",
+    "click_url",
+    "open_url",
+    "parse_click",
+    "parse_open",
+    "parse_unsubscribe",
+    "unsubscribe_url",
+]
+
+
+def open_url(base_url: str, key: bytes, delivery_id: int) -> str:
+    """URL of the 1x1 open pixel for one delivery."""
+    return f"{base_url}/o/{sign_ints(key, OPEN, delivery_id)}.gif"
+
+
+def click_url(base_url: str, key: bytes, delivery_id: int, link_id: int) -> str:
+    """URL that records a click on ``link_id`` then redirects to the link's stored URL."""
+    return f"{base_url}/c/{sign_ints(key, CLICK, delivery_id, link_id)}"
+
+
+def unsubscribe_url(base_url: str, key: bytes, delivery_id: int) -> str:
+    """One-click unsubscribe URL (GET shows a page, POST unsubscribes)."""
+    return f"{base_url}/u/{sign_ints(key, UNSUBSCRIBE, delivery_id)}"
+
+
+def parse_open(key: bytes, token: str) -> int:
+    """Delivery id of an open token (``.gif`` suffix allowed); raises BadToken."""
+    return verify_ints(key, OPEN, token.removesuffix(".gif"), 1)[0]
+
+
+def parse_click(key: bytes, token: str) -> tuple[int, int]:
+    """(delivery id, link id) of a click token; raises BadToken."""
+    delivery_id, link_id = verify_ints(key, CLICK, token, 2)
+    return delivery_id, link_id
+
+
+def parse_unsubscribe(key: bytes, token: str) -> int:
+    """Delivery id of an unsubscribe token; raises BadToken."""
+    return verify_ints(key, UNSUBSCRIBE, token, 1)[0]

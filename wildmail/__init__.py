@@ -1,0 +1,1 @@
+"""wildmail application shell: settings, database, CLI and web app."""

@@ -1,0 +1,25 @@
+"""The ``wildmail`` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from wildmail.cli import campaign, db, demo, roles, stats, subscribers, users
+
+app = typer.Typer(
+    help="wildmail: turn conservation articles into weekly email series, send them, measure them honestly.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(campaign.app, name="campaign")
+app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(users.app, name="users")
+app.command(name="stats")(stats.stats)
+roles.register(app)
+app.command(name="demo")(demo.demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

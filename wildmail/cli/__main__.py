@@ -1,0 +1,3 @@
+from wildmail.cli import main
+
+main()

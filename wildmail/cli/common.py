@@ -1,0 +1,38 @@
+"""Helpers shared by every CLI command: context loading, errors, exit codes.
+
+Exit codes scripts can rely on: 0 success, 1 operational failure (e.g. SMTP down),
+2 user error (bad input, bad setting, unknown name).
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from wildmail.context import AppContext, SchemaOutOfDate, open_context
+from wildmail.settings import SettingsError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print a one-line error to stderr and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def context(*, schema: bool = True) -> AppContext:
+    """Load settings and open the database, turning setup errors into one-line messages."""
+    try:
+        return open_context(schema=schema)
+    except SettingsError as exc:
+        fail(str(exc))
+    except SchemaOutOfDate as exc:
+        fail(str(exc), EXIT_FAILURE)

@@ -1,0 +1,25 @@
+"""Imports every table so metadata is complete (Alembic, tests, create_all)."""
+
+from campaigns.models import Campaign, Email, Enrolment, Link
+from delivery.models import Delivery, RelayState
+from subscribers.models import ConsentEvent, ListMembership, Subscriber, SubscriberList, Suppression
+from tracking.models import Event
+from wildmail.db import Base
+from wildmail.users import User
+
+__all__ = [
+    "Base",
+    "Campaign",
+    "ConsentEvent",
+    "Delivery",
+    "Email",
+    "Enrolment",
+    "Event",
+    "Link",
+    "ListMembership",
+    "RelayState",
+    "Subscriber",
+    "SubscriberList",
+    "Suppression",
+    "User",
+]

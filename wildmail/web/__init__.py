@@ -1,0 +1,1 @@
+"""The FastAPI web app: tracking endpoints, public pages and the dashboard."""

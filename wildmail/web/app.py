@@ -1,0 +1,39 @@
+"""Application factory: one FastAPI app serving tracking, public pages and the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+
+from wildmail.context import AppContext
+from wildmail.web import dashboard_routes, public_routes, tracking_routes
+
+PARTS = (tracking_routes, public_routes, dashboard_routes)
+
+
+def create_app(ctx: AppContext) -> FastAPI:
+    """Build the app around an application context (settings, engine, clock)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for part in PARTS:
+            await part.startup(app)
+        try:
+            yield
+        finally:
+            for part in reversed(PARTS):
+                await part.shutdown(app)
+
+    app = FastAPI(title="wildmail", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.ctx = ctx
+    for part in PARTS:
+        app.include_router(part.router)
+
+    @app.get("/healthz", response_class=PlainTextResponse)
+    def healthz() -> str:
+        return "ok"
+
+    return app
