@@ -8,3 +8,12 @@ app = typer.Typer(
     help="Campaigns: split an article, create, preview, test-send, schedule, pause, resume.",
     no_args_is_help=True,
 )
+
+
+def _register_delivery_commands() -> None:
+    from wildmail.cli import campaign_send
+
+    campaign_send.register(app)
+
+
+_register_delivery_commands()

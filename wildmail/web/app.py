@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 
 from wildmail.context import AppContext
 from wildmail.web import dashboard_routes, public_routes, tracking_routes
+from wildmail.web.templating import STATIC_DIR
 
 PARTS = (tracking_routes, public_routes, dashboard_routes)
 
@@ -29,6 +31,7 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     app = FastAPI(title="wildmail", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = ctx
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for part in PARTS:
         app.include_router(part.router)
 
