@@ -2,10 +2,11 @@
 
 from campaigns.models import Campaign, Email, Enrolment, Link
 from delivery.models import Delivery, RelayState
+from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTotal
 from subscribers.models import ConsentEvent, ListMembership, Subscriber, SubscriberList, Suppression
 from tracking.models import Event
 from wildmail.db import Base
-from wildmail.users import User
+from wildmail.users import LoginFailure, User
 
 __all__ = [
     "Base",
@@ -17,7 +18,13 @@ __all__ = [
     "Event",
     "Link",
     "ListMembership",
+    "LoginFailure",
     "RelayState",
+    "StatsCursor",
+    "StatsHourly",
+    "StatsLink",
+    "StatsMark",
+    "StatsTotal",
     "Subscriber",
     "SubscriberList",
     "Suppression",
