@@ -132,6 +132,9 @@ class Enrolment(Base):
     exit_reason: Mapped[str] = mapped_column(String(32), default="")
     donation_clicked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Effective zone of the slots (subscriber's, else the campaign's), fixed at enrolment so
+    # the tick can group due rows per zone without joining subscribers.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
     __table_args__ = (
         UniqueConstraint("subscriber_id", "campaign_id"),

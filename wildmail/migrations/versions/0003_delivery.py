@@ -75,8 +75,13 @@ def upgrade() -> None:
         sa.Column("last_reply", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_relay_state")),
     )
+    # The enrolments table belongs to 0002; the delivery engine adds the slot time zone.
+    with op.batch_alter_table("enrolments", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("timezone", sa.String(length=64), server_default="UTC", nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("enrolments", schema=None) as batch_op:
+        batch_op.drop_column("timezone")
     op.drop_table("relay_state")
     op.drop_table("deliveries")
