@@ -1,0 +1,87 @@
+"""Every figure the CLI, the dashboard and the demo show, defined once.
+
+Delivery figures (from ``deliveries.state``, per email position and in total):
+
+* ``sent``: deliveries handed to the relay to the end: state ``sent``, ``bounced`` or ``unknown``.
+* ``bounced``: state ``bounced`` (rejected by the relay, or marked bounced by a later bounce).
+* ``unknown``: state ``unknown`` (the connection broke during DATA; not resent, reported apart).
+* ``delivered`` = ``sent`` - ``bounced`` (an unknown counts as delivered: the relay most likely has it).
+* ``queued``: still waiting (``queued``, ``sending``, ``retry_wait``); ``suppressed``: never sent.
+
+Engagement figures (from ``events``, folded into the rollup tables by :mod:`stats.rollup`):
+
+* ``human_openers`` (unique human opens): deliveries with at least one human open event, an
+  implied open (``Event.implied``, written when a human clicks) or a human click on a content or
+  donation link. ``machine_openers``: deliveries with a machine or bot open (e.g. Apple Mail
+  Privacy Protection); shown apart and never part of the rates.
+* ``human_clickers``: deliveries with a human click on a content or donation link (clicks on the
+  honeypot or unsubscribe links never count). ``donors``: deliveries with a human click on a
+  donation link; ``donation_clicks``: the number of such click events.
+* ``unsubscribes`` / ``complaints``: deliveries with an unsubscribe / complaint event.
+* Raw (unfiltered) counts: ``opens_raw`` every open event that is not implied, whatever its
+  classification; ``clicks_raw`` every click event (bots, honeypot included); ``clicks_human``
+  human clicks on content and donation links; ``opens_implied``; ``opens_machine``.
+
+Rates (``None`` when the denominator is 0):
+
+* ``open_rate`` = human_openers / delivered; ``ctr`` = human_clickers / delivered;
+* ``click_to_open`` = human_clickers / human_openers; ``donation_ctr`` = donors / delivered;
+* ``unsubscribe_rate`` = unsubscribes / delivered.
+
+Aggregate-only campaigns (``Campaign.track_identity`` false, ``Event.delivery_id`` null): an
+event cannot be tied to a person, so each such event counts as one "unique" (the unique figures
+become event counts: human open events incl. implied ones, human clicks, donation clicks,
+unsubscribes). Campaigns mixing both add the two.
+
+Drop-off along the series: in a drip series a subscriber gets email n only after email 1, so the
+cohort is the delivered of email 1: for each position n, ``received`` = delivered of email n and
+``opened`` = human_openers of email n, each also as a share of delivered of email 1.
+
+Timeline: per UTC hour (and per UTC day, the sum of its hours): human open events (implied
+included), human clicks on content and donation links, human donation clicks, unsubscribes.
+Top links: per link, human clicks and all clicks.
+"""
+
+from __future__ import annotations
+
+# Bits of ``stats_marks.marks``: what has happened to one delivery.
+HUMAN_OPEN = 1
+MACHINE_OPEN = 2
+HUMAN_CLICK = 4
+DONATION = 8
+UNSUBSCRIBE = 16
+COMPLAINT = 32
+BOUNCE = 64
+
+# Unique metric (``stats_totals.metric``) incremented when a bit flips from 0 to 1.
+UNIQUE_METRIC = {
+    HUMAN_OPEN: "u.open",
+    MACHINE_OPEN: "u.machine",
+    HUMAN_CLICK: "u.click",
+    DONATION: "u.donation",
+    UNSUBSCRIBE: "u.unsub",
+    COMPLAINT: "u.complaint",
+    BOUNCE: "u.bounce",
+}
+
+# Event-count metrics in ``stats_totals``.
+OPENS_HUMAN = "ev.open.human"
+OPENS_IMPLIED = "ev.open.implied"
+OPENS_MACHINE = "ev.open.machine"
+CLICKS_RAW = "ev.click.all"
+CLICKS_HUMAN = "ev.click.human"
+DONATION_CLICKS = "ev.donation.human"
+DONATION_CLICKS_RAW = "ev.donation.all"
+UNSUB_EVENTS = "ev.unsub"
+COMPLAINT_EVENTS = "ev.complaint"
+BOUNCE_EVENTS = "ev.bounce"
+
+# Timeline metrics in ``stats_hourly``.
+TIMELINE_METRICS = ("opens", "clicks", "donations", "unsubscribes")
+
+# Link metrics in ``stats_links``.
+LINK_HUMAN = "click.human"
+LINK_ALL = "click.all"
+
+SENT_STATES = ("sent", "bounced", "unknown")
+QUEUED_STATES = ("queued", "sending", "retry_wait")
