@@ -1,10 +1,105 @@
-"""``wildmail stats`` (filled by the stats issue)."""
+"""``wildmail stats [CAMPAIGN] [--json | --csv]``: the same figures as the dashboard."""
 
 from __future__ import annotations
 
-from wildmail.cli.common import fail
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stats.export import overview_csv, overview_json, percent, report_csv, report_json
+from stats.figures import CampaignReport, CampaignSummary, Funnel
+from stats.report import UnknownCampaign, campaign_report, overview
+from wildmail.cli.common import console, context, fail
+
+_COLUMNS = (
+    ("Sent", "sent"), ("Delivered", "delivered"), ("Bounced", "bounced"), ("Unknown", "unknown"),
+    ("Human opens", "human_openers"), ("Machine opens", "machine_openers"), ("Open rate", "open_rate"),
+    ("CTR", "ctr"), ("CTO", "click_to_open"), ("Donors", "donors"), ("Donation CTR", "donation_ctr"),
+    ("Unsubs", "unsubscribes"),
+)  # fmt: skip
 
 
-def stats() -> None:
-    """Engagement figures per campaign and email (not built yet: see the stats issue)."""
-    fail("stats are not built yet (stats issue)", 1)
+WIDE = 170  # figures are never truncated; narrow terminals wrap instead
+
+
+def _wide() -> Console:
+    return Console(width=max(console.width, WIDE))
+
+
+def _cells(f: Funnel) -> list[str]:
+    out = []
+    for _, name in _COLUMNS:
+        value = getattr(f, name)
+        out.append(percent(value) if name.endswith(("rate", "ctr", "open")) else f"{value:,}")
+    return out
+
+
+def _campaign_table(r: CampaignReport) -> Table:
+    table = Table(title=f"{r.title} ({r.slug}, {r.status})", show_footer=False)
+    table.add_column("#", justify="right")
+    table.add_column("Subject")
+    for label, _ in _COLUMNS:
+        table.add_column(label, justify="right")
+    for f in r.emails:
+        table.add_row(str(f.position), f.subject, *_cells(f))
+    table.add_section()
+    table.add_row("", "All emails", *_cells(r.total), style="bold")
+    return table
+
+
+def _overview_table(rows: list[CampaignSummary]) -> Table:
+    table = Table(title="Campaigns")
+    table.add_column("Campaign")
+    table.add_column("Status")
+    table.add_column("Emails", justify="right")
+    for label, _ in _COLUMNS:
+        table.add_column(label, justify="right")
+    for r in rows:
+        table.add_row(r.slug, r.status, str(r.email_count), *_cells(r.total))
+    return table
+
+
+def stats(
+    campaign: Annotated[
+        str | None, typer.Argument(help="Campaign slug or id; all campaigns when omitted.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+) -> None:
+    """Engagement figures per campaign and per email (same numbers as the dashboard)."""
+    if as_json and as_csv:
+        fail("choose one of --json and --csv")
+    ctx = context()
+    try:
+        if campaign is None:
+            rows = overview(ctx.engine)
+            if as_json:
+                typer.echo(overview_json(rows))
+            elif as_csv:
+                typer.echo(overview_csv(rows), nl=False)
+            elif not rows:
+                console.print("No campaigns yet: create one with 'wildmail campaign create'.")
+            else:
+                _wide().print(_overview_table(rows))
+            return
+        try:
+            report = campaign_report(ctx.engine, campaign, ctx.clock)
+        except UnknownCampaign as exc:
+            fail(str(exc))
+        if as_json:
+            typer.echo(report_json(report))
+        elif as_csv:
+            typer.echo(report_csv(report), nl=False)
+        else:
+            _wide().print(_campaign_table(report))
+            if not report.has_events:
+                console.print("No opens or clicks recorded yet.", style="dim")
+            for step in report.dropoff[1:]:
+                console.print(
+                    f"Email {step.position}: received by {percent(step.received_share)} "
+                    f"and opened by {percent(step.opened_share)} of email 1's recipients"
+                )
+    finally:
+        ctx.close()

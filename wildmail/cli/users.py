@@ -1,7 +1,99 @@
-"""``wildmail users``: dashboard accounts (filled by the dashboard issue)."""
+"""``wildmail users``: dashboard accounts (add, list, remove, set-password)."""
 
 from __future__ import annotations
 
-import typer
+import sys
+from typing import Annotated
 
-app = typer.Typer(help="Dashboard accounts: add, list, remove.", no_args_is_help=True)
+import typer
+from rich.table import Table
+
+from wildmail.cli.common import console, context, fail
+from wildmail.db import write_transaction
+from wildmail.users import UserError, add_user, list_users, parse_role, remove_user, set_password
+
+app = typer.Typer(help="Dashboard accounts: add, list, remove, set-password.", no_args_is_help=True)
+
+StdinOption = Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")]
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@app.command("add")
+def add(
+    email: Annotated[str, typer.Argument(help="The person's email address (their login).")],
+    role: Annotated[str, typer.Option("--role", help="marketer, staff or admin.")] = "staff",
+    password_stdin: StdinOption = False,
+) -> None:
+    """Create a dashboard account (the password is prompted for, or read with --password-stdin)."""
+    try:
+        parse_role(role)
+    except UserError as exc:
+        fail(str(exc))
+    password = _password(password_stdin)
+    ctx = context()
+    try:
+        with write_transaction(ctx.engine) as s:
+            user = add_user(s, email, role, password, ctx.clock.now())
+            console.print(f"added {user.email} ({user.role})")
+    except UserError as exc:
+        fail(str(exc))
+    finally:
+        ctx.close()
+
+
+@app.command("list")
+def list_() -> None:
+    """Show every account with its role and last login."""
+    ctx = context()
+    try:
+        with ctx.session() as s:
+            users = list_users(s)
+        if not users:
+            console.print("No users yet: add one with 'wildmail users add EMAIL --role admin'.")
+            return
+        table = Table(title="Dashboard users")
+        for col in ("Email", "Role", "Created", "Last login"):
+            table.add_column(col)
+        for u in users:
+            last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never"
+            table.add_row(u.email, u.role, u.created_at.strftime("%Y-%m-%d"), last)
+        console.print(table)
+    finally:
+        ctx.close()
+
+
+@app.command("remove")
+def remove(email: Annotated[str, typer.Argument(help="The account's email address.")]) -> None:
+    """Delete an account."""
+    ctx = context()
+    try:
+        with write_transaction(ctx.engine) as s:
+            remove_user(s, email)
+        console.print(f"removed {email}")
+    except UserError as exc:
+        fail(str(exc))
+    finally:
+        ctx.close()
+
+
+@app.command("set-password")
+def set_password_(
+    email: Annotated[str, typer.Argument(help="The account's email address.")],
+    password_stdin: StdinOption = False,
+) -> None:
+    """Replace an account's password."""
+    password = _password(password_stdin)
+    ctx = context()
+    try:
+        with write_transaction(ctx.engine) as s:
+            set_password(s, email, password)
+        console.print(f"password changed for {email}")
+    except UserError as exc:
+        fail(str(exc))
+    finally:
+        ctx.close()
