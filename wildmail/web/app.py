@@ -31,6 +31,7 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     app = FastAPI(title="wildmail", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = ctx
+    app.add_middleware(tracking_routes.PixelFastPath)  # the open pixel skips the router (hot path)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for part in PARTS:
         app.include_router(part.router)

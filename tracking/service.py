@@ -1,0 +1,147 @@
+"""What the tracking endpoints do, without any web framework.
+
+:class:`Tracker` verifies tokens (HMAC, constant time), hands opens and clicks to the batching
+:class:`~tracking.writer.EventWriter` and performs unsubscribes synchronously. The web layer
+only translates HTTP to these calls; the demo can call them directly too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from tracking import tokens
+from tracking.batch import CLICK, OPEN, Hit
+from tracking.classify import is_prefetch
+from tracking.links import destination
+from tracking.lookup import DeliveryMeta, MetaCache
+from tracking.unsubscribe import UnsubscribePage, page_for, unsubscribe_committed
+from tracking.writer import EventWriter
+from wildmail.clock import Clock
+from wildmail.db import session_factory
+from wildmail.settings import Settings
+from wildmail.signing import keyed_hash
+
+IP_HASH_PURPOSE = "ip"
+IP_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """The parts of an HTTP request the rules look at (the raw IP is hashed, never stored)."""
+
+    method: str = "GET"
+    user_agent: str = ""
+    purpose: str = ""
+    ip: str = ""
+
+    @property
+    def prefetch(self) -> bool:
+        return is_prefetch(self.purpose)
+
+
+class Tracker:
+    """Token checks, event recording and unsubscribes for one process."""
+
+    def __init__(
+        self, settings: Settings, engine: Engine, clock: Clock, *, writer: EventWriter | None = None
+    ) -> None:
+        self.settings = settings
+        self.key = settings.secret
+        self.engine = engine
+        self.clock = clock
+        self.cache = writer.cache if writer is not None else MetaCache(engine)
+        self.writer = writer or EventWriter(engine, self.cache)
+        self._ip_hashes: dict[str, str] = {}
+        self._sessions = session_factory(engine)
+
+    def start(self) -> Tracker:
+        """Start the background writer."""
+        self.writer.start()
+        return self
+
+    def stop(self) -> None:
+        """Write every queued event, then stop the writer."""
+        self.writer.stop()
+
+    def hash_ip(self, ip: str) -> str:
+        """Keyed hash of an IP address (memoised: a busy proxy sends many requests)."""
+        if not ip:
+            return ""
+        digest = self._ip_hashes.get(ip)
+        if digest is None:
+            if len(self._ip_hashes) >= IP_CACHE_SIZE:
+                self._ip_hashes.clear()
+            digest = self._ip_hashes[ip] = keyed_hash(self.key, IP_HASH_PURPOSE, ip)
+        return digest
+
+    def _hit(self, kind: str, delivery_id: int, link_id: int | None, request: RequestInfo) -> Hit:
+        return Hit(
+            uid=self.writer.new_uid(),
+            kind=kind,
+            delivery_id=delivery_id,
+            link_id=link_id,
+            at=self.clock.now(),
+            user_agent=request.user_agent,
+            ip_hash=self.hash_ip(request.ip),
+            method=request.method,
+            prefetch=request.prefetch,
+        )
+
+    def record_open(self, token: str, request: RequestInfo) -> bool:
+        """Queue an open for a pixel token; False (nothing recorded) when the token is bad.
+
+        No database access: a validly signed id whose delivery no longer exists is dropped
+        by the writer.
+        """
+        try:
+            delivery_id = tokens.parse_open(self.key, token)
+        except tokens.BadToken:
+            return False
+        self.writer.submit(self._hit(OPEN, delivery_id, None, request))
+        return True
+
+    def record_click(self, token: str, request: RequestInfo) -> str | None:
+        """Queue a click and return where to redirect, or None (nothing recorded) for a bad
+        token, an unknown delivery or link, a link of another email, or an unsafe stored URL."""
+        try:
+            delivery_id, link_id = tokens.parse_click(self.key, token)
+        except tokens.BadToken:
+            return None
+        link = self.cache.link(link_id)
+        meta = self.cache.delivery(delivery_id) if link is not None else None
+        if link is None or meta is None or link.email_id != meta.email_id:
+            return None
+        url = destination(
+            link,
+            campaign_slug=meta.campaign_slug,
+            utm_source=self.settings.utm_source,
+            utm_medium=self.settings.utm_medium,
+        )
+        if url is not None:
+            self.writer.submit(self._hit(CLICK, delivery_id, link_id, request))
+        return url
+
+    def unsubscribe_target(self, token: str) -> DeliveryMeta | None:
+        """The delivery an unsubscribe token points at, or None when bad or unknown."""
+        try:
+            delivery_id = tokens.parse_unsubscribe(self.key, token)
+        except tokens.BadToken:
+            return None
+        return self.cache.delivery(delivery_id)
+
+    def unsubscribe_page(self, meta: DeliveryMeta) -> UnsubscribePage | None:
+        """Content of the confirmation page (reads only)."""
+        with self._sessions() as session:
+            return page_for(session, meta)
+
+    def unsubscribe(self, meta: DeliveryMeta, request: RequestInfo) -> bool:
+        """Unsubscribe now; committed when this returns. True if the status changed."""
+        return unsubscribe_committed(
+            self.engine,
+            meta,
+            self.clock.now(),
+            user_agent=request.user_agent,
+            ip_hash=self.hash_ip(request.ip),
+        )

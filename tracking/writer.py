@@ -1,0 +1,162 @@
+"""The one batching event writer: requests enqueue hits, a background thread commits them.
+
+A request never waits for the database: :meth:`EventWriter.submit` appends to a deque (atomic
+under the GIL, no lock). The thread wakes every ``interval`` seconds, or at once when
+``batch_size`` hits are waiting, and writes each batch in one transaction (see
+:mod:`tracking.batch`). A failed batch is retried with the same uids, so a retry after an
+unclear commit is harmless. :meth:`stop` writes everything still queued before returning.
+
+Usable without any web framework: the demo and tests call ``submit``/``flush`` directly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from tracking.batch import Hit, write_batch
+from tracking.lookup import MetaCache
+from wildmail.db import is_sqlite
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL = 0.1  # seconds: the longest a hit waits before it is committed
+BATCH_SIZE = 1000  # hits per transaction; reaching it wakes the writer at once
+MAX_ATTEMPTS = 5  # a batch that fails this often is dropped (and logged) so others still flow
+OPENED_MEMORY = 500_000  # delivery ids remembered as opened before the memory is reset
+
+
+@dataclass
+class WriterStats:
+    """Counters since start: hits submitted, rows written, hits dropped, batches, failures."""
+
+    submitted: int = 0
+    written: int = 0
+    dropped: int = 0
+    batches: int = 0
+    failures: int = 0
+    lost: int = 0
+
+
+class EventWriter:
+    """Batches hits into Event rows on a background thread."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        cache: MetaCache | None = None,
+        *,
+        interval: float = FLUSH_INTERVAL,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.engine = engine
+        self.cache = cache or MetaCache(engine)
+        self.interval = interval
+        self.batch_size = batch_size
+        self.stats = WriterStats()
+        self._queue: deque[Hit] = deque()
+        self._wake = threading.Event()
+        self._done = threading.Condition()
+        self._busy = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._opened: set[int] = set()
+        self._uid_prefix = secrets.token_hex(8)
+        self._uid_counter = itertools.count()
+        self._submitted = itertools.count(1)
+
+    def new_uid(self) -> str:
+        """A unique event id: a random per-writer prefix and a counter (cheaper than uuid4)."""
+        return f"{self._uid_prefix}{next(self._uid_counter):x}"
+
+    def start(self) -> EventWriter:
+        """Start the background thread (idempotent)."""
+        if self._thread is None:
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="wildmail-event-writer", daemon=True)
+            self._thread.start()
+        return self
+
+    def submit(self, hit: Hit) -> None:
+        """Queue one hit; never blocks on the database."""
+        self._queue.append(hit)
+        self.stats.submitted = next(self._submitted)
+        if len(self._queue) >= self.batch_size:
+            self._wake.set()
+
+    def pending(self) -> int:
+        """Hits queued and not yet written."""
+        return len(self._queue)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Block until every hit submitted so far is committed; False on timeout."""
+        if self._thread is None:
+            self._drain()
+            return True
+        with self._done:
+            self._wake.set()
+            return self._done.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Write everything queued, then stop the thread."""
+        thread, self._thread = self._thread, None
+        self._stopping = True
+        self._wake.set()
+        if thread is not None:
+            thread.join(timeout)
+        self._drain()  # anything submitted while the thread was finishing
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self._drain()
+            if self._stopping:
+                return
+
+    def _drain(self) -> None:
+        while True:
+            self._busy = True
+            batch: list[Hit] = []
+            try:
+                while self._queue and len(batch) < self.batch_size:
+                    batch.append(self._queue.popleft())
+                if batch:
+                    self._write_with_retries(batch)
+            finally:
+                with self._done:
+                    self._busy = False
+                    self._done.notify_all()
+            if not batch:
+                return
+
+    def _write_with_retries(self, batch: list[Hit]) -> None:
+        bound = (
+            self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            if is_sqlite(self.engine)
+            else self.engine
+        )
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with bound.begin() as conn:
+                    result = write_batch(conn, self.cache, batch, self._opened)
+            except Exception:
+                self.stats.failures += 1
+                log.exception("event batch of %d failed (attempt %d)", len(batch), attempt)
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+                continue
+            self.stats.batches += 1
+            self.stats.written += result.rows
+            self.stats.dropped += result.dropped
+            if len(self._opened) > OPENED_MEMORY:
+                self._opened.clear()
+            return
+        self.stats.lost += len(batch)
+        log.error("dropped %d events after %d failed attempts", len(batch), MAX_ATTEMPTS)
