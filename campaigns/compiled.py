@@ -13,6 +13,10 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from campaigns.models import Email
 
 PLACEHOLDER = re.compile(r"%%WM_([A-Z0-9_]+)%%")
 
@@ -92,3 +96,26 @@ class CompiledEmail:
         html_out = _join(*self._html_split, escaped)
         text_out = _join(*self._text_split, raw)
         return html_out, text_out
+
+
+class NotCompiled(ValueError):
+    """The email has no compiled HTML yet (compile the campaign first)."""
+
+
+def compiled_email(email: Email) -> CompiledEmail:
+    """The :class:`CompiledEmail` of an ``Email`` row (its compiled HTML/text with placeholders).
+
+    Link placeholders ``%%WM_LINK_<n>%%`` refer to ``email.links`` by ``Link.position``;
+    build ``Recipient.link_urls`` as ``{link.position: click_url(link.id)}``.
+    """
+    if not email.compiled_html or not email.compiled_text:
+        raise NotCompiled(f"email {email.position} of campaign {email.campaign_id} is not compiled")
+    return CompiledEmail(
+        email_id=email.id,
+        campaign_id=email.campaign_id,
+        position=email.position,
+        subject=email.subject,
+        preheader=email.preheader,
+        html=email.compiled_html,
+        text=email.compiled_text,
+    )

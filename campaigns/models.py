@@ -48,6 +48,7 @@ class Campaign(Base):
     title: Mapped[str] = mapped_column(String(300))
     source_name: Mapped[str] = mapped_column(String(500), default="")
     source_text: Mapped[str] = mapped_column(Text, default="")
+    source_format: Mapped[str] = mapped_column(String(16), default="text")  # markdown | text
     list_id: Mapped[int | None] = mapped_column(ForeignKey("subscriber_lists.id"), nullable=True)
     segment: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     mode: Mapped[str] = mapped_column(String(16), default=CampaignMode.DRIP.value)

@@ -1,13 +1,228 @@
-"""``wildmail campaign``: split, create, preview, schedule (filled by the campaigns issue)."""
+"""``wildmail campaign``: split, create, list, show, edit, delete, preview.
+
+Delivery-backed commands (schedule, pause, resume, status, test-send) are attached by
+:mod:`wildmail.cli.campaign_send` through the hook at the end of this file.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
 import typer
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from campaigns import service
+from campaigns.models import Campaign
+from campaigns.preview import SAMPLE_NAME, EmlBuilder, write_preview
+from wildmail.cli.common import EXIT_FAILURE, console, context, fail
+from wildmail.context import AppContext
 
 app = typer.Typer(
     help="Campaigns: split an article, create, preview, test-send, schedule, pause, resume.",
     no_args_is_help=True,
 )
+
+
+@contextmanager
+def _session() -> Iterator[tuple[AppContext, Session]]:
+    """A context and session; user mistakes become one-line errors with exit code 2."""
+    ctx = context()
+    try:
+        with ctx.session() as session:
+            try:
+                yield ctx, session
+            except service.USER_ERRORS as exc:
+                session.rollback()
+                fail(str(exc))
+    finally:
+        ctx.close()
+
+
+@app.command()
+def split(
+    file: Path = typer.Argument(..., help="Article: Markdown (.md) or plain text."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    parts: int | None = typer.Option(None, "--parts", min=1, help="Parts for an article without headings."),
+) -> None:
+    """Show how an article splits into emails (the database is not touched)."""
+    try:
+        plan = service.plan_file(file, parts)
+    except service.USER_ERRORS as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps([e.as_json() for e in plan.emails], ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{plan.title} ({plan.format}, {len(plan.emails)} emails)")
+    for column in ("#", "Subject", "Preheader", "Paragraphs", "Words", "Min"):
+        table.add_column(column)
+    for e in plan.emails:
+        table.add_row(
+            str(e.position),
+            e.subject,
+            e.preheader,
+            str(len(e.paragraphs)),
+            str(e.word_count),
+            str(e.reading_minutes),
+        )
+    console.print(table)
+
+
+@app.command()
+def create(
+    file: Path = typer.Argument(..., help="Article: Markdown (.md) or plain text."),
+    name: str = typer.Option(..., "--name", help="Campaign name (its slug is derived from it)."),
+    list_slug: str | None = typer.Option(None, "--list", help="Subscriber list slug."),
+    start: str | None = typer.Option(None, "--start", help="First send date, YYYY-MM-DD."),
+    weekday: str | None = typer.Option(None, "--weekday", help="Send weekday: mon..sun (default tue)."),
+    hour: int | None = typer.Option(None, "--hour", help="Local send hour 0..23 (default 9)."),
+    timezone: str | None = typer.Option(None, "--timezone", help="Fallback time zone, e.g. Europe/Paris."),
+    mode: str | None = typer.Option(None, "--mode", help="drip or broadcast (default drip)."),
+    donation_url: str | None = typer.Option(None, "--donation-url", help="Donation button target."),
+    donation_text: str | None = typer.Option(None, "--donation-text", help="Donation button wording."),
+    engine: str | None = typer.Option(None, "--engine", help="CSS inliner: css-inline or premailer."),
+    template: str | None = typer.Option(None, "--template", help="Template file/dir overriding the default."),
+    parts: int | None = typer.Option(None, "--parts", min=1, help="Parts for an article without headings."),
+) -> None:
+    """Create a draft campaign from an article: split, render and store every email."""
+    start_date = None
+    if start:
+        try:
+            start_date = date.fromisoformat(start)
+        except ValueError:
+            fail(f"--start: expected a date like 2026-02-03, got {start!r}")
+    options = service.CampaignOptions(
+        name=name,
+        list_slug=list_slug,
+        start=start_date,
+        weekday=weekday,
+        hour=hour,
+        timezone=timezone,
+        mode=mode,
+        donation_url=donation_url,
+        donation_text=donation_text,
+        engine=engine,
+        template=template,
+        parts=parts,
+    )
+    with _session() as (ctx, session):
+        campaign = service.create_campaign_from_file(session, ctx.settings, file, options, ctx.clock.now())
+        session.commit()
+        console.print(
+            f"created campaign [bold]{campaign.slug}[/] with {len(campaign.emails)} emails "
+            f"({campaign.mode}, {service.WEEKDAYS[campaign.send_weekday]} {campaign.send_hour}:00 "
+            f"{campaign.timezone})",
+            highlight=False,
+        )
+        if not campaign.donation_url:
+            console.print("note: no donation URL, so the emails have no donation button (--donation-url)")
+
+
+@app.command(name="list")
+def list_() -> None:
+    """List campaigns."""
+    with _session() as (_ctx, session):
+        table = Table(title="Campaigns")
+        for column in ("Slug", "Title", "Mode", "Status", "Emails", "Start"):
+            table.add_column(column)
+        for c in service.list_campaigns(session):
+            start = c.start_date.isoformat() if c.start_date else "-"
+            table.add_row(c.slug, c.title, c.mode, c.status, str(len(c.emails)), start)
+        console.print(table)
+
+
+def _describe(campaign: Campaign) -> None:
+    console.print(f"[bold]{campaign.title}[/] ({campaign.slug}) - {campaign.status}", highlight=False)
+    console.print(
+        f"mode {campaign.mode}, every {campaign.cadence_days} days, "
+        f"{service.WEEKDAYS[campaign.send_weekday]} {campaign.send_hour}:00 {campaign.timezone}, "
+        f"start {campaign.start_date or 'not set'}; engine {campaign.render_engine}, "
+        f"template {campaign.template or 'default'}; donation {campaign.donation_url or 'none'}",
+        highlight=False,
+    )
+    table = Table()
+    for column in ("#", "Subject", "Preheader", "Words", "Links", "HTML KB"):
+        table.add_column(column)
+    for e in campaign.emails:
+        size = f"{len(e.compiled_html.encode()) / 1024:.1f}"
+        table.add_row(str(e.position), e.subject, e.preheader, str(e.word_count), str(len(e.links)), size)
+    console.print(table)
+
+
+@app.command()
+def show(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
+    """Show a campaign's settings and emails."""
+    with _session() as (_ctx, session):
+        _describe(service.get_campaign(session, name))
+
+
+@app.command()
+def edit(
+    name: str = typer.Argument(..., help="Campaign name or slug."),
+    position: int = typer.Option(..., "--position", min=1, help="Email number (1 = first)."),
+    subject: str | None = typer.Option(None, "--subject", help="New subject line."),
+    preheader: str | None = typer.Option(None, "--preheader", help="New preheader."),
+) -> None:
+    """Change an email's subject or preheader (the email is recompiled)."""
+    if subject is None and preheader is None:
+        fail("nothing to change: give --subject and/or --preheader")
+    with _session() as (ctx, session):
+        campaign = service.get_campaign(session, name)
+        email = service.edit_email(
+            session,
+            ctx.settings,
+            campaign,
+            position,
+            subject=subject,
+            preheader=preheader,
+            now=ctx.clock.now(),
+        )
+        session.commit()
+        console.print(f"email {email.position}: {email.subject!r} / {email.preheader!r}", highlight=False)
+
+
+@app.command()
+def delete(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
+    """Delete a campaign (refused once anything was queued or sent)."""
+    with _session() as (_ctx, session):
+        campaign = service.get_campaign(session, name)
+        slug = campaign.slug
+        service.delete_campaign(session, campaign)
+        session.commit()
+        console.print(f"deleted campaign {slug}", highlight=False)
+
+
+def _eml_builder(ctx: AppContext) -> EmlBuilder | None:
+    """The delivery package's ``.eml`` builder for previews, when it is installed."""
+    try:
+        from delivery import compose
+    except ImportError:
+        return None
+    build = getattr(compose, "preview_eml", None)
+    if build is None:
+        return None
+    return lambda email: bytes(build(ctx, email.id, name=SAMPLE_NAME))
+
+
+@app.command()
+def preview(
+    name: str = typer.Argument(..., help="Campaign name or slug."),
+    out: Path | None = typer.Option(None, "--out", help="Output directory (default out/<slug>)."),
+) -> None:
+    """Write each email as HTML and text (and .eml when delivery is installed) with sample values."""
+    with _session() as (ctx, session):
+        campaign = service.get_campaign(session, name)
+        target = out or Path("out") / campaign.slug
+        try:
+            paths = write_preview(campaign, ctx.settings, target, _eml_builder(ctx))
+        except OSError as exc:
+            fail(f"{target}: cannot write preview ({exc.strerror or exc})", EXIT_FAILURE)
+        for path in paths:
+            console.print(str(path), highlight=False)
 
 
 def _register_delivery_commands() -> None:

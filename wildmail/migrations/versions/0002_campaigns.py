@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=300), nullable=False),
         sa.Column("source_name", sa.String(length=500), nullable=False),
         sa.Column("source_text", sa.Text(), nullable=False),
+        sa.Column("source_format", sa.String(length=16), nullable=False),
         sa.Column("list_id", sa.Integer(), nullable=True),
         sa.Column(
             "segment",

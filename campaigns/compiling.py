@@ -1,0 +1,67 @@
+"""Compile a campaign's Email rows: store HTML/text with placeholders and their Link rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from campaigns.models import Campaign, Email, Link
+from campaigns.render import Branding, EmailContent, RenderedEmail, render_email
+from wildmail.settings import Settings
+
+
+def branding(campaign: Campaign, settings: Settings) -> Branding:
+    """The per-campaign parts of every email of ``campaign``."""
+    return Branding(
+        organisation=settings.organisation,
+        postal_address=settings.postal_address,
+        campaign_title=campaign.title,
+        donation_url=campaign.donation_url,
+        donation_text=campaign.donation_text or "Donate",
+        honeypot_url=f"{settings.base_url}/",
+        template=campaign.template,
+        engine=campaign.render_engine,
+    )
+
+
+def content(campaign: Campaign, email: Email) -> EmailContent:
+    """What ``email`` says, as the renderer wants it."""
+    return EmailContent(
+        position=email.position,
+        count=len(campaign.emails),
+        title=email.title,
+        subject=email.subject,
+        preheader=email.preheader,
+        paragraphs=list(email.paragraphs),
+        reading_minutes=email.reading_minutes,
+        format=campaign.source_format or "text",
+    )
+
+
+def render_row(campaign: Campaign, email: Email, settings: Settings) -> RenderedEmail:
+    """Render an Email row without storing anything."""
+    return render_email(content(campaign, email), branding(campaign, settings))
+
+
+def compile_email(campaign: Campaign, email: Email, settings: Settings, now: datetime) -> None:
+    """Render ``email`` and store the result; existing Link rows are updated in place (ids kept)."""
+    rendered = render_row(campaign, email, settings)
+    email.compiled_html = rendered.html
+    email.compiled_text = rendered.text
+    email.compiled_at = now
+    existing = {link.position: link for link in email.links}
+    for spec in rendered.links:
+        link = existing.pop(spec.position, None)
+        if link is None:
+            email.links.append(
+                Link(position=spec.position, url=spec.url, kind=spec.kind, label=spec.label[:300])
+            )
+        else:
+            link.url, link.kind, link.label = spec.url, spec.kind, spec.label[:300]
+    for stale in existing.values():
+        email.links.remove(stale)
+
+
+def compile_campaign(campaign: Campaign, settings: Settings, now: datetime) -> None:
+    """Compile every email of ``campaign`` (all or nothing: the first error propagates)."""
+    for email in campaign.emails:
+        compile_email(campaign, email, settings, now)

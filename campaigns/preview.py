@@ -1,0 +1,81 @@
+"""Preview a campaign: every email personalised with sample values, written as files.
+
+``.html`` and ``.txt`` come from here. MIME is built by the delivery package, so the
+caller (the CLI) passes an ``.eml`` builder in; campaigns never imports delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from campaigns.compiled import Recipient, compiled_email
+from campaigns.models import Campaign, Email
+from wildmail.settings import Settings
+
+SAMPLE_NAME = "Alex"
+# A transparent 1x1 GIF, so previews open offline without a tracking request.
+SAMPLE_PIXEL = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
+
+
+@dataclass(frozen=True)
+class PreviewEmail:
+    """One email as a sample subscriber would read it."""
+
+    position: int
+    stem: str  # file name without extension, e.g. "01-a-glimpse-into-the-past"
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+def sample_recipient(email: Email, settings: Settings) -> Recipient:
+    """Sample values: links go straight to their destinations, the pixel is inline."""
+    return Recipient(
+        name=SAMPLE_NAME,
+        open_url=SAMPLE_PIXEL,
+        unsubscribe_url=f"{settings.base_url}/u/preview",
+        link_urls={link.position: link.url for link in email.links},
+    )
+
+
+def _stem(email: Email) -> str:
+    from campaigns.service import slugify
+
+    return f"{email.position:02d}-{slugify(email.title)[:60] or 'email'}"
+
+
+def preview_emails(campaign: Campaign, settings: Settings) -> list[PreviewEmail]:
+    """Every email of ``campaign`` personalised with sample values."""
+    out: list[PreviewEmail] = []
+    for email in campaign.emails:
+        html, text = compiled_email(email).personalise(sample_recipient(email, settings))
+        out.append(PreviewEmail(email.position, _stem(email), email.subject, email.preheader, html, text))
+    return out
+
+
+EmlBuilder = Callable[[Email], bytes]
+"""Builds the complete ``.eml`` of an email for the sample subscriber (given by the caller)."""
+
+
+def write_preview(
+    campaign: Campaign, settings: Settings, out_dir: Path, build_eml: EmlBuilder | None = None
+) -> list[Path]:
+    """Write ``NN-title.html``/``.txt`` (and ``.eml`` with ``build_eml``) per email; returns the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    by_position = {email.position: email for email in campaign.emails}
+    for item in preview_emails(campaign, settings):
+        html_path = out_dir / f"{item.stem}.html"
+        text_path = out_dir / f"{item.stem}.txt"
+        html_path.write_text(item.html, encoding="utf-8")
+        text_path.write_text(item.text, encoding="utf-8")
+        written += [html_path, text_path]
+        if build_eml is not None:
+            eml = build_eml(by_position[item.position])
+            eml_path = out_dir / f"{item.stem}.eml"
+            eml_path.write_bytes(eml)
+            written.append(eml_path)
+    return written

@@ -1,0 +1,171 @@
+"""Compile one email: Jinja -> MJML -> HTML (mjml-python) -> CSS inlined -> plain-text part.
+
+This runs once per email. The result keeps the placeholders of :mod:`campaigns.compiled`
+(``%%WM_NAME%%``, ``%%WM_OPEN_URL%%``, ``%%WM_UNSUBSCRIBE_URL%%``, ``%%WM_LINK_<n>%%``) so
+sending only fills in per-recipient values. Links are numbered in this order: links in the
+body, then the donation button, then the invisible honeypot link.
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any
+
+import css_inline
+import mjml
+from markupsafe import Markup
+
+from campaigns import templates
+from campaigns.markup import placeholder, render_paragraph
+from campaigns.models import LinkKind
+
+ENGINES = ("css-inline", "premailer")
+MAX_HTML_BYTES = 100 * 1024
+TEXT_WIDTH = 72
+
+
+class RenderError(ValueError):
+    """The email could not be compiled (bad engine, oversized HTML, MJML failure)."""
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    """What one email says."""
+
+    position: int
+    count: int
+    title: str
+    subject: str
+    preheader: str
+    paragraphs: list[str]
+    reading_minutes: int = 1
+    format: str = "text"  # "markdown" | "text"
+
+
+@dataclass(frozen=True)
+class Branding:
+    """Per-campaign and per-organisation parts of every email."""
+
+    organisation: str
+    postal_address: str
+    campaign_title: str
+    donation_url: str = ""
+    donation_text: str = "Donate"
+    honeypot_url: str = ""
+    lang: str = "en"
+    template: str = ""
+    engine: str = "css-inline"
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """A tracked destination; becomes a ``Link`` row at ``position``."""
+
+    position: int
+    url: str
+    kind: str
+    label: str
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    html: str
+    text: str
+    links: list[LinkSpec] = field(default_factory=list)
+    mjml: str = ""
+
+
+def why_line(brand: Branding) -> str:
+    """The footer sentence telling readers why they get this email."""
+    return (
+        f"You are receiving this because you signed up for news from {brand.organisation} "
+        f"and joined the series \u201c{brand.campaign_title}\u201d."
+    )
+
+
+def wrap(text: str, width: int = TEXT_WIDTH) -> str:
+    """Wrap each line of ``text`` without breaking words or URLs."""
+    return "\n".join(
+        textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False) if line else ""
+        for line in text.split("\n")
+    )
+
+
+def inline_css(html: str, engine: str) -> str:
+    """Inline CSS with ``engine``, keeping ``<style>`` blocks for media queries."""
+    if engine == "css-inline":
+        inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
+        return str(inliner.inline(html))
+    if engine == "premailer":
+        from premailer import Premailer
+
+        out = Premailer(
+            html,
+            keep_style_tags=True,
+            remove_classes=False,
+            strip_important=False,
+            disable_validation=True,
+            allow_network=False,
+            cssutils_logging_level=logging.CRITICAL,
+        ).transform()
+        text = str(out)
+        return text if text.lower().startswith("<!doctype") else "<!doctype html>\n" + text
+    raise RenderError(f"unknown render engine {engine!r}, expected one of {', '.join(ENGINES)}")
+
+
+def build_context(content: EmailContent, brand: Branding) -> tuple[dict[str, Any], list[LinkSpec]]:
+    """Template variables and the email's tracked links."""
+    links: list[LinkSpec] = []
+    html_paragraphs: list[Markup] = []
+    text_paragraphs: list[str] = []
+    for source in content.paragraphs:
+        rendered = render_paragraph(source, content.format, len(links) + 1)
+        links.extend(LinkSpec(f.position, f.url, LinkKind.CONTENT.value, f.label) for f in rendered.links)
+        html_paragraphs.append(Markup(rendered.html))  # noqa: S704 - markdown-it output, raw HTML disabled
+        text_paragraphs.append(wrap(rendered.text))
+    donation: dict[str, str] | None = None
+    if brand.donation_url:
+        spec = LinkSpec(len(links) + 1, brand.donation_url, LinkKind.DONATION.value, brand.donation_text)
+        links.append(spec)
+        donation = {"href": placeholder(spec.position), "text": brand.donation_text}
+    honeypot = LinkSpec(len(links) + 1, brand.honeypot_url, LinkKind.HONEYPOT.value, "")
+    links.append(honeypot)
+    listed = [
+        {"position": link.position, "label": link.label, "href": placeholder(link.position)}
+        for link in links
+        if link.kind == LinkKind.CONTENT.value
+    ]
+    context: dict[str, Any] = {
+        "lang": brand.lang,
+        "email": content,
+        "brand": brand,
+        "footer": {"why": why_line(brand)},
+        "paragraphs": html_paragraphs,
+        "paragraphs_text": text_paragraphs,
+        "donation": donation,
+        "links": listed,
+        "honeypot_href": placeholder(honeypot.position),
+    }
+    return context, links
+
+
+def render_email(content: EmailContent, brand: Branding) -> RenderedEmail:
+    """Compile one email; raises TemplateProblem or RenderError with a clear message."""
+    if brand.engine not in ENGINES:
+        raise RenderError(f"unknown render engine {brand.engine!r}, expected one of {', '.join(ENGINES)}")
+    search, name = templates.resolve(brand.template)
+    context, links = build_context(content, brand)
+    source = templates.render(search, name, context)
+    templates.validate_mjml(source, f"{name} (rendered)")
+    try:
+        raw_html = mjml.mjml2html(source, fonts={})
+    except Exception as exc:  # MRML reports malformed markup as a plain exception
+        raise templates.TemplateProblem(name, f"MJML does not compile: {exc}") from None
+    html = inline_css(raw_html, brand.engine)
+    size = len(html.encode("utf-8"))
+    if size > MAX_HTML_BYTES:
+        raise RenderError(f"email {content.position} HTML is {size // 1024} KB, the limit is 100 KB")
+    text = templates.render(search, templates.TEXT_TEMPLATE, context)
+    return RenderedEmail(html=html, text=text.strip() + "\n", links=links, mjml=source)
