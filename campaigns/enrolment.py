@@ -1,0 +1,171 @@
+"""Who is in a campaign: bulk enrolment of list members, late joiners, and exits.
+
+Everything here is set-based SQL (``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, ``UPDATE ...
+WHERE``) so enrolling a million subscribers is a handful of statements, one per time zone.
+All functions take an open connection/session inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Insert, Result, and_, exists, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
+
+from campaigns.models import Campaign, CampaignStatus, Enrolment, EnrolmentStatus
+from campaigns.timetable import Timetable, zone
+from subscribers.models import ListMembership, Subscriber, SubscriberStatus
+
+ACTIVE_CAMPAIGN = (CampaignStatus.SCHEDULED.value, CampaignStatus.RUNNING.value)
+EXIT_STATUSES = (
+    SubscriberStatus.UNSUBSCRIBED.value,
+    SubscriberStatus.BOUNCED.value,
+    SubscriberStatus.COMPLAINED.value,
+)
+DONATION_EXIT = "donation_clicked"
+
+Conn = Session
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows touched by an INSERT/UPDATE/DELETE result."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
+def timetable_of(campaign: Campaign) -> Timetable:
+    """The campaign's timing rules as a :class:`Timetable`."""
+    return Timetable(
+        weekday=campaign.send_weekday,
+        hour=campaign.send_hour,
+        cadence_days=campaign.cadence_days,
+        grace=timedelta(hours=campaign.grace_hours),
+        min_gap=timedelta(hours=campaign.min_gap_hours),
+    )
+
+
+def upsert_ignore(conn: Conn, table: Any) -> Insert:
+    """``INSERT`` that skips rows hitting a unique constraint, for this connection's dialect."""
+    name = conn.get_bind().dialect.name
+    stmt = (postgresql.insert if name == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
+    return stmt.execution_options(preserve_rowcount=True)  # type: ignore[no-any-return]
+
+
+def _members(campaign: Campaign) -> Select[Any]:
+    """Active members of the campaign's list (the segment, if the subscribers package has one)."""
+    query = (
+        select(Subscriber.id, Subscriber.timezone)
+        .join(ListMembership, ListMembership.subscriber_id == Subscriber.id)
+        .where(ListMembership.list_id == campaign.list_id, Subscriber.status == SubscriberStatus.ACTIVE.value)
+    )
+    return _apply_segment(query, campaign)
+
+
+def _apply_segment(query: Select[Any], campaign: Campaign) -> Select[Any]:
+    if not campaign.segment:
+        return query
+    try:
+        from subscribers import segments  # type: ignore[attr-defined]
+    except ImportError:
+        return query
+    where = segments.segment_clause(campaign.segment)
+    return query.where(where)
+
+
+def enrol_members(conn: Conn, campaign: Campaign, now: datetime) -> int:
+    """Enrol every active member not yet enrolled; returns how many rows were added.
+
+    Each new enrolment's first slot is computed per time zone: the first send slot at or after
+    ``now`` (and not before the campaign's start day) in the subscriber's zone, else the
+    campaign's. Broadcasts and drips share this rule; they differ in how far ``now`` is from
+    the start day for people enrolled at scheduling time (none) and later (late joiners start at 1).
+    """
+    if campaign.list_id is None:
+        return 0
+    members = _members(campaign).where(
+        ~exists().where(and_(Enrolment.subscriber_id == Subscriber.id, Enrolment.campaign_id == campaign.id))
+    )
+    tz_expr = func.coalesce(Subscriber.timezone, campaign.timezone)
+    zones = list(conn.execute(members.with_only_columns(tz_expr).distinct()).scalars())
+    timetable = timetable_of(campaign)
+    added = 0
+    for raw in zones:
+        tz = zone(raw, campaign.timezone)
+        first = timetable.first_send(now, campaign.start_date, tz)
+        rows = members.with_only_columns(
+            Subscriber.id,
+            literal(campaign.id),
+            literal(1),
+            literal(first, Enrolment.next_send_at.type),
+            literal(EnrolmentStatus.ACTIVE.value),
+            literal(""),
+            literal(False),
+            literal(now, Enrolment.created_at.type),
+            literal(tz.key),
+        ).where(tz_expr == raw)
+        stmt = upsert_ignore(conn, Enrolment.__table__).from_select(
+            [
+                "subscriber_id",
+                "campaign_id",
+                "next_position",
+                "next_send_at",
+                "status",
+                "exit_reason",
+                "donation_clicked",
+                "created_at",
+                "timezone",
+            ],
+            rows,
+        )
+        added += rowcount(conn.execute(stmt))
+    return added
+
+
+def enrol_late_joiners(conn: Conn, now: datetime) -> int:
+    """Enrol new active list members into every scheduled or running campaign."""
+    campaigns = conn.execute(select(Campaign).where(Campaign.status.in_(ACTIVE_CAMPAIGN))).scalars().all()
+    return sum(enrol_members(conn, c, now) for c in campaigns)
+
+
+def exit_departed(conn: Conn, now: datetime) -> int:
+    """End active enrolments of subscribers who unsubscribed, bounced or complained."""
+    departed = select(Subscriber.status).where(Subscriber.id == Enrolment.subscriber_id).scalar_subquery()
+    stmt = (
+        update(Enrolment)
+        .where(
+            Enrolment.status == EnrolmentStatus.ACTIVE.value,
+            Enrolment.subscriber_id.in_(select(Subscriber.id).where(Subscriber.status.in_(EXIT_STATUSES))),
+        )
+        .values(status=EnrolmentStatus.EXITED.value, exit_reason=departed, next_send_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(conn.execute(stmt))
+
+
+def exit_donors(conn: Conn) -> int:
+    """Stop the series (and its donation asks) for donors, in campaigns that ask for it."""
+    stmt = (
+        update(Enrolment)
+        .where(
+            Enrolment.status == EnrolmentStatus.ACTIVE.value,
+            Enrolment.donation_clicked.is_(True),
+            Enrolment.campaign_id.in_(
+                select(Campaign.id).where(Campaign.stop_donation_after_click.is_(True))
+            ),
+        )
+        .values(status=EnrolmentStatus.EXITED.value, exit_reason=DONATION_EXIT, next_send_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(conn.execute(stmt))
+
+
+def mark_donation_click(conn: Conn, subscriber_id: int, campaign_id: int) -> None:
+    """Record that this subscriber clicked a donation link of this campaign (tracking calls this)."""
+    conn.execute(
+        update(Enrolment)
+        .where(Enrolment.subscriber_id == subscriber_id, Enrolment.campaign_id == campaign_id)
+        .values(donation_clicked=True)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,92 @@
+"""Loading message templates from the database, and one-off messages (preview, test send)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns.compiled import CompiledEmail
+from campaigns.models import Campaign, Email, Link
+from delivery.enqueue import message_id
+from delivery.message import LinkRef, MessageTemplate, Sender
+from wildmail.context import AppContext
+
+
+class NotCompiled(LookupError):
+    """The email has no compiled HTML yet (run the campaign's compile step first)."""
+
+
+def load_template(s: Session, email_id: int, sender: Sender, subject_prefix: str = "") -> MessageTemplate:
+    """Build the MIME skeleton of one stored email."""
+    email = s.get(Email, email_id)
+    if email is None:
+        raise LookupError(f"email {email_id} does not exist")
+    if not email.compiled_html:
+        raise NotCompiled(f"email {email.position} of campaign {email.campaign_id} is not compiled yet")
+    campaign = s.get(Campaign, email.campaign_id)
+    assert campaign is not None
+    links = s.execute(select(Link.id, Link.position).where(Link.email_id == email_id)).all()
+    compiled = CompiledEmail(
+        email_id=email.id,
+        campaign_id=email.campaign_id,
+        position=email.position,
+        subject=email.subject,
+        preheader=email.preheader,
+        html=email.compiled_html,
+        text=email.compiled_text,
+    )
+    return MessageTemplate(
+        compiled,
+        [LinkRef(i, p) for i, p in links],
+        sender,
+        list_slug=campaign.slug,
+        list_title=campaign.title,
+        subject_prefix=subject_prefix,
+    )
+
+
+class TemplateCache:
+    """Per-process cache of skeletons by email id (emails do not change once sending starts)."""
+
+    def __init__(self, sender: Sender) -> None:
+        self.sender = sender
+        self._items: dict[int, MessageTemplate] = {}
+        self._lock = threading.Lock()
+
+    def get(self, ctx: AppContext, email_id: int) -> MessageTemplate:
+        with self._lock:
+            found = self._items.get(email_id)
+        if found is None:
+            with ctx.session() as s:
+                found = load_template(s, email_id, self.sender)
+            with self._lock:
+                self._items[email_id] = found
+        return found
+
+
+def build_message(
+    ctx: AppContext,
+    email_id: int,
+    to: str,
+    name: str = "",
+    *,
+    delivery_id: int = 0,
+    subject_prefix: str = "",
+    now: datetime | None = None,
+) -> bytes:
+    """One complete message for ``email_id`` to ``to`` (tracking URLs carry ``delivery_id``;
+    0 means "not a real delivery": tracking ignores it)."""
+    sender = Sender.from_settings(ctx.settings)
+    with ctx.session() as s:
+        template = load_template(s, email_id, sender, subject_prefix)
+    mid = message_id(ctx.settings.secret, sender.domain, template.compiled.campaign_id, 0, 0)
+    mid = mid.replace("<wm.", f"<wm.preview.{email_id}.", 1) if delivery_id == 0 else mid
+    return template.render(delivery_id, mid, to, name, now or ctx.clock.now())
+
+
+def preview_eml(ctx: AppContext, email_id: int, to: str = "preview@example.org", name: str = "") -> bytes:
+    """The ``.eml`` bytes a marketer can open in a mail client to preview ``email_id``."""
+    return build_message(ctx, email_id, to, name, subject_prefix="")

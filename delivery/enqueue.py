@@ -1,0 +1,209 @@
+"""The tick: one idempotent step that turns due enrolments into queued ``Delivery`` rows.
+
+Due enrolments are grouped by (campaign, time zone, due slot[, last send]); the next slot is
+computed once per group in Python (DST-correct) and applied to the whole group with one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` and one ``UPDATE``. Everything runs in one
+write transaction, so a crash leaves either the whole step or nothing, and running the tick
+twice queues nothing twice (the unique (subscriber, email) constraint backs this up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, case, cast, func, literal, select, update
+from sqlalchemy.orm import Session
+
+from campaigns.enrolment import (
+    ACTIVE_CAMPAIGN,
+    enrol_late_joiners,
+    exit_departed,
+    exit_donors,
+    rowcount,
+    timetable_of,
+    upsert_ignore,
+)
+from campaigns.models import Campaign, CampaignStatus, Email, Enrolment, EnrolmentStatus
+from campaigns.timetable import zone
+from delivery.models import Delivery, DeliveryState, SmtpPhase
+from wildmail.context import AppContext
+from wildmail.db import write_transaction
+from wildmail.signing import keyed_hash
+
+ACTIVE = EnrolmentStatus.ACTIVE.value
+
+
+@dataclass
+class TickReport:
+    """What one tick did (all counts are rows)."""
+
+    enrolled: int = 0
+    exited: int = 0
+    queued: int = 0
+    advanced: int = 0
+    rescheduled: int = 0
+    finished: int = 0
+    reaped: dict[str, int] = field(default_factory=dict)
+
+
+def sender_domain(address: str) -> str:
+    """Domain part of the sender address (used in Message-IDs)."""
+    return address.rpartition("@")[2] or "localhost"
+
+
+def message_id_tag(secret: bytes, campaign_id: int) -> str:
+    """A short keyed hash per campaign, so Message-IDs cannot be forged from ids alone."""
+    return keyed_hash(secret, "message-id", str(campaign_id))[:12]
+
+
+def message_id(secret: bytes, domain: str, campaign_id: int, position: int, subscriber_id: int) -> str:
+    """The deterministic Message-ID of one delivery (same formula as the SQL in the tick)."""
+    tag = message_id_tag(secret, campaign_id)
+    return f"<wm.{campaign_id}.{position}.{subscriber_id}.{tag}@{domain}>"
+
+
+def _message_id_sql(secret: bytes, domain: str, campaign_id: int) -> Any:
+    tag = message_id_tag(secret, campaign_id)
+    return (
+        literal(f"<wm.{campaign_id}.")
+        + cast(Enrolment.next_position, String)
+        + literal(".")
+        + cast(Enrolment.subscriber_id, String)
+        + literal(f".{tag}@{domain}>")
+    )
+
+
+def _group(campaign_id: int, tz: str, due: datetime) -> list[Any]:
+    return [
+        Enrolment.campaign_id == campaign_id,
+        Enrolment.status == ACTIVE,
+        Enrolment.timezone == tz,
+        Enrolment.next_send_at == due,
+    ]
+
+
+def _queue_group(s: Session, c: Campaign, tz: str, due: datetime, now: datetime, ctx: AppContext) -> int:
+    secret = ctx.settings.secret
+    domain = sender_domain(ctx.settings.sender_address)
+    rows = (
+        select(
+            Enrolment.subscriber_id,
+            Email.id,
+            Enrolment.campaign_id,
+            Enrolment.next_position,
+            literal(DeliveryState.QUEUED.value),
+            literal(SmtpPhase.NONE.value),
+            literal(0),
+            literal(now, Delivery.next_attempt_at.type),
+            _message_id_sql(secret, domain, c.id),
+            literal(""),
+            literal(now, Delivery.queued_at.type),
+            literal(now, Delivery.updated_at.type),
+        )
+        .join(
+            Email, (Email.campaign_id == Enrolment.campaign_id) & (Email.position == Enrolment.next_position)
+        )
+        .where(*_group(c.id, tz, due))
+    )
+    columns = [
+        "subscriber_id",
+        "email_id",
+        "campaign_id",
+        "position",
+        "state",
+        "smtp_phase",
+        "attempts",
+        "next_attempt_at",
+        "message_id",
+        "last_reply",
+        "queued_at",
+        "updated_at",
+    ]
+    return rowcount(s.execute(upsert_ignore(s, Delivery.__table__).from_select(columns, rows)))
+
+
+def _advance_group(s: Session, c: Campaign, tz: str, due: datetime, now: datetime, last: int) -> int:
+    following = timetable_of(c).following_send(due, now, zone(tz, c.timezone))
+    done = Enrolment.next_position + 1 > last
+    stmt = (
+        update(Enrolment)
+        .where(*_group(c.id, tz, due))
+        .values(
+            next_position=Enrolment.next_position + 1,
+            last_sent_at=now,
+            next_send_at=case((done, None), else_=literal(following, Enrolment.next_send_at.type)),
+            status=case((done, EnrolmentStatus.FINISHED.value), else_=ACTIVE),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(s.execute(stmt))
+
+
+def reschedule_overdue(s: Session, c: Campaign, now: datetime, *, before: datetime | None = None) -> int:
+    """Move active enrolments due before ``before`` (default: beyond grace) to their next slot."""
+    timetable = timetable_of(c)
+    limit = before if before is not None else now - timetable.grace
+    groups = s.execute(
+        select(Enrolment.timezone, Enrolment.last_sent_at)
+        .where(Enrolment.campaign_id == c.id, Enrolment.status == ACTIVE, Enrolment.next_send_at < limit)
+        .distinct()
+    ).all()
+    moved = 0
+    for tz, last_sent in groups:
+        new_slot = timetable.reschedule(now, last_sent, zone(tz, c.timezone))
+        stmt = (
+            update(Enrolment)
+            .where(
+                Enrolment.campaign_id == c.id,
+                Enrolment.status == ACTIVE,
+                Enrolment.next_send_at < limit,
+                Enrolment.timezone == tz,
+                Enrolment.last_sent_at.is_not_distinct_from(last_sent),
+            )
+            .values(next_send_at=new_slot)
+            .execution_options(synchronize_session=False)
+        )
+        moved += rowcount(s.execute(stmt))
+    return moved
+
+
+def enqueue_campaign(s: Session, c: Campaign, now: datetime, ctx: AppContext, report: TickReport) -> None:
+    """Queue this campaign's due emails and advance its enrolments (inside ``s``'s transaction)."""
+    last = s.execute(select(func.max(Email.position)).where(Email.campaign_id == c.id)).scalar() or 0
+    finished = (
+        update(Enrolment)
+        .where(Enrolment.campaign_id == c.id, Enrolment.status == ACTIVE, Enrolment.next_position > last)
+        .values(status=EnrolmentStatus.FINISHED.value, next_send_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    report.finished += rowcount(s.execute(finished))
+    report.rescheduled += reschedule_overdue(s, c, now)
+    due_groups = s.execute(
+        select(Enrolment.timezone, Enrolment.next_send_at)
+        .where(Enrolment.campaign_id == c.id, Enrolment.status == ACTIVE, Enrolment.next_send_at <= now)
+        .distinct()
+    ).all()
+    for tz, due in due_groups:
+        report.queued += _queue_group(s, c, tz, due, now, ctx)
+        report.advanced += _advance_group(s, c, tz, due, now, last)
+    if due_groups and c.status == CampaignStatus.SCHEDULED.value:
+        c.status = CampaignStatus.RUNNING.value
+        c.updated_at = now
+
+
+def tick(ctx: AppContext) -> TickReport:
+    """Enrol late joiners, apply exits, queue what is due, advance timetables, reap leases."""
+    from delivery.claim import reap
+
+    now = ctx.clock.now()
+    report = TickReport()
+    with write_transaction(ctx.engine) as s:
+        report.enrolled = enrol_late_joiners(s, now)
+        report.exited = exit_departed(s, now) + exit_donors(s)
+        campaigns = s.execute(select(Campaign).where(Campaign.status.in_(ACTIVE_CAMPAIGN))).scalars().all()
+        for c in campaigns:
+            enqueue_campaign(s, c, now, ctx, report)
+    report.reaped = reap(ctx)
+    return report

@@ -1,0 +1,221 @@
+"""MIME messages: a skeleton built once per email, personalised bytes per recipient.
+
+Per email (:class:`MessageTemplate`): encoded Subject/From/List-Id headers, the multipart
+boundary and part headers are prepared once, and the compiled HTML/text are split at their
+placeholders (``campaigns.compiled``). Per recipient (:meth:`MessageTemplate.render`): the
+tracking URLs are signed, the placeholders filled, both parts quoted-printable encoded (C code)
+and spliced into the prebuilt bytes; optional DKIM signing covers the List-Unsubscribe headers.
+Any header value containing CR or LF is refused (:class:`HeaderInjection`).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.header import Header
+from email.utils import format_datetime, formataddr
+
+from campaigns.compiled import CompiledEmail, Recipient
+from tracking import tokens
+from wildmail.settings import Settings
+
+CRLF = b"\r\n"
+SIGNED_HEADERS = (
+    b"from",
+    b"to",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"list-id",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
+    b"mime-version",
+    b"content-type",
+)
+NAME_FALLBACK = "friend"
+
+
+class HeaderInjection(ValueError):
+    """A header value contains a line break (or is otherwise unusable)."""
+
+
+def clean(value: str, what: str) -> str:
+    """``value`` unchanged, or :class:`HeaderInjection` when it contains CR, LF or NUL."""
+    if any(ch in value for ch in "\r\n\x00"):
+        raise HeaderInjection(f"{what} contains a line break")
+    return value
+
+
+def encode_text(value: str, name: str) -> str:
+    """An unstructured header value, RFC 2047-encoded when not plain ASCII."""
+    clean(value, name)
+    if value.isascii() and len(value) + len(name) < 76:
+        return value
+    return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+
+
+def mailbox(name: str, address: str, what: str) -> str:
+    """``Name <address>`` with the name quoted or encoded as needed; ASCII addresses only."""
+    clean(name, what)
+    clean(address, what)
+    if not address.isascii() or "@" not in address or any(c in address for c in ' <>,;"'):
+        raise HeaderInjection(f"{what} address {address!r} is not a plain ASCII address")
+    return formataddr((name, address), charset="utf-8") if name else address
+
+
+def qp(text: str) -> bytes:
+    """Quoted-printable body with CRLF line ends."""
+    normal = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+    if not normal.endswith("\r\n"):
+        normal += "\r\n"
+    return binascii.b2a_qp(normal.encode("utf-8"), istext=True)
+
+
+@dataclass(frozen=True)
+class DkimKey:
+    """DKIM signing parameters (dkimpy)."""
+
+    selector: str
+    domain: str
+    private_key: bytes
+
+    def sign(self, message: bytes) -> bytes:
+        import dkim
+
+        signature: bytes = dkim.sign(
+            message,
+            self.selector.encode(),
+            self.domain.encode(),
+            self.private_key,
+            include_headers=list(SIGNED_HEADERS),
+            linesep=CRLF,
+        )
+        return signature
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who sends, and where the tracking and unsubscribe URLs point."""
+
+    address: str
+    name: str
+    base_url: str
+    secret: bytes = field(repr=False)
+    unsubscribe_mailto: str = ""
+    reply_to: str = ""
+    dkim: DkimKey | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Sender:
+        """Sender details (and DKIM key, when configured) from settings."""
+        dkim_key = None
+        if settings.dkim_private_key_file and settings.dkim_selector:
+            with open(settings.dkim_private_key_file, "rb") as fh:
+                key = fh.read()
+            domain = settings.dkim_domain or settings.sender_address.rpartition("@")[2]
+            dkim_key = DkimKey(settings.dkim_selector, domain, key)
+        return cls(
+            address=settings.sender_address,
+            name=settings.sender_name,
+            base_url=settings.base_url,
+            secret=settings.secret,
+            unsubscribe_mailto=settings.unsubscribe_mailto,
+            reply_to=settings.reply_to,
+            dkim=dkim_key,
+        )
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2] or "localhost"
+
+
+@dataclass(frozen=True)
+class LinkRef:
+    """A tracked link of the email: its row id and its placeholder position."""
+
+    id: int
+    position: int
+
+
+class MessageTemplate:
+    """One email's prebuilt MIME skeleton; :meth:`render` makes a recipient's message bytes."""
+
+    def __init__(
+        self,
+        compiled: CompiledEmail,
+        links: Sequence[LinkRef],
+        sender: Sender,
+        *,
+        list_slug: str,
+        list_title: str,
+        subject_prefix: str = "",
+    ) -> None:
+        self.compiled = compiled
+        self.links = tuple(links)
+        self.sender = sender
+        mailto = sender.unsubscribe_mailto or f"unsubscribe@{sender.domain}"
+        self._mailto = clean(mailto.removeprefix("mailto:"), "unsubscribe address")
+        boundary = "=_wm_" + hashlib.sha256(f"{compiled.email_id}:{compiled.html}".encode()).hexdigest()[:24]
+        head = [
+            b"From: " + mailbox(sender.name, sender.address, "sender").encode(),
+            b"Subject: " + encode_text(subject_prefix + compiled.subject, "Subject").encode(),
+            b"MIME-Version: 1.0",
+            b"List-Id: " + mailbox(list_title, f"{list_slug}.{sender.domain}", "list").encode(),
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        ]
+        if sender.reply_to:
+            head.append(b"Reply-To: " + mailbox("", sender.reply_to, "reply-to").encode())
+        head.append(f'Content-Type: multipart/alternative; boundary="{boundary}"'.encode())
+        self._head = CRLF.join(head) + CRLF + CRLF
+        part = b'Content-Type: text/%s; charset="utf-8"' + CRLF
+        part += b"Content-Transfer-Encoding: quoted-printable" + CRLF + CRLF
+        marker = b"--" + boundary.encode()
+        self._text_open = (
+            b"This is a multi-part message in MIME format." + CRLF + marker + CRLF + part % b"plain"
+        )
+        self._html_open = marker + CRLF + part % b"html"
+        self._close = marker + b"--" + CRLF
+
+    def recipient(self, delivery_id: int, name: str) -> Recipient:
+        """The per-recipient placeholder values for one delivery."""
+        base, key = self.sender.base_url, self.sender.secret
+        return Recipient(
+            name=name or NAME_FALLBACK,
+            open_url=tokens.open_url(base, key, delivery_id),
+            unsubscribe_url=tokens.unsubscribe_url(base, key, delivery_id),
+            link_urls={
+                link.position: tokens.click_url(base, key, delivery_id, link.id) for link in self.links
+            },
+        )
+
+    def render(
+        self, delivery_id: int, message_id: str, to_address: str, to_name: str, now: datetime
+    ) -> bytes:
+        """The complete message bytes (CRLF line ends) for one recipient."""
+        person = self.recipient(delivery_id, to_name)
+        html, text = self.compiled.personalise(person)
+        unsubscribe = clean(person.unsubscribe_url, "unsubscribe URL")
+        per_recipient = [
+            b"Date: " + format_datetime(now).encode(),
+            b"Message-ID: " + clean(message_id, "Message-ID").encode(),
+            b"To: " + mailbox(to_name, to_address, "recipient").encode(),
+            f"List-Unsubscribe: <{unsubscribe}>,\r\n <mailto:{self._mailto}?subject=unsubscribe>".encode(),
+        ]
+        message = b"".join(
+            (
+                CRLF.join(per_recipient),
+                CRLF,
+                self._head,
+                self._text_open,
+                qp(text),
+                self._html_open,
+                qp(html),
+                self._close,
+            )
+        )
+        if self.sender.dkim is not None:
+            message = self.sender.dkim.sign(message) + message
+        return message

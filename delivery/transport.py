@@ -1,0 +1,72 @@
+"""What the worker needs from a way of handing messages over: the ``Transport`` protocol.
+
+Domain code never imports smtplib: the worker is given a transport (SMTP in
+``delivery.smtp_transport``, files in ``delivery.file_transport``, or a test double).
+Failures are reported as :class:`SendFailure` carrying the SMTP phase and reply, so the worker
+can tell "certainly not delivered" (safe to retry) from "maybe delivered" (``unknown``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from delivery.models import SmtpPhase
+
+
+class SendFailure(Exception):
+    """The relay refused the message, or the conversation broke off.
+
+    ``code`` is the SMTP reply code (None for timeouts and dropped connections);
+    ``uncertain`` is True when the message content had been transmitted before the break,
+    so the relay may have accepted it.
+    """
+
+    def __init__(self, phase: SmtpPhase, code: int | None, reply: str, *, uncertain: bool = False) -> None:
+        super().__init__(f"{phase.value}: {code or ''} {reply}".strip())
+        self.phase = phase
+        self.code = code
+        self.reply = reply
+        self.uncertain = uncertain
+
+    @property
+    def permanent(self) -> bool:
+        """A 5xx answer at RCPT or DATA: the address is refused for good."""
+        return self.code is not None and 500 <= self.code < 600 and self.phase != SmtpPhase.CONNECT
+
+    @property
+    def relay_busy(self) -> bool:
+        """421: the relay is shutting the channel; back off the whole relay."""
+        return self.code == 421
+
+
+class LeaseLost(Exception):
+    """``before_data`` said this worker no longer owns the delivery; nothing was sent."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """SMTP envelope and content of one message."""
+
+    sender: str
+    recipient: str
+    data: bytes
+    message_id: str = ""
+
+
+class Transport(Protocol):
+    """Hands one message at a time to a relay (or a folder)."""
+
+    name: str
+
+    def send(self, envelope: Envelope, before_data: Callable[[], bool]) -> str:
+        """Send; call ``before_data`` right before DATA (stop with LeaseLost if it returns False).
+
+        Returns the relay's final reply text; raises :class:`SendFailure` or :class:`LeaseLost`.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,229 @@
+"""The worker: claim a batch, build each message, hand it to the transport, record the outcome.
+
+Per message exactly one short write transaction happens before DATA: it records the previous
+message's outcome and marks this one's phase ``data`` (fenced by the lease). A crash before
+that commit leaves the row requeueable; a crash after it makes the row ``unknown`` (reaper).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from delivery import ratelimit
+from delivery.claim import Claimed, claim, extend_leases, finish, mark_data, reap, release
+from delivery.compose import TemplateCache
+from delivery.message import HeaderInjection, Sender
+from delivery.models import DeliveryState, SmtpPhase
+from delivery.retry import RetryPolicy
+from delivery.suppress import bounce_subscriber
+from delivery.transport import Envelope, LeaseLost, SendFailure, Transport
+from wildmail.context import AppContext
+from wildmail.db import write_transaction
+
+log = logging.getLogger("wildmail.worker")
+
+
+def owner_name() -> str:
+    """A lease owner id unique to this process and thread."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class WorkerConfig:
+    """Tunables of one worker loop."""
+
+    batch: int = 50
+    lease: timedelta = timedelta(minutes=5)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    rate_per_second: float = 0.0
+    resend_unknown: bool = False
+    owner: str = field(default_factory=owner_name)
+    idle_sleep: float = 1.0
+
+
+@dataclass
+class _Outcome:
+    id: int
+    state: DeliveryState
+    phase: SmtpPhase | None = None
+    reply: str = ""
+    retry_at: datetime | None = None
+    bounce: Claimed | None = None
+    relay_busy: bool = False
+
+
+class _Ledger:
+    """Outcomes waiting to be written; flushed together with the next ``data`` mark."""
+
+    def __init__(self, ctx: AppContext, owner: str) -> None:
+        self.ctx, self.owner = ctx, owner
+        self.pending: list[_Outcome] = []
+
+    def _write(self, s: object, now: datetime) -> None:
+        from sqlalchemy.orm import Session
+
+        assert isinstance(s, Session)
+        sent = [o.id for o in self.pending if o.state == DeliveryState.SENT]
+        if sent:
+            finish(s, self.owner, sent, DeliveryState.SENT, now, phase=SmtpPhase.DONE, reply="250")
+        for o in self.pending:
+            if o.state == DeliveryState.SENT:
+                continue
+            finish(s, self.owner, [o.id], o.state, now, reply=o.reply, phase=o.phase, retry_at=o.retry_at)
+            if o.bounce is not None:
+                bounce_subscriber(s, o.bounce.subscriber_id, o.bounce.address, o.reply, now)
+        self.pending.clear()
+
+    def mark_data(self, delivery_id: int) -> bool:
+        now = self.ctx.clock.now()
+        with write_transaction(self.ctx.engine) as s:
+            self._write(s, now)
+            return mark_data(s, self.owner, delivery_id, now)
+
+    def flush(self) -> None:
+        if self.pending:
+            with write_transaction(self.ctx.engine) as s:
+                self._write(s, self.ctx.clock.now())
+
+
+class Worker:
+    """Sends queued deliveries through one transport; use :meth:`run_once` or :meth:`run`."""
+
+    def __init__(self, ctx: AppContext, transport: Transport, config: WorkerConfig | None = None) -> None:
+        self.ctx = ctx
+        self.transport = transport
+        self.config = config or WorkerConfig()
+        self.cache = TemplateCache(Sender.from_settings(ctx.settings))
+        self.stop = threading.Event()
+        self.last_claimed = 0
+
+    def run_once(self) -> int:
+        """Claim one batch and send it; returns how many messages were accepted by the relay."""
+        cfg, ctx = self.config, self.ctx
+        self.last_claimed = 0
+        reap(ctx, resend_unknown=cfg.resend_unknown)
+        if ratelimit.blocked_until(ctx, self.transport.name) is not None:
+            return 0
+        want = ratelimit.acquire(ctx, self.transport.name, cfg.batch, cfg.rate_per_second)
+        if want == 0:
+            return 0
+        batch = claim(ctx, cfg.owner, want, cfg.lease)
+        self.last_claimed = len(batch)
+        ratelimit.give_back(ctx, self.transport.name, want - len(batch) if cfg.rate_per_second > 0 else 0)
+        return self._send_batch(batch)
+
+    def _send_batch(self, batch: list[Claimed]) -> int:
+        ledger = _Ledger(self.ctx, self.config.owner)
+        lease_end = self.ctx.clock.now() + self.config.lease
+        sent = 0
+        for index, item in enumerate(batch):
+            if self.stop.is_set():
+                ledger.flush()
+                release(self.ctx, self.config.owner, [c.id for c in batch[index:]])
+                break
+            now = self.ctx.clock.now()
+            if lease_end - now < self.config.lease / 2:
+                lease_end = now + self.config.lease
+                extend_leases(self.ctx.engine, self.config.owner, [c.id for c in batch[index:]], lease_end)
+            outcome = self._send_one(item, ledger)
+            if outcome is None:
+                continue
+            sent += outcome.state == DeliveryState.SENT
+            ledger.pending.append(outcome)
+            if outcome.relay_busy and outcome.retry_at is not None:
+                ratelimit.back_off(self.ctx, self.transport.name, outcome.retry_at, outcome.reply)
+                ledger.flush()
+                release(self.ctx, self.config.owner, [c.id for c in batch[index + 1 :]])
+                break
+        ledger.flush()
+        return sent
+
+    def _send_one(self, item: Claimed, ledger: _Ledger) -> _Outcome | None:
+        now = self.ctx.clock.now()
+        try:
+            template = self.cache.get(self.ctx, item.email_id)
+            data = template.render(item.id, item.message_id, item.address, item.name, now)
+        except HeaderInjection as exc:
+            return _Outcome(item.id, DeliveryState.BOUNCED, SmtpPhase.NONE, f"message refused: {exc}")
+        envelope = Envelope(self.ctx.settings.sender_address, item.address, data, item.message_id)
+        try:
+            reply = self.transport.send(envelope, lambda: ledger.mark_data(item.id))
+        except LeaseLost:
+            log.warning("lease on delivery %s lost before DATA; not sent", item.id)
+            return None
+        except SendFailure as exc:
+            return self._failure(item, exc)
+        return _Outcome(item.id, DeliveryState.SENT, SmtpPhase.DONE, reply)
+
+    def _failure(self, item: Claimed, exc: SendFailure) -> _Outcome:
+        now = self.ctx.clock.now()
+        reply = f"{exc.code or ''} {exc.reply}".strip()
+        policy = self.config.retry
+        if exc.uncertain:
+            state = DeliveryState.QUEUED if self.config.resend_unknown else DeliveryState.UNKNOWN
+            return _Outcome(item.id, state, SmtpPhase.DATA, reply, retry_at=now)
+        if exc.permanent and exc.phase in (SmtpPhase.RCPT, SmtpPhase.DATA):
+            return _Outcome(item.id, DeliveryState.BOUNCED, exc.phase, reply, bounce=item)
+        if exc.relay_busy:
+            until = now + policy.relay_backoff
+            return _Outcome(
+                item.id, DeliveryState.RETRY_WAIT, exc.phase, reply, retry_at=until, relay_busy=True
+            )
+        if policy.gives_up(item.attempts):
+            return _Outcome(
+                item.id, DeliveryState.BOUNCED, exc.phase, f"gave up after {item.attempts}: {reply}"
+            )
+        return _Outcome(
+            item.id, DeliveryState.RETRY_WAIT, exc.phase, reply, retry_at=now + policy.delay(item.attempts)
+        )
+
+    def run(self, sleep: Callable[[float], bool] | None = None) -> None:
+        """Loop until :attr:`stop` is set, sleeping when there is nothing to send."""
+        wait = sleep or self.stop.wait
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.run_once()
+                except Exception:
+                    log.exception("worker step failed; retrying shortly")
+                    self.last_claimed = 0
+                if self.last_claimed == 0 and wait(self.config.idle_sleep):
+                    break
+        finally:
+            self.transport.close()
+
+
+def run_worker_once(ctx: AppContext, transport: Transport, config: WorkerConfig | None = None) -> int:
+    """Send one batch in-process (tests, the demo); returns the number sent."""
+    return Worker(ctx, transport, config).run_once()
+
+
+def run_workers(
+    ctx: AppContext,
+    make_transport: Callable[[], Transport],
+    concurrency: int,
+    stop: threading.Event,
+    config: WorkerConfig | None = None,
+) -> None:
+    """Run ``concurrency`` worker threads (one SMTP connection each) until ``stop`` is set."""
+    base = config or WorkerConfig()
+    workers = []
+    for _ in range(max(1, concurrency)):
+        cfg = WorkerConfig(**{**base.__dict__, "owner": owner_name()})
+        w = Worker(ctx, make_transport(), cfg)
+        w.stop = stop
+        workers.append(w)
+    threads = [
+        threading.Thread(target=w.run, name=f"wm-worker-{i}", daemon=True) for i, w in enumerate(workers)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
