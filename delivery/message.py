@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,6 +65,14 @@ def mailbox(name: str, address: str, what: str) -> str:
     if not address.isascii() or "@" not in address or any(c in address for c in ' <>,;"'):
         raise HeaderInjection(f"{what} address {address!r} is not a plain ASCII address")
     return formataddr((name, address), charset="utf-8") if name else address
+
+
+def list_id(title: str, ident: str) -> str:
+    """``"Title" <slug.domain>`` for the List-Id header (RFC 2919)."""
+    clean(title, "list title")
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", ident):
+        raise HeaderInjection(f"list id {ident!r} has characters outside letters, digits, '.', '_' and '-'")
+    return formataddr((title, ident), charset="utf-8") if title else f"<{ident}>"
 
 
 def qp(text: str) -> bytes:
@@ -163,7 +172,7 @@ class MessageTemplate:
             b"From: " + mailbox(sender.name, sender.address, "sender").encode(),
             b"Subject: " + encode_text(subject_prefix + compiled.subject, "Subject").encode(),
             b"MIME-Version: 1.0",
-            b"List-Id: " + mailbox(list_title, f"{list_slug}.{sender.domain}", "list").encode(),
+            b"List-Id: " + list_id(list_title, f"{list_slug}.{sender.domain}").encode(),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
         ]
         if sender.reply_to:

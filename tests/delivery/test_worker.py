@@ -1,0 +1,237 @@
+"""The worker against a real SMTP server on loopback, with injected faults."""
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from delivery import ratelimit
+from delivery.claim import claim, mark_data, reap
+from delivery.control import schedule_campaign, test_send
+from delivery.enqueue import tick
+from delivery.file_transport import FileTransport
+from delivery.models import Delivery, RelayState
+from delivery.retry import RetryPolicy
+from delivery.smtp_transport import SmtpTransport
+from delivery.suppress import address_hash
+from delivery.worker import Worker, WorkerConfig, run_worker_once
+from subscribers.models import Subscriber, Suppression
+from tests.delivery.factories import add_subscribers, make_campaign, set_status
+from tracking import tokens
+
+pytestmark = pytest.mark.postgres
+SLOT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def queue(ctx, clock, people=3, **kw):
+    make_campaign(ctx, **kw)
+    ids = add_subscribers(ctx, people)
+    schedule_campaign(ctx, "leopard")
+    clock.set(SLOT)
+    assert tick(ctx).queued == len(ids)
+    return ids
+
+
+def states(ctx):
+    with ctx.session() as s:
+        return dict(s.execute(select(Delivery.subscriber_id, Delivery.state)).all())
+
+
+def rows(ctx):
+    with ctx.session() as s:
+        return {d.subscriber_id: d for d in s.execute(select(Delivery)).scalars()}
+
+
+def smtp(server, **kw):
+    return SmtpTransport("127.0.0.1", server.port, timeout=kw.pop("timeout", 2.0), **kw)
+
+
+def config(**kw):
+    return WorkerConfig(retry=RetryPolicy(jitter=0.0), **kw)
+
+
+def test_sends_each_queued_delivery_once_over_one_connection(ctx, clock, smtp_server, backend):
+    ids = queue(ctx, clock, 5)
+    before = smtp_server.connections  # the server's own start-up check connects once
+    transport = smtp(smtp_server)
+    assert run_worker_once(ctx, transport, config()) == 5
+    assert run_worker_once(ctx, transport, config()) == 0
+    transport.close()
+    assert set(states(ctx).values()) == {"sent"}
+    assert smtp_server.connections - before == 1
+    assert sorted(smtp_server.recipients()) == sorted(f"reader{i}@example.org" for i in range(5))
+    by_id = rows(ctx)
+    for received in smtp_server.messages:
+        msg = received.message
+        sub = int(msg["To"].addresses[0].addr_spec[6:-12]) + ids[0]
+        assert msg["Message-ID"] == by_id[sub].message_id
+        url = msg["List-Unsubscribe"].split("<", 1)[1].split(">", 1)[0]
+        assert tokens.parse_unsubscribe(ctx.settings.secret, url.rsplit("/", 1)[1]) == by_id[sub].id
+    assert all(d.smtp_phase == "done" and d.sent_at == SLOT and d.lease_owner is None for d in by_id.values())
+
+
+def test_4xx_then_success_is_sent_once_after_backoff(ctx, clock, smtp_server, backend):
+    (sub,) = queue(ctx, clock, 1)
+    smtp_server.fail("rcpt", 451, "try later", times=2)
+    t = smtp(smtp_server)
+    assert run_worker_once(ctx, t, config()) == 0
+    d = rows(ctx)[sub]
+    assert (
+        d.state == "retry_wait"
+        and d.smtp_phase == "rcpt"
+        and d.next_attempt_at == SLOT + timedelta(minutes=1)
+    )
+    assert run_worker_once(ctx, t, config()) == 0  # not due yet
+    clock.advance(minutes=1)
+    run_worker_once(ctx, t, config())
+    assert rows(ctx)[sub].next_attempt_at == clock.now() + timedelta(minutes=2)  # exponential
+    clock.advance(minutes=2)
+    assert run_worker_once(ctx, t, config()) == 1
+    d = rows(ctx)[sub]
+    assert d.state == "sent" and d.attempts == 3
+    assert len(smtp_server.messages) == 1
+
+
+@pytest.mark.parametrize("phase", ["rcpt", "data"])
+def test_5xx_bounces_suppresses_and_is_never_retried(ctx, clock, smtp_server, backend, phase):
+    a, b = queue(ctx, clock, 2)
+    if phase == "rcpt":
+        smtp_server.hard_bounce.add("reader0@example.org")
+    else:
+        smtp_server.fail("data", 554, "rejected")
+    t = smtp(smtp_server)
+    assert run_worker_once(ctx, t, config()) == 1
+    assert states(ctx) == {a: "bounced", b: "sent"}
+    with ctx.session() as s:
+        assert s.get(Subscriber, a).status == "bounced"
+        assert s.execute(select(Suppression.address_hash)).scalars().all() == [
+            address_hash("reader0@example.org")
+        ]
+    clock.advance(days=30)
+    assert run_worker_once(ctx, t, config()) == 0
+    assert smtp_server.recipients() == ["reader1@example.org"]
+    assert tick(ctx).exited == 1
+
+
+def test_421_backs_off_the_whole_relay(ctx, clock, smtp_server, backend):
+    queue(ctx, clock, 4)
+    smtp_server.fail("mail", 421, "too busy")
+    t = smtp(smtp_server)
+    assert run_worker_once(ctx, t, config()) == 0
+    assert sorted(states(ctx).values()) == ["queued", "queued", "queued", "retry_wait"]
+    assert ratelimit.blocked_until(ctx, t.name) == SLOT + timedelta(minutes=5)
+    other = smtp(smtp_server)  # another worker sharing the database also waits
+    assert run_worker_once(ctx, other, config()) == 0
+    assert smtp_server.messages == []
+    clock.advance(minutes=5, seconds=1)
+    assert run_worker_once(ctx, other, config()) == 4
+    assert set(states(ctx).values()) == {"sent"}
+
+
+@pytest.mark.parametrize("fault", ["drop_rcpt", "timeout_rcpt", "drop_mail_fresh"])
+def test_broken_conversation_before_data_is_retried(ctx, clock, smtp_server, backend, fault):
+    (sub,) = queue(ctx, clock, 1)
+    if fault == "drop_rcpt":
+        smtp_server.drop("rcpt")
+    elif fault == "timeout_rcpt":
+        smtp_server.delay("rcpt", 1.5)
+    else:
+        smtp_server.drop("mail")
+    t = smtp(smtp_server, timeout=0.5)
+    assert run_worker_once(ctx, t, config()) == 0
+    assert rows(ctx)[sub].state == "retry_wait"
+    clock.advance(minutes=2)
+    assert run_worker_once(ctx, t, config()) == 1
+    assert smtp_server.recipients() == ["reader0@example.org"]
+
+
+@pytest.mark.parametrize("fault", ["drop", "timeout"])
+def test_broken_conversation_during_data_is_unknown_and_not_resent(ctx, clock, smtp_server, backend, fault):
+    a, b = queue(ctx, clock, 2)
+    if fault == "drop":
+        smtp_server.drop("data")
+    else:
+        smtp_server.delay("data", 1.5)
+    t = smtp(smtp_server, timeout=0.5)
+    run_worker_once(ctx, t, config())
+    assert states(ctx) == {a: "unknown", b: "sent"}
+    assert rows(ctx)[a].smtp_phase == "data"
+    clock.advance(days=1)
+    assert run_worker_once(ctx, t, config()) == 0
+    resend = config(resend_unknown=True)
+    assert resend.resend_unknown
+
+
+def test_reaper_requeues_before_data_and_marks_unknown_inside_data(ctx, clock, backend):
+    queue(ctx, clock, 3)
+    held = claim(ctx, "crashed-worker", 10, timedelta(seconds=30))
+    assert len(held) == 3
+    with ctx.session() as s, s.begin():
+        assert mark_data(s, "crashed-worker", held[0].id, clock.now())
+    assert reap(ctx) == {"requeued": 0, "unknown": 0}  # leases still valid
+    clock.advance(seconds=31)
+    assert reap(ctx) == {"requeued": 2, "unknown": 1}
+    by_id = {d.id: d for d in rows(ctx).values()}
+    assert by_id[held[0].id].state == "unknown"
+    assert {by_id[h.id].state for h in held[1:]} == {"queued"}
+    # The crashed worker cannot take its row back once someone else holds it.
+    again = claim(ctx, "new-worker", 10, timedelta(seconds=30))
+    assert sorted(c.id for c in again) == sorted(h.id for h in held[1:])
+    with ctx.session() as s, s.begin():
+        assert not mark_data(s, "crashed-worker", held[1].id, clock.now())
+
+
+def test_unsubscribed_between_enqueue_and_send_is_not_mailed(ctx, clock, smtp_server, backend):
+    a, b, c = queue(ctx, clock, 3)
+    set_status(ctx, a, "unsubscribed")
+    with ctx.session() as s:
+        s.add(
+            Suppression(address_hash=address_hash("reader1@example.org"), reason="complaint", created_at=SLOT)
+        )
+        s.commit()
+    assert run_worker_once(ctx, smtp(smtp_server), config()) == 1
+    assert states(ctx) == {a: "suppressed", b: "suppressed", c: "sent"}
+    assert smtp_server.recipients() == ["reader2@example.org"]
+
+
+def test_stop_releases_unsent_part_of_the_batch(ctx, clock, smtp_server, backend):
+    queue(ctx, clock, 6)
+    worker = Worker(ctx, smtp(smtp_server), config(batch=6))
+    real_send = worker.transport.send
+    calls = []
+
+    def send_then_stop(envelope, before_data):
+        calls.append(envelope.recipient)
+        if len(calls) == 2:
+            worker.stop.set()  # SIGTERM arrives while the second message is in flight
+        return real_send(envelope, before_data)
+
+    worker.transport.send = send_then_stop  # type: ignore[method-assign]
+    assert worker.run_once() == 2
+    assert Counter(states(ctx).values()) == {"sent": 2, "queued": 4}
+    assert all(d.attempts == 0 for d in rows(ctx).values() if d.state == "queued")
+
+
+def test_rate_limit_is_shared_through_the_database(ctx, clock, smtp_server, backend):
+    queue(ctx, clock, 10)
+    t = smtp(smtp_server)
+    cfg = config(rate_per_second=2.0)
+    assert run_worker_once(ctx, t, cfg) == 0  # empty bucket to start with
+    clock.advance(seconds=1)
+    assert run_worker_once(ctx, t, cfg) == 2
+    clock.advance(seconds=10)
+    assert run_worker_once(ctx, t, cfg) == 2  # bucket holds at most one second of tokens
+    with ctx.session() as s:
+        assert s.get(RelayState, t.name).tokens == 0
+
+
+def test_file_transport_and_test_send(ctx, clock, smtp_server, tmp_path, backend):
+    queue(ctx, clock, 2)
+    assert run_worker_once(ctx, FileTransport(tmp_path / "out"), config()) == 2
+    files = sorted((tmp_path / "out").glob("*.eml"))
+    assert len(files) == 2 and files[0].read_bytes().count(b"List-Unsubscribe-Post") == 1
+    assert test_send(ctx, "leopard", "marketer@example.org", smtp(smtp_server)) == 3
+    subjects = [m.message["Subject"] for m in smtp_server.messages]
+    assert subjects == [f"[TEST] Part {n}: the leopard's forest" for n in (1, 2, 3)]
+    assert len(states(ctx)) == 2  # test sends are not deliveries
