@@ -1,7 +1,262 @@
-"""``wildmail subscribers``: lists, import/export, consent (filled by the subscribers issue)."""
+"""``wildmail subscribers``: lists, add, import/export, show, export-person, forget, unsubscribe."""
 
 from __future__ import annotations
 
-import typer
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Annotated
 
-app = typer.Typer(help="Subscribers: add, import, export, show, forget.", no_args_is_help=True)
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from subscribers import lifecycle, optin, privacy
+from subscribers.addresses import InvalidValue
+from subscribers.csv_import import ImportFileError, ImportReport, import_csv
+from subscribers.lifecycle import UnknownList
+from subscribers.models import ConsentEvent, ConsentSource, ListMembership, Subscriber, SubscriberList
+from wildmail.cli.common import EXIT_FAILURE, console, context, err_console, fail
+from wildmail.mailer import MailError, send_one
+
+app = typer.Typer(help="Subscribers: lists, add, import, export, show, forget.", no_args_is_help=True)
+ListOpt = Annotated[str, typer.Option("--list", "-l", help="List slug.")]
+
+
+def load_activation_hooks() -> None:
+    """Import the module that enrols activated subscribers in campaigns, when it exists."""
+    if importlib.util.find_spec("campaigns.enrolment") is not None:
+        importlib.import_module("campaigns.enrolment")
+
+
+def _subscriber(session: Session, email: str) -> Subscriber:
+    sub = lifecycle.find_subscriber(session, email)
+    if sub is None:
+        fail(f"no subscriber with address {email!r}")
+    return sub
+
+
+@app.command("lists")
+def lists() -> None:
+    """Show every list with its opt-in mode and member count."""
+    ctx = context()
+    with ctx.session() as session:
+        grouped = select(ListMembership.list_id, func.count()).group_by(ListMembership.list_id)
+        counts: dict[int, int] = {list_id: n for list_id, n in session.execute(grouped)}
+        table = Table("slug", "name", "opt-in", "members")
+        for lst in session.scalars(select(SubscriberList).order_by(SubscriberList.slug)):
+            table.add_row(
+                lst.slug, lst.name, "double" if lst.double_opt_in else "single", str(counts.get(lst.id, 0))
+            )
+    console.print(table)
+
+
+@app.command("list-create")
+def list_create(
+    slug: str,
+    name: Annotated[str, typer.Option(help="Display name (default: the slug).")] = "",
+    single_opt_in: Annotated[bool, typer.Option(help="Activate form sign-ups without confirmation.")] = False,
+) -> None:
+    """Create a list (double opt-in unless --single-opt-in)."""
+    ctx = context()
+    with ctx.session() as session, session.begin():
+        try:
+            lifecycle.create_list(
+                session, slug, name or None, double_opt_in=not single_opt_in, at=ctx.clock.now()
+            )
+        except InvalidValue as exc:
+            fail(str(exc))
+    console.print(f"created list {slug} ({'single' if single_opt_in else 'double'} opt-in)")
+
+
+@app.command("add")
+def add(
+    email: str,
+    list_slug: ListOpt,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Berlin.")] = "",
+    locale: Annotated[str, typer.Option(help="Language tag, e.g. en or pt-BR.")] = "",
+) -> None:
+    """Subscribe an address; double opt-in lists get a confirmation email (sent through SMTP)."""
+    ctx = context()
+    load_activation_hooks()
+    try:
+        with ctx.session() as session, session.begin():
+            lst = lifecycle.require_list(session, list_slug)
+            result = optin.subscribe(
+                session, ctx.settings, lst, email, ctx.clock.now(), lambda m: send_one(ctx.settings, m),
+                name=name, timezone=timezone or None, locale=locale or None, source=ConsentSource.ADMIN,
+            )  # fmt: skip
+            address, outcome = result.subscriber.email, result.outcome
+    except (InvalidValue, UnknownList) as exc:
+        fail(str(exc))
+    except MailError as exc:
+        fail(f"{exc} (nothing was saved)", EXIT_FAILURE)
+    messages = {
+        optin.Outcome.CONFIRMATION_SENT: f"confirmation email sent to {address}",
+        optin.Outcome.ACTIVATED: f"{address} is now an active member of {list_slug}",
+        optin.Outcome.ALREADY_ACTIVE: f"{address} is already an active member of {list_slug}",
+    }
+    console.print(messages[outcome])
+
+
+@app.command("confirm-link")
+def confirm_link(email: str, list_slug: ListOpt) -> None:
+    """Print a fresh confirmation link for a subscriber (to pass on by hand)."""
+    ctx = context()
+    with ctx.session() as session:
+        try:
+            lst = lifecycle.require_list(session, list_slug)
+        except UnknownList as exc:
+            fail(str(exc))
+        sub = _subscriber(session, email)
+        console.print(optin.confirmation_url(ctx.settings, sub.id, lst.id, ctx.clock.now()), soft_wrap=True)
+
+
+def _print_report(report: ImportReport, rejects: Path | None) -> None:
+    verb = "would be" if report.dry_run else "were"
+    console.print(
+        f"{report.rows} rows read in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s): "
+        f"{report.created} new, {report.updated} updated, {report.activated} activated, "
+        f"{report.joined} added to the list, {report.unchanged} unchanged, "
+        f"{report.suppressed} skipped as unsubscribed/suppressed, {report.rejected} rejected "
+        f"({report.duplicates} duplicates) — changes {verb} {'not ' if report.dry_run else ''}saved"
+    )
+    for item in report.rejects[:20]:
+        err_console.print(f"  line {item.line}: {item.reason}", highlight=False)
+    if report.rejected > 20:
+        err_console.print(f"  ... and {report.rejected - 20} more", highlight=False)
+    if rejects is not None and report.rejected:
+        console.print(f"rejected rows written to {rejects}")
+
+
+@app.command("import")
+def import_(
+    file: Path,
+    list_slug: ListOpt,
+    status: Annotated[str, typer.Option(help="Status of new subscribers: active or pending.")] = "active",
+    dry_run: Annotated[bool, typer.Option(help="Check and count, change nothing.")] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Write rejected rows (with reasons) to this CSV.")
+    ] = None,
+) -> None:
+    """Import subscribers from a CSV with a header (email, name, timezone, locale, other -> attributes)."""
+    if status not in ("active", "pending"):
+        fail(f"--status must be active or pending, not {status!r}")
+    ctx = context()
+    out = None
+    try:
+        out = rejects.open("w", encoding="utf-8", newline="") if rejects is not None else None
+    except OSError as exc:
+        fail(f"{rejects}: cannot write ({exc.strerror})")
+    try:
+        with Progress(
+            TextColumn("importing"), BarColumn(), TextColumn("{task.fields[rows]:>9,} rows"),
+            TimeRemainingColumn(), console=err_console, transient=True, disable=not sys.stderr.isatty(),
+        ) as bar:  # fmt: skip
+            task = bar.add_task("import", total=None, rows=0)
+
+            def progress(rows: int, done: int, total: int | None) -> None:
+                bar.update(task, completed=done, total=total, rows=rows)
+
+            report = import_csv(
+                ctx.engine, file, list_slug, status=status, dry_run=dry_run, progress=progress,
+                rejects=out, at=ctx.clock.now(),
+            )  # fmt: skip
+    except (ImportFileError, UnknownList) as exc:
+        fail(str(exc))
+    finally:
+        if out is not None:
+            out.close()
+    _print_report(report, rejects)
+
+
+@app.command("export")
+def export(
+    list_slug: Annotated[str | None, typer.Option("--list", "-l", help="Only members of this list.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")] = None,
+) -> None:
+    """Export subscribers as CSV (one column per attribute)."""
+    ctx = context()
+    with ctx.session() as session:
+        if list_slug is not None:
+            try:
+                lifecycle.require_list(session, list_slug)
+            except UnknownList as exc:
+                fail(str(exc))
+        if output is None:
+            privacy.export_csv(session, sys.stdout, list_slug, status)
+            return
+        with output.open("w", encoding="utf-8", newline="") as out:
+            count = privacy.export_csv(session, out, list_slug, status)
+    err_console.print(f"{count} subscribers written to {output}")
+
+
+@app.command("show")
+def show(email: str) -> None:
+    """Show one subscriber: status, lists, attributes and consent history."""
+    ctx = context()
+    with ctx.session() as session:
+        sub = _subscriber(session, email)
+        console.print(f"[bold]{sub.email}[/] {sub.name}  status: {sub.status}", highlight=False)
+        console.print(
+            f"timezone: {sub.timezone or '(campaign default)'}  locale: {sub.locale}", highlight=False
+        )
+        console.print(f"lists: {', '.join(lst.slug for lst in sub.lists) or '(none)'}", highlight=False)
+        console.print(f"suppressed: {'yes' if lifecycle.is_suppressed(session, sub.email) else 'no'}")
+        for key, value in sorted((sub.attributes or {}).items()):
+            console.print(f"  {key}: {value}", highlight=False)
+        table = Table("when", "from", "to", "source")
+        events = session.scalars(
+            select(ConsentEvent).where(ConsentEvent.subscriber_id == sub.id).order_by(ConsentEvent.id)
+        )
+        for event in events:
+            table.add_row(
+                event.at.isoformat(timespec="seconds"),
+                event.from_status or "-",
+                event.to_status,
+                event.source,
+            )
+        console.print(table)
+
+
+@app.command("export-person")
+def export_person(
+    email: str,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")] = None,
+) -> None:
+    """Everything we hold on one person, as JSON (subject access request)."""
+    ctx = context()
+    with ctx.session() as session:
+        data = privacy.person_json(session, _subscriber(session, email))
+    if output is None:
+        sys.stdout.write(data + "\n")
+    else:
+        output.write_text(data + "\n", encoding="utf-8")
+        err_console.print(f"written to {output}")
+
+
+@app.command("forget")
+def forget(email: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
+    """Erase a person's data; their address stays only as a hashed suppression entry."""
+    ctx = context()
+    with ctx.session() as session, session.begin():
+        sub = _subscriber(session, email)
+        if not yes and not typer.confirm(f"Erase all personal data of {sub.email}?"):
+            fail("nothing erased")
+        privacy.forget(session, sub, ctx.clock.now())
+    console.print(f"forgotten: {email} (the address stays suppressed)")
+
+
+@app.command("unsubscribe")
+def unsubscribe(email: str) -> None:
+    """Unsubscribe an address now (admin action); it is suppressed from every list."""
+    ctx = context()
+    with ctx.session() as session, session.begin():
+        sub = _subscriber(session, email)
+        changed = lifecycle.unsubscribe(session, sub, ConsentSource.ADMIN, ctx.clock.now())
+    console.print(f"{email}: {'unsubscribed' if changed else 'was not active; stays suppressed'}")

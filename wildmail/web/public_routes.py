@@ -1,15 +1,165 @@
-"""Routes for the public part of the web app (filled by its issue)."""
+"""Public pages: the subscribe form and the confirmation link.
+
+The form carries a CSRF token signed with the app secret and bound to a random nonce kept in a
+cookie (double submit, 2 hour window). A confirmation link opens a page with a button that
+POSTs back: link scanners that prefetch URLs in mail (GET) cannot confirm on someone's behalf.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+import hmac
+import importlib
+import importlib.util
+import secrets
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse
+
+from subscribers import lifecycle, optin
+from subscribers.addresses import InvalidValue
+from subscribers.models import ConsentSource
+from wildmail.context import AppContext
+from wildmail.db import write_transaction
+from wildmail.mailer import MailError, send_one
+from wildmail.signing import BadToken, sign, verify
+from wildmail.web.templating import templates
 
 router = APIRouter()
+CSRF_PURPOSE = "public.subscribe.csrf"
+CSRF_COOKIE = "wm_csrf"
+CSRF_SECONDS = 2 * 3600
+
+
+def _ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def _page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, f"public/{name}", values, status_code=status)
+
+
+def _message(request: Request, status: int, title: str, text: str) -> HTMLResponse:
+    return _page(request, "message.html", status, title=title, text=text)
+
+
+def csrf_token(secret: bytes, nonce: str, now: datetime) -> str:
+    """A form token bound to the cookie ``nonce`` and the time it was made."""
+    return sign(secret, CSRF_PURPOSE, f"{nonce}|{int(now.timestamp())}".encode())
+
+
+def csrf_valid(secret: bytes, cookie: str | None, token: str, now: datetime) -> bool:
+    """True for a token made for this cookie less than two hours ago (constant-time checks)."""
+    try:
+        nonce, _, stamp = verify(secret, CSRF_PURPOSE, token).decode().partition("|")
+        age = now.timestamp() - int(stamp)
+    except (BadToken, UnicodeDecodeError, ValueError):
+        return False
+    return bool(cookie) and hmac.compare_digest(nonce, cookie or "") and -300 <= age <= CSRF_SECONDS
+
+
+def _form(request: Request, slug: str, status: int = 200, **values: Any) -> HTMLResponse:
+    ctx = _ctx(request)
+    with ctx.session() as session:
+        lst = lifecycle.get_list(session, slug)
+        if lst is None:
+            return _message(request, 404, "List not found", "There is no mailing list at this address.")
+        list_name = lst.name
+    nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(18)
+    token = csrf_token(ctx.settings.secret, nonce, ctx.clock.now())
+    values.setdefault("email", "")
+    values.setdefault("name", "")
+    response = _page(request, "subscribe.html", status, slug=slug, list_name=list_name, csrf=token, **values)
+    secure = ctx.settings.base_url.startswith("https://")
+    response.set_cookie(
+        CSRF_COOKIE, nonce, max_age=CSRF_SECONDS, httponly=True, samesite="lax", secure=secure
+    )
+    return response
+
+
+@router.get("/subscribe/{slug}", response_class=HTMLResponse)
+def subscribe_form(request: Request, slug: str) -> HTMLResponse:
+    """The sign-up form of one list."""
+    return _form(request, slug)
+
+
+@router.post("/subscribe/{slug}", response_class=HTMLResponse)
+def subscribe_submit(
+    request: Request,
+    slug: str,
+    email: Annotated[str, Form(max_length=400)] = "",
+    name: Annotated[str, Form(max_length=400)] = "",
+    csrf_token_: Annotated[str, Form(alias="csrf_token", max_length=600)] = "",
+    website: Annotated[str, Form(max_length=400)] = "",
+) -> HTMLResponse:
+    """Create a pending subscriber and send the confirmation email (or activate on single opt-in)."""
+    ctx = _ctx(request)
+    now = ctx.clock.now()
+    if not csrf_valid(ctx.settings.secret, request.cookies.get(CSRF_COOKIE), csrf_token_, now):
+        return _form(
+            request, slug, 403, email=email, name=name, error="The form expired. Please send it again."
+        )
+    if website:  # honeypot field hidden from people; bots fill it in
+        return _message(request, 200, "Almost there", "Please check your inbox to confirm your subscription.")
+    try:
+        with write_transaction(ctx.engine) as session:
+            lst = lifecycle.get_list(session, slug)
+            if lst is None:
+                return _message(request, 404, "List not found", "There is no mailing list at this address.")
+            result = optin.subscribe(
+                session, ctx.settings, lst, email, now, lambda m: send_one(ctx.settings, m),
+                name=name, source=ConsentSource.FORM,
+            )  # fmt: skip
+    except InvalidValue as exc:
+        return _form(request, slug, 400, email=email, name=name, error=str(exc))
+    except MailError:
+        return _message(
+            request, 503, "Please try again later", "We could not send the confirmation email just now."
+        )
+    if result.outcome is optin.Outcome.ACTIVATED:
+        return _message(request, 200, "You are subscribed", "Thank you! Your subscription is active.")
+    return _message(request, 200, "Almost there", "Please check your inbox to confirm your subscription.")
+
+
+def _check(request: Request, token: str) -> HTMLResponse | None:
+    ctx = _ctx(request)
+    try:
+        optin.read_token(ctx.settings.secret, token, ctx.clock.now())
+    except optin.ConfirmationInvalid as exc:
+        return _message(request, 404, "Link not valid", str(exc))
+    except optin.ConfirmationExpired as exc:
+        return _message(request, 410, "Link expired", str(exc))
+    return None
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+def confirm_page(request: Request, token: str) -> HTMLResponse:
+    """Show the confirmation button (changes nothing)."""
+    return _check(request, token) or _page(request, "confirm.html", token=token)
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
+def confirm_submit(request: Request, token: str) -> HTMLResponse:
+    """Confirm the subscription; tampered or expired tokens change nothing."""
+    ctx = _ctx(request)
+    try:
+        with write_transaction(ctx.engine) as session:
+            _sub, lst, _changed = optin.confirm_by_token(session, ctx.settings.secret, token, ctx.clock.now())
+            list_name = lst.name
+    except optin.ConfirmationInvalid as exc:
+        return _message(request, 404, "Link not valid", str(exc))
+    except optin.ConfirmationExpired as exc:
+        return _message(request, 410, "Link expired", str(exc))
+    return _message(request, 200, "Subscription confirmed", f"Thank you! You will now receive {list_name}.")
 
 
 async def startup(app: FastAPI) -> None:
-    """Called once when the app starts."""
+    """Load the campaign enrolment hook so confirmations enrol people in running campaigns."""
+    if importlib.util.find_spec("campaigns.enrolment") is not None:
+        importlib.import_module("campaigns.enrolment")
 
 
 async def shutdown(app: FastAPI) -> None:
-    """Called once when the app stops (flush buffers here)."""
+    """Nothing to flush."""

@@ -1,0 +1,209 @@
+"""Lists and the consent lifecycle: every status change is a ConsentEvent, suppression follows.
+
+Statuses: ``pending -> active -> unsubscribed``; ``bounced`` and ``complained`` come from
+delivery. Leaving ``unsubscribed``/``bounced``/``complained`` is only possible through a fresh
+confirmation (see :mod:`subscribers.optin`), which also lifts the suppression entry.
+Functions here never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from subscribers.addresses import InvalidValue, address_hash, hash_of, normalise_email
+from subscribers.events import fire_activated
+from subscribers.models import (
+    ConsentEvent,
+    ConsentSource,
+    ListMembership,
+    Subscriber,
+    SubscriberList,
+    SubscriberStatus,
+    Suppression,
+)
+
+SUPPRESSED_STATUSES = frozenset(
+    {SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED}
+)
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+
+class UnknownList(LookupError):
+    """No list has that slug."""
+
+
+def create_list(
+    session: Session, slug: str, name: str | None = None, *, double_opt_in: bool = True, at: datetime
+) -> SubscriberList:
+    """Create a list; ``slug`` is lower-case letters, digits and dashes and must be new."""
+    if not _SLUG.fullmatch(slug):
+        raise InvalidValue(f"list slug {slug!r} must be lower-case letters, digits and dashes")
+    if get_list(session, slug) is not None:
+        raise InvalidValue(f"list {slug!r} already exists")
+    lst = SubscriberList(slug=slug, name=name or slug, double_opt_in=double_opt_in, created_at=at)
+    session.add(lst)
+    session.flush()
+    return lst
+
+
+def get_list(session: Session, slug: str) -> SubscriberList | None:
+    """The list with ``slug`` or None."""
+    return session.scalars(select(SubscriberList).where(SubscriberList.slug == slug)).first()
+
+
+def require_list(session: Session, slug: str) -> SubscriberList:
+    """The list with ``slug``; raises :class:`UnknownList` naming the known slugs."""
+    lst = get_list(session, slug)
+    if lst is None:
+        known = ", ".join(session.scalars(select(SubscriberList.slug).order_by(SubscriberList.slug)))
+        raise UnknownList(f"no list {slug!r} (known lists: {known or 'none'})")
+    return lst
+
+
+def find_subscriber(session: Session, email: str) -> Subscriber | None:
+    """The subscriber with this address (any case), or None; invalid addresses find nobody."""
+    try:
+        normalised = normalise_email(email)
+    except InvalidValue:
+        return None
+    return session.scalars(select(Subscriber).where(Subscriber.email == normalised)).first()
+
+
+def is_suppressed(session: Session, email: str) -> bool:
+    """True when the address must never be mailed (unsubscribed, bounced, complained, forgotten)."""
+    digest = hash_of(email)
+    return session.scalar(select(Suppression.id).where(Suppression.address_hash == digest)) is not None
+
+
+def suppress(session: Session, email: str, reason: str, at: datetime) -> None:
+    """Add the address to the suppression list (no-op when already there)."""
+    digest = hash_of(email)
+    if session.scalar(select(Suppression.id).where(Suppression.address_hash == digest)) is None:
+        session.add(Suppression(address_hash=digest, reason=reason[:16], created_at=at))
+        session.flush()
+
+
+def lift_suppression(session: Session, email: str) -> None:
+    """Remove the address from the suppression list (only after a fresh confirmation)."""
+    session.execute(delete(Suppression).where(Suppression.address_hash == address_hash(email)))
+
+
+def _resolve(session: Session, subscriber: Subscriber | int) -> Subscriber:
+    if isinstance(subscriber, Subscriber):
+        return subscriber
+    found = session.get(Subscriber, subscriber)
+    if found is None:
+        raise LookupError(f"no subscriber with id {subscriber}")
+    return found
+
+
+def record_transition(
+    session: Session,
+    subscriber: Subscriber,
+    to_status: SubscriberStatus,
+    source: ConsentSource | str,
+    at: datetime,
+    detail: str = "",
+) -> ConsentEvent:
+    """Set the status and keep the change as a ConsentEvent (the only way statuses change)."""
+    event = ConsentEvent(
+        subscriber_id=subscriber.id,
+        from_status=subscriber.status,
+        to_status=to_status.value,
+        source=str(source),
+        detail=detail,
+        at=at,
+    )
+    subscriber.status = to_status.value
+    subscriber.consent_source = str(source)
+    subscriber.updated_at = at
+    if to_status is SubscriberStatus.ACTIVE:
+        subscriber.confirmed_at = at
+    elif to_status is SubscriberStatus.UNSUBSCRIBED:
+        subscriber.unsubscribed_at = at
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _leave(
+    session: Session,
+    subscriber: Subscriber | int,
+    to_status: SubscriberStatus,
+    source: ConsentSource | str,
+    at: datetime,
+    detail: str,
+) -> bool:
+    sub = _resolve(session, subscriber)
+    suppress(session, sub.email, to_status.value, at)
+    if sub.status == to_status.value:
+        return False
+    record_transition(session, sub, to_status, source, at, detail)
+    return True
+
+
+def unsubscribe(
+    session: Session,
+    subscriber: Subscriber | int,
+    source: ConsentSource | str,
+    at: datetime,
+    detail: str = "",
+) -> bool:
+    """Unsubscribe at once and suppress the address; True if the status changed.
+
+    A bounced or complained subscriber keeps that (stronger) status; the address stays suppressed.
+    """
+    sub = _resolve(session, subscriber)
+    if sub.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
+        suppress(session, sub.email, sub.status, at)
+        return False
+    return _leave(session, sub, SubscriberStatus.UNSUBSCRIBED, source, at, detail)
+
+
+def mark_bounced(session: Session, subscriber: Subscriber | int, at: datetime, detail: str = "") -> bool:
+    """A hard bounce: status ``bounced`` and suppression; True if the status changed."""
+    return _leave(session, subscriber, SubscriberStatus.BOUNCED, ConsentSource.BOUNCE, at, detail)
+
+
+def mark_complained(session: Session, subscriber: Subscriber | int, at: datetime, detail: str = "") -> bool:
+    """A spam complaint: status ``complained`` and suppression; True if the status changed."""
+    return _leave(session, subscriber, SubscriberStatus.COMPLAINED, ConsentSource.COMPLAINT, at, detail)
+
+
+def add_membership(session: Session, subscriber: Subscriber, list_id: int, at: datetime) -> bool:
+    """Put the subscriber on the list; True if they were not on it yet."""
+    key = {"subscriber_id": subscriber.id, "list_id": list_id}
+    if session.get(ListMembership, key) is not None:
+        return False
+    session.add(ListMembership(created_at=at, **key))
+    session.flush()
+    return True
+
+
+def confirm(
+    session: Session,
+    subscriber: Subscriber | int,
+    list_id: int,
+    at: datetime,
+    source: ConsentSource | str = ConsentSource.CONFIRMATION,
+) -> bool:
+    """Make the subscriber an active member of the list; fires the activation hooks.
+
+    Lifts the suppression entry: call only on proof of consent (a fresh confirmation link, a
+    single opt-in form). Returns True if the status or membership changed.
+    """
+    sub = _resolve(session, subscriber)
+    if sub.forgotten_at is not None:
+        raise InvalidValue("this subscriber was forgotten and cannot be confirmed")
+    joined = add_membership(session, sub, list_id, at)
+    changed = sub.status != SubscriberStatus.ACTIVE.value
+    if changed:
+        lift_suppression(session, sub.email)
+        record_transition(session, sub, SubscriberStatus.ACTIVE, source, at)
+    if changed or joined:
+        fire_activated(session, sub, list_id, at)
+    return changed or joined
