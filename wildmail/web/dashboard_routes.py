@@ -1,10 +1,21 @@
-"""Routes for the dashboard part of the web app (filled by its issue)."""
+"""Routes for the dashboard part of the web app (pages live in :mod:`wildmail.web.dashboard`)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+
+from wildmail.web.dashboard import routes_admin, routes_auth, routes_campaigns, routes_lists, routes_stats
 
 router = APIRouter()
+# Order matters: /dashboard/campaigns/new before /dashboard/campaigns/{slug}.
+for part in (routes_auth, routes_campaigns, routes_lists, routes_admin, routes_stats):
+    router.include_router(part.router)
+
+
+@router.get("/dashboard/", include_in_schema=False)
+def dashboard_slash() -> RedirectResponse:
+    return RedirectResponse("/dashboard", status_code=307)
 
 
 async def startup(app: FastAPI) -> None:

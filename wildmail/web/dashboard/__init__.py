@@ -1,0 +1,1 @@
+"""The dashboard: login, roles, CSRF, stats pages and the marketer's campaign and list pages."""
