@@ -1,1 +1,59 @@
-"""The timetable's wiring to APScheduler (filled by the delivery issue): no business logic here."""
+"""The timetable's wiring to APScheduler: run the idempotent tick every ~30 s on the leader.
+
+No business logic here: the timetable lives in the database (``Enrolment.next_send_at``) and
+the tick is :func:`delivery.enqueue.tick`. APScheduler keeps its jobs in memory only, never in
+a shared job store; a process that is not the leader simply skips the tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from delivery.enqueue import tick
+from delivery.leader import LeaderLock
+from wildmail.context import AppContext
+
+log = logging.getLogger("wildmail.scheduler")
+DEFAULT_INTERVAL = 30.0
+
+
+def leader_tick(ctx: AppContext, lock: LeaderLock) -> bool:
+    """Run one tick if this process leads; True when it ran."""
+    if not lock.acquire():
+        log.debug("not the leader; skipping tick")
+        return False
+    report = tick(ctx)
+    if report.queued or report.enrolled or report.exited or report.reaped.get("unknown"):
+        log.info("tick: %s", report)
+    return True
+
+
+def build_scheduler(
+    ctx: AppContext,
+    *,
+    blocking: bool = False,
+    interval: float = DEFAULT_INTERVAL,
+    lock: LeaderLock | None = None,
+) -> BaseScheduler:
+    """A scheduler with one interval job (first run immediately); start it with ``.start()``."""
+    leader = lock or LeaderLock(ctx.engine)
+    scheduler: BaseScheduler = (
+        BlockingScheduler(timezone=UTC) if blocking else BackgroundScheduler(timezone=UTC)
+    )
+    scheduler.add_job(
+        leader_tick,
+        "interval",
+        args=(ctx, leader),
+        seconds=interval,
+        id="wildmail-tick",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+        misfire_grace_time=int(interval * 4),
+    )
+    return scheduler

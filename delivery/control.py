@@ -22,11 +22,15 @@ class CampaignError(ValueError):
     """The operation does not apply to this campaign (the message says why)."""
 
 
-def _get(s: Session, slug: str) -> Campaign:
-    campaign = s.execute(select(Campaign).where(Campaign.slug == slug)).scalar_one_or_none()
-    if campaign is None:
-        raise CampaignError(f"no campaign named {slug!r}")
-    return campaign
+def _get(s: Session, name: str) -> Campaign:
+    """The campaign whose slug is ``name`` (or the slug made from ``name``)."""
+    from campaigns.service import slugify
+
+    for slug in dict.fromkeys((name.strip(), slugify(name))):
+        campaign = s.execute(select(Campaign).where(Campaign.slug == slug)).scalar_one_or_none()
+        if campaign is not None:
+            return campaign
+    raise CampaignError(f"no campaign named {name!r} (see 'wildmail campaign list')")
 
 
 def schedule_campaign(ctx: AppContext, slug: str) -> int:

@@ -1,10 +1,26 @@
-"""Process roles: ``run``, ``serve``, ``scheduler``, ``worker`` (filled by delivery/tracking issues)."""
+"""Process roles: ``serve`` (web), ``scheduler`` (the tick), ``worker`` (sending), ``run`` (all three)."""
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
 import typer
 
-from wildmail.cli.common import fail
+from wildmail.cli.common import console, context
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: Any) -> None:
+        console.print(f"signal {signum}: finishing in-flight messages, releasing the rest", highlight=False)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 def register(app: typer.Typer) -> None:
@@ -15,22 +31,94 @@ def register(app: typer.Typer) -> None:
         """Serve the tracking endpoints and the dashboard over HTTP."""
         import uvicorn
 
-        from wildmail.cli.common import context
         from wildmail.web.app import create_app
 
         uvicorn.run(create_app(context()), host=host, port=port, log_level="warning")
 
     @app.command()
-    def scheduler() -> None:
-        """Run the timetable tick (not built yet: delivery issue)."""
-        fail("the scheduler is not built yet (delivery issue)", 1)
+    def scheduler(
+        interval: float = typer.Option(30.0, "--interval", min=1.0, help="Seconds between ticks."),
+    ) -> None:
+        """Run the timetable tick every ``--interval`` seconds (only the leader ticks)."""
+        import scheduler as wiring
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        ctx = context()
+        sched = wiring.build_scheduler(ctx, blocking=True, interval=interval)
+
+        def handler(signum: int, _frame: Any) -> None:
+            sched.shutdown(wait=False)
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+        console.print(f"scheduler ticking every {interval:g}s", highlight=False)
+        sched.start()
 
     @app.command()
-    def worker() -> None:
-        """Send queued deliveries (not built yet: delivery issue)."""
-        fail("the worker is not built yet (delivery issue)", 1)
+    def worker(
+        concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, max=64, help="Sending threads."),
+        batch: int = typer.Option(50, "--batch", min=1, max=1000, help="Deliveries claimed at a time."),
+        lease_seconds: float = typer.Option(300.0, "--lease-seconds", min=1.0, help="Lease per claim."),
+        out: Path | None = typer.Option(
+            None, "--out", help="Dry run: write .eml files here instead of SMTP."
+        ),
+        resend_unknown: bool = typer.Option(False, "--resend-unknown", help="Requeue rows cut off in DATA."),
+    ) -> None:
+        """Send queued deliveries (run any number of workers against one PostgreSQL database)."""
+        from delivery.worker import WorkerConfig, run_workers
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        ctx = context()
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        config = WorkerConfig(
+            batch=batch,
+            lease=timedelta(seconds=lease_seconds),
+            rate_per_second=ctx.settings.smtp_rate_per_second,
+            resend_unknown=resend_unknown,
+        )
+        run_workers(ctx, _transport_factory(ctx, out), concurrency, stop, config)
+        ctx.close()
 
     @app.command()
-    def run() -> None:
-        """Scheduler + worker + web in one process (not built yet: delivery issue)."""
-        fail("'run' is not built yet (delivery issue)", 1)
+    def run(
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, max=64),
+        interval: float = typer.Option(30.0, "--interval", min=1.0),
+    ) -> None:
+        """Scheduler + worker + web in one process (small installs)."""
+        import uvicorn
+
+        import scheduler as wiring
+        from delivery.worker import WorkerConfig, run_workers
+        from wildmail.web.app import create_app
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        ctx = context()
+        stop = threading.Event()
+        sched = wiring.build_scheduler(ctx, interval=interval)
+        sched.start()
+        config = WorkerConfig(rate_per_second=ctx.settings.smtp_rate_per_second)
+        workers = threading.Thread(
+            target=run_workers,
+            args=(ctx, _transport_factory(ctx, None), concurrency, stop, config),
+            daemon=True,
+        )
+        workers.start()
+        try:
+            uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")  # handles SIGTERM
+        finally:
+            stop.set()
+            sched.shutdown(wait=False)
+            workers.join(timeout=60)
+            ctx.close()
+
+
+def _transport_factory(ctx: Any, out: Path | None) -> Any:
+    from delivery.file_transport import FileTransport
+    from delivery.smtp_transport import SmtpTransport
+
+    if out is not None:
+        return lambda: FileTransport(out)
+    return lambda: SmtpTransport.from_settings(ctx.settings)
