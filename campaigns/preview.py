@@ -60,22 +60,25 @@ EmlBuilder = Callable[[Email], bytes]
 """Builds the complete ``.eml`` of an email for the sample subscriber (given by the caller)."""
 
 
-def write_preview(
-    campaign: Campaign, settings: Settings, out_dir: Path, build_eml: EmlBuilder | None = None
-) -> list[Path]:
-    """Write ``NN-title.html``/``.txt`` (and ``.eml`` with ``build_eml``) per email; returns the paths."""
+def write_preview(campaign: Campaign, settings: Settings, out_dir: Path) -> list[Path]:
+    """Write ``NN-title.html`` and ``NN-title.txt`` per email into ``out_dir``; returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    by_position = {email.position: email for email in campaign.emails}
     for item in preview_emails(campaign, settings):
         html_path = out_dir / f"{item.stem}.html"
         text_path = out_dir / f"{item.stem}.txt"
         html_path.write_text(item.html, encoding="utf-8")
         text_path.write_text(item.text, encoding="utf-8")
         written += [html_path, text_path]
-        if build_eml is not None:
-            eml = build_eml(by_position[item.position])
-            eml_path = out_dir / f"{item.stem}.eml"
-            eml_path.write_bytes(eml)
-            written.append(eml_path)
+    return written
+
+
+def write_eml_preview(campaign: Campaign, out_dir: Path, build_eml: EmlBuilder) -> list[Path]:
+    """Write ``NN-title.eml`` per email with ``build_eml`` (the delivery package's MIME builder)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for email in campaign.emails:
+        path = out_dir / f"{_stem(email)}.eml"
+        path.write_bytes(build_eml(email))
+        written.append(path)
     return written

@@ -127,7 +127,7 @@ def resolve(spec: str) -> tuple[tuple[str, ...], str]:
     if not spec:
         return (default,), HTML_TEMPLATE
     inside = TEMPLATE_DIR / spec
-    if ".." not in Path(spec).parts and inside.is_file():
+    if not Path(spec).is_absolute() and ".." not in Path(spec).parts and inside.is_file():
         return (default,), Path(spec).as_posix()
     path = Path(spec).expanduser()
     if path.is_dir():

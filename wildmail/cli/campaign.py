@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from campaigns import service
 from campaigns.models import Campaign
-from campaigns.preview import SAMPLE_NAME, EmlBuilder, write_preview
+from campaigns.preview import SAMPLE_NAME, EmlBuilder, write_eml_preview, write_preview
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
 from wildmail.context import AppContext
 
@@ -127,7 +127,8 @@ def list_() -> None:
     """List campaigns."""
     with _session() as (_ctx, session):
         table = Table(title="Campaigns")
-        for column in ("Slug", "Title", "Mode", "Status", "Emails", "Start"):
+        table.add_column("Slug", no_wrap=True)
+        for column in ("Title", "Mode", "Status", "Emails", "Start"):
             table.add_column(column)
         for c in service.list_campaigns(session):
             start = c.start_date.isoformat() if c.start_date else "-"
@@ -218,9 +219,17 @@ def preview(
         campaign = service.get_campaign(session, name)
         target = out or Path("out") / campaign.slug
         try:
-            paths = write_preview(campaign, ctx.settings, target, _eml_builder(ctx))
+            paths = write_preview(campaign, ctx.settings, target)
         except OSError as exc:
             fail(f"{target}: cannot write preview ({exc.strerror or exc})", EXIT_FAILURE)
+        build = _eml_builder(ctx)
+        if build is not None:
+            try:
+                paths += write_eml_preview(campaign, target, build)
+            except (OSError, ValueError) as exc:
+                for path in paths:
+                    console.print(str(path), highlight=False)
+                fail(f".eml preview not written: {exc}", EXIT_FAILURE)
         for path in paths:
             console.print(str(path), highlight=False)
 
