@@ -9,11 +9,10 @@ replayed batch (a retry after an unclear commit) writes nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, and_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, select, update
 
 from campaigns.models import Enrolment, LinkKind
 from tracking import classify as rules
@@ -49,30 +48,55 @@ class _Row:
     reason: str
     implied: bool = False
 
-    def values(self) -> dict[str, Any]:
+    def params(self, sqlite_dates: bool) -> tuple[Any, ...]:
         hit, meta = self.hit, self.meta
-        return {
-            "uid": hit.uid,
-            "kind": hit.kind,
-            "classification": self.classification,
-            "delivery_id": meta.delivery_id if meta.track_identity else None,
-            "campaign_id": meta.campaign_id,
-            "email_id": meta.email_id,
-            "link_id": hit.link_id,
-            "at": hit.at,
-            "user_agent": hit.user_agent[:500],
-            "ip_hash": hit.ip_hash,
-            "reason": self.reason,
-            "implied": self.implied,
-        }
+        at = hit.at.astimezone(UTC).replace(tzinfo=None)
+        return (
+            hit.uid,
+            hit.kind,
+            self.classification,
+            meta.delivery_id if meta.track_identity else None,
+            meta.campaign_id,
+            meta.email_id,
+            hit.link_id,
+            at.strftime(SQLITE_DATETIME) if sqlite_dates else at,
+            hit.user_agent[:500],
+            hit.ip_hash,
+            self.reason,
+            self.implied,
+        )
 
 
-def insert_ignoring_duplicates(conn: Connection) -> Insert:
-    """``INSERT INTO events ... ON CONFLICT (uid) DO NOTHING`` for this backend."""
-    table: Table = Event.__table__  # type: ignore[assignment]
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=["uid"])
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=["uid"])
+# The hot insert goes straight to the driver (SQLAlchemy's per-row processing cost more than the
+# insert itself). Datetimes are written as UTCDateTime stores them: naive UTC, and on SQLite the
+# text format SQLAlchemy uses, so ORM reads and range queries see the same values.
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+EVENT_COLUMNS = ", ".join(
+    (
+        "uid",
+        "kind",
+        "classification",
+        "delivery_id",
+        "campaign_id",
+        "email_id",
+        "link_id",
+        "at",
+        "user_agent",
+        "ip_hash",
+        "reason",
+        "implied",
+    )
+)
+
+
+def insert_events(conn: Connection, rows: list[_Row]) -> None:
+    """``INSERT INTO events ... ON CONFLICT (uid) DO NOTHING`` for all rows, in one executemany."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join([mark] * 12)}) ON CONFLICT (uid) DO NOTHING"  # noqa: S608 (constants only)
+    )
+    sqlite_dates = conn.dialect.name == "sqlite"
+    conn.exec_driver_sql(sql, [r.params(sqlite_dates) for r in rows])
 
 
 def _classify(hits: list[Hit], metas: dict[int, DeliveryMeta], links: dict[int, LinkMeta]) -> list[_Row]:
@@ -238,7 +262,7 @@ def write_batch(conn: Connection, cache: MetaCache, hits: list[Hit], opened: set
     batch_hits = _apply_honeypot_window(conn, rows)
     rows.extend(_implied_opens(conn, rows, opened))
     if rows:
-        conn.execute(insert_ignoring_duplicates(conn), [r.values() for r in rows])
+        insert_events(conn, rows)
     touched = _reclassify_stored_clicks(conn, batch_hits, rows)
     opened.difference_update(touched)
     _mark_donation_clicks(conn, rows)

@@ -9,6 +9,7 @@ clicks are ``human`` or ``bot`` (something followed the link without a person ch
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from tracking.models import Classification
@@ -103,6 +104,7 @@ def is_prefetch(purpose: str) -> bool:
     return "prefetch" in value or "prerender" in value
 
 
+@functools.lru_cache(maxsize=4096)  # few distinct agents hit us; each is checked once
 def is_scanner_agent(user_agent: str) -> bool:
     """True when the user agent belongs to a known link scanner, gateway or HTTP library."""
     ua = user_agent.lower()
