@@ -7,6 +7,7 @@ dashboard page or in the standalone HTML report.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from html import escape
 
 from stats.figures import Bucket, DropOff
@@ -57,10 +58,27 @@ def _legend(items: Sequence[tuple[str, str]]) -> str:
     return "".join(parts)
 
 
+MAX_BUCKETS = 400
+
+
+def dense(buckets: Sequence[Bucket], step: timedelta) -> list[Bucket]:
+    """The buckets with empty ones filled in between the first and the last (so lines do not skip gaps)."""
+    if not buckets:
+        return []
+    by_start = {b.start: b for b in buckets}
+    out: list[Bucket] = []
+    at = buckets[0].start
+    while at <= buckets[-1].start and len(out) < MAX_BUCKETS:
+        out.append(by_start.get(at) or Bucket(start=at))
+        at += step
+    return out
+
+
 def timeline_svg(buckets: Sequence[Bucket], title: str = "Activity per day", hourly: bool = False) -> str:
-    """Lines of human opens, clicks and donation clicks per bucket (empty-state text when none)."""
+    """Lines of human opens, clicks and donation clicks per hour or day (empty-state text when none)."""
     if not buckets:
         return _empty(title, "No opens or clicks yet.")
+    buckets = dense(buckets, timedelta(hours=1) if hourly else timedelta(days=1))
     y_max = _nice_max(max(max(b.opens, b.clicks, b.donations) for b in buckets))
     out = _frame(title, y_max)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM

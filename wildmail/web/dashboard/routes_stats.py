@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request, Response
 from markupsafe import Markup
 from sqlalchemy import select
 
 from campaigns.models import Campaign
-from stats.charts import dropoff_svg, timeline_svg
+from stats.charts import dense, dropoff_svg, timeline_svg
 from stats.export import overview_csv, percent, report_csv
 from stats.html_report import headline_cards, render_html_report
 from stats.report import UnknownCampaign, campaign_report, overview
@@ -96,7 +98,9 @@ def campaign_page(request: Request, slug: str, error: str | None = None, status:
         daily_chart=Markup(timeline_svg(report.daily, "Human activity per day")),  # noqa: S704 - escaped SVG
         hourly_chart=Markup(  # noqa: S704
             timeline_svg(
-                report.hourly[-HOURLY_BUCKETS:], "Human activity per hour (latest 72 hours)", hourly=True
+                dense(report.hourly, timedelta(hours=1))[-HOURLY_BUCKETS:],
+                "Human activity per hour (latest 72 hours)",
+                hourly=True,
             )
         ),
         dropoff_chart=Markup(dropoff_svg(report.dropoff)),  # noqa: S704
