@@ -130,7 +130,7 @@ def generate(engine: Engine) -> None:
         }
         with_, from_ = _series(pg, EVENTS_PER_DELIVERY)
         k = from_.replace("s(i)", "k(i)") if pg else "s AS k"
-        _insert_select(c, "events", event, f"deliveries d CROSS JOIN {k}", with_, "d.state <> 'bounced'")
+        _insert_select(c, "events", event, f"deliveries d CROSS JOIN {k}", with_)
     if pg:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             c.execute(text("VACUUM ANALYZE"))

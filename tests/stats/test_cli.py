@@ -52,6 +52,16 @@ def test_stats_overview_formats(cli_env, engine) -> None:
     assert "leopard" in _run("stats").stdout
 
 
+def test_stats_html_report_file(cli_env, engine, tmp_path) -> None:
+    with Session(engine) as s:
+        sc.build_leopard(s)
+    target = tmp_path / "report.html"
+    result = _run("stats", "leopard", "--html", str(target))
+    assert result.exit_code == 0 and "<svg" in target.read_text()
+    assert _run("stats", "--html", str(target)).exit_code == 2
+    assert _run("stats", "leopard", "--html", str(tmp_path / "no" / "dir.html")).exit_code == 1
+
+
 def test_stats_errors(cli_env) -> None:
     result = _run("stats", "missing")
     assert result.exit_code == 2 and "no campaign named 'missing'" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,8 +11,9 @@ from rich.table import Table
 
 from stats.export import overview_csv, overview_json, percent, report_csv, report_json
 from stats.figures import CampaignReport, CampaignSummary, Funnel
+from stats.html_report import render_html_report
 from stats.report import UnknownCampaign, campaign_report, overview
-from wildmail.cli.common import console, context, fail
+from wildmail.cli.common import console, context, err_console, fail
 
 _COLUMNS = (
     ("Sent", "sent"), ("Delivered", "delivered"), ("Bounced", "bounced"), ("Unknown", "unknown"),
@@ -67,10 +69,15 @@ def stats(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a standalone offline HTML report to this file.")
+    ] = None,
 ) -> None:
     """Engagement figures per campaign and per email (same numbers as the dashboard)."""
     if as_json and as_csv:
         fail("choose one of --json and --csv")
+    if html is not None and campaign is None:
+        fail("--html needs a campaign name")
     ctx = context()
     try:
         if campaign is None:
@@ -88,6 +95,12 @@ def stats(
             report = campaign_report(ctx.engine, campaign, ctx.clock)
         except UnknownCampaign as exc:
             fail(str(exc))
+        if html is not None:
+            try:
+                html.write_text(render_html_report(report), encoding="utf-8")
+            except OSError as exc:
+                fail(f"{html}: cannot write ({exc.strerror})", 1)
+            err_console.print(f"wrote {html}")
         if as_json:
             typer.echo(report_json(report))
         elif as_csv:
