@@ -152,7 +152,7 @@ def _open(
         except OSError as exc:
             raise ImportFileError(f"{path}: cannot open ({exc.strerror})") from None
         close.append(raw)
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
         return text, raw.tell, path.stat().st_size, str(path)
     return source, lambda: 0, None, getattr(source, "name", "<stream>")
 

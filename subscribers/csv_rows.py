@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -103,8 +104,22 @@ def _cell(fields: list[str], index: int | None) -> str:
     return fields[index]
 
 
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _bad_bytes(fields: list[str]) -> bool:
+    joined = "".join(fields)
+    return not joined.isascii() and _UNDECODABLE.search(joined) is not None
+
+
+def _readable(fields: list[str]) -> list[str]:
+    return [f.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for f in fields]
+
+
 def parse_row(header: Header, fields: list[str], line: int) -> Row | Reject:
-    """Validate one data row."""
+    """Validate one data row (files are decoded with ``surrogateescape``: bad bytes reject the row)."""
+    if _bad_bytes(fields):
+        return Reject(line, "not UTF-8 text (save the file as UTF-8 CSV)", _readable(fields))
     if len(fields) > len(header.names):
         return Reject(line, f"row has {len(fields)} fields but the header has {len(header.names)}", fields)
     raw_email = _cell(fields, header.email)
@@ -132,10 +147,12 @@ def read_rows(stream: IO[str], source: str) -> tuple[Header, Iterator[tuple[int,
     reader = csv.reader(stream)
     try:
         first = next(reader, None)
-    except (csv.Error, UnicodeDecodeError) as exc:
+    except csv.Error as exc:
         raise ImportFileError(f"{source}: line 1: cannot read the header ({exc})") from None
     if first is None:
         raise ImportFileError(f"{source}: the file is empty (expected a header line with an 'email' column)")
+    if _bad_bytes(first):
+        raise ImportFileError(f"{source}: line 1: the header is not UTF-8 text (save the file as UTF-8 CSV)")
     header = parse_header(first, source)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
@@ -146,10 +163,6 @@ def read_rows(stream: IO[str], source: str) -> tuple[Header, Iterator[tuple[int,
                 return
             except csv.Error as exc:
                 raise ImportFileError(f"{source}: line {reader.line_num}: broken CSV ({exc})") from None
-            except UnicodeDecodeError:
-                raise ImportFileError(
-                    f"{source}: after line {reader.line_num}: the file is not UTF-8 text"
-                ) from None
             if fields and any(f.strip() for f in fields):
                 yield reader.line_num, fields
 

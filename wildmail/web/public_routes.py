@@ -37,8 +37,8 @@ def _ctx(request: Request) -> AppContext:
     return ctx
 
 
-def _page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, f"public/{name}", values, status_code=status)
+def _page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, f"public/{template}", values, status_code=status)
 
 
 def _message(request: Request, status: int, title: str, text: str) -> HTMLResponse:
