@@ -124,8 +124,8 @@ def test_marketer_journey_in_chromium(server, page, users, seed_article, engine)
     _shot(page, "campaign-new")
 
     page.click("#email-1 >> text=Preview")
-    frame = page.frame_locator("iframe.phone")
-    frame.locator("body").wait_for()
+    for width in ("desktop", "phone"):
+        page.frame_locator(f"iframe.{width}").locator("a", has_text="Donate").wait_for()
     assert (
         page.locator("iframe.desktop").bounding_box()["width"]
         > page.locator("iframe.phone").bounding_box()["width"]
