@@ -1,26 +1,148 @@
-"""``wildmail demo``: for now, initialise a database and show the split of the sample article."""
+"""``wildmail demo``: the whole mission end to end, in under a minute, with simulated readers."""
 
 from __future__ import annotations
 
-import tempfile
+import secrets
+import time
 from pathlib import Path
+from typing import Annotated
 
+import typer
+from rich import box
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from wildmail import migrate
-from wildmail.cli.common import console
-from wildmail.db import make_engine
+from stats.figures import CampaignReport, Funnel
+from wildmail.cli.common import console, fail
 
 
-def demo() -> None:
-    """Run the end-to-end demonstration."""
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'demo.db'}")
-        migrate.upgrade(engine)
-        console.print(f"database initialised at revision {migrate.current_revision(engine)}")
-        engine.dispose()
-    table = Table(title="wildmail demo (foundation only)")
-    table.add_column("step")
-    table.add_column("state")
-    table.add_row("database + migrations", "ok")
-    console.print(table)
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def figures_table(report: CampaignReport) -> Table:
+    """Per-email figures of a campaign, the same numbers ``wildmail stats`` prints."""
+    table = Table(
+        title=f"{report.title}: per-email figures",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        caption="opens: people who opened (human); machine: Apple privacy-proxy fetches; "
+        "clickers: people who clicked; bots: scanner/prefetch clicks kept apart",
+        caption_justify="left",
+    )
+    table.add_column("#", justify="right")
+    table.add_column("subject", no_wrap=True, max_width=22, overflow="ellipsis")
+    for name in (
+        "delivered",
+        "bounced",
+        "opens",
+        "machine",
+        "open %",
+        "clickers",
+        "CTR",
+        "donate",
+        "bots",
+        "unsub",
+    ):
+        table.add_column(name, justify="right")
+
+    def row(f: Funnel, label: str, subject: str) -> list[str]:
+        return [
+            label,
+            subject,
+            str(f.delivered),
+            str(f.bounced),
+            str(f.human_openers),
+            str(f.machine_openers),
+            _pct(f.open_rate),
+            str(f.human_clickers),
+            _pct(f.ctr),
+            str(f.donation_clicks),
+            str(f.clicks_raw - f.clicks_human),
+            str(f.unsubscribes),
+        ]
+
+    for f in report.emails:
+        table.add_row(*row(f, str(f.position), f.subject))
+    table.add_section()
+    table.add_row(*row(report.total, "all", "total"), style="bold")
+    return table
+
+
+def demo(
+    subscribers: Annotated[
+        int, typer.Option(min=10, max=100_000, help="How many simulated subscribers.")
+    ] = 500,
+    weeks: Annotated[
+        int | None, typer.Option(min=1, max=52, help="Simulated weeks (default: series + 1).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same figures.")] = 2026,
+    out: Annotated[Path, typer.Option(help="Folder for the database, report and figures.")] = Path(
+        "demo-output"
+    ),
+    serve: Annotated[bool, typer.Option("--serve", help="Keep the dashboard running afterwards.")] = False,
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
+) -> None:
+    """Simulate a whole campaign: subscribers, weekly sends over SMTP, real opens and clicks, figures."""
+    from wildmail.demo.runner import DemoConfig, run_demo
+
+    started = time.monotonic()
+    console.print(
+        "[bold]wildmail demo[/]: the sample campaign for "
+        f"{subscribers} simulated subscribers in 8 time zones, on a simulated clock"
+    )
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("simulating weeks", total=1.0)
+        result = run_demo(
+            DemoConfig(subscribers=subscribers, weeks=weeks, seed=seed, out=out),
+            lambda done, note: bar.update(task, completed=done, description=f"simulating: {note}"),
+        )
+    console.print(figures_table(result.report))
+    reqs = ", ".join(f"{v} {k}" for k, v in result.requests.items())
+    console.print(
+        f"{result.messages} messages through SMTP; simulated readers made {reqs} requests over HTTP"
+    )
+    console.print(f"HTML report with charts: [bold]{result.html_report.resolve()}[/]")
+    console.print(f"figures as JSON:         {result.figures_json.resolve()}")
+    console.print(
+        f"the same figures:        WILDMAIL_DATABASE_URL={result.database_url} wildmail stats amur-leopard"
+    )
+    console.print(f"finished in {time.monotonic() - started:.1f} s")
+    if serve:
+        _serve(result.database_url, port)
+
+
+def _serve(database_url: str, port: int) -> None:
+    from wildmail.context import open_context
+    from wildmail.settings import Settings
+    from wildmail.users import add_user
+    from wildmail.web.app import create_app
+    from wildmail.web.serving import ServerThread
+
+    settings = Settings(
+        database_url=database_url, base_url=f"http://127.0.0.1:{port}", secret_key=secrets.token_urlsafe(32)
+    )
+    ctx = open_context(settings)
+    password = secrets.token_urlsafe(12)
+    with ctx.session() as s:
+        add_user(s, "admin@demo.example", "admin", password, ctx.clock.now())
+        s.commit()
+    try:
+        server = ServerThread(create_app(ctx), port=port).start()
+    except RuntimeError as exc:
+        fail(f"{exc} (is the port in use? try --port)", 1)
+    console.print(
+        f"dashboard: [bold]{server.url}/dashboard[/]  login: admin@demo.example / {password}  (Ctrl-C stops)"
+    )
+    try:
+        while server.thread.is_alive():
+            server.thread.join(0.5)
+    except KeyboardInterrupt:
+        server.stop()

@@ -1,0 +1,1 @@
+"""``wildmail demo``: the whole mission end to end on one machine, with simulated readers."""

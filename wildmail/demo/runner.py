@@ -1,0 +1,238 @@
+"""Drive the whole mission on one machine with a simulated clock.
+
+A temporary SQLite database, an in-process SMTP server that keeps what it receives (and answers
+550 for a few addresses), and the real web app on loopback. The clock jumps from one due moment to
+the next: the timetable's send slots and the moments simulated readers act. Readers' requests
+are real HTTP to the running app, so every figure at the end comes from the product's own code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+from campaigns.models import Campaign, Email, Enrolment, Link
+from campaigns.service import CampaignOptions, create_campaign_from_file
+from delivery.control import schedule_campaign
+from delivery.enqueue import tick
+from delivery.models import Delivery, DeliveryState
+from delivery.smtp_transport import SmtpTransport
+from delivery.worker import WorkerConfig, run_worker_once
+from stats.figures import CampaignReport
+from stats.html_report import write_html_report
+from stats.report import campaign_report
+from subscribers.csv_import import import_csv
+from subscribers.lifecycle import create_list
+from tracking.tokens import BadToken, parse_click
+from wildmail import migrate
+from wildmail.clock import FakeClock
+from wildmail.context import AppContext
+from wildmail.db import make_engine
+from wildmail.demo.population import make_population, write_csv
+from wildmail.demo.readers import Action, Reader, find_links, header
+from wildmail.settings import Settings
+from wildmail.smtp_sink import RecordingSMTPServer, free_port
+from wildmail.web.app import create_app
+from wildmail.web.serving import ServerThread
+
+SAMPLE = Path(__file__).resolve().parents[2] / "campaigns" / "samples" / "amur-leopard.md"
+SLUG = "amur-leopard"
+LIST = "supporters"
+START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a Monday morning
+
+
+@dataclass
+class DemoConfig:
+    """Size and reproducibility of a demo run."""
+
+    subscribers: int = 500
+    weeks: int | None = None  # default: one week per email, plus one
+    seed: int = 2026
+    out: Path | None = None
+
+
+@dataclass
+class DemoResult:
+    """What the run produced."""
+
+    out_dir: Path
+    database_url: str
+    report: CampaignReport
+    html_report: Path
+    figures_json: Path
+    messages: int
+    requests: dict[str, int] = field(default_factory=dict)
+
+
+Progress = Callable[[float, str], None]
+
+
+class _Simulation:
+    def __init__(self, cfg: DemoConfig, out: Path) -> None:
+        self.cfg = cfg
+        self.rng = random.Random(cfg.seed)
+        self.people = make_population(cfg.subscribers, self.rng)
+        self.by_email = {p.email: p for p in self.people}
+        self.clock = FakeClock(START)
+        self.smtp = RecordingSMTPServer(hard_bounce={p.email for p in self.people if p.bounces}).start()
+        port = free_port()
+        self.settings = Settings(
+            database_url=f"sqlite:///{out / 'wildmail-demo.db'}",
+            base_url=f"http://127.0.0.1:{port}",
+            secret_key=hashlib.sha256(f"wildmail-demo-{cfg.seed}".encode()).hexdigest(),
+            sender_address="news@wildlife-fund.example",
+            sender_name="Wildlife Fund",
+            organisation="Wildlife Fund",
+            postal_address="12 Forest Road, 00000 Green Valley",
+            smtp_host="127.0.0.1",
+            smtp_port=self.smtp.port,
+            unsubscribe_mailto="unsubscribe@wildlife-fund.example",
+        )
+        engine = make_engine(self.settings.database_url)
+        migrate.upgrade(engine)
+        self.ctx = AppContext(self.settings, engine, self.clock)
+        self.web = ServerThread(create_app(self.ctx), port=port).start()
+        self.http = httpx.Client(timeout=10.0)
+        self.transport = SmtpTransport.from_settings(self.settings)
+        self.worker = WorkerConfig(batch=200)
+        self.reader = Reader(self.rng)
+        self.actions: list[Action] = []
+        self.seen = 0
+        self.link_kinds: dict[int, str] = {}
+        self.requests = {"pixel": 0, "click": 0, "unsubscribe": 0}
+
+    def setup(self, out: Path) -> None:
+        now = self.clock.now()
+        with self.ctx.session() as s:
+            create_list(s, LIST, "Supporters", double_opt_in=False, at=now)
+            s.commit()
+        import_csv(self.ctx.engine, write_csv(self.people, out / "subscribers.csv"), LIST, at=now)
+        options = CampaignOptions(
+            name=SLUG,
+            list_slug=LIST,
+            start=date(2026, 3, 3),
+            weekday="tue",
+            hour=9,
+            timezone="Europe/London",
+            mode="drip",
+            donation_url="https://donate.wildlife-fund.example/amur-leopard",
+        )
+        with self.ctx.session() as s:
+            create_campaign_from_file(s, self.settings, SAMPLE, options, now)
+            s.commit()
+        schedule_campaign(self.ctx, SLUG)
+
+    def next_due(self) -> datetime | None:
+        with self.ctx.session() as s:
+            enrol = s.scalar(select(func.min(Enrolment.next_send_at)).where(Enrolment.status == "active"))
+            retry = s.scalar(
+                select(func.min(Delivery.next_attempt_at)).where(
+                    Delivery.state.in_([DeliveryState.QUEUED.value, DeliveryState.RETRY_WAIT.value])
+                )
+            )
+        times = [t for t in (enrol, retry) if t is not None]
+        return min(times) if times else None
+
+    def send_due(self) -> None:
+        tick(self.ctx)
+        while run_worker_once(self.ctx, self.transport, self.worker) > 0:
+            pass
+        self.harvest()
+
+    def _kind(self, url: str) -> str:
+        try:
+            _, link_id = parse_click(self.settings.secret, url.rsplit("/c/", 1)[1])
+        except (BadToken, IndexError):
+            return "unknown"
+        if link_id not in self.link_kinds:
+            with self.ctx.session() as s:
+                self.link_kinds[link_id] = s.scalar(select(Link.kind).where(Link.id == link_id)) or "unknown"
+        return self.link_kinds[link_id]
+
+    def harvest(self) -> None:
+        fresh = self.smtp.messages[self.seen :]
+        self.seen += len(fresh)
+        for received in fresh:
+            person = self.by_email.get(received.rcpt_tos[0].lower())
+            with self.ctx.session() as s:
+                row = s.execute(
+                    select(Delivery.position, Delivery.sent_at).where(
+                        Delivery.message_id == header(received.data, "Message-ID")
+                    )
+                ).first()
+            if person is None or row is None:
+                continue
+            links = find_links(received.data)
+            kinds = {u: self._kind(u) for u in links.clicks}
+            for action in self.reader.react(
+                person, links, row.position, row.sent_at or self.clock.now(), kinds
+            ):
+                heapq.heappush(self.actions, action)
+
+    def act_until(self, limit: datetime) -> None:
+        while self.actions and self.actions[0].at <= limit:
+            a = heapq.heappop(self.actions)
+            if a.at > self.clock.now():
+                self.clock.set(a.at)
+            headers = {"User-Agent": a.user_agent}
+            if a.method == "POST":
+                self.http.post(a.url, data=a.data, headers=headers)
+                self.requests["unsubscribe"] += 1
+            else:
+                self.http.get(a.url, headers=headers)
+                self.requests["pixel" if "/o/" in a.url else "click"] += 1
+
+    def close(self) -> None:
+        self.web.stop()  # flushes the event writer
+        self.http.close()
+        self.transport.close()
+        self.smtp.stop()
+
+
+def run_demo(cfg: DemoConfig, progress: Progress | None = None) -> DemoResult:
+    """Run the simulation and write the report files; returns where everything is."""
+    out = cfg.out or Path.cwd() / "demo-output"
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("wildmail-demo.db*"):
+        stale.unlink()
+    sim = _Simulation(cfg, out)
+    try:
+        sim.setup(out)
+        with sim.ctx.session() as s:
+            emails = s.scalar(select(func.count(Email.id)).join(Campaign).where(Campaign.slug == SLUG)) or 1
+        weeks = cfg.weeks or emails + 1
+        end = START + timedelta(weeks=weeks)
+        total = (end - START).total_seconds()
+        while True:
+            sim.send_due()
+            due = sim.next_due()
+            if progress:
+                progress(min(1.0, (sim.clock.now() - START).total_seconds() / total), f"{sim.seen} messages")
+            if due is not None and due <= sim.clock.now():
+                due = sim.clock.now() + timedelta(minutes=1)
+            horizon = min(due or end, end)
+            sim.act_until(horizon)
+            if horizon >= end:
+                break
+            sim.clock.set(horizon)
+        sim.act_until(end)
+        sim.clock.set(end)
+    finally:
+        sim.close()
+    report = campaign_report(sim.ctx.engine, SLUG, sim.clock)
+    html = write_html_report(sim.ctx.engine, SLUG, out / "report.html", sim.clock)
+    figures = out / "figures.json"
+    figures.write_text(json.dumps(report.as_dict(), indent=2), encoding="utf-8")
+    if progress:
+        progress(1.0, f"{sim.seen} messages")
+    sim.ctx.close()
+    return DemoResult(out, sim.settings.database_url, report, html, figures, sim.seen, sim.requests)
