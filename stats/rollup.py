@@ -5,9 +5,13 @@ updates the per-delivery bit sets (``stats_marks``) and the counters, and moves 
 in one write transaction per batch (so two refreshers cannot fold the same events twice).
 The cost is proportional to the events that arrived since the last report.
 
-Known limit: on PostgreSQL an event transaction that commits after a later-numbered one is
-already folded would be skipped; tracking writes through one batching writer per process, and
-:func:`rebuild` recomputes everything from the event log if ever needed.
+Known limits, both repaired by :func:`rebuild` (``wildmail stats --rebuild``):
+
+* Events are folded once. Tracking may later reclassify a stored human click as a bot (a honeypot
+  hit within 10 s that lands in a later writer batch); if a report folded the click in between,
+  it stays counted as human.
+* On PostgreSQL an event transaction that commits after a later-numbered one was already folded
+  would be skipped; tracking writes through one batching writer per process, so this is rare.
 """
 
 from __future__ import annotations

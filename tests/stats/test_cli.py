@@ -36,6 +36,8 @@ def test_stats_json_csv_and_table_agree(cli_env, engine) -> None:
     assert [r["position"] for r in rows] == ["1", "2", "3", "total"]
     assert rows[0]["delivered"] == "5" and rows[0]["click_to_open"] == "0.6667"
     assert rows[3]["human_openers"] == "6"
+    rebuilt = _run("stats", "leopard", "--json", "--rebuild")
+    assert json.loads(rebuilt.stdout)["total"] == data["total"] and "folded 16 events" in rebuilt.stderr
     table = _run("stats", "leopard")
     assert table.exit_code == 0 and "60.0%" in table.stdout and "All emails" in table.stdout
 

@@ -110,3 +110,21 @@ def test_campaign_without_deliveries_or_events(engine) -> None:
     r = campaign_report(engine, "empty")
     assert [f.position for f in r.emails] == [1, 2]
     assert r.total.open_rate is None and r.dropoff[0].received_share is None and not r.has_events
+
+
+def test_rebuild_picks_up_reclassified_clicks(engine) -> None:
+    """Tracking may turn a stored human click into a bot click (honeypot); rebuild reflects it."""
+    with Session(engine) as s:
+        sc.build_leopard(s)
+        assert campaign_report(engine, "leopard").emails[1].human_clickers == 1
+        click = (
+            s.query(sc.Event)
+            .filter_by(kind="click", email_id=s.query(sc.Email).filter_by(position=2).one().id)
+            .one()
+        )
+        click.classification = "bot"
+        s.commit()
+    assert campaign_report(engine, "leopard").emails[1].human_clickers == 1  # folded once: stale
+    rollup.rebuild(engine)
+    e2 = campaign_report(engine, "leopard").emails[1]
+    assert (e2.human_clickers, e2.human_openers, e2.clicks_raw) == (0, 1, 1)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from stats import rollup
 from stats.export import overview_csv, overview_json, percent, report_csv, report_json
 from stats.figures import CampaignReport, CampaignSummary, Funnel
 from stats.html_report import render_html_report
@@ -69,6 +70,9 @@ def stats(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Recompute the rollup tables from the whole event log first.")
+    ] = False,
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write a standalone offline HTML report to this file.")
     ] = None,
@@ -80,6 +84,8 @@ def stats(
         fail("--html needs a campaign name")
     ctx = context()
     try:
+        if rebuild:
+            err_console.print(f"folded {rollup.rebuild(ctx.engine):,} events into the rollup tables")
         if campaign is None:
             rows = overview(ctx.engine)
             if as_json:
