@@ -83,6 +83,7 @@ def normalise_timezone(raw: str | None) -> str | None:
     return text if text in _zones() else None
 
 
+@lru_cache(maxsize=512)
 def normalise_locale(raw: str | None, default: str = "en") -> str:
     """A BCP-47-like tag such as ``en`` or ``pt-BR``; empty means ``default``."""
     if raw is None or not raw.strip():
@@ -97,7 +98,10 @@ def normalise_name(raw: str | None) -> str:
     """A display name without control characters (no header injection), at most 200 characters."""
     if not raw:
         return ""
-    text = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", raw)).split())
+    if raw.isascii() and raw.isprintable():
+        text = " ".join(raw.split())
+    else:
+        text = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", raw)).split())
     if len(text) > MAX_NAME:
         raise InvalidValue(f"name is longer than {MAX_NAME} characters")
     return text

@@ -26,6 +26,15 @@ def _ts(conn: Connection, at: datetime) -> Any:
     return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else naive
 
 
+# PostgreSQL: a list travels as one newline-joined text parameter (psycopg dumps big Python lists
+# element by element); normalised addresses, hex hashes and ids never contain a newline.
+_ARRAY = "string_to_array(%s, E'\\n')"
+
+
+def _joined(values: Sequence[object]) -> str:
+    return "\n".join(map(str, values))
+
+
 def _pg(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
@@ -61,7 +70,9 @@ def select_existing(conn: Connection, emails: Sequence[str]) -> list[Any]:
     """``(id, email, status, name, timezone, locale, attributes)`` of subscribers with these emails."""
     cols = "id, email, status, name, timezone, locale, attributes"
     if _pg(conn):
-        rows = conn.exec_driver_sql(f"SELECT {cols} FROM subscribers WHERE email = ANY(%s)", (list(emails),))
+        rows = conn.exec_driver_sql(
+            f"SELECT {cols} FROM subscribers WHERE email = ANY({_ARRAY})", (_joined(emails),)
+        )
         return list(rows)
     marks = ",".join("?" * len(emails))
     rows = conn.exec_driver_sql(f"SELECT {cols} FROM subscribers WHERE email IN ({marks})", tuple(emails))
@@ -72,7 +83,7 @@ def select_ids(conn: Connection, emails: Sequence[str]) -> list[tuple[int, str]]
     """``(id, email)`` for these emails."""
     if _pg(conn):
         rows = conn.exec_driver_sql(
-            "SELECT id, email FROM subscribers WHERE email = ANY(%s)", (list(emails),)
+            f"SELECT id, email FROM subscribers WHERE email = ANY({_ARRAY})", (_joined(emails),)
         )
     else:
         marks = ",".join("?" * len(emails))
@@ -86,7 +97,10 @@ def select_suppressed(conn: Connection, digests: Sequence[str]) -> set[str]:
     """Which of these address hashes are suppressed."""
     params: Any
     if _pg(conn):
-        sql, params = "SELECT address_hash FROM suppressions WHERE address_hash = ANY(%s)", (list(digests),)
+        sql, params = (
+            f"SELECT address_hash FROM suppressions WHERE address_hash = ANY({_ARRAY})",
+            (_joined(digests),),
+        )
     else:
         marks = ",".join("?" * len(digests))
         sql, params = f"SELECT address_hash FROM suppressions WHERE address_hash IN ({marks})", tuple(digests)
@@ -99,7 +113,9 @@ def select_members(conn: Connection, list_id: int, ids: Sequence[int]) -> set[in
         return set()
     base = "SELECT subscriber_id FROM list_memberships WHERE list_id = "
     if _pg(conn):
-        rows = conn.exec_driver_sql(base + "%s AND subscriber_id = ANY(%s::integer[])", (list_id, list(ids)))
+        rows = conn.exec_driver_sql(
+            base + f"%s AND subscriber_id = ANY({_ARRAY}::integer[])", (list_id, _joined(ids))
+        )
     else:
         marks = ",".join("?" * len(ids))
         rows = conn.exec_driver_sql(base + f"? AND subscriber_id IN ({marks})", (list_id, *ids))
@@ -197,8 +213,9 @@ def activate(conn: Connection, ids: Sequence[int], source: str, at: datetime) ->
     if _pg(conn):
         conn.exec_driver_sql(
             sql
-            + "%s, confirmed_at = %s, updated_at = %s WHERE id = ANY(%s::integer[]) AND status = 'pending'",
-            (source, ts, ts, list(ids)),
+            + f"%s, confirmed_at = %s, updated_at = %s WHERE id = ANY({_ARRAY}::integer[]) "
+            + "AND status = 'pending'",
+            (source, ts, ts, _joined(ids)),
         )
     else:
         conn.exec_driver_sql(

@@ -10,6 +10,8 @@ Suppressed, unsubscribed, bounced and complained addresses are never (re)activat
 from __future__ import annotations
 
 import io
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -187,46 +189,104 @@ def import_csv(
             list_id = require_list(session, list_slug).id
     job = _Chunk(list_id, status, at, dry_run, report)
     handles: list[IO[Any]] = []
+    db = _Writer(target, job)
     try:
         stream, position, total, name = _open(source, handles)
         header, lines = read_rows(stream, name)
         writer = RejectWriter(rejects, header) if rejects is not None else None
         seen: set[int] = set()
         chunk: list[Row] = []
-        for line, fields in lines:
-            report.rows += 1
-            parsed = parse_row(header, fields, line)
-            if isinstance(parsed, Row):
-                key = int(parsed.digest[:16], 16)
-                if key not in seen:
-                    seen.add(key)
-                    chunk.append(parsed)
-                    if len(chunk) >= chunk_size:
-                        _flush(target, chunk, job)
-                        chunk = []
-                        if progress:
-                            progress(report.rows, position(), total)
-                    continue
-                report.duplicates += 1
-                parsed = Reject(line, "duplicate: the same address appears earlier in the file", fields)
-            report.reject(parsed)
-            if writer:
-                writer.write(parsed)
-        if chunk:
-            _flush(target, chunk, job)
+        try:
+            for line, fields in lines:
+                report.rows += 1
+                parsed = parse_row(header, fields, line)
+                if isinstance(parsed, Row):
+                    key = int(parsed.digest[:16], 16)
+                    if key not in seen:
+                        seen.add(key)
+                        chunk.append(parsed)
+                        if len(chunk) >= chunk_size:
+                            db.put(chunk)
+                            chunk = []
+                            if progress:
+                                progress(report.rows, position(), total)
+                        continue
+                    report.duplicates += 1
+                    parsed = Reject(line, "duplicate: the same address appears earlier in the file", fields)
+                report.reject(parsed)
+                if writer:
+                    writer.write(parsed)
+        finally:  # keep the valid rows read before a broken line
+            if chunk:
+                db.put(chunk)
+        db.close()
         if progress:
             progress(report.rows, total or position(), total)
     finally:
+        db.stop()
         for handle in handles:
             handle.close()
         report.seconds = time.perf_counter() - started
     return report
 
 
+class _Writer:
+    """Applies chunks in order; for an Engine on a helper thread, so parsing overlaps database work
+    (both psycopg and sqlite3 release the GIL while the database works)."""
+
+    def __init__(self, target: Engine | Session, job: _Chunk) -> None:
+        self.target, self.job = target, job
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[list[Row] | None] | None = None
+        self._threads: list[threading.Thread] = []
+        if not isinstance(target, Session):
+            # One writer: a second PostgreSQL connection measured no faster on two busy cores.
+            self._queue = queue.Queue(maxsize=2)
+            thread = threading.Thread(target=self._run, name="wildmail-import-writer", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _run(self) -> None:
+        assert self._queue is not None
+        while (rows := self._queue.get()) is not None:
+            if self.error is None:
+                try:
+                    _flush(self.target, rows, self.job)
+                except BaseException as exc:  # handed to the reading thread
+                    self.error = exc
+
+    def put(self, rows: list[Row]) -> None:
+        if self.error is not None:
+            raise self.error
+        if self._queue is None:
+            _flush(self.target, rows, self.job)
+        else:
+            self._queue.put(rows)
+
+    def stop(self) -> None:
+        """Wait for queued chunks to be written and end the thread (idempotent)."""
+        if self._queue is not None:
+            for _ in self._threads:
+                self._queue.put(None)
+            for thread in self._threads:
+                thread.join()
+            self._threads = []
+
+    def close(self) -> None:
+        """:meth:`stop`, then raise whatever the writer failed with."""
+        self.stop()
+        if self.error is not None:
+            raise self.error
+
+
 def _flush(target: Engine | Session, rows: list[Row], job: _Chunk) -> None:
     if isinstance(target, Session):
         _apply(target.connection(), rows, job)
         return
-    bound = target.execution_options(sqlite_begin="BEGIN IMMEDIATE") if is_sqlite(target) else target
+    sqlite = is_sqlite(target)
+    bound = target.execution_options(sqlite_begin="BEGIN IMMEDIATE") if sqlite else target
     with bound.begin() as conn:
+        if not sqlite and not job.dry_run:
+            # Each chunk is idempotent: losing the last commits in an OS crash costs a rerun, not data.
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         _apply(conn, rows, job)

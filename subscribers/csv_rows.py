@@ -98,12 +98,6 @@ def parse_header(fields: list[str], source: str) -> Header:
     )
 
 
-def _cell(fields: list[str], index: int | None) -> str:
-    if index is None or index >= len(fields):
-        return ""
-    return fields[index]
-
-
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
@@ -120,25 +114,26 @@ def parse_row(header: Header, fields: list[str], line: int) -> Row | Reject:
     """Validate one data row (files are decoded with ``surrogateescape``: bad bytes reject the row)."""
     if _bad_bytes(fields):
         return Reject(line, "not UTF-8 text (save the file as UTF-8 CSV)", _readable(fields))
-    if len(fields) > len(header.names):
-        return Reject(line, f"row has {len(fields)} fields but the header has {len(header.names)}", fields)
-    raw_email = _cell(fields, header.email)
+    width = len(header.names)
+    if len(fields) > width:
+        return Reject(line, f"row has {len(fields)} fields but the header has {width}", fields)
+    cells = fields + [""] * (width + 1 - len(fields))  # cells[width] is "" for absent columns
     try:
-        email = normalise_email(raw_email)
-        name = normalise_name(_cell(fields, header.name))
-        raw_locale = _cell(fields, header.locale)
-        locale = normalise_locale(raw_locale) if raw_locale.strip() else None
+        email = normalise_email(cells[header.email])
+        name = normalise_name(cells[width if header.name is None else header.name])
+        raw_locale = cells[width if header.locale is None else header.locale].strip()
+        locale = normalise_locale(raw_locale) if raw_locale else None
     except InvalidValue as exc:
         return Reject(line, str(exc), fields)
     attributes: dict[str, Any] = {}
     for index, key in header.attributes:
-        value = _cell(fields, index).strip()
+        value = cells[index].strip()
         if value:
             if len(value) > MAX_ATTRIBUTE:
                 return Reject(line, f"column {key!r}: longer than {MAX_ATTRIBUTE} characters", fields)
             attributes[key] = value
     digest = hashlib.sha256(email.encode("utf-8")).hexdigest()
-    tz = normalise_timezone(_cell(fields, header.timezone))
+    tz = normalise_timezone(cells[width if header.timezone is None else header.timezone])
     return Row(line, email, digest, name, tz, locale, attributes)
 
 

@@ -201,3 +201,27 @@ def test_bom_crlf_and_quoted_fields(engine, session, news, tmp_path) -> None:
     assert report.created == 1
     assert session.scalars(select(Subscriber.name)).one() == "Lovelace, Ada"
     assert count(session, Suppression) == 0
+
+
+def test_database_error_in_writer_reaches_the_caller(engine, news, tmp_path, monkeypatch) -> None:
+    from subscribers import bulk_sql
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(bulk_sql, "insert_new", broken)
+    text = "email\n" + "".join(f"p{i}@example.org\n" for i in range(50))
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_csv(engine, write(tmp_path, text), "news", chunk_size=5)
+
+
+def test_rows_before_a_broken_line_are_kept(engine, session, news, tmp_path) -> None:
+    old = csv.field_size_limit(20)  # a field over the limit is a broken CSV at that line
+    try:
+        big = tmp_path / "big.csv"
+        big.write_text("email\na@example.org\n" + "x" * 50 + "@example.org\n", encoding="utf-8")
+        with pytest.raises(ImportFileError, match="line 3"):
+            import_csv(engine, big, "news")
+    finally:
+        csv.field_size_limit(old)
+    assert [s.email for s in session.scalars(select(Subscriber))] == ["a@example.org"]
