@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Row, Table, bindparam, delete, func, select, update
+from sqlalchemy import Engine, Row, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,7 @@ from wildmail.db import write_transaction
 CURSOR = "events"
 _MARKS: Table = StatsMark.__table__  # type: ignore[assignment]
 BATCH = 20_000
-_CHUNK = 500
+_CHUNK = 2000
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -144,7 +144,7 @@ class _Folder:
         for chunk in _chunks(ids):
             q = select(StatsMark.delivery_id, StatsMark.marks).where(StatsMark.delivery_id.in_(chunk))
             existing.update(s.execute(q).tuples().all())
-        inserts, updates = [], []
+        changed = []
         for did in ids:
             camp, pos, bits = self.bits[did]
             old = existing.get(did)
@@ -152,19 +152,14 @@ class _Folder:
             for bit, metric in d.UNIQUE_METRIC.items():
                 if flipped & bit:
                     self.totals[camp, pos, metric] += 1
-            if old is None:
-                inserts.append({"delivery_id": did, "campaign_id": camp, "position": pos, "marks": bits})
-            elif flipped:
-                updates.append({"b_id": did, "b_marks": old | bits})
-        if inserts:
-            s.execute(_MARKS.insert(), inserts)
-        if updates:
-            stmt = (
-                update(_MARKS)
-                .where(_MARKS.c.delivery_id == bindparam("b_id"))
-                .values(marks=bindparam("b_marks"))
+            if old is None or flipped:
+                changed.append({"delivery_id": did, "campaign_id": camp, "position": pos, "marks": bits})
+        if changed:
+            stmt = _insert(s, _MARKS)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["delivery_id"], set_={"marks": _MARKS.c.marks.op("|")(stmt.excluded.marks)}
             )
-            s.connection().execute(stmt, updates)
+            s.execute(stmt, changed)
         _bump(s, StatsTotal, ("campaign_id", "position", "metric"), self.totals)
         _bump(s, StatsHourly, ("campaign_id", "metric", "hour"), self.hourly)
         _bump(s, StatsLink, ("link_id", "metric", "campaign_id"), self.links)
