@@ -66,7 +66,7 @@ def _insert_select(
     for col in Base.metadata.tables[table].columns:
         if col.name in cols or col.nullable or col.primary_key:
             continue
-        default = col.default.arg if col.default is not None else None
+        default = getattr(col.default, "arg", None)
         if callable(default):
             default = default.__wrapped__() if hasattr(default, "__wrapped__") else None
         if isinstance(default, enum.Enum):

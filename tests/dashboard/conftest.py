@@ -37,7 +37,7 @@ def log_in(client: TestClient, email: str, password: str = PASSWORD):
     )
 
 
-def post_form(client: TestClient, page_url: str, action: str, data: dict | None = None, files=None):
+def post_form(client: TestClient, page_url: str, action: str, data: dict[str, str] | None = None, files=None):
     """POST ``action`` with the CSRF token taken from ``page_url`` (as a browser would)."""
     token = csrf_of(client.get(page_url).text)
     return client.post(action, data={**(data or {}), "csrf": token}, files=files, follow_redirects=False)

@@ -89,7 +89,7 @@ def _shot(page, name: str) -> None:
 def _simulate_engagement(engine) -> None:
     """Deliveries of email 1 to both subscribers; one opens and clicks donate, one is a machine open."""
     with Session(engine) as s:
-        c = s.scalar(select(Campaign).where(Campaign.slug == "amur-leopards"))
+        c = s.scalars(select(Campaign).where(Campaign.slug == "amur-leopards")).one()
         ana, cy = s.scalars(select(Subscriber).order_by(Subscriber.email)).all()
         d_ana, d_cy = sc.deliver(s, c, 1, ana), sc.deliver(s, c, 1, cy)
         sc.event(s, c, 1, "open", delivery=d_cy, cls="machine", hours=0)

@@ -14,6 +14,7 @@ from tracking.models import Event
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 KINDS = ("content", "donation", "honeypot", "unsubscribe")
+__all__ = ["T0", "Campaign", "Delivery", "Email", "Event", "Link", "Subscriber"]
 
 
 def campaign(s: Session, slug: str, emails: int, *, identity: bool = True) -> Campaign:
