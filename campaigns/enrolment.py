@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Insert, Result, and_, exists, func, literal, select, update
+from sqlalchemy import Connection, CursorResult, Insert, Result, and_, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -27,7 +27,7 @@ EXIT_STATUSES = (
 )
 DONATION_EXIT = "donation_clicked"
 
-Conn = Session
+Conn = Session | Connection
 
 
 def rowcount(result: Result[Any]) -> int:
@@ -48,7 +48,7 @@ def timetable_of(campaign: Campaign) -> Timetable:
 
 def upsert_ignore(conn: Conn, table: Any) -> Insert:
     """``INSERT`` that skips rows hitting a unique constraint, for this connection's dialect."""
-    name = conn.get_bind().dialect.name
+    name = conn.dialect.name if isinstance(conn, Connection) else conn.get_bind().dialect.name
     stmt = (postgresql.insert if name == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
     return stmt.execution_options(preserve_rowcount=True)  # type: ignore[no-any-return]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.enrolment import rowcount
@@ -120,7 +120,7 @@ def claim(ctx: AppContext, owner: str, limit: int, lease: timedelta) -> list[Cla
 
 
 def finish(
-    s: Session,
+    s: Session | Connection,
     owner: str,
     ids: list[int],
     state: DeliveryState,
@@ -208,7 +208,11 @@ def reap(ctx: AppContext, *, resend_unknown: bool = False) -> dict[str, int]:
 
 
 def release(ctx: AppContext, owner: str, ids: list[int]) -> int:
-    """Give back leased rows that were never attempted (graceful shutdown)."""
+    """Give back leased rows that were never attempted (graceful shutdown).
+
+    The caller guarantees no SMTP conversation started for ``ids`` (a row may carry a ``data``
+    mark from a mark window without having been sent).
+    """
     now = ctx.clock.now()
     with write_transaction(ctx.engine) as s:
         return rowcount(
@@ -218,10 +222,10 @@ def release(ctx: AppContext, owner: str, ids: list[int]) -> int:
                     Delivery.id.in_(ids),
                     Delivery.lease_owner == owner,
                     Delivery.state == SENDING,
-                    Delivery.smtp_phase != SmtpPhase.DATA.value,
                 )
                 .values(
                     state=DeliveryState.QUEUED.value,
+                    smtp_phase=SmtpPhase.NONE.value,
                     attempts=Delivery.attempts - 1,
                     lease_owner=None,
                     lease_expires_at=None,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.enrolment import upsert_ignore
@@ -45,7 +45,9 @@ def is_mailable(s: Session, subscriber_id: int) -> bool:
     return row is not None and not suppressed_ids(s, [row])
 
 
-def bounce_subscriber(s: Session, subscriber_id: int, address: str, reply: str, now: datetime) -> None:
+def bounce_subscriber(
+    s: Session | Connection, subscriber_id: int, address: str, reply: str, now: datetime
+) -> None:
     """Hard bounce: subscriber -> bounced (consent history kept) and the address suppressed."""
     current = s.execute(select(Subscriber.status).where(Subscriber.id == subscriber_id)).scalar()
     if current is not None and current != SubscriberStatus.BOUNCED.value:
@@ -55,8 +57,8 @@ def bounce_subscriber(s: Session, subscriber_id: int, address: str, reply: str, 
             .values(status=SubscriberStatus.BOUNCED.value, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        s.add(
-            ConsentEvent(
+        s.execute(
+            insert(ConsentEvent).values(
                 subscriber_id=subscriber_id,
                 from_status=current,
                 to_status=SubscriberStatus.BOUNCED.value,

@@ -14,18 +14,17 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from delivery import ratelimit
-from delivery.claim import Claimed, claim, extend_leases, finish, mark_data, reap, release
+from delivery.claim import Claimed, claim, extend_leases, reap, release
 from delivery.compose import TemplateCache
+from delivery.ledger import Ledger, Outcome
 from delivery.message import HeaderInjection, Sender
 from delivery.models import DeliveryState, SmtpPhase
 from delivery.retry import RetryPolicy
-from delivery.suppress import bounce_subscriber
 from delivery.transport import Envelope, LeaseLost, SendFailure, Transport
 from wildmail.context import AppContext
-from wildmail.db import write_transaction
 
 log = logging.getLogger("wildmail.worker")
 
@@ -46,51 +45,8 @@ class WorkerConfig:
     resend_unknown: bool = False
     owner: str = field(default_factory=owner_name)
     idle_sleep: float = 1.0
-
-
-@dataclass
-class _Outcome:
-    id: int
-    state: DeliveryState
-    phase: SmtpPhase | None = None
-    reply: str = ""
-    retry_at: datetime | None = None
-    bounce: Claimed | None = None
-    relay_busy: bool = False
-
-
-class _Ledger:
-    """Outcomes waiting to be written; flushed together with the next ``data`` mark."""
-
-    def __init__(self, ctx: AppContext, owner: str) -> None:
-        self.ctx, self.owner = ctx, owner
-        self.pending: list[_Outcome] = []
-
-    def _write(self, s: object, now: datetime) -> None:
-        from sqlalchemy.orm import Session
-
-        assert isinstance(s, Session)
-        sent = [o.id for o in self.pending if o.state == DeliveryState.SENT]
-        if sent:
-            finish(s, self.owner, sent, DeliveryState.SENT, now, phase=SmtpPhase.DONE, reply="250")
-        for o in self.pending:
-            if o.state == DeliveryState.SENT:
-                continue
-            finish(s, self.owner, [o.id], o.state, now, reply=o.reply, phase=o.phase, retry_at=o.retry_at)
-            if o.bounce is not None:
-                bounce_subscriber(s, o.bounce.subscriber_id, o.bounce.address, o.reply, now)
-        self.pending.clear()
-
-    def mark_data(self, delivery_id: int) -> bool:
-        now = self.ctx.clock.now()
-        with write_transaction(self.ctx.engine) as s:
-            self._write(s, now)
-            return mark_data(s, self.owner, delivery_id, now)
-
-    def flush(self) -> None:
-        if self.pending:
-            with write_transaction(self.ctx.engine) as s:
-                self._write(s, self.ctx.clock.now())
+    durable_marks: bool = False
+    mark_window: int = 1
 
 
 class Worker:
@@ -103,6 +59,7 @@ class Worker:
         self.cache = TemplateCache(Sender.from_settings(ctx.settings))
         self.stop = threading.Event()
         self.last_claimed = 0
+        self.ledger = Ledger(ctx, self.config.owner, durable=self.config.durable_marks)
 
     def run_once(self) -> int:
         """Claim one batch and send it; returns how many messages were accepted by the relay."""
@@ -120,7 +77,8 @@ class Worker:
         return self._send_batch(batch)
 
     def _send_batch(self, batch: list[Claimed]) -> int:
-        ledger = _Ledger(self.ctx, self.config.owner)
+        ledger = self.ledger
+        ledger.marked = set()
         lease_end = self.ctx.clock.now() + self.config.lease
         sent = 0
         for index, item in enumerate(batch):
@@ -132,7 +90,8 @@ class Worker:
             if lease_end - now < self.config.lease / 2:
                 lease_end = now + self.config.lease
                 extend_leases(self.ctx.engine, self.config.owner, [c.id for c in batch[index:]], lease_end)
-            outcome = self._send_one(item, ledger)
+            window = [c.id for c in batch[index + 1 : index + self.config.mark_window]]
+            outcome = self._send_one(item, ledger, window)
             if outcome is None:
                 continue
             sent += outcome.state == DeliveryState.SENT
@@ -145,42 +104,44 @@ class Worker:
         ledger.flush()
         return sent
 
-    def _send_one(self, item: Claimed, ledger: _Ledger) -> _Outcome | None:
+    def _send_one(self, item: Claimed, ledger: Ledger, window: list[int]) -> Outcome | None:
         now = self.ctx.clock.now()
         try:
             template = self.cache.get(self.ctx, item.email_id)
             data = template.render(item.id, item.message_id, item.address, item.name, now)
         except HeaderInjection as exc:
-            return _Outcome(item.id, DeliveryState.BOUNCED, SmtpPhase.NONE, f"message refused: {exc}")
+            return Outcome(item.id, DeliveryState.BOUNCED, SmtpPhase.NONE, f"message refused: {exc}")
         envelope = Envelope(self.ctx.settings.sender_address, item.address, data, item.message_id)
         try:
-            reply = self.transport.send(envelope, lambda: ledger.mark_data(item.id))
+            reply = self.transport.send(envelope, lambda: ledger.mark_data(item.id, window))
         except LeaseLost:
             log.warning("lease on delivery %s lost before DATA; not sent", item.id)
             return None
         except SendFailure as exc:
             return self._failure(item, exc)
-        return _Outcome(item.id, DeliveryState.SENT, SmtpPhase.DONE, reply)
+        return Outcome(item.id, DeliveryState.SENT, SmtpPhase.DONE, reply)
 
-    def _failure(self, item: Claimed, exc: SendFailure) -> _Outcome:
+    def _failure(self, item: Claimed, exc: SendFailure) -> Outcome:
         now = self.ctx.clock.now()
         reply = f"{exc.code or ''} {exc.reply}".strip()
         policy = self.config.retry
         if exc.uncertain:
             state = DeliveryState.QUEUED if self.config.resend_unknown else DeliveryState.UNKNOWN
-            return _Outcome(item.id, state, SmtpPhase.DATA, reply, retry_at=now)
+            return Outcome(item.id, state, SmtpPhase.DATA, reply, retry_at=now)
         if exc.permanent and exc.phase in (SmtpPhase.RCPT, SmtpPhase.DATA):
-            return _Outcome(item.id, DeliveryState.BOUNCED, exc.phase, reply, bounce=item)
+            return Outcome(
+                item.id, DeliveryState.BOUNCED, exc.phase, reply, bounce=(item.subscriber_id, item.address)
+            )
         if exc.relay_busy:
             until = now + policy.relay_backoff
-            return _Outcome(
+            return Outcome(
                 item.id, DeliveryState.RETRY_WAIT, exc.phase, reply, retry_at=until, relay_busy=True
             )
         if policy.gives_up(item.attempts):
-            return _Outcome(
+            return Outcome(
                 item.id, DeliveryState.BOUNCED, exc.phase, f"gave up after {item.attempts}: {reply}"
             )
-        return _Outcome(
+        return Outcome(
             item.id, DeliveryState.RETRY_WAIT, exc.phase, reply, retry_at=now + policy.delay(item.attempts)
         )
 
@@ -197,12 +158,17 @@ class Worker:
                 if self.last_claimed == 0 and wait(self.config.idle_sleep):
                     break
         finally:
+            self.ledger.close()
             self.transport.close()
 
 
 def run_worker_once(ctx: AppContext, transport: Transport, config: WorkerConfig | None = None) -> int:
     """Send one batch in-process (tests, the demo); returns the number sent."""
-    return Worker(ctx, transport, config).run_once()
+    worker = Worker(ctx, transport, config)
+    try:
+        return worker.run_once()
+    finally:
+        worker.ledger.close()
 
 
 def run_workers(

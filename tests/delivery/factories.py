@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import literal
+
 from campaigns.models import Campaign, Email, Link
 from subscribers.models import ListMembership, Subscriber, SubscriberList
 from wildmail.context import AppContext
@@ -120,3 +122,36 @@ def set_status(ctx: AppContext, subscriber_id: int, status: str) -> None:
         assert sub is not None
         sub.status = status
         s.commit()
+
+
+def add_many_subscribers(ctx: AppContext, count: int, *, list_slug: str = "main", domain: str = "example.org") -> None:
+    """``count`` active subscribers on the list, inserted in bulk (for the large tests)."""
+    from sqlalchemy import insert, select
+
+    now = ctx.clock.now()
+    with ctx.engine.begin() as conn:
+        list_id = conn.execute(select(SubscriberList.id).where(SubscriberList.slug == list_slug)).scalar_one()
+        conn.execute(
+            insert(Subscriber),
+            [
+                dict(
+                    email=f"bulk{i}@{domain}",
+                    name=f"Bulk {i}",
+                    status="active",
+                    locale="en",
+                    attributes={},
+                    consent_source="import",
+                    created_at=now,
+                    updated_at=now,
+                )
+                for i in range(count)
+            ],
+        )
+        conn.execute(
+            insert(ListMembership).from_select(
+                ["subscriber_id", "list_id", "created_at"],
+                select(Subscriber.id, literal(list_id), literal(now, ListMembership.created_at.type)).where(
+                    Subscriber.email.like(f"bulk%@{domain}")
+                ),
+            )
+        )

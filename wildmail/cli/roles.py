@@ -63,6 +63,12 @@ def register(app: typer.Typer) -> None:
             None, "--out", help="Dry run: write .eml files here instead of SMTP."
         ),
         resend_unknown: bool = typer.Option(False, "--resend-unknown", help="Requeue rows cut off in DATA."),
+        mark_window: int = typer.Option(
+            1, "--mark-window", min=1, max=1000, help="Messages marked 'data' per commit (1 = exact)."
+        ),
+        durable_marks: bool = typer.Option(
+            False, "--durable-marks", help="PostgreSQL: synchronous commit for every 'data' mark."
+        ),
     ) -> None:
         """Send queued deliveries (run any number of workers against one PostgreSQL database)."""
         from delivery.worker import WorkerConfig, run_workers
@@ -76,6 +82,8 @@ def register(app: typer.Typer) -> None:
             lease=timedelta(seconds=lease_seconds),
             rate_per_second=ctx.settings.smtp_rate_per_second,
             resend_unknown=resend_unknown,
+            mark_window=mark_window,
+            durable_marks=durable_marks,
         )
         run_workers(ctx, _transport_factory(ctx, out), concurrency, stop, config)
         ctx.close()

@@ -1,0 +1,363 @@
+"""Delivery benchmarks: end-to-end send rate vs Postfix smtp-source, weekly enqueue, worker memory.
+
+1. Send: claim -> personalise -> SMTP -> mark sent, ~15 KB messages, to Postfix ``smtp-sink`` on
+   loopback; in the same run ``smtp-source`` sends the same number of same-size messages over
+   the same number of sessions to the same sink, and the ratio is printed (target >= 0.5).
+2. Enqueue: one weekly tick for N enrolled subscribers (target: 1,000,000 in < 20 s).
+3. Memory: peak RSS of a worker process sending M messages (``ru_maxrss``), for two sizes, so the
+   growth per message can be extrapolated to 1,000,000 (target < 300 MB).
+
+Runs on SQLite and, when ``WILDMAIL_TEST_POSTGRES_URL`` is set, on PostgreSQL.
+``BENCH_SMALL=1`` uses tiny sizes (CI). Results go to ``bench/results/send.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, insert, literal, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from campaigns.models import Campaign, Email, Enrolment, Link  # noqa: E402
+from delivery.control import schedule_campaign  # noqa: E402
+from delivery.enqueue import tick  # noqa: E402
+from delivery.models import Delivery  # noqa: E402
+from delivery.smtp_transport import SmtpTransport  # noqa: E402
+from delivery.worker import Worker, WorkerConfig  # noqa: E402
+from subscribers.models import ListMembership, Subscriber, SubscriberList  # noqa: E402
+from wildmail import migrate  # noqa: E402
+from wildmail.clock import FakeClock  # noqa: E402
+from wildmail.context import AppContext  # noqa: E402
+from wildmail.db import make_engine  # noqa: E402
+from wildmail.settings import Settings  # noqa: E402
+from wildmail.smtp_sink import free_port  # noqa: E402
+
+SMALL = os.environ.get("BENCH_SMALL") == "1"
+PG_URL = os.environ.get("WILDMAIL_TEST_POSTGRES_URL", "")
+SINK = "/usr/sbin/smtp-sink"
+SOURCE = "/usr/sbin/smtp-source"
+SEND_COUNT = 300 if SMALL else 6000
+ENQUEUE_COUNT = 2000 if SMALL else 1_000_000
+MEMORY_COUNTS = (200, 400) if SMALL else (5000, 20000)
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "2"))
+WINDOWS = (1, 32)
+SLOT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+PARAGRAPH = "<p>Amur leopards cross frozen rivers and thin forests; patrols count their tracks. </p>\n"
+
+
+class Database:
+    """A fresh migrated database (SQLite file or a new PostgreSQL database) for one measurement."""
+
+    def __init__(self, kind: str, tmp: Path) -> None:
+        self.kind = kind
+        if kind == "sqlite":
+            self.url = f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:6]}.db'}"
+        else:
+            self.name = f"wm_bench_{uuid.uuid4().hex[:8]}"
+            admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", no_pool=True)
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+            admin.dispose()
+            self.url = make_url(PG_URL).set(database=self.name).render_as_string(hide_password=False)
+        engine = make_engine(self.url)
+        migrate.upgrade(engine)
+        engine.dispose()
+
+    def drop(self) -> None:
+        if self.kind == "postgres":
+            admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", no_pool=True)
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def make_ctx(url: str, smtp_port: int = 25) -> AppContext:
+    settings = Settings(
+        database_url=url,
+        base_url="https://mail.example.org",
+        secret_key="bench-secret",  # noqa: S106 - a throwaway benchmark key
+        sender_address="news@wildmail.test",
+        smtp_port=smtp_port,
+    )
+    return AppContext(settings=settings, engine=make_engine(url), clock=FakeClock(SLOT - timedelta(hours=1)))
+
+
+def populate(ctx: AppContext, count: int, size: int = 15_000) -> None:
+    """A one-email campaign (~``size`` bytes of HTML) and ``count`` subscribers, scheduled."""
+    now = ctx.clock.now()
+    html = "<html><body><p>Hello %%WM_NAME%%,</p>\n"
+    html += '<p><a href="%%WM_LINK_1%%">Read</a> <a href="%%WM_LINK_2%%">Donate</a></p>\n'
+    html += PARAGRAPH * max(1, (size * 2 // 3) // len(PARAGRAPH))
+    html += '<img src="%%WM_OPEN_URL%%"><a href="%%WM_UNSUBSCRIBE_URL%%">Unsubscribe</a></body></html>'
+    txt = "Hello %%WM_NAME%%,\n" + "Amur leopards cross frozen rivers.\n" * (size // 3 // 36)
+    txt += "Read: %%WM_LINK_1%%\nUnsubscribe: %%WM_UNSUBSCRIBE_URL%%\n"
+    with ctx.engine.begin() as conn:
+        list_id = conn.execute(
+            insert(SubscriberList).values(slug="main", name="Main", double_opt_in=False, created_at=now)
+        ).inserted_primary_key[0]  # type: ignore[index]
+        cid = conn.execute(
+            insert(Campaign).values(
+                slug="bench",
+                title="Bench",
+                source_name="",
+                source_text="",
+                list_id=list_id,
+                segment={},
+                mode="drip",
+                cadence_days=7,
+                send_weekday=0,
+                send_hour=9,
+                timezone="UTC",
+                status="draft",
+                donation_url="",
+                donation_text="Donate",
+                template="",
+                render_engine="css-inline",
+                track_identity=True,
+                stop_donation_after_click=False,
+                grace_hours=24,
+                min_gap_hours=72,
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        eid = conn.execute(
+            insert(Email).values(
+                campaign_id=cid,
+                position=1,
+                title="One",
+                subject="Part 1: the leopard's forest",
+                preheader="",
+                paragraphs=[],
+                word_count=0,
+                reading_minutes=1,
+                compiled_html=html,
+                compiled_text=txt,
+                compiled_at=now,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        for pos in (1, 2):
+            conn.execute(
+                insert(Link).values(
+                    email_id=eid, position=pos, url="https://example.org", kind="content", label=""
+                )
+            )
+        step = 50_000
+        for start in range(0, count, step):
+            conn.execute(
+                insert(Subscriber),
+                [
+                    dict(
+                        email=f"r{i}@example.org",
+                        name=f"Reader {i}",
+                        status="active",
+                        locale="en",
+                        attributes={},
+                        consent_source="import",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    for i in range(start, min(count, start + step))
+                ],
+            )
+        conn.execute(
+            insert(ListMembership).from_select(
+                ["subscriber_id", "list_id", "created_at"],
+                select(Subscriber.id, literal(list_id), literal(now, ListMembership.created_at.type)),
+            )
+        )
+    schedule_campaign(ctx, "bench")
+
+
+class Sink:
+    """Postfix smtp-sink on a loopback port (counts nothing, accepts everything)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen([SINK, "-u", "nobody", f"127.0.0.1:{self.port}", "256"])
+        time.sleep(0.3)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def smtp_source_rate(port: int, count: int, size: int, sessions: int) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [SOURCE, "-d", "-s", str(sessions), "-l", str(size), "-m", str(count), f"127.0.0.1:{port}"],
+        check=True,
+        capture_output=True,
+    )
+    return count / (time.perf_counter() - start)
+
+
+def our_rate(ctx: AppContext, port: int, count: int, concurrency: int, window: int) -> tuple[float, int]:
+    """Drain ``count`` queued deliveries with ``concurrency`` worker threads; (msgs/s, bytes/msg)."""
+    ctx.clock.set(SLOT)  # type: ignore[attr-defined]
+    workers = [
+        Worker(ctx, SmtpTransport("127.0.0.1", port, timeout=10), WorkerConfig(batch=100, mark_window=window))
+        for _ in range(concurrency)
+    ]
+    sample = workers[0].cache.get(ctx, 1).render(1, "<x@y>", "r0@example.org", "Reader 0", SLOT)
+
+    def drain(w: Worker) -> None:
+        while w.run_once() or w.last_claimed:
+            pass
+        w.transport.close()
+
+    threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    with ctx.session() as s:
+        sent = s.execute(select(func.count()).where(Delivery.state == "sent")).scalar()
+    assert sent == count, f"only {sent} of {count} sent"
+    return count / elapsed, len(sample)
+
+
+def bench_send(kind: str, tmp: Path, window: int) -> dict[str, float]:
+    db = Database(kind, tmp)
+    sink = Sink()
+    try:
+        ctx = make_ctx(db.url, sink.port)
+        populate(ctx, SEND_COUNT)
+        tick_at_slot(ctx)
+        ours, size = our_rate(ctx, sink.port, SEND_COUNT, CONCURRENCY, window)
+        theirs = smtp_source_rate(sink.port, SEND_COUNT, size, CONCURRENCY)
+        ctx.close()
+    finally:
+        sink.stop()
+        db.drop()
+    return {
+        "messages": SEND_COUNT,
+        "bytes_per_message": size,
+        "sessions": CONCURRENCY,
+        "mark_window": window,
+        "ours_per_s": round(ours, 1),
+        "smtp_source_per_s": round(theirs, 1),
+        "ratio": round(ours / theirs, 3),
+    }
+
+
+def tick_at_slot(ctx: AppContext) -> float:
+    ctx.clock.set(SLOT)  # type: ignore[attr-defined]
+    start = time.perf_counter()
+    report = tick(ctx)
+    elapsed = time.perf_counter() - start
+    assert report.queued > 0
+    return elapsed
+
+
+def bench_enqueue(kind: str, tmp: Path) -> dict[str, float]:
+    db = Database(kind, tmp)
+    try:
+        ctx = make_ctx(db.url)
+        t0 = time.perf_counter()
+        populate(ctx, ENQUEUE_COUNT, size=2000)
+        setup = time.perf_counter() - t0
+        with ctx.session() as s:
+            s.execute(text("ANALYZE"))
+            s.commit()
+        elapsed = tick_at_slot(ctx)
+        with ctx.session() as s:
+            queued = s.execute(select(func.count()).select_from(Delivery)).scalar()
+            advanced = s.execute(select(func.count()).where(Enrolment.next_position == 2)).scalar()
+        assert queued == advanced == ENQUEUE_COUNT
+        ctx.close()
+    finally:
+        db.drop()
+    return {"enrolled": ENQUEUE_COUNT, "tick_seconds": round(elapsed, 2), "setup_seconds": round(setup, 1)}
+
+
+MEMORY_CHILD = """
+import resource, sys, threading
+sys.path.insert(0, {root!r})
+from bench.send import make_ctx, SLOT
+from delivery.smtp_transport import SmtpTransport
+from delivery.worker import Worker, WorkerConfig
+ctx = make_ctx({url!r}, {port})
+ctx.clock.set(SLOT)
+w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), WorkerConfig(batch=100))
+while w.run_once() or w.last_claimed:
+    pass
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_memory(kind: str, tmp: Path) -> dict[str, float]:
+    out: dict[str, float] = {}
+    sink = Sink()
+    try:
+        for count in MEMORY_COUNTS:
+            db = Database(kind, tmp)
+            try:
+                ctx = make_ctx(db.url)
+                populate(ctx, count)
+                tick_at_slot(ctx)
+                ctx.close()
+                code = MEMORY_CHILD.format(root=str(ROOT), url=db.url, port=sink.port)
+                res = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+                out[f"peak_rss_mb_{count}"] = round(int(res.stdout.strip().splitlines()[-1]) / 1024, 1)
+            finally:
+                db.drop()
+    finally:
+        sink.stop()
+    small, large = MEMORY_COUNTS
+    per_message = (out[f"peak_rss_mb_{large}"] - out[f"peak_rss_mb_{small}"]) / (large - small)
+    out["mb_per_message"] = round(per_message, 6)
+    out["extrapolated_mb_1m"] = round(
+        out[f"peak_rss_mb_{large}"] + max(0.0, per_message) * (1_000_000 - large), 1
+    )
+    return out
+
+
+def main() -> None:
+    if not (Path(SINK).exists() and Path(SOURCE).exists()):
+        raise SystemExit("bench/send.py needs Postfix smtp-sink and smtp-source (apt-get install postfix)")
+    kinds = ["sqlite"] + (["postgres"] if PG_URL else [])
+    results: dict[str, object] = {"small": SMALL, "concurrency": CONCURRENCY}
+    tmp = Path(tempfile.mkdtemp(prefix="wm-bench-"))
+    try:
+        for kind in kinds:
+            sends = []
+            for window in WINDOWS:
+                send = bench_send(kind, tmp, window)
+                sends.append(send)
+                print(
+                    f"[{kind}] send {send['messages']} x {send['bytes_per_message']} B, "
+                    f"{CONCURRENCY} sessions, "
+                    f"mark window {window}: ours {send['ours_per_s']}/s, "
+                    f"smtp-source {send['smtp_source_per_s']}/s, ratio {send['ratio']}"
+                )
+            enqueue = bench_enqueue(kind, tmp)
+            print(f"[{kind}] weekly tick for {enqueue['enrolled']} enrolled: {enqueue['tick_seconds']} s")
+            memory = bench_memory(kind, tmp)
+            print(f"[{kind}] worker peak RSS: {memory}")
+            results[kind] = {"send": sends, "enqueue": enqueue, "memory": memory}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = ROOT / "bench" / "results" / ("send-small.json" if SMALL else "send.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

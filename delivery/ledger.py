@@ -1,0 +1,157 @@
+"""The worker's hot-path writes: outcomes and ``data`` marks on one long-lived connection.
+
+Per message a single short transaction records the previous message's outcome and marks the
+next one's phase ``data`` (fenced by ``lease_owner``), with statements compiled once. On
+PostgreSQL the connection may use ``synchronous_commit = off`` (``durable=False``): a mark is
+visible to every other process at once and survives any worker crash; only a crash of the
+database server itself within ~0.6 s could lose it (the same guarantee SQLite gives in WAL mode
+with ``synchronous=NORMAL``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, or_, text
+
+from delivery.claim import SENDING, finish
+from delivery.models import Delivery, DeliveryState, SmtpPhase
+from delivery.suppress import bounce_subscriber
+from wildmail.context import AppContext
+from wildmail.db import is_sqlite
+
+T: Table = Delivery.__table__  # type: ignore[assignment]
+MARK_DATA = (
+    T.update()
+    .where(T.c.id == bindparam("d_id"), T.c.lease_owner == bindparam("owner"), T.c.state == SENDING)
+    .values(smtp_phase=SmtpPhase.DATA.value, updated_at=bindparam("now"))
+)
+MARK_DATA_MANY = (
+    T.update()
+    .where(
+        T.c.id.in_(bindparam("ids", expanding=True)),
+        T.c.lease_owner == bindparam("owner"),
+        T.c.state == SENDING,
+    )
+    .values(smtp_phase=SmtpPhase.DATA.value, updated_at=bindparam("now"))
+    .returning(T.c.id)
+)
+MARK_SENT = (
+    T.update()
+    .where(
+        T.c.id == bindparam("d_id"),
+        T.c.lease_owner == bindparam("owner"),
+        or_(T.c.state == SENDING, T.c.state == DeliveryState.UNKNOWN.value),
+    )
+    .values(
+        state=DeliveryState.SENT.value,
+        smtp_phase=SmtpPhase.DONE.value,
+        sent_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        last_reply=bindparam("reply"),
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+)
+
+
+@dataclass
+class Outcome:
+    """How one attempt ended (``bounce`` carries what the hard-bounce transition needs)."""
+
+    id: int
+    state: DeliveryState
+    phase: SmtpPhase | None = None
+    reply: str = ""
+    retry_at: datetime | None = None
+    bounce: tuple[int, str] | None = None
+    relay_busy: bool = False
+
+
+class Ledger:
+    """Pending outcomes, written together with the next ``data`` mark (or on :meth:`flush`)."""
+
+    def __init__(self, ctx: AppContext, owner: str, *, durable: bool = False) -> None:
+        self.ctx, self.owner = ctx, owner
+        self.pending: list[Outcome] = []
+        self.marked: set[int] = set()
+        self._conn: Connection | None = None
+        self._durable = durable
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            engine = self.ctx.engine
+            if is_sqlite(engine):
+                engine = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            self._conn = engine.connect()
+            if not self._durable and not is_sqlite(engine):
+                self._conn.execute(text("SET synchronous_commit TO OFF"))
+                self._conn.commit()
+        return self._conn
+
+    def _write(self, conn: Connection, now: datetime) -> None:
+        sent = [o for o in self.pending if o.state == DeliveryState.SENT]
+        if sent:
+            conn.execute(
+                MARK_SENT, [{"d_id": o.id, "owner": self.owner, "now": now, "reply": o.reply} for o in sent]
+            )
+        others = [o for o in self.pending if o.state != DeliveryState.SENT]
+        if others:
+            for o in others:
+                finish(
+                    conn, self.owner, [o.id], o.state, now, reply=o.reply, phase=o.phase, retry_at=o.retry_at
+                )
+                if o.bounce is not None:
+                    bounce_subscriber(conn, o.bounce[0], o.bounce[1], o.reply, now)
+        self.pending.clear()
+
+    def mark_data(self, delivery_id: int, window: list[int] | None = None) -> bool:
+        """Called right before DATA: True when ``delivery_id`` is marked ``data`` and still ours.
+
+        Writes pending outcomes and marks ``delivery_id`` (plus the rest of ``window``, the
+        next messages of the batch, so they need no write of their own) in one transaction.
+        A window larger than one trades precision after a crash (every marked row that had
+        not finished becomes ``unknown``) for fewer commits.
+        """
+        if delivery_id in self.marked:
+            return True
+        now = self.ctx.clock.now()
+        ids = list(dict.fromkeys([delivery_id, *(window or [])]))
+        conn = self._connection()
+        try:
+            self._write(conn, now)
+            if len(ids) == 1:
+                result: Any = conn.execute(MARK_DATA, {"d_id": delivery_id, "owner": self.owner, "now": now})
+                self.marked = {delivery_id} if int(result.rowcount) == 1 else set()
+            else:
+                rows = conn.execute(MARK_DATA_MANY, {"ids": ids, "owner": self.owner, "now": now})
+                self.marked = {r[0] for r in rows}
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            self.marked = set()
+            raise
+        return delivery_id in self.marked
+
+    def flush(self) -> None:
+        """Write pending outcomes now."""
+        if not self.pending:
+            return
+        conn = self._connection()
+        try:
+            self._write(conn, self.ctx.clock.now())
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+
+    def close(self) -> None:
+        """Flush and return the connection to the pool."""
+        try:
+            self.flush()
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
