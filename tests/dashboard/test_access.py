@@ -35,7 +35,9 @@ def test_login_sets_hardened_cookie_and_logout_ends_it(client, users) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/dashboard"
     cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith("wm_session="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
-    assert client.get("/dashboard").status_code == 200
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
     assert post_form(client, "/dashboard", "/logout").status_code == 303
     assert client.get("/dashboard", follow_redirects=False).status_code == 303
 
