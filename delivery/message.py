@@ -10,7 +10,6 @@ Any header value containing CR or LF is refused (:class:`HeaderInjection`).
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import re
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from email.header import Header
 from email.utils import format_datetime, formataddr
 
 from campaigns.compiled import CompiledEmail, Recipient
+from delivery.qp_template import QPTemplate
 from tracking import tokens
 from wildmail.settings import Settings
 
@@ -73,14 +73,6 @@ def list_id(title: str, ident: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9._-]+", ident):
         raise HeaderInjection(f"list id {ident!r} has characters outside letters, digits, '.', '_' and '-'")
     return formataddr((title, ident), charset="utf-8") if title else f"<{ident}>"
-
-
-def qp(text: str) -> bytes:
-    """Quoted-printable body with CRLF line ends."""
-    normal = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
-    if not normal.endswith("\r\n"):
-        normal += "\r\n"
-    return binascii.b2a_qp(normal.encode("utf-8"), istext=True)
 
 
 @dataclass(frozen=True)
@@ -163,6 +155,8 @@ class MessageTemplate:
         subject_prefix: str = "",
     ) -> None:
         self.compiled = compiled
+        self._text_part = QPTemplate(compiled.text, escape=False)
+        self._html_part = QPTemplate(compiled.html, escape=True)
         self.links = tuple(links)
         self.sender = sender
         mailto = sender.unsubscribe_mailto or f"unsubscribe@{sender.domain}"
@@ -205,7 +199,7 @@ class MessageTemplate:
     ) -> bytes:
         """The complete message bytes (CRLF line ends) for one recipient."""
         person = self.recipient(delivery_id, to_name)
-        html, text = self.compiled.personalise(person)
+        values = person.values()
         unsubscribe = clean(person.unsubscribe_url, "unsubscribe URL")
         per_recipient = [
             b"Date: " + format_datetime(now).encode(),
@@ -219,9 +213,9 @@ class MessageTemplate:
                 CRLF,
                 self._head,
                 self._text_open,
-                qp(text),
+                self._text_part.render(values),
                 self._html_open,
-                qp(html),
+                self._html_part.render(values),
                 self._close,
             )
         )

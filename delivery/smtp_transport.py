@@ -41,6 +41,7 @@ class SmtpTransport:
     password: str = field(default="", repr=False)
     timeout: float = 30.0
     reconnect_every: int = 1000
+    pipelining: bool = True
     name: str = ""
     _conn: smtplib.SMTP | None = field(default=None, init=False, repr=False)
     _used: int = field(default=0, init=False)
@@ -118,18 +119,11 @@ class SmtpTransport:
         conn = self._conn
         phase = SmtpPhase.MAIL
         try:
-            code, reply = conn.mail(envelope.sender)
-            self._check(code, reply, phase, (250,))
-            phase = SmtpPhase.RCPT
-            code, reply = conn.rcpt(envelope.recipient)
-            self._check(code, reply, phase, (250, 251))
-            if not before_data():
-                self._reset()
-                raise LeaseLost(envelope.message_id)
-            phase = SmtpPhase.DATA
-            conn.putcmd("data")
-            code, reply = conn.getreply()
-            self._check(code, reply, phase, (354,))
+            if self.pipelining and conn.has_extn("pipelining"):
+                self._pipelined_prelude(conn, envelope, before_data)
+                phase = SmtpPhase.DATA
+            else:
+                phase = self._prelude(conn, envelope, before_data)
         except NETWORK_ERRORS as exc:
             self._abort()
             raise SendFailure(phase, None, f"{type(exc).__name__}: {exc}") from None
@@ -145,6 +139,51 @@ class SmtpTransport:
                 self._abort()
             raise SendFailure(phase, code, _text(reply))
         return f"{code} {_text(reply)}"
+
+    def _pipelined_prelude(
+        self, conn: smtplib.SMTP, envelope: Envelope, before_data: Callable[[], bool]
+    ) -> None:
+        """MAIL, RCPT and DATA in one write (RFC 2920); the ``data`` mark is made before it."""
+        if not before_data():
+            raise LeaseLost(envelope.message_id)
+        conn.send(f"mail FROM:<{envelope.sender}>\r\nrcpt TO:<{envelope.recipient}>\r\ndata\r\n")
+        phase = SmtpPhase.MAIL
+        try:
+            mail = conn.getreply()
+            phase = SmtpPhase.RCPT
+            rcpt = conn.getreply()
+            phase = SmtpPhase.DATA
+            data = conn.getreply()
+        except NETWORK_ERRORS as exc:
+            self._abort()
+            raise SendFailure(phase, None, f"{type(exc).__name__}: {exc}") from None
+        if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
+            conn.send(b".\r\n")  # the server opened DATA without a recipient: close it empty
+            conn.getreply()
+        self._check(*mail, SmtpPhase.MAIL, (250,))
+        self._check(*rcpt, SmtpPhase.RCPT, (250, 251))
+        self._check(*data, SmtpPhase.DATA, (354,))
+
+    def _prelude(self, conn: smtplib.SMTP, envelope: Envelope, before_data: Callable[[], bool]) -> SmtpPhase:
+        """MAIL, RCPT, then the ``data`` mark, then DATA, one reply at a time."""
+        phase = SmtpPhase.MAIL
+        try:
+            code, reply = conn.mail(envelope.sender)
+            self._check(code, reply, phase, (250,))
+            phase = SmtpPhase.RCPT
+            code, reply = conn.rcpt(envelope.recipient)
+            self._check(code, reply, phase, (250, 251))
+            if not before_data():
+                self._reset()
+                raise LeaseLost(envelope.message_id)
+            phase = SmtpPhase.DATA
+            conn.putcmd("data")
+            code, reply = conn.getreply()
+            self._check(code, reply, phase, (354,))
+        except NETWORK_ERRORS as exc:
+            self._abort()
+            raise SendFailure(phase, None, f"{type(exc).__name__}: {exc}") from None
+        return phase
 
     def _check(self, code: int, reply: bytes, phase: SmtpPhase, ok: tuple[int, ...]) -> None:
         if code in ok:

@@ -124,7 +124,9 @@ def set_status(ctx: AppContext, subscriber_id: int, status: str) -> None:
         s.commit()
 
 
-def add_many_subscribers(ctx: AppContext, count: int, *, list_slug: str = "main", domain: str = "example.org") -> None:
+def add_many_subscribers(
+    ctx: AppContext, count: int, *, list_slug: str = "main", domain: str = "example.org"
+) -> None:
     """``count`` active subscribers on the list, inserted in bulk (for the large tests)."""
     from sqlalchemy import insert, select
 

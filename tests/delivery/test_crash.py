@@ -95,7 +95,9 @@ def test_sigkill_at_random_moments_loses_nothing_and_duplicates_nothing(ctx, clo
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_four_worker_processes_on_postgres_send_each_delivery_once(ctx, clock, smtp_server, settings, backend):
+def test_four_worker_processes_on_postgres_send_each_delivery_once(
+    ctx, clock, smtp_server, settings, backend
+):
     if backend != "postgres":
         pytest.skip("the concurrent-workers test targets PostgreSQL (SQLite is single-host by design)")
     enqueue(ctx, clock, 20000)

@@ -1,0 +1,32 @@
+"""Quoted-printable splicing: encoded once per email, values spliced per recipient, exact round trip."""
+
+import binascii
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from campaigns.compiled import CompiledEmail, Recipient
+from delivery.qp_template import QPTemplate, crlf
+
+TEXT = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=300)
+HOLES = st.sampled_from(["%%WM_NAME%%", "%%WM_OPEN_URL%%", "%%WM_UNSUBSCRIBE_URL%%", "%%WM_LINK_1%%"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.tuples(TEXT, HOLES), max_size=6), tail=TEXT, name=TEXT, url=TEXT)
+def test_splice_decodes_to_personalise(parts, tail, name, url):
+    template = "".join(a + b for a, b in parts) + tail
+    compiled = CompiledEmail(1, 1, 1, "s", "", template, template)
+    person = Recipient(name=name, open_url=url + "o", unsubscribe_url=url + "u", link_urls={1: url + "1"})
+    want_html, want_text = compiled.personalise(person)
+    for escape, want in ((True, want_html), (False, want_text)):
+        encoded = QPTemplate(template, escape=escape).render(person.values())
+        lines = encoded.split(b"\r\n")
+        assert lines[-1] == b""  # ends with a line break
+        assert all(len(line) <= 76 for line in lines)
+        assert b"\n" not in encoded.replace(b"\r\n", b"")
+        decoded = binascii.a2b_qp(encoded).decode("utf-8")
+        expected = crlf(want)
+        if not expected.endswith("\r\n"):
+            expected += "\r\n"
+        assert decoded == expected
