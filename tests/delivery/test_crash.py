@@ -5,16 +5,21 @@ import re
 import signal
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from delivery.control import schedule_campaign
 from delivery.enqueue import tick
 from delivery.models import Delivery
 from tests.delivery.factories import add_many_subscribers, make_campaign
 from tests.delivery.worker_env import start_worker, worker_env
+from wildmail.clock import FakeClock
+from wildmail.context import AppContext
+from wildmail.db import make_engine
+from wildmail.models import Base
+from wildmail.settings import Settings
 
 SLOT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 OPEN_STATES = ("queued", "sending", "retry_wait")
@@ -94,17 +99,25 @@ def test_sigkill_at_random_moments_loses_nothing_and_duplicates_nothing(ctx, clo
 
 
 @pytest.mark.slow
-@pytest.mark.postgres
-def test_four_worker_processes_on_postgres_send_each_delivery_once(
-    ctx, clock, smtp_server, settings, backend
-):
-    if backend != "postgres":
-        pytest.skip("the concurrent-workers test targets PostgreSQL (SQLite is single-host by design)")
+def test_four_worker_processes_on_postgres_send_each_delivery_once(pg_database, smtp_server):
+    """Four ``wildmail worker`` processes share one PostgreSQL queue (SKIP LOCKED claims)."""
+    engine = make_engine(pg_database, no_pool=True)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    clock = FakeClock(SLOT - timedelta(hours=1))
+    settings = Settings(
+        database_url=pg_database,
+        base_url="http://testserver",
+        secret_key="test-secret-key-not-for-production",
+        sender_address="news@wildmail.test",
+    )
+    ctx = AppContext(settings=settings, engine=engine, clock=clock)
     enqueue(ctx, clock, 20000)
     env = worker_env(settings, smtp_server.port)
-    procs = [start_worker(env, "--batch", "100") for _ in range(4)]
+    procs = [start_worker(env, "--batch", "100", "--mark-window", "20") for _ in range(4)]
     try:
-        wait_until_done(ctx, 120)
+        wait_until_done(ctx, 150)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -114,5 +127,8 @@ def test_four_worker_processes_on_postgres_send_each_delivery_once(
     assert by_state == {"sent": 20000}
     assert len(smtp_server.messages) == 20000
     with ctx.session() as s:
-        owners = s.execute(select(func.count(func.distinct(Delivery.attempts)))).scalar()
-    assert owners == 1  # every delivery needed exactly one attempt
+        attempts = s.execute(select(Delivery.attempts).distinct()).scalars().all()
+        owners = s.execute(select(func.count(func.distinct(Delivery.lease_owner)))).scalar()
+    assert attempts == [1]  # every delivery was claimed exactly once
+    assert owners == 0  # leases released
+    engine.dispose()

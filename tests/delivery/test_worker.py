@@ -235,3 +235,37 @@ def test_file_transport_and_test_send(ctx, clock, smtp_server, tmp_path, backend
     subjects = [m.message["Subject"] for m in smtp_server.messages]
     assert subjects == [f"[TEST] Part {n}: the leopard's forest" for n in (1, 2, 3)]
     assert len(states(ctx)) == 2  # test sends are not deliveries
+
+
+class Crash(BaseException):
+    """Stands in for the process dying (nothing after it runs)."""
+
+
+def test_crash_with_a_mark_window_leaves_unknowns_never_duplicates(ctx, clock, smtp_server, backend):
+    queue(ctx, clock, 6)
+    real = smtp(smtp_server)
+    calls = []
+
+    class DiesInSecondMessage:
+        name = real.name
+
+        def send(self, envelope, before_data):
+            calls.append(envelope.recipient)
+            if len(calls) == 2:
+                assert before_data()
+                raise Crash  # killed after the window's mark, before DATA of message 2
+            return real.send(envelope, before_data)
+
+        def close(self):
+            real.close()
+
+    worker = Worker(ctx, DiesInSecondMessage(), config(batch=6, mark_window=4, lease=timedelta(seconds=30)))
+    with pytest.raises(Crash):
+        worker.run_once()
+    clock.advance(seconds=31)
+    assert reap(ctx) == {"requeued": 2, "unknown": 4}  # the window of 4 is reported, the rest requeued
+    by_sub = states(ctx)
+    assert Counter(by_sub.values()) == {"unknown": 4, "queued": 2}
+    assert run_worker_once(ctx, smtp(smtp_server), config()) == 2
+    assert len(smtp_server.messages) == 3  # message 1 (unknown, really sent) + the 2 requeued, no repeats
+    assert len(set(smtp_server.recipients())) == 3
