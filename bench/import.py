@@ -61,11 +61,13 @@ def child(url: str, csv_path: str) -> None:
     started = time.perf_counter()
     report = import_csv(engine, csv_path, "bench", at=datetime.now(UTC))
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({
         "rows": report.rows, "created": report.created, "rejected": report.rejected,
         "seconds": round(seconds, 2), "rows_per_second": round(report.rows / seconds),
-        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "client_cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
     }))  # fmt: skip
 
 
@@ -90,12 +92,13 @@ def run(label: str, url: str, csv_path: Path) -> dict[str, object]:
         raise SystemExit(f"{label} import failed:\n{proc.stderr}")
     figures: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
     print(f"{label:10} {figures['rows']:>9} rows  {figures['rows_per_second']:>8} rows/s  "
-          f"peak RSS {figures['peak_rss_mb']} MB  ({figures['seconds']} s)")  # fmt: skip
+          f"peak RSS {figures['peak_rss_mb']} MB  ({figures['seconds']} s, client CPU "
+          f"{figures['client_cpu_seconds']} s, load {figures['load_average_after']})")  # fmt: skip
     return figures
 
 
 def main() -> None:
-    results: dict[str, object] = {"rows": ROWS, "bad_rows_percent": 1}
+    results: dict[str, object] = {"rows": ROWS, "bad_rows_percent": 1, "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="wm-bench-import-") as tmp:
         csv_path = Path(tmp) / "subscribers.csv"
         started = time.perf_counter()
