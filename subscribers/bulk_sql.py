@@ -63,7 +63,7 @@ def _pg_stage(conn: Connection, name: str, rows: Sequence[Sequence[Any]]) -> Non
 
 def to_json(value: dict[str, Any]) -> str:
     """Serialise attributes like the JSON column type does."""
-    return json.dumps(value)
+    return json.dumps(value) if value else "{}"
 
 
 def select_existing(conn: Connection, emails: Sequence[str]) -> list[Any]:

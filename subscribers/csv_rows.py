@@ -158,7 +158,7 @@ def read_rows(stream: IO[str], source: str) -> tuple[Header, Iterator[tuple[int,
                 return
             except csv.Error as exc:
                 raise ImportFileError(f"{source}: line {reader.line_num}: broken CSV ({exc})") from None
-            if fields and any(f.strip() for f in fields):
+            if fields and (fields[0].strip() or "".join(fields).strip()):
                 yield reader.line_num, fields
 
     return header, rows()
