@@ -8,7 +8,8 @@
    growth per message can be extrapolated to 1,000,000 (target < 300 MB).
 
 Runs on SQLite and, when ``WILDMAIL_TEST_POSTGRES_URL`` is set, on PostgreSQL.
-``BENCH_SMALL=1`` uses tiny sizes (CI). Results go to ``bench/results/send.json``.
+``BENCH_SMALL=1`` uses tiny sizes (CI); ``BENCH_PARTS=send,enqueue,memory`` picks parts.
+Results go to ``bench/results/send.json`` (``send-small.json`` for tiny sizes).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,8 +34,10 @@ from sqlalchemy import func, insert, literal, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from campaigns.models import Campaign, Email, Enrolment, Link  # noqa: E402
+from delivery.compose import load_template  # noqa: E402
 from delivery.control import schedule_campaign  # noqa: E402
 from delivery.enqueue import tick  # noqa: E402
+from delivery.message import MessageTemplate, Sender  # noqa: E402
 from delivery.models import Delivery  # noqa: E402
 from delivery.smtp_transport import SmtpTransport  # noqa: E402
 from delivery.worker import Worker, WorkerConfig  # noqa: E402
@@ -46,6 +50,7 @@ from wildmail.settings import Settings  # noqa: E402
 from wildmail.smtp_sink import free_port  # noqa: E402
 
 SMALL = os.environ.get("BENCH_SMALL") == "1"
+PARTS = set(os.environ.get("BENCH_PARTS", "send,enqueue,memory").split(","))
 PG_URL = os.environ.get("WILDMAIL_TEST_POSTGRES_URL", "")
 SINK = "/usr/sbin/smtp-sink"
 SOURCE = "/usr/sbin/smtp-source"
@@ -53,7 +58,7 @@ SEND_COUNT = 300 if SMALL else 6000
 ENQUEUE_COUNT = 2000 if SMALL else 1_000_000
 MEMORY_COUNTS = (200, 400) if SMALL else (5000, 20000)
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "2"))
-WINDOWS = (1, 32)
+VARIANTS = ((1, False), (32, False), (1, True), (32, True))  # (mark window, one process per session)
 SLOT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 PARAGRAPH = "<p>Amur leopards cross frozen rivers and thin forests; patrols count their tracks. </p>\n"
 
@@ -205,14 +210,24 @@ def smtp_source_rate(port: int, count: int, size: int, sessions: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def our_rate(ctx: AppContext, port: int, count: int, concurrency: int, window: int) -> tuple[float, int]:
+def message_size(ctx: AppContext) -> int:
+    """Bytes of one personalised message of the benchmark campaign."""
+    template = load_template_for_size(ctx)
+    return len(template.render(1, "<x@y>", "r0@example.org", "Reader 0", SLOT))
+
+
+def load_template_for_size(ctx: AppContext) -> MessageTemplate:
+    with ctx.session() as s:
+        return load_template(s, 1, Sender.from_settings(ctx.settings))
+
+
+def our_rate(ctx: AppContext, port: int, count: int, concurrency: int, window: int) -> float:
     """Drain ``count`` queued deliveries with ``concurrency`` worker threads; (msgs/s, bytes/msg)."""
     ctx.clock.set(SLOT)  # type: ignore[attr-defined]
     workers = [
         Worker(ctx, SmtpTransport("127.0.0.1", port, timeout=10), WorkerConfig(batch=100, mark_window=window))
         for _ in range(concurrency)
     ]
-    sample = workers[0].cache.get(ctx, 1).render(1, "<x@y>", "r0@example.org", "Reader 0", SLOT)
 
     def drain(w: Worker) -> None:
         while w.run_once() or w.last_claimed:
@@ -229,17 +244,21 @@ def our_rate(ctx: AppContext, port: int, count: int, concurrency: int, window: i
     with ctx.session() as s:
         sent = s.execute(select(func.count()).where(Delivery.state == "sent")).scalar()
     assert sent == count, f"only {sent} of {count} sent"
-    return count / elapsed, len(sample)
+    return count / elapsed
 
 
-def bench_send(kind: str, tmp: Path, window: int) -> dict[str, float]:
+def bench_send(kind: str, tmp: Path, window: int, processes: bool) -> dict[str, object]:
     db = Database(kind, tmp)
     sink = Sink()
     try:
         ctx = make_ctx(db.url, sink.port)
         populate(ctx, SEND_COUNT)
         tick_at_slot(ctx)
-        ours, size = our_rate(ctx, sink.port, SEND_COUNT, CONCURRENCY, window)
+        if processes:
+            ours = our_rate_processes(ctx, sink.port, SEND_COUNT, CONCURRENCY, window)
+        else:
+            ours = our_rate(ctx, sink.port, SEND_COUNT, CONCURRENCY, window)
+        size = message_size(ctx)
         theirs = smtp_source_rate(sink.port, SEND_COUNT, size, CONCURRENCY)
         ctx.close()
     finally:
@@ -249,6 +268,7 @@ def bench_send(kind: str, tmp: Path, window: int) -> dict[str, float]:
         "messages": SEND_COUNT,
         "bytes_per_message": size,
         "sessions": CONCURRENCY,
+        "workers": "processes" if processes else "threads",
         "mark_window": window,
         "ours_per_s": round(ours, 1),
         "smtp_source_per_s": round(theirs, 1),
@@ -284,6 +304,55 @@ def bench_enqueue(kind: str, tmp: Path) -> dict[str, float]:
     finally:
         db.drop()
     return {"enrolled": ENQUEUE_COUNT, "tick_seconds": round(elapsed, 2), "setup_seconds": round(setup, 1)}
+
+
+DRAIN_CHILD = """
+import sys
+sys.path.insert(0, {root!r})
+from bench.send import make_ctx, SLOT
+from delivery.smtp_transport import SmtpTransport
+from delivery.worker import Worker, WorkerConfig
+ctx = make_ctx({url!r}, {port})
+ctx.clock.set(SLOT)
+w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), WorkerConfig(batch=100, mark_window={window}))
+w.cache.get(ctx, 1)
+print("ready", flush=True)
+sys.stdin.readline()
+sent = 0
+while True:
+    sent += w.run_once()
+    if not w.last_claimed:
+        break
+w.ledger.close()
+w.transport.close()
+print(sent, flush=True)
+"""
+
+
+def our_rate_processes(ctx: AppContext, port: int, count: int, processes: int, window: int) -> float:
+    """Like :func:`our_rate` with one worker process per session (uses every core, no shared GIL)."""
+    url = ctx.settings.database_url
+    code = DRAIN_CHILD.format(root=str(ROOT), url=url, port=port, window=window)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(processes)
+    ]
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    start = time.perf_counter()
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    sent = 0
+    for child in children:
+        out, _ = child.communicate(timeout=600)
+        sent += int(out.strip().splitlines()[-1])
+    elapsed = time.perf_counter() - start
+    assert sent == count, f"only {sent} of {count} sent"
+    return count / elapsed
 
 
 MEMORY_CHILD = """
@@ -332,28 +401,33 @@ def main() -> None:
     if not (Path(SINK).exists() and Path(SOURCE).exists()):
         raise SystemExit("bench/send.py needs Postfix smtp-sink and smtp-source (apt-get install postfix)")
     kinds = ["sqlite"] + (["postgres"] if PG_URL else [])
-    results: dict[str, object] = {"small": SMALL, "concurrency": CONCURRENCY}
+    out = ROOT / "bench" / "results" / ("send-small.json" if SMALL else "send.json")
+    results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    results.update(small=SMALL, concurrency=CONCURRENCY)
     tmp = Path(tempfile.mkdtemp(prefix="wm-bench-"))
     try:
         for kind in kinds:
             sends = []
-            for window in WINDOWS:
-                send = bench_send(kind, tmp, window)
+            for window, processes in VARIANTS if "send" in PARTS else ():
+                send = bench_send(kind, tmp, window, processes)
                 sends.append(send)
                 print(
                     f"[{kind}] send {send['messages']} x {send['bytes_per_message']} B, "
-                    f"{CONCURRENCY} sessions, "
+                    f"{CONCURRENCY} sessions ({send['workers']}), "
                     f"mark window {window}: ours {send['ours_per_s']}/s, "
                     f"smtp-source {send['smtp_source_per_s']}/s, ratio {send['ratio']}"
                 )
-            enqueue = bench_enqueue(kind, tmp)
-            print(f"[{kind}] weekly tick for {enqueue['enrolled']} enrolled: {enqueue['tick_seconds']} s")
-            memory = bench_memory(kind, tmp)
-            print(f"[{kind}] worker peak RSS: {memory}")
-            results[kind] = {"send": sends, "enqueue": enqueue, "memory": memory}
+            enqueue = bench_enqueue(kind, tmp) if "enqueue" in PARTS else {}
+            if enqueue:
+                print(f"[{kind}] weekly tick for {enqueue['enrolled']} enrolled: {enqueue['tick_seconds']} s")
+            memory = bench_memory(kind, tmp) if "memory" in PARTS else {}
+            if memory:
+                print(f"[{kind}] worker peak RSS: {memory}")
+            measured = {"send": sends, "enqueue": enqueue, "memory": memory}
+            previous: dict[str, Any] = results.get(kind) or {}
+            results[kind] = {**previous, **{k: v for k, v in measured.items() if v}}  # keep parts not rerun
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    out = ROOT / "bench" / "results" / ("send-small.json" if SMALL else "send.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")

@@ -10,7 +10,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Insert, Result, and_, exists, func, literal, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Insert,
+    Result,
+    and_,
+    exists,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -18,6 +30,7 @@ from sqlalchemy.sql import Select
 from campaigns.models import Campaign, CampaignStatus, Enrolment, EnrolmentStatus
 from campaigns.timetable import Timetable, zone
 from subscribers.models import ListMembership, Subscriber, SubscriberStatus
+from subscribers.segments import segment_clause
 
 ACTIVE_CAMPAIGN = (CampaignStatus.SCHEDULED.value, CampaignStatus.RUNNING.value)
 EXIT_STATUSES = (
@@ -54,7 +67,7 @@ def upsert_ignore(conn: Conn, table: Any) -> Insert:
 
 
 def _members(campaign: Campaign) -> Select[Any]:
-    """Active members of the campaign's list (the segment, if the subscribers package has one)."""
+    """Active members of the campaign's list, narrowed by the campaign's segment if it has one."""
     query = (
         select(Subscriber.id, Subscriber.timezone)
         .join(ListMembership, ListMembership.subscriber_id == Subscriber.id)
@@ -66,12 +79,7 @@ def _members(campaign: Campaign) -> Select[Any]:
 def _apply_segment(query: Select[Any], campaign: Campaign) -> Select[Any]:
     if not campaign.segment:
         return query
-    try:
-        from subscribers import segments  # type: ignore[attr-defined]
-    except ImportError:
-        return query
-    where = segments.segment_clause(campaign.segment)
-    return query.where(where)
+    return query.where(segment_clause(campaign.segment))
 
 
 def enrol_members(conn: Conn, campaign: Campaign, now: datetime) -> int:
@@ -91,6 +99,13 @@ def enrol_members(conn: Conn, campaign: Campaign, now: datetime) -> int:
     zones = list(conn.execute(members.with_only_columns(tz_expr).distinct()).scalars())
     timetable = timetable_of(campaign)
     added = 0
+    postgres = (
+        conn.dialect if isinstance(conn, Connection) else conn.get_bind().dialect
+    ).name == "postgresql"
+    if postgres and zones:
+        # The anti-join reads the table being inserted into: a nested loop over a seq scan of it
+        # (chosen when statistics say it is empty) is quadratic. Hash joins keep it linear.
+        conn.execute(text("SET LOCAL enable_nestloop = off"))
     for raw in zones:
         tz = zone(raw, campaign.timezone)
         first = timetable.first_send(now, campaign.start_date, tz)
@@ -120,6 +135,8 @@ def enrol_members(conn: Conn, campaign: Campaign, now: datetime) -> int:
             rows,
         )
         added += rowcount(conn.execute(stmt))
+    if postgres and zones:
+        conn.execute(text("SET LOCAL enable_nestloop = on"))
     return added
 
 

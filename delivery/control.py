@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from campaigns.enrolment import enrol_members
@@ -15,7 +15,7 @@ from delivery.enqueue import reschedule_overdue
 from delivery.models import Delivery
 from delivery.transport import Envelope, Transport
 from wildmail.context import AppContext
-from wildmail.db import write_transaction
+from wildmail.db import is_sqlite, write_transaction
 
 
 class CampaignError(ValueError):
@@ -36,6 +36,12 @@ def _get(s: Session, name: str) -> Campaign:
 def schedule_campaign(ctx: AppContext, slug: str) -> int:
     """Schedule a draft (or paused-before-start) campaign and enrol its list; returns enrolled count."""
     now = ctx.clock.now()
+    if not is_sqlite(ctx.engine):
+        # Fresh, committed statistics after a bulk import, so the bulk enrolment gets hash joins
+        # (statistics gathered inside the enrolling transaction were not used by the planner).
+        with ctx.engine.connect() as conn:
+            conn.execute(text("ANALYZE subscribers, list_memberships"))
+            conn.commit()
     with write_transaction(ctx.engine) as s:
         c = _get(s, slug)
         if c.status in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):

@@ -104,7 +104,7 @@ class Ledger:
                     conn, self.owner, [o.id], o.state, now, reply=o.reply, phase=o.phase, retry_at=o.retry_at
                 )
                 if o.bounce is not None:
-                    bounce_subscriber(conn, o.bounce[0], o.bounce[1], o.reply, now)
+                    bounce_subscriber(conn, o.bounce[0], o.reply, now)
         self.pending.clear()
 
     def mark_data(self, delivery_id: int, window: list[int] | None = None) -> bool:

@@ -14,8 +14,8 @@ from delivery.file_transport import FileTransport
 from delivery.models import Delivery, RelayState
 from delivery.retry import RetryPolicy
 from delivery.smtp_transport import SmtpTransport
-from delivery.suppress import address_hash
 from delivery.worker import Worker, WorkerConfig, run_worker_once
+from subscribers.addresses import address_hash
 from subscribers.models import Subscriber, Suppression
 from tests.delivery.factories import add_subscribers, make_campaign, set_status
 from tracking import tokens

@@ -37,12 +37,6 @@ def upgrade() -> None:
         sa.Column("sent_at", wildmail.db.UTCDateTime(), nullable=True),
         sa.Column("updated_at", wildmail.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["campaign_id"],
-            ["campaigns.id"],
-            name=op.f("fk_deliveries_campaign_id_campaigns"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
             ["email_id"], ["emails.id"], name=op.f("fk_deliveries_email_id_emails"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
@@ -61,7 +55,11 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_deliveries_lease_expires_at"), ["lease_expires_at"], unique=False
+            batch_op.f("ix_deliveries_lease_expires_at"),
+            ["lease_expires_at"],
+            unique=False,
+            postgresql_where=sa.text("state = 'sending'"),
+            sqlite_where=sa.text("state = 'sending'"),
         )
         batch_op.create_index(
             batch_op.f("ix_deliveries_state_next_attempt_at"), ["state", "next_attempt_at"], unique=False
