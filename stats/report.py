@@ -122,7 +122,8 @@ def _dropoff(emails: list[Funnel]) -> list[DropOff]:
 
 def campaign_report(engine: Engine, name: str | int, clock: Clock | None = None) -> CampaignReport:
     """Every figure for one campaign (by slug or id); raises :class:`UnknownCampaign`."""
-    rollup.refresh(engine)
+    now = (clock or SystemClock()).now()
+    rollup.refresh(engine, now)
     with Session(engine) as s:
         c = find_campaign(s, name)
         funnels = _emails(s, c.id)
@@ -139,7 +140,7 @@ def campaign_report(engine: Engine, name: str | int, clock: Clock | None = None)
             status=c.status,
             mode=c.mode,
             track_identity=c.track_identity,
-            generated_at=(clock or SystemClock()).now(),
+            generated_at=now,
             emails=emails,
             total=total,
             dropoff=_dropoff(emails),
@@ -149,9 +150,9 @@ def campaign_report(engine: Engine, name: str | int, clock: Clock | None = None)
         )
 
 
-def overview(engine: Engine) -> list[CampaignSummary]:
+def overview(engine: Engine, clock: Clock | None = None) -> list[CampaignSummary]:
     """A total funnel for every campaign, newest first."""
-    rollup.refresh(engine)
+    rollup.refresh(engine, (clock or SystemClock()).now())
     with Session(engine) as s:
         campaigns = s.execute(select(Campaign.id, Campaign.slug, Campaign.title, Campaign.status)).all()
         counts = dict(

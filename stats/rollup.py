@@ -5,19 +5,22 @@ updates the per-delivery bit sets (``stats_marks``) and the counters, and moves 
 in one write transaction per batch (so two refreshers cannot fold the same events twice).
 The cost is proportional to the events that arrived since the last report.
 
-Known limits, both repaired by :func:`rebuild` (``wildmail stats --rebuild``):
-
-* Events are folded once. Tracking may later reclassify a stored human click as a bot (a honeypot
-  hit within 10 s that lands in a later writer batch); if a report folded the click in between,
-  it stays counted as human.
-* On PostgreSQL an event transaction that commits after a later-numbered one was already folded
-  would be skipped; tracking writes through one batching writer per process, so this is rare.
+Events are folded once, so only *settled* events are folded: those older than :data:`SETTLE`.
+Tracking may reclassify a stored human click as a bot when a honeypot hit arrives within
+``HONEYPOT_WINDOW`` (10 s) of it, and the writer commits within a second or so; waiting longer
+than both means no folded row can change afterwards. The same wait covers PostgreSQL
+transactions committing out of id order (several tracking processes): a lower id still in
+flight is far younger than the settle time. Folding stops at the first unsettled event in id
+order, so the cursor never passes one. Figures therefore lag live traffic by up to
+:data:`SETTLE`. :func:`rebuild` (``wildmail stats --rebuild``) recomputes everything from the
+event log, e.g. after editing events by hand.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Row, Table, delete, func, select, update
@@ -27,10 +30,12 @@ from sqlalchemy.orm import Session
 from campaigns.models import Email, Link
 from stats import definitions as d
 from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTotal
+from tracking.classify import HONEYPOT_WINDOW
 from tracking.models import Event
 from wildmail.db import write_transaction
 
 CURSOR = "events"
+SETTLE = HONEYPOT_WINDOW + timedelta(seconds=20)  # honeypot window + writer delay, with room to spare
 _MARKS: Table = StatsMark.__table__  # type: ignore[assignment]
 BATCH = 20_000
 _CHUNK = 2000
@@ -182,8 +187,17 @@ def pending(engine: Engine) -> bool:
         return s.scalar(select(Event.id).where(Event.id > last).limit(1)) is not None
 
 
-def refresh(engine: Engine, batch: int = BATCH) -> int:
-    """Fold every event not yet folded; returns how many were folded."""
+def _settled(rows: Sequence[Row[Any]], cutoff: datetime) -> Sequence[Row[Any]]:
+    """The leading rows (in id order) whose time is at or before ``cutoff``."""
+    for i, row in enumerate(rows):
+        if row.at > cutoff:
+            return rows[:i]
+    return rows
+
+
+def refresh(engine: Engine, now: datetime | None = None, batch: int = BATCH) -> int:
+    """Fold every settled event not yet folded; returns how many were folded."""
+    cutoff = (now or datetime.now(UTC)) - SETTLE
     folded = 0
     while pending(engine):
         with write_transaction(engine) as s:
@@ -197,7 +211,9 @@ def refresh(engine: Engine, batch: int = BATCH) -> int:
             )
             cols = (Event.id, Event.kind, Event.classification, Event.delivery_id, Event.campaign_id)
             q = select(*cols, Event.email_id, Event.link_id, Event.at, Event.implied)
-            rows = s.execute(q.where(Event.id > (last or 0)).order_by(Event.id).limit(batch)).all()
+            rows = _settled(
+                s.execute(q.where(Event.id > (last or 0)).order_by(Event.id).limit(batch)).all(), cutoff
+            )
             if not rows:
                 break
             folder = _Folder(s)
@@ -208,12 +224,12 @@ def refresh(engine: Engine, batch: int = BATCH) -> int:
     return folded
 
 
-def rebuild(engine: Engine) -> int:
-    """Empty the rollup tables and fold the whole event log again."""
+def rebuild(engine: Engine, now: datetime | None = None) -> int:
+    """Empty the rollup tables and fold the whole (settled) event log again."""
     with write_transaction(engine) as s:
         for model in (StatsLink, StatsHourly, StatsTotal, StatsMark, StatsCursor):
             s.execute(delete(model))
-    return refresh(engine)
+    return refresh(engine, now)
 
 
 def folded_upto(engine: Engine) -> tuple[int, int]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign, Email
+from stats.rollup import SETTLE
 from tests.dashboard.conftest import csrf_of, log_in, post_form
 from tests.stats import scenario as sc
 
@@ -131,9 +133,10 @@ def test_test_send_reaches_the_marketer(ctx, users, seed_article, smtp_server) -
     assert smtp_server.recipients() == ["marketer@example.org"]
 
 
-def test_staff_sees_figures_and_exports_csv(client, users, engine) -> None:
+def test_staff_sees_figures_and_exports_csv(client, users, engine, clock) -> None:
     with Session(engine) as s:
         sc.build_leopard(s)
+    clock.advance(days=30)  # the scenario's events span two weeks; all have settled by now
     log_in(client, users["staff"])
     overview = client.get("/dashboard").text
     assert 'data-campaign="leopard"' in overview and "54.5%" in overview  # 6 openers / 11 delivered
@@ -157,8 +160,8 @@ def test_staff_sees_figures_and_exports_csv(client, users, engine) -> None:
     assert overview_rows[0]["campaign"] == "leopard"
 
 
-def test_figures_follow_tracking_events(client, users, engine) -> None:
-    """Events written after a page view show on the next one (incremental rollup)."""
+def test_figures_follow_tracking_events(client, users, engine, clock) -> None:
+    """Events written after a page view show on the next one once settled (incremental rollup)."""
     with Session(engine) as s:
         c = sc.campaign(s, "fresh", 1)
         sub = sc.subscribers(s, 1, prefix="f")[0]
@@ -166,7 +169,11 @@ def test_figures_follow_tracking_events(client, users, engine) -> None:
         s.commit()
         log_in(client, users["staff"])
         assert "No opens or clicks yet" in client.get("/dashboard/campaigns/fresh").text
-        sc.event(s, c, 1, "click", delivery=d, link_kind="donation")
+        click = sc.event(s, c, 1, "click", delivery=d, link_kind="donation")
         s.commit()
+        clock.set(click.at + timedelta(seconds=5))
+        young = client.get("/dashboard/campaigns/fresh").text
+        assert "No opens or clicks yet" in young  # too young: a honeypot hit could still reclassify it
+        clock.set(click.at + SETTLE)
     page = client.get("/dashboard/campaigns/fresh").text
     assert 'data-figure="Donation CTR">100.0%<' in page

@@ -128,3 +128,27 @@ def test_rebuild_picks_up_reclassified_clicks(engine) -> None:
     rollup.rebuild(engine)
     e2 = campaign_report(engine, "leopard").emails[1]
     assert (e2.human_clickers, e2.human_openers, e2.clicks_raw) == (0, 1, 1)
+
+
+def test_unsettled_events_wait_so_a_honeypot_reclassification_is_never_missed(engine) -> None:
+    """A click younger than the settle time is not folded yet; once tracking turns it into a bot
+    (honeypot hit within 10 s), the report counts it as a bot without any rebuild."""
+    from datetime import timedelta
+
+    from wildmail.clock import FakeClock
+
+    with Session(engine) as s:
+        sc.build_leopard(s)
+        email2 = s.query(sc.Email).filter_by(position=2).one().id
+        click = s.query(sc.Event).filter_by(kind="click", email_id=email2).one()
+        click_id, click_at = click.id, click.at
+        s.commit()
+    clock = FakeClock(click_at + timedelta(seconds=3))
+    early = campaign_report(engine, "leopard", clock).emails[1]
+    assert early.clicks_raw == 0  # not settled yet, so not folded
+    with Session(engine) as s:
+        s.get(sc.Event, click_id).classification = "bot"  # the honeypot rule fires a few seconds later
+        s.commit()
+    clock.advance(rollup.SETTLE)
+    e2 = campaign_report(engine, "leopard", clock).emails[1]
+    assert (e2.human_clickers, e2.clicks_raw) == (0, 1)

@@ -85,9 +85,10 @@ def stats(
     ctx = context()
     try:
         if rebuild:
-            err_console.print(f"folded {rollup.rebuild(ctx.engine):,} events into the rollup tables")
+            folded = rollup.rebuild(ctx.engine, ctx.clock.now())
+            err_console.print(f"folded {folded:,} events into the rollup tables")
         if campaign is None:
-            rows = overview(ctx.engine)
+            rows = overview(ctx.engine, ctx.clock)
             if as_json:
                 typer.echo(overview_json(rows))
             elif as_csv:

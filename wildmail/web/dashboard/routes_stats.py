@@ -48,7 +48,7 @@ def _actions(status: str) -> list[tuple[str, str]]:
 def overview_page(request: Request) -> Response:
     """Cards with each campaign's headline figures."""
     user = require(request)
-    rows = overview(ctx_of(request).engine)
+    rows = overview(ctx_of(request).engine, ctx_of(request).clock)
     return render(
         request, "overview.html", user=user, rows=rows, pct=percent, can_edit=Role(user.role) in CAN_EDIT
     )
@@ -57,7 +57,7 @@ def overview_page(request: Request) -> Response:
 @router.get("/dashboard/export.csv")
 def overview_export(request: Request) -> Response:
     require(request)
-    return _csv(overview_csv(overview(ctx_of(request).engine)), "campaigns.csv")
+    return _csv(overview_csv(overview(ctx_of(request).engine, ctx_of(request).clock)), "campaigns.csv")
 
 
 def campaign_page(request: Request, slug: str, error: str | None = None, status: int = 200) -> Response:
