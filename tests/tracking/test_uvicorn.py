@@ -16,6 +16,7 @@ from wildmail.web.tracking_routes import PIXEL_GIF
 def test_real_server_pixel_click_unsubscribe_and_flush_on_stop(ctx, engine, settings, clock):
     world = make_world(engine, settings.secret, clock.now(), recipients=2)
     app = create_app(ctx)
+    app.state.writer_interval = 60.0  # only the shutdown will write the opens and the click
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", loop="asyncio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -26,7 +27,6 @@ def test_real_server_pixel_click_unsubscribe_and_flush_on_stop(ctx, engine, sett
     assert server.started
     port = server.servers[0].sockets[0].getsockname()[1]
     base = f"http://127.0.0.1:{port}"
-    app.state.tracker.writer.interval = 60.0  # only the shutdown will write them
     with httpx.Client(base_url=base, headers={"User-Agent": BROWSER_UA}) as http:
         for _ in range(20):
             r = http.get(world.open_path(0))

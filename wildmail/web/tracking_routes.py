@@ -178,9 +178,17 @@ async def unsubscribe_post(token: str, request: Request) -> Response:
 
 
 async def startup(app: FastAPI) -> None:
-    """Create the tracker and start its event writer."""
+    """Create the tracker and start its event writer.
+
+    ``app.state.writer_interval`` (seconds), when set before startup, replaces the writer's
+    flush interval (tests use it to hold events until shutdown).
+    """
     ctx: AppContext = app.state.ctx
-    app.state.tracker = Tracker(ctx.settings, ctx.engine, ctx.clock).start()
+    tracker = Tracker(ctx.settings, ctx.engine, ctx.clock)
+    interval = getattr(app.state, "writer_interval", None)
+    if interval is not None:
+        tracker.writer.interval = float(interval)
+    app.state.tracker = tracker.start()
 
 
 async def shutdown(app: FastAPI) -> None:
