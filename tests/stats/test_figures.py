@@ -147,7 +147,9 @@ def test_unsettled_events_wait_so_a_honeypot_reclassification_is_never_missed(en
     early = campaign_report(engine, "leopard", clock).emails[1]
     assert early.clicks_raw == 0  # not settled yet, so not folded
     with Session(engine) as s:
-        s.get(sc.Event, click_id).classification = "bot"  # the honeypot rule fires a few seconds later
+        stored = s.get(sc.Event, click_id)
+        assert stored is not None
+        stored.classification = "bot"  # the honeypot rule fires a few seconds later
         s.commit()
     clock.advance(rollup.SETTLE)
     e2 = campaign_report(engine, "leopard", clock).emails[1]
