@@ -29,6 +29,7 @@ from sqlalchemy.sql import Select
 
 from campaigns.models import Campaign, CampaignStatus, Enrolment, EnrolmentStatus
 from campaigns.timetable import Timetable, zone
+from subscribers.events import on_activated
 from subscribers.models import ListMembership, Subscriber, SubscriberStatus
 from subscribers.segments import segment_clause
 
@@ -82,8 +83,8 @@ def _apply_segment(query: Select[Any], campaign: Campaign) -> Select[Any]:
     return query.where(segment_clause(campaign.segment))
 
 
-def enrol_members(conn: Conn, campaign: Campaign, now: datetime) -> int:
-    """Enrol every active member not yet enrolled; returns how many rows were added.
+def enrol_members(conn: Conn, campaign: Campaign, now: datetime, subscriber_id: int | None = None) -> int:
+    """Enrol every active member not yet enrolled (or only ``subscriber_id``); returns rows added.
 
     Each new enrolment's first slot is computed per time zone: the first send slot at or after
     ``now`` (and not before the campaign's start day) in the subscriber's zone, else the
@@ -95,6 +96,8 @@ def enrol_members(conn: Conn, campaign: Campaign, now: datetime) -> int:
     members = _members(campaign).where(
         ~exists().where(and_(Enrolment.subscriber_id == Subscriber.id, Enrolment.campaign_id == campaign.id))
     )
+    if subscriber_id is not None:
+        members = members.where(Subscriber.id == subscriber_id)
     tz_expr = func.coalesce(Subscriber.timezone, campaign.timezone)
     zones = list(conn.execute(members.with_only_columns(tz_expr).distinct()).scalars())
     timetable = timetable_of(campaign)
@@ -138,6 +141,18 @@ def enrol_members(conn: Conn, campaign: Campaign, now: datetime) -> int:
     if postgres and zones:
         conn.execute(text("SET LOCAL enable_nestloop = on"))
     return added
+
+
+@on_activated
+def enrol_on_activation(session: Session, subscriber: Subscriber, list_id: int, at: datetime) -> None:
+    """Enrol a newly active subscriber in the list's scheduled and running campaigns at once.
+
+    Registered with :mod:`subscribers.events` (subscribers cannot import campaigns); the tick's
+    :func:`enrol_late_joiners` would catch them too, this only saves waiting for it.
+    """
+    query = select(Campaign).where(Campaign.list_id == list_id, Campaign.status.in_(ACTIVE_CAMPAIGN))
+    for campaign in session.execute(query).scalars().all():
+        enrol_members(session, campaign, at, subscriber.id)
 
 
 def enrol_late_joiners(conn: Conn, now: datetime) -> int:

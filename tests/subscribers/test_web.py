@@ -128,3 +128,25 @@ def test_tampered_expired_and_stale_links(web, ctx, smtp_server) -> None:
     assert web.post(stale.removeprefix("http://testserver")).status_code == 410
     with Session(ctx.engine) as s:
         assert history(s, sub_id)[-1][1] == "unsubscribed"
+
+
+def test_confirming_enrols_in_the_lists_running_campaign_at_once(web, ctx, smtp_server) -> None:
+    """The registered campaigns hook enrols a confirmed person without waiting for a tick."""
+    from campaigns.models import Campaign, Enrolment
+    from subscribers.models import SubscriberList
+
+    with Session(ctx.engine) as s, s.begin():
+        news = s.query(SubscriberList).filter_by(slug="news").one()
+        now = ctx.clock.now()
+        s.add(Campaign(slug="leopards", title="Leopards", list_id=news.id, status="running",
+                       created_at=now, updated_at=now))  # fmt: skip
+    token = _form_token(web)
+    web.post("/subscribe/news", data={"email": "bea@example.org", "csrf_token": token})
+    text = smtp_server.messages[0].message.get_body(("plain",)).get_content()
+    path = LINK.findall(text)[0].removeprefix("http://testserver")
+    assert web.post(path).status_code == 200
+    with Session(ctx.engine) as s:
+        sub = lifecycle.find_subscriber(s, "bea@example.org")
+        assert sub is not None and sub.status == "active"
+        enrolment = s.query(Enrolment).filter_by(subscriber_id=sub.id).one()
+        assert enrolment.next_position == 1 and enrolment.next_send_at is not None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -27,9 +25,8 @@ ListOpt = Annotated[str, typer.Option("--list", "-l", help="List slug.")]
 
 
 def load_activation_hooks() -> None:
-    """Import the module that enrols activated subscribers in campaigns, when it exists."""
-    if importlib.util.find_spec("campaigns.enrolment") is not None:
-        importlib.import_module("campaigns.enrolment")
+    """Make sure activated subscribers are enrolled in running campaigns (the import registers it)."""
+    import campaigns.enrolment  # noqa: F401
 
 
 def _subscriber(session: Session, email: str) -> Subscriber:

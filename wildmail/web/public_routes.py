@@ -8,8 +8,6 @@ POSTs back: link scanners that prefetch URLs in mail (GET) cannot confirm on som
 from __future__ import annotations
 
 import hmac
-import importlib
-import importlib.util
 import secrets
 from datetime import datetime
 from typing import Annotated, Any
@@ -17,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse
 
+import campaigns.enrolment  # noqa: F401  (registers the hook that enrols people when they confirm)
 from subscribers import lifecycle, optin
 from subscribers.addresses import InvalidValue
 from subscribers.models import ConsentSource
@@ -156,9 +155,7 @@ def confirm_submit(request: Request, token: str) -> HTMLResponse:
 
 
 async def startup(app: FastAPI) -> None:
-    """Load the campaign enrolment hook so confirmations enrol people in running campaigns."""
-    if importlib.util.find_spec("campaigns.enrolment") is not None:
-        importlib.import_module("campaigns.enrolment")
+    """Nothing to start: importing ``campaigns.enrolment`` above registered the activation hook."""
 
 
 async def shutdown(app: FastAPI) -> None:
