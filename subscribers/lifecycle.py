@@ -207,3 +207,33 @@ def confirm(
     if changed or joined:
         fire_activated(session, sub, list_id, at)
     return changed or joined
+
+
+def leave_list(
+    session: Session, subscriber: Subscriber | int, list_id: int, source: ConsentSource | str, at: datetime
+) -> bool:
+    """Take the subscriber off one list, keeping their status; True if they were on it.
+
+    The change is kept as a ConsentEvent whose status does not change (``detail`` names the
+    list), so the consent history shows when and how a list was left.
+    """
+    sub = _resolve(session, subscriber)
+    membership = session.get(ListMembership, {"subscriber_id": sub.id, "list_id": list_id})
+    if membership is None:
+        return False
+    lst = session.get(SubscriberList, list_id)
+    session.delete(membership)
+    session.add(
+        ConsentEvent(
+            subscriber_id=sub.id,
+            from_status=sub.status,
+            to_status=sub.status,
+            source=str(source),
+            detail=f"left list {lst.slug if lst else list_id}",
+            at=at,
+        )
+    )
+    sub.updated_at = at
+    session.flush()
+    session.expire(sub, ["lists"])
+    return True

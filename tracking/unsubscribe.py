@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Select, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign, Enrolment, EnrolmentStatus
@@ -59,6 +59,34 @@ def page_for(session: Session, meta: DeliveryMeta) -> UnsubscribePage | None:
     )
 
 
+def stop_sending(
+    session: Session,
+    subscriber_id: int,
+    at: datetime,
+    *,
+    reason: str,
+    reply: str,
+    campaign_ids: Select[tuple[int]] | None = None,
+) -> None:
+    """Exit the subscriber's active enrolments and suppress their queued deliveries.
+
+    All campaigns, or only those selected by ``campaign_ids`` (a ``select(Campaign.id)``).
+    """
+    enrolments = update(Enrolment).where(
+        Enrolment.subscriber_id == subscriber_id, Enrolment.status == EnrolmentStatus.ACTIVE.value
+    )
+    deliveries = update(Delivery).where(
+        Delivery.subscriber_id == subscriber_id, Delivery.state.in_(PENDING_DELIVERY_STATES)
+    )
+    if campaign_ids is not None:
+        enrolments = enrolments.where(Enrolment.campaign_id.in_(campaign_ids))
+        deliveries = deliveries.where(Delivery.campaign_id.in_(campaign_ids))
+    session.execute(
+        enrolments.values(status=EnrolmentStatus.EXITED.value, exit_reason=reason, next_send_at=None)
+    )
+    session.execute(deliveries.values(state=DeliveryState.SUPPRESSED.value, last_reply=reply, updated_at=at))
+
+
 def unsubscribe_delivery(
     session: Session,
     meta: DeliveryMeta,
@@ -76,18 +104,7 @@ def unsubscribe_delivery(
     changed = lifecycle.unsubscribe(
         session, meta.subscriber_id, source, at, detail=f"delivery {meta.delivery_id}"
     )
-    session.execute(
-        update(Enrolment)
-        .where(
-            Enrolment.subscriber_id == meta.subscriber_id, Enrolment.status == EnrolmentStatus.ACTIVE.value
-        )
-        .values(status=EnrolmentStatus.EXITED.value, exit_reason=EXIT_REASON, next_send_at=None)
-    )
-    session.execute(
-        update(Delivery)
-        .where(Delivery.subscriber_id == meta.subscriber_id, Delivery.state.in_(PENDING_DELIVERY_STATES))
-        .values(state=DeliveryState.SUPPRESSED.value, last_reply="recipient unsubscribed", updated_at=at)
-    )
+    stop_sending(session, meta.subscriber_id, at, reason=EXIT_REASON, reply="recipient unsubscribed")
     if changed:
         session.add(
             Event(

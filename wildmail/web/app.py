@@ -10,10 +10,11 @@ from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from wildmail.context import AppContext
-from wildmail.web import dashboard_routes, public_routes, tracking_routes
+from wildmail.web import dashboard_routes, preferences_routes, public_routes, tracking_routes
 from wildmail.web.templating import STATIC_DIR
 
-PARTS = (tracking_routes, public_routes, dashboard_routes)
+# preferences_routes first: tracking_routes' /u/{token:path} would also match /u/<token>/preferences
+PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes)
 
 
 def create_app(ctx: AppContext) -> FastAPI:

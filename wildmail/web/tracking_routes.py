@@ -126,7 +126,8 @@ def click(token: str, request: Request) -> Response:
 def _preferences_url(request: Request, token: str) -> str | None:
     """The public preferences page for this token, when the public routes provide one."""
     try:
-        return str(request.url_for("preferences", token=token))
+        path: str = request.app.url_path_for("preferences", token=token)  # a path: never the Host header
+        return path
     except NoMatchFound:
         return None
 

@@ -1,0 +1,135 @@
+"""The email preferences page: ``GET``/``POST /u/<token>/preferences``.
+
+Uses the unsubscribe token of a delivery (same signature checks; a bad or unknown token gets
+the plain 404 page and changes nothing). The form carries the public pages' CSRF token bound
+to a cookie (:func:`wildmail.web.public_routes.csrf_token`); a POST without a valid one gets
+403 and changes nothing. The logic lives in :mod:`tracking.preferences`.
+
+This router must be included before :mod:`wildmail.web.tracking_routes`, whose
+``/u/{token:path}`` would otherwise also match ``/u/<token>/preferences``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+
+from tracking.lookup import DeliveryMeta
+from tracking.preferences import Outcome, preferences_for, save_committed
+from wildmail.context import AppContext
+from wildmail.web.public_routes import CSRF_COOKIE, CSRF_SECONDS, csrf_token, csrf_valid
+from wildmail.web.templating import templates
+from wildmail.web.tracking_routes import NOT_FOUND_TEXT, tracker_of
+
+router = APIRouter()
+LEAVE_EVERYTHING = "leave-everything"
+
+
+def _not_found() -> PlainTextResponse:
+    return PlainTextResponse(NOT_FOUND_TEXT, status_code=404, headers={"Cache-Control": "no-store"})
+
+
+def _ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def _render(
+    request: Request, token: str, meta: DeliveryMeta, *, status: int = 200, **values: Any
+) -> Response:
+    ctx = _ctx(request)
+    with ctx.session() as session:
+        page = preferences_for(session, meta.subscriber_id)
+    if page is None:
+        return _not_found()
+    nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(18)
+    context = {
+        "page": page,
+        "csrf": csrf_token(ctx.settings.secret, nonce, ctx.clock.now()),
+        "action": request.app.url_path_for("preferences", token=token),
+        "unsubscribe_url": request.app.url_path_for("unsubscribe_page", token=token),
+        "leave_value": LEAVE_EVERYTHING,
+        **values,
+    }
+    response = templates.TemplateResponse(
+        request,
+        "tracking/preferences.html",
+        context,
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
+    secure = ctx.settings.base_url.startswith("https://")
+    response.set_cookie(
+        CSRF_COOKIE, nonce, max_age=CSRF_SECONDS, httponly=True, samesite="lax", secure=secure
+    )
+    return response
+
+
+@router.api_route(
+    "/u/{token}/preferences",
+    methods=["GET", "HEAD"],
+    name="preferences",
+    include_in_schema=False,
+    response_class=HTMLResponse,
+)
+def preferences_page(token: str, request: Request) -> Response:
+    """Show the lists and the leave-everything button (changes nothing)."""
+    meta = tracker_of(request.app).unsubscribe_target(token)
+    if meta is None:
+        return _not_found()
+    return _render(request, token, meta)
+
+
+def _keep_ids(values: list[Any]) -> set[int] | None:
+    try:
+        return {int(v) for v in values if isinstance(v, str)}
+    except ValueError:
+        return None
+
+
+@router.post("/u/{token}/preferences", include_in_schema=False, response_class=HTMLResponse)
+async def preferences_submit(token: str, request: Request) -> Response:
+    """Apply the ticked lists, or unsubscribe from everything; committed before answering."""
+    tracker = tracker_of(request.app)
+    meta = tracker.unsubscribe_target(token)
+    if meta is None:
+        return _not_found()
+    try:
+        form = await request.form()
+    except Exception:  # malformed body: a clear 400, never a 500
+        return PlainTextResponse("Bad request: the form could not be read.\n", status_code=400)
+    ctx = _ctx(request)
+    csrf = form.get("csrf_token")
+    if not isinstance(csrf, str) or not csrf_valid(
+        ctx.settings.secret, request.cookies.get(CSRF_COOKIE), csrf, ctx.clock.now()
+    ):
+        error = "The form expired. Please make your choice again."
+        return await run_in_threadpool(_render, request, token, meta, status=403, error=error)
+    keep = _keep_ids(form.getlist("keep"))
+    if keep is None:
+        return PlainTextResponse("Bad request: a list id is not a number.\n", status_code=400)
+    client = request.client
+    outcome: Outcome = await run_in_threadpool(
+        lambda: save_committed(
+            ctx.engine,
+            meta,
+            ctx.clock.now(),
+            keep=keep,
+            leave_everything=form.get("action") == LEAVE_EVERYTHING,
+            user_agent=request.headers.get("user-agent", ""),
+            ip_hash=tracker.hash_ip(client.host if client else ""),
+        )
+    )
+    return await run_in_threadpool(_render, request, token, meta, outcome=outcome, saved=True)
+
+
+async def startup(app: FastAPI) -> None:
+    """Nothing to start: the tracker comes from :mod:`wildmail.web.tracking_routes`."""
+
+
+async def shutdown(app: FastAPI) -> None:
+    """Nothing to flush."""
