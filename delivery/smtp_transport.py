@@ -39,6 +39,7 @@ class SmtpTransport:
     tls: str = "none"  # none | starttls | implicit
     user: str = ""
     password: str = field(default="", repr=False)
+    ca_file: str = ""  # extra CA bundle (PEM) to trust, e.g. a private relay's; verification stays on
     timeout: float = 30.0
     reconnect_every: int = 1000
     pipelining: bool = True
@@ -59,29 +60,34 @@ class SmtpTransport:
             tls=settings.smtp_tls,
             user=settings.smtp_user,
             password=settings.smtp_password,
+            ca_file=settings.smtp_ca_file,
             timeout=settings.smtp_timeout,
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
     def _connect(self) -> smtplib.SMTP:
+        """Open, secure and log in; every failure here is the relay's, never the recipient's."""
         try:
             if self.tls == "implicit":
                 conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+                    self.host, self.port, timeout=self.timeout, context=tls_context(self.ca_file)
                 )
             else:
                 conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            conn.ehlo()
-            if self.tls == "starttls":
-                conn.starttls(context=ssl.create_default_context())
-                conn.ehlo()
-            if self.user:
-                conn.login(self.user, self.password)
-        except smtplib.SMTPResponseException as exc:
-            raise SendFailure(SmtpPhase.CONNECT, exc.smtp_code, _text(exc.smtp_error)) from None
         except NETWORK_ERRORS as exc:
             raise SendFailure(SmtpPhase.CONNECT, None, f"cannot connect to {self.name}: {exc}") from None
+        try:
+            secure_and_login(conn, self.tls, self.user, self.password, self.ca_file)
+        except SendFailure:
+            conn.close()
+            raise
+        except smtplib.SMTPResponseException as exc:
+            conn.close()
+            raise SendFailure(SmtpPhase.CONNECT, exc.smtp_code, _text(exc.smtp_error)) from None
+        except NETWORK_ERRORS as exc:
+            conn.close()
+            raise SendFailure(SmtpPhase.CONNECT, None, f"{self.name}: {type(exc).__name__}: {exc}") from None
         self.connects += 1
         self._used = 0
         return conn
@@ -201,6 +207,39 @@ class SmtpTransport:
             self._conn.rset()
         except NETWORK_ERRORS:
             self._abort()
+
+
+def tls_context(ca_file: str = "") -> ssl.SSLContext:
+    """A verifying client context: system CAs, plus ``ca_file`` when given (hostname checked)."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+def secure_and_login(conn: smtplib.SMTP, tls: str, user: str, password: str, ca_file: str = "") -> None:
+    """EHLO, STARTTLS when ``tls == "starttls"`` (never falling back to clear text), then AUTH.
+
+    Raises :class:`SendFailure` (phase ``connect``) when the relay does not offer STARTTLS or AUTH,
+    or refuses the login; smtplib/ssl errors otherwise.
+    """
+    conn.ehlo()
+    if tls == "starttls":
+        if not conn.has_extn("starttls"):
+            raise SendFailure(
+                SmtpPhase.CONNECT, None, "relay does not offer STARTTLS; refusing to send in clear text"
+            )
+        conn.starttls(context=tls_context(ca_file))
+        conn.ehlo()
+    if not user:
+        return
+    if not conn.has_extn("auth"):
+        raise SendFailure(SmtpPhase.CONNECT, None, "relay does not offer AUTH; not sending the password")
+    try:
+        conn.login(user, password)
+    except smtplib.SMTPAuthenticationError as exc:
+        reply = _text(exc.smtp_error)
+        raise SendFailure(SmtpPhase.CONNECT, exc.smtp_code, f"login as {user!r} refused: {reply}") from None
 
 
 def _text(reply: bytes | str) -> str:

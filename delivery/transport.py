@@ -37,8 +37,12 @@ class SendFailure(Exception):
 
     @property
     def relay_busy(self) -> bool:
-        """421: the relay is shutting the channel; back off the whole relay."""
-        return self.code == 421
+        """Back off the whole relay: a 421, or no usable session (unreachable, TLS, refused login).
+
+        A failure before MAIL FROM says nothing about the recipient, so it is never a bounce and
+        never makes the worker give up on the message.
+        """
+        return self.code == 421 or self.phase == SmtpPhase.CONNECT
 
 
 class LeaseLost(Exception):

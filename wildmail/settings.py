@@ -40,6 +40,7 @@ class Settings:
     smtp_user: str = ""
     smtp_password: str = field(default="", repr=False)
     smtp_tls: str = "none"  # none | starttls | implicit
+    smtp_ca_file: str = ""  # extra CA certificates (PEM) to trust for the relay; verification stays on
     smtp_timeout: float = 30.0
     smtp_rate_per_second: float = 0.0  # 0 = unlimited
     dkim_selector: str = ""
@@ -60,6 +61,22 @@ class Settings:
     def secret(self) -> bytes:
         """The signing key as bytes; required for every token."""
         return self.require("secret_key").encode()
+
+    def dkim_private_key(self) -> bytes:
+        """The PEM RSA key named by ``dkim_private_key_file``; a one-line SettingsError otherwise."""
+        from dkim.crypto import UnparsableKeyError, parse_pem_private_key
+
+        name = f"{ENV_PREFIX}DKIM_PRIVATE_KEY_FILE"
+        path = self.require("dkim_private_key_file")
+        try:
+            key = Path(path).read_bytes()
+        except OSError as exc:
+            raise SettingsError(f"{name}: cannot read {path!r}: {exc.strerror or exc}") from None
+        try:
+            parse_pem_private_key(key)
+        except (UnparsableKeyError, ValueError, IndexError):
+            raise SettingsError(f"{name}: {path!r} is not a PEM RSA private key") from None
+        return key
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with some values replaced (validated like loaded ones)."""
@@ -91,6 +108,9 @@ def _validate(s: Settings) -> Settings:
         raise SettingsError(f"{ENV_PREFIX}SMTP_TLS: expected none, starttls or implicit, got {s.smtp_tls!r}")
     if not 0 < s.smtp_port < 65536:
         raise SettingsError(f"{ENV_PREFIX}SMTP_PORT: {s.smtp_port} is not a port number")
+    if bool(s.dkim_selector) != bool(s.dkim_private_key_file):
+        missing = "DKIM_PRIVATE_KEY_FILE" if s.dkim_selector else "DKIM_SELECTOR"
+        raise SettingsError(f"{ENV_PREFIX}{missing}: DKIM signing needs both a selector and a key file")
     parsed = urlparse(s.base_url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(f"{ENV_PREFIX}BASE_URL: expected an http(s) URL, got {s.base_url!r}")
