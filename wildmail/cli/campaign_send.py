@@ -18,6 +18,7 @@ from delivery.control import (
 from delivery.smtp_transport import SmtpTransport
 from delivery.transport import SendFailure
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
+from wildmail.settings import SettingsError
 
 
 def register(app: typer.Typer) -> None:
@@ -99,7 +100,7 @@ def register(app: typer.Typer) -> None:
         ctx = context()
         try:
             sent = test_send(ctx, name, to, SmtpTransport.from_settings(ctx.settings), position)
-        except CampaignError as exc:
+        except (CampaignError, SettingsError) as exc:
             fail(str(exc))
         except ValueError as exc:  # bad address (header check)
             fail(f"--to: {exc}")
