@@ -3,8 +3,12 @@
 An email is compiled once into HTML and text holding placeholders ``%%WM_<NAME>%%``:
 ``WM_NAME`` (recipient's name or a greeting fallback), ``WM_OPEN_URL``, ``WM_UNSUBSCRIBE_URL``
 and ``WM_LINK_<position>`` (click URL of the email's ``Link`` at that position).
-:class:`CompiledEmail` splits both parts at the placeholders once, so personalising a
-message is a join of precomputed segments: no template engine per recipient.
+The donation ask is wrapped in an optional block, ``<!--%%WM_IF_DONATION%%-->`` ...
+``<!--%%WM_END_DONATION%%-->`` in HTML (comments survive MJML and CSS inlining) and marker
+lines ``%%WM_IF_DONATION%%`` / ``%%WM_END_DONATION%%`` in text, so donors can be spared it.
+:class:`CompiledEmail` cuts both variants (with and without the ask) at the placeholders
+once, so personalising a message is a join of precomputed segments: no template engine
+per recipient.
 """
 
 from __future__ import annotations
@@ -19,6 +23,16 @@ if TYPE_CHECKING:
     from campaigns.models import Email
 
 PLACEHOLDER = re.compile(r"%%WM_([A-Z0-9_]+)%%")
+DONATION_BEGIN_HTML = "<!--%%WM_IF_DONATION%%-->"
+DONATION_END_HTML = "<!--%%WM_END_DONATION%%-->"
+DONATION_BEGIN_TEXT = "%%WM_IF_DONATION%%"
+DONATION_END_TEXT = "%%WM_END_DONATION%%"
+DONATION_BLOCK = re.compile(  # HTML comments stay in the flow; text marker lines go entirely
+    r"(?:<!--%%WM_IF_DONATION%%-->|%%WM_IF_DONATION%%\n?)(.*?)"
+    r"(?:<!--%%WM_END_DONATION%%-->|%%WM_END_DONATION%%\n?)",
+    re.S,
+)
+DONATION_MARKER = re.compile(r"%%WM_(?:IF|END)_DONATION%%")
 
 
 class MissingField(KeyError):
@@ -33,6 +47,7 @@ class Recipient:
     open_url: str
     unsubscribe_url: str
     link_urls: Mapping[int, str] = field(default_factory=dict)
+    ask_donation: bool = True
 
     def values(self) -> dict[str, str]:
         """Placeholder name -> raw (unescaped) value."""
@@ -40,6 +55,24 @@ class Recipient:
         for position, url in self.link_urls.items():
             out[f"LINK_{position}"] = url
         return out
+
+
+class UnbalancedBlock(ValueError):
+    """A donation block marker has no partner (or blocks are nested)."""
+
+
+def donation_variants(template: str) -> tuple[str, str]:
+    """``template`` with the donation blocks kept (markers removed) and with them dropped."""
+    if "%%WM_IF_DONATION%%" not in template and "%%WM_END_DONATION%%" not in template:
+        return template, template
+    kept = DONATION_BLOCK.sub(lambda m: m.group(1), template)
+    dropped = DONATION_BLOCK.sub("", template)
+    if DONATION_MARKER.search(kept) or DONATION_MARKER.search(dropped):
+        raise UnbalancedBlock("donation block markers are unbalanced or nested")
+    return kept, dropped
+
+
+Split = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 def _split(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -77,25 +110,41 @@ class CompiledEmail:
     preheader: str
     html: str
     text: str
-    _html_split: tuple[tuple[str, ...], tuple[str, ...]] = field(init=False, repr=False, compare=False)
-    _text_split: tuple[tuple[str, ...], tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    _variants: dict[bool, tuple[str, str]] = field(init=False, repr=False, compare=False)
+    _splits: dict[bool, tuple[Split, Split]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_html_split", _split(self.html))
-        object.__setattr__(self, "_text_split", _split(self.text))
+        html_ask, html_no_ask = donation_variants(self.html)
+        text_ask, text_no_ask = donation_variants(self.text)
+        variants = {True: (html_ask, text_ask), False: (html_no_ask, text_no_ask)}
+        object.__setattr__(self, "_variants", variants)
+        splits = {ask: (_split(h), _split(t)) for ask, (h, t) in variants.items()}
+        object.__setattr__(self, "_splits", splits)
 
     @property
     def placeholders(self) -> frozenset[str]:
-        """Every placeholder name used in either part."""
-        return frozenset(self._html_split[1]) | frozenset(self._text_split[1])
+        """Every placeholder name used in either part (of the variant with the donation ask)."""
+        html_split, text_split = self._splits[True]
+        return frozenset(html_split[1]) | frozenset(text_split[1])
+
+    @property
+    def has_donation_block(self) -> bool:
+        """Whether the variant without the donation ask differs from the one with it."""
+        return self._variants[True] != self._variants[False]
+
+    def parts(self, ask_donation: bool = True) -> tuple[str, str]:
+        """(html, text) templates of one variant: placeholders kept, block markers resolved."""
+        return self._variants[ask_donation]
 
     def personalise(self, recipient: Recipient) -> tuple[str, str]:
-        """(html, text) for one recipient; values are HTML-escaped in the HTML part only."""
+        """(html, text) for one recipient; values are HTML-escaped in the HTML part only.
+
+        ``recipient.ask_donation`` False drops the donation blocks from both parts.
+        """
         raw = recipient.values()
         escaped = {k: html.escape(v, quote=True) for k, v in raw.items()}
-        html_out = _join(*self._html_split, escaped)
-        text_out = _join(*self._text_split, raw)
-        return html_out, text_out
+        html_split, text_split = self._splits[recipient.ask_donation]
+        return _join(*html_split, escaped), _join(*text_split, raw)
 
 
 class NotCompiled(ValueError):

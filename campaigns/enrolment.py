@@ -39,7 +39,6 @@ EXIT_STATUSES = (
     SubscriberStatus.BOUNCED.value,
     SubscriberStatus.COMPLAINED.value,
 )
-DONATION_EXIT = "donation_clicked"
 
 Conn = Session | Connection
 
@@ -176,25 +175,12 @@ def exit_departed(conn: Conn, now: datetime) -> int:
     return rowcount(conn.execute(stmt))
 
 
-def exit_donors(conn: Conn) -> int:
-    """Stop the series (and its donation asks) for donors, in campaigns that ask for it."""
-    stmt = (
-        update(Enrolment)
-        .where(
-            Enrolment.status == EnrolmentStatus.ACTIVE.value,
-            Enrolment.donation_clicked.is_(True),
-            Enrolment.campaign_id.in_(
-                select(Campaign.id).where(Campaign.stop_donation_after_click.is_(True))
-            ),
-        )
-        .values(status=EnrolmentStatus.EXITED.value, exit_reason=DONATION_EXIT, next_send_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    return rowcount(conn.execute(stmt))
-
-
 def mark_donation_click(conn: Conn, subscriber_id: int, campaign_id: int) -> None:
-    """Record that this subscriber clicked a donation link of this campaign (tracking calls this)."""
+    """Record that this subscriber clicked a donation link of this campaign (tracking calls this).
+
+    The series goes on; in campaigns with ``stop_donation_after_click`` the worker sends this
+    subscriber's next emails without the donation ask (``delivery.claim.spared_donors``).
+    """
     conn.execute(
         update(Enrolment)
         .where(Enrolment.subscriber_id == subscriber_id, Enrolment.campaign_id == campaign_id)

@@ -3,7 +3,9 @@
 This runs once per email. The result keeps the placeholders of :mod:`campaigns.compiled`
 (``%%WM_NAME%%``, ``%%WM_OPEN_URL%%``, ``%%WM_UNSUBSCRIBE_URL%%``, ``%%WM_LINK_<n>%%``) so
 sending only fills in per-recipient values. Links are numbered in this order: links in the
-body, then the donation button, then the invisible honeypot link.
+body, then the donation button, then the invisible honeypot link. The donation ask must sit in
+the optional donation block of both parts (see :mod:`campaigns.compiled`), so it can be left
+out for donors; a template that puts it elsewhere is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import mjml
 from markupsafe import Markup
 
 from campaigns import templates
+from campaigns.compiled import UnbalancedBlock, donation_variants
 from campaigns.markup import placeholder, render_paragraph
 from campaigns.models import LinkKind
 
@@ -151,6 +154,21 @@ def build_context(content: EmailContent, brand: Branding) -> tuple[dict[str, Any
     return context, links
 
 
+def check_donation_block(name: str, part: str, source: str, links: list[LinkSpec]) -> None:
+    """Refuse a part whose donation blocks are unbalanced or whose donation link lies outside them."""
+    try:
+        _, without_ask = donation_variants(source)
+    except UnbalancedBlock as exc:
+        raise templates.TemplateProblem(name, f"{part}: {exc}") from None
+    for link in links:
+        if link.kind == LinkKind.DONATION.value and placeholder(link.position) in without_ask:
+            raise templates.TemplateProblem(
+                name,
+                f"{part}: the donation link must sit between the WM_IF_DONATION and "
+                "WM_END_DONATION markers (see templates/email/email.mjml.j2)",
+            )
+
+
 def render_email(content: EmailContent, brand: Branding) -> RenderedEmail:
     """Compile one email; raises TemplateProblem or RenderError with a clear message."""
     if brand.engine not in ENGINES:
@@ -168,4 +186,6 @@ def render_email(content: EmailContent, brand: Branding) -> RenderedEmail:
     if size > MAX_HTML_BYTES:
         raise RenderError(f"email {content.position} HTML is {size // 1024} KB, the limit is 100 KB")
     text = templates.render(search, templates.TEXT_TEMPLATE, context)
+    check_donation_block(name, "HTML", html, links)
+    check_donation_block(templates.TEXT_TEMPLATE, "text", text, links)
     return RenderedEmail(html=html, text=text.strip() + "\n", links=links, mjml=source)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, Row, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.enrolment import rowcount
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import Campaign, CampaignStatus, Enrolment
 from delivery.models import Delivery, DeliveryState, SmtpPhase
 from delivery.suppress import suppressed_ids
 from wildmail.context import AppContext
@@ -38,6 +39,24 @@ class Claimed:
     attempts: int
     address: str
     name: str
+    ask_donation: bool = True
+
+
+def spared_donors(s: Session, rows: list[Row[Any]]) -> set[tuple[int, int]]:
+    """(subscriber, campaign) pairs among ``rows`` not to be asked for a donation again:
+    they clicked a donation link of a campaign with ``stop_donation_after_click`` (one query)."""
+    pairs = {(r.subscriber_id, r.campaign_id) for r in rows}
+    query = (
+        select(Enrolment.subscriber_id, Enrolment.campaign_id)
+        .join(Campaign, Campaign.id == Enrolment.campaign_id)
+        .where(
+            Campaign.stop_donation_after_click.is_(True),
+            Enrolment.donation_clicked.is_(True),
+            Enrolment.campaign_id.in_({c for _, c in pairs}),
+            Enrolment.subscriber_id.in_({sub for sub, _ in pairs}),
+        )
+    )
+    return {(r.subscriber_id, r.campaign_id) for r in s.execute(query)} & pairs
 
 
 def claim(ctx: AppContext, owner: str, limit: int, lease: timedelta) -> list[Claimed]:
@@ -93,6 +112,7 @@ def claim(ctx: AppContext, owner: str, limit: int, lease: timedelta) -> list[Cla
             )
         }
         blocked = suppressed_ids(s, people.values())
+        donors = spared_donors(s, list(rows))
         out: list[Claimed] = []
         dropped: list[int] = []
         for r in rows:
@@ -111,6 +131,7 @@ def claim(ctx: AppContext, owner: str, limit: int, lease: timedelta) -> list[Cla
                     attempts=r.attempts,
                     address=person.email,
                     name=person.name,
+                    ask_donation=(r.subscriber_id, r.campaign_id) not in donors,
                 )
             )
         if dropped:

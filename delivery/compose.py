@@ -76,15 +76,17 @@ def build_message(
     delivery_id: int = 0,
     subject_prefix: str = "",
     now: datetime | None = None,
+    ask_donation: bool = True,
 ) -> bytes:
     """One complete message for ``email_id`` to ``to`` (tracking URLs carry ``delivery_id``;
-    0 means "not a real delivery": tracking ignores it)."""
+    0 means "not a real delivery": tracking ignores it). ``ask_donation`` False leaves out
+    the donation ask, as donors of campaigns with ``stop_donation_after_click`` get it."""
     sender = Sender.from_settings(ctx.settings)
     with ctx.session() as s:
         template = load_template(s, email_id, sender, subject_prefix)
     mid = message_id(ctx.settings.secret, sender.domain, template.compiled.campaign_id, 0, 0)
     mid = mid.replace("<wm.", f"<wm.preview.{email_id}.", 1) if delivery_id == 0 else mid
-    return template.render(delivery_id, mid, to, name, now or ctx.clock.now())
+    return template.render(delivery_id, mid, to, name, now or ctx.clock.now(), ask_donation=ask_donation)
 
 
 def preview_eml(ctx: AppContext, email_id: int, to: str = "preview@example.org", name: str = "") -> bytes:

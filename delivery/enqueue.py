@@ -20,7 +20,6 @@ from campaigns.enrolment import (
     ACTIVE_CAMPAIGN,
     enrol_late_joiners,
     exit_departed,
-    exit_donors,
     rowcount,
     timetable_of,
     upsert_ignore,
@@ -201,7 +200,7 @@ def tick(ctx: AppContext) -> TickReport:
     report = TickReport()
     with write_transaction(ctx.engine) as s:
         report.enrolled = enrol_late_joiners(s, now)
-        report.exited = exit_departed(s, now) + exit_donors(s)
+        report.exited = exit_departed(s, now)
         campaigns = s.execute(select(Campaign).where(Campaign.status.in_(ACTIVE_CAMPAIGN))).scalars().all()
         for c in campaigns:
             enqueue_campaign(s, c, now, ctx, report)

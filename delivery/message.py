@@ -5,6 +5,8 @@ boundary and part headers are prepared once, and the compiled HTML/text are spli
 placeholders (``campaigns.compiled``). Per recipient (:meth:`MessageTemplate.render`): the
 tracking URLs are signed, the placeholders filled, both parts quoted-printable encoded (C code)
 and spliced into the prebuilt bytes; optional DKIM signing covers the List-Unsubscribe headers.
+The parts without the donation ask (for donors who should not be asked again) are prepared
+the first time a recipient needs them.
 Any header value containing CR or LF is refused (:class:`HeaderInjection`).
 """
 
@@ -51,16 +53,19 @@ def clean(value: str, what: str) -> str:
 
 
 def encode_text(value: str, name: str) -> str:
-    """An unstructured header value, RFC 2047-encoded when not plain ASCII."""
-    clean(value, name)
+    """An unstructured header value (outer whitespace dropped: parsers drop it anyway),
+    RFC 2047-encoded when not plain ASCII."""
+    value = clean(value, name).strip()
     if value.isascii() and len(value) + len(name) < 76:
         return value
     return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
 
 
 def mailbox(name: str, address: str, what: str) -> str:
-    """``Name <address>`` with the name quoted or encoded as needed; ASCII addresses only."""
-    clean(name, what)
+    """``Name <address>`` with the name quoted or encoded as needed; ASCII addresses only.
+
+    Runs of whitespace in the name become one space (parsers fold them anyway)."""
+    name = " ".join(clean(name, what).split())
     clean(address, what)
     if not address.isascii() or "@" not in address or any(c in address for c in ' <>,;"'):
         raise HeaderInjection(f"{what} address {address!r} is not a plain ASCII address")
@@ -114,7 +119,8 @@ class Sender:
         """Sender details (and DKIM key, when configured) from settings."""
         dkim_key = None
         if settings.dkim_private_key_file and settings.dkim_selector:
-            key = settings.dkim_private_key()
+            with open(settings.dkim_private_key_file, "rb") as fh:
+                key = fh.read()
             domain = settings.dkim_domain or settings.sender_address.rpartition("@")[2]
             dkim_key = DkimKey(settings.dkim_selector, domain, key)
         return cls(
@@ -154,8 +160,8 @@ class MessageTemplate:
         subject_prefix: str = "",
     ) -> None:
         self.compiled = compiled
-        self._text_part = QPTemplate(compiled.text, escape=False)
-        self._html_part = QPTemplate(compiled.html, escape=True)
+        self._parts: dict[bool, tuple[QPTemplate, QPTemplate]] = {}
+        self.parts(ask_donation=True)
         self.links = tuple(links)
         self.sender = sender
         mailto = sender.unsubscribe_mailto or f"unsubscribe@{sender.domain}"
@@ -181,7 +187,16 @@ class MessageTemplate:
         self._html_open = marker + CRLF + part % b"html"
         self._close = marker + b"--" + CRLF
 
-    def recipient(self, delivery_id: int, name: str) -> Recipient:
+    def parts(self, ask_donation: bool) -> tuple[QPTemplate, QPTemplate]:
+        """The encoded (text, html) part templates of one variant, built on first use."""
+        found = self._parts.get(ask_donation)
+        if found is None:
+            html_source, text_source = self.compiled.parts(ask_donation)
+            found = (QPTemplate(text_source, escape=False), QPTemplate(html_source, escape=True))
+            self._parts[ask_donation] = found
+        return found
+
+    def recipient(self, delivery_id: int, name: str, *, ask_donation: bool = True) -> Recipient:
         """The per-recipient placeholder values for one delivery."""
         base, key = self.sender.base_url, self.sender.secret
         return Recipient(
@@ -191,14 +206,26 @@ class MessageTemplate:
             link_urls={
                 link.position: tokens.click_url(base, key, delivery_id, link.id) for link in self.links
             },
+            ask_donation=ask_donation,
         )
 
     def render(
-        self, delivery_id: int, message_id: str, to_address: str, to_name: str, now: datetime
+        self,
+        delivery_id: int,
+        message_id: str,
+        to_address: str,
+        to_name: str,
+        now: datetime,
+        *,
+        ask_donation: bool = True,
     ) -> bytes:
-        """The complete message bytes (CRLF line ends) for one recipient."""
-        person = self.recipient(delivery_id, to_name)
+        """The complete message bytes (CRLF line ends) for one recipient.
+
+        ``ask_donation`` False leaves out the donation block (donors of campaigns that stop asking).
+        """
+        person = self.recipient(delivery_id, to_name, ask_donation=ask_donation)
         values = person.values()
+        text_part, html_part = self.parts(ask_donation)
         unsubscribe = clean(person.unsubscribe_url, "unsubscribe URL")
         per_recipient = [
             b"Date: " + format_datetime(now).encode(),
@@ -212,9 +239,9 @@ class MessageTemplate:
                 CRLF,
                 self._head,
                 self._text_open,
-                self._text_part.render(values),
+                text_part.render(values),
                 self._html_open,
-                self._html_part.render(values),
+                html_part.render(values),
                 self._close,
             )
         )

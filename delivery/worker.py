@@ -108,7 +108,9 @@ class Worker:
         now = self.ctx.clock.now()
         try:
             template = self.cache.get(self.ctx, item.email_id)
-            data = template.render(item.id, item.message_id, item.address, item.name, now)
+            data = template.render(
+                item.id, item.message_id, item.address, item.name, now, ask_donation=item.ask_donation
+            )
         except HeaderInjection as exc:
             return Outcome(item.id, DeliveryState.BOUNCED, SmtpPhase.NONE, f"message refused: {exc}")
         envelope = Envelope(self.ctx.settings.sender_address, item.address, data, item.message_id)

@@ -195,3 +195,57 @@ def test_unknown_engine_and_oversized_html_are_errors():
 
 def test_builtin_templates_are_listed():
     assert templates.builtin_templates() == ["email.mjml.j2", "letter.mjml.j2"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("name", templates.builtin_templates())
+def test_donation_ask_is_left_out_only_when_the_recipient_should_not_be_asked(engine, name):
+    rendered = render_email(CONTENT, brand(engine=engine, template=name))
+    assert "<!--%%WM_IF_DONATION%%-->" in rendered.html and "%%WM_IF_DONATION%%\n" in rendered.text
+    compiled = CompiledEmail(1, 1, 2, "s", "p", rendered.html, rendered.text)
+    assert compiled.has_donation_block
+    links = {link.position: f"http://t/c/{link.position}" for link in rendered.links}
+    donation = next(link.position for link in rendered.links if link.kind == "donation")
+    person = Recipient("Ana", "http://t/o.gif", "http://t/u/1", links)
+    asked = compiled.personalise(person)
+    spared = compiled.personalise(
+        Recipient("Ana", "http://t/o.gif", "http://t/u/1", links, ask_donation=False)
+    )
+    assert person.ask_donation is True  # the default keeps asking
+    for html, text in (asked, spared):
+        assert "%%WM_" not in html + text and "http://t/c/1" in html and "http://t/c/1" in text
+        assert "http://t/u/1" in html and "You are receiving this because" in html
+    assert f'href="http://t/c/{donation}"' in asked[0] and "Give a leopard a forest" in asked[0]
+    assert f"Give a leopard a forest: http://t/c/{donation}" in asked[1]
+    assert f"http://t/c/{donation}" not in spared[0] + spared[1]
+    assert "Give a leopard a forest" not in spared[0] + spared[1]
+    assert spared[0].count("<table") == spared[0].count("</table>")  # the cut keeps the markup whole
+    assert spared[1] == asked[1].replace(f"Give a leopard a forest: http://t/c/{donation}\n\n", "")
+
+
+def test_an_email_without_donation_url_is_the_same_either_way():
+    rendered = render_email(CONTENT, brand(donation_url=""))
+    compiled = CompiledEmail(1, 1, 2, "s", "p", rendered.html, rendered.text)
+    assert not compiled.has_donation_block and compiled.parts(True) == compiled.parts(False)
+
+
+def test_a_donation_button_outside_the_block_is_refused(tmp_path: Path):
+    (tmp_path / "email.mjml.j2").write_text(
+        '{% extends "base.mjml.j2" %}{% block content %}<mj-section><mj-column>'
+        '<mj-button href="{{ donation.href }}">{{ donation.text }}</mj-button>'
+        "</mj-column></mj-section>{% endblock %}",
+        encoding="utf-8",
+    )
+    with pytest.raises(TemplateProblem, match="donation link must sit between"):
+        render_email(CONTENT, brand(template=str(tmp_path)))
+
+
+def test_an_unclosed_donation_block_is_refused(tmp_path: Path):
+    (tmp_path / "email.mjml.j2").write_text(
+        '{% extends "base.mjml.j2" %}{% block content %}<mj-raw><!--%%WM_IF_DONATION%%--></mj-raw>'
+        '<mj-section><mj-column><mj-button href="{{ donation.href }}">Give</mj-button>'
+        "</mj-column></mj-section>{% endblock %}",
+        encoding="utf-8",
+    )
+    with pytest.raises(TemplateProblem, match="unbalanced"):
+        render_email(CONTENT, brand(template=str(tmp_path)))

@@ -14,13 +14,15 @@ PADDING = "<p>" + "Leopards need room to roam across the forest. " * 40 + "</p>\
 
 HTML = (
     "<html><body><p>Hello %%WM_NAME%%,</p>\n"
-    '<p><a href="%%WM_LINK_1%%">Read more</a> or <a href="%%WM_LINK_2%%">Donate</a></p>\n'
+    '<p><a href="%%WM_LINK_1%%">Read more</a></p>\n'
+    '<!--%%WM_IF_DONATION%%--><p><a href="%%WM_LINK_2%%">Donate</a></p><!--%%WM_END_DONATION%%-->\n'
     "{padding}"
     '<img src="%%WM_OPEN_URL%%" width="1" height="1" alt="">\n'
     '<p><a href="%%WM_UNSUBSCRIBE_URL%%">Unsubscribe</a></p></body></html>'
 )
 TEXT = (
-    "Hello %%WM_NAME%%,\n\nRead more: %%WM_LINK_1%%\nDonate: %%WM_LINK_2%%\n\n"
+    "Hello %%WM_NAME%%,\n\nRead more: %%WM_LINK_1%%\n"
+    "%%WM_IF_DONATION%%\nDonate: %%WM_LINK_2%%\n%%WM_END_DONATION%%\n\n"
     "Unsubscribe: %%WM_UNSUBSCRIBE_URL%%\n"
 )
 
@@ -40,8 +42,10 @@ def make_campaign(
     start_date: date | None = None,
     padding: int = 1,
     list_slug: str = "main",
+    stop_donation_after_click: bool = False,
 ) -> Campaign:
-    """A campaign with ``emails`` compiled emails (two tracked links each) and an empty list."""
+    """A campaign with ``emails`` compiled emails (two tracked links each, the second one the
+    donation ask inside its optional block) and an empty list."""
     now = ctx.clock.now()
     with ctx.session() as s:
         lst = s.query(SubscriberList).filter_by(slug=list_slug).one_or_none()
@@ -61,6 +65,7 @@ def make_campaign(
             grace_hours=grace_hours,
             min_gap_hours=min_gap_hours,
             start_date=start_date,
+            stop_donation_after_click=stop_donation_after_click,
             created_at=now,
             updated_at=now,
             segment={},

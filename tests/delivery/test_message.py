@@ -101,8 +101,8 @@ def test_unicode_names_and_subjects_round_trip(name, subject):
     data = template(subject=subject).render(5, "<m.5@wildmail.test>", "zoe@example.org", name, NOW)
     msg = parse(data)
     assert msg["To"].addresses[0].addr_spec == "zoe@example.org"
-    assert msg["To"].addresses[0].display_name == name
-    assert str(msg["Subject"]) == subject
+    assert msg["To"].addresses[0].display_name == " ".join(name.split())  # whitespace runs folded
+    assert str(msg["Subject"]) == subject.strip()
     plain, _html = msg.iter_parts()
     assert f"Hello {name or 'friend'}," in plain.get_content()
 
@@ -169,3 +169,20 @@ def test_preview_eml_from_the_database(ctx):
     assert msg["To"].addresses[0].addr_spec == "preview@example.org"
     assert msg["Subject"] == "Part 1: the leopard's forest"
     assert "Hello Pat," in next(msg.iter_parts()).get_content()
+
+
+def test_donors_message_leaves_out_the_ask_and_its_parts_are_built_once_on_demand():
+    t = template()
+    assert set(t._parts) == {True}  # the variant without the ask is prepared only when needed
+    data = t.render(99, "<m@x>", "ana@example.org", "Ana Lima", NOW, ask_donation=False)
+    again = t.render(98, "<m@x>", "bo@example.org", "Bo", NOW, ask_donation=False)
+    assert set(t._parts) == {True, False}
+    plain, html = parse(data).iter_parts()
+    want_html, want_text = t.compiled.personalise(t.recipient(99, "Ana Lima", ask_donation=False))
+    assert html.get_content().replace("\r\n", "\n").rstrip("\n") == want_html
+    assert plain.get_content().replace("\r\n", "\n").rstrip("\n") == want_text.rstrip("\n")
+    clicks = re.findall(r'href="https://mail.example.org/c/([^"]+)"', html.get_content())
+    assert [tokens.parse_click(SECRET, c) for c in clicks] == [(99, 41)]
+    assert "Donate" not in html.get_content() + plain.get_content()
+    assert "Donate" in parse(t.render(99, "<m@x>", "a@example.org", "A", NOW)).as_string()
+    assert b"Bo" in again

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from campaigns.enrolment import mark_donation_click
-from campaigns.models import Campaign, Enrolment
+from campaigns.models import Enrolment
 from delivery.claim import claim
 from delivery.control import (
     CampaignError,
@@ -181,22 +181,25 @@ def test_late_joiners_start_at_one_and_departures_exit(ctx, clock, backend):
     assert week2 == {(first[1], 2), (late, 1)}
 
 
-def test_donation_click_stops_the_series_when_asked(ctx, clock, backend):
-    c = make_campaign(ctx, emails=3)
-    with ctx.session() as s:
-        s.get(Campaign, c.id).stop_donation_after_click = True
-        s.commit()
+@pytest.mark.parametrize("stop", [True, False])
+def test_donation_click_keeps_the_series_and_flags_the_ask(ctx, clock, backend, stop):
+    c = make_campaign(ctx, emails=3, stop_donation_after_click=stop)
     a, b = add_subscribers(ctx, 2)
     schedule_campaign(ctx, "leopard")
     clock.set(utc(2026, 1, 5, 9))
     tick(ctx)
+    claim(ctx, "w", 10, timedelta(minutes=5))  # email 1 is out of the way
     with ctx.session() as s:
         mark_donation_click(s, a, c.id)
         s.commit()
     clock.set(utc(2026, 1, 12, 9))
-    tick(ctx)
-    assert [r.subscriber_id for r in deliveries(ctx) if r.position == 2] == [b]
-    assert enrolments(ctx)[a].exit_reason == "donation_clicked"
+    report = tick(ctx)
+    assert report.exited == 0
+    assert sorted(r.subscriber_id for r in deliveries(ctx) if r.position == 2) == [a, b]
+    e = enrolments(ctx)
+    assert (e[a].status, e[a].exit_reason, e[a].next_position) == ("active", "", 3)
+    claimed = {x.subscriber_id: x.ask_donation for x in claim(ctx, "w", 10, timedelta(minutes=5))}
+    assert claimed == {a: not stop, b: True}
 
 
 def test_broadcast_waits_for_its_start_date(ctx, clock, backend):
