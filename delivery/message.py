@@ -119,8 +119,7 @@ class Sender:
         """Sender details (and DKIM key, when configured) from settings."""
         dkim_key = None
         if settings.dkim_private_key_file and settings.dkim_selector:
-            with open(settings.dkim_private_key_file, "rb") as fh:
-                key = fh.read()
+            key = settings.dkim_private_key()
             domain = settings.dkim_domain or settings.sender_address.rpartition("@")[2]
             dkim_key = DkimKey(settings.dkim_selector, domain, key)
         return cls(
