@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,7 +41,7 @@ SECRET = "bench-secret-key"  # noqa: S105 (a throwaway key for a temp database)
 BROWSER_UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 )
-RESULTS = REPO / "bench" / "results" / "tracking.json"
+RESULTS = REPO / "bench" / "results" / ("tracking-small.json" if SMALL else "tracking.json")
 
 LUA = r"""
 local paths = {}
@@ -212,7 +213,26 @@ def stop_server(procs: list[subprocess.Popen[bytes]], sock: socket.socket) -> No
     sock.close()
 
 
-def run_wrk(port: str | int, paths_file: Path, lua: Path) -> dict[str, float]:
+def cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU seconds the server processes have used so far (from /proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in procs:
+        # Fields after the ")" that closes the command name: utime and stime are the 12th and 13th.
+        fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def run_wrk(
+    port: str | int, paths_file: Path, lua: Path, procs: list[subprocess.Popen[bytes]]
+) -> dict[str, float]:
+    """One wrk run; also the server's CPU time per answered request (robust on a shared machine)."""
+    before = cpu_seconds(procs)
     env = {**os.environ, "BENCH_PATHS": str(paths_file), "BENCH_UA": BROWSER_UA}
     out = subprocess.run(
         [
@@ -231,8 +251,12 @@ def run_wrk(port: str | int, paths_file: Path, lua: Path) -> dict[str, float]:
         text=True,
         check=True,
     ).stdout
+    time.sleep(0.5)  # let the writer thread commit what it still holds (it flushes every 0.1 s)
+    cpu = cpu_seconds(procs) - before
     line = next(ln for ln in out.splitlines() if ln.startswith("BENCH_JSON "))
     data: dict[str, float] = json.loads(line.removeprefix("BENCH_JSON "))
+    data["cpu_s"] = round(cpu, 3)
+    data["cpu_us_per_req"] = round(cpu / max(data["requests"], 1) * 1e6, 1)
     data["rps"] = round(data["requests"] / (data["duration_us"] / 1e6), 1)
     data["p50_ms"] = data.pop("p50_us") / 1000
     data["p99_ms"] = data.pop("p99_us") / 1000
@@ -260,6 +284,7 @@ def count_events(url: str) -> dict[str, int]:
 def main() -> None:
     from tracking import tokens
 
+    load_start = load_average()
     tmp = Path(tempfile.mkdtemp(prefix="wm-bench-"))
     url = os.environ.get("BENCH_POSTGRES_URL") or f"sqlite:///{tmp / 'bench.db'}"
     if url.startswith("postgresql"):
@@ -289,9 +314,9 @@ def main() -> None:
     bares, pixels_runs, click_runs = [], [], []
     try:
         for _ in range(ROUNDS):
-            bares.append(run_wrk(bare_port, pixels, lua))
-            pixels_runs.append(run_wrk(port, pixels, lua))
-        click_runs.append(run_wrk(port, clicks, lua))
+            bares.append(run_wrk(bare_port, pixels, lua, bare_procs))
+            pixels_runs.append(run_wrk(port, pixels, lua, procs))
+        click_runs.append(run_wrk(port, clicks, lua, procs))
     finally:
         stop_server(bare_procs, bare_sock)
         stop_server(procs, sock)
@@ -301,6 +326,11 @@ def main() -> None:
     pixel["ok_all_rounds"] = sum(r["ok"] for r in pixels_runs)
     pixel["sent_all_rounds"] = sum(r["sent"] for r in pixels_runs)
     events = count_events(url)
+    # CPU per request: the median over the rounds (the req/s figure is the best round).
+    bare["cpu_us_per_req_median"] = statistics.median(r["cpu_us_per_req"] for r in bares)
+    pixel["cpu_us_per_req_median"] = statistics.median(r["cpu_us_per_req"] for r in pixels_runs)
+    click["cpu_us_per_req_median"] = click["cpu_us_per_req"]
+    cpu_ratio = round(bare["cpu_us_per_req_median"] / pixel["cpu_us_per_req_median"], 3)
 
     checks = {
         "pixel": (
@@ -326,13 +356,23 @@ def main() -> None:
         "click": click,
         "pixel_ratio": round(pixel["rps"] / bare["rps"], 3),
         "click_ratio": round(click["rps"] / bare["rps"], 3),
+        "pixel_cpu_ratio": cpu_ratio,
+        "load_average_start": load_start,
+        "load_average_end": load_average(),
         "events": events,
         "targets": {"pixel_rps": 5000, "pixel_ratio": 0.6, "pixel_p99_ms": 50},
     }
-    print(f"{'':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'answered':>9}")
+    print(f"{'':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'answered':>9} {'CPU us/req':>11}")
     for name, r in (("bare", bare), ("pixel", pixel), ("click", click)):
-        print(f"{name:8} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['ok']:>9}")
-    print(f"pixel/bare ratio {report['pixel_ratio']:.2f}   click/bare ratio {report['click_ratio']:.2f}")
+        print(
+            f"{name:8} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['ok']:>9}"
+            f" {r['cpu_us_per_req_median']:>11.1f}"
+        )
+    print(
+        f"pixel/bare ratio {report['pixel_ratio']:.2f}   click/bare ratio {report['click_ratio']:.2f}"
+        f"   CPU ratio bare/pixel {cpu_ratio:.2f}"
+    )
+    print(f"load average at start {load_start}, at end {report['load_average_end']}")
     ok = True
     for name, (answered, sent, stored, distinct) in checks.items():
         exact = answered <= stored <= sent and stored == distinct

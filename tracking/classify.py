@@ -115,6 +115,35 @@ def _too_soon(sent_at: datetime | None, at: datetime, minimum: timedelta) -> boo
     return sent_at is not None and at - sent_at < minimum
 
 
+@functools.lru_cache(maxsize=4096)
+def open_agent_verdict(user_agent: str) -> tuple[str, str] | None:
+    """What the user agent alone says about a pixel fetch, or None when it looks like a person
+    (the delay rule then decides). Memoised: a busy campaign sees few distinct agents."""
+    if user_agent == MPP_USER_AGENT:
+        return MACHINE, REASON_MPP
+    if GMAIL_PROXY_MARKER in user_agent.lower():
+        # Final, before the delay rule: the proxy only fetches when the person opens the mail.
+        return HUMAN, REASON_GMAIL
+    if not user_agent.strip():
+        return MACHINE, REASON_NO_AGENT
+    if is_scanner_agent(user_agent):
+        return MACHINE, REASON_SCANNER
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def click_agent_verdict(user_agent: str) -> tuple[str, str] | None:
+    """What the user agent alone says about a click, or None when it looks like a person."""
+    if not user_agent.strip():
+        return BOT, REASON_NO_AGENT
+    if user_agent == MPP_USER_AGENT:
+        # A person's browser always sends a full agent; the bare token is a script or proxy.
+        return BOT, REASON_BARE_AGENT
+    if is_scanner_agent(user_agent):
+        return BOT, REASON_SCANNER
+    return None
+
+
 def classify_open(
     *, user_agent: str, method: str, prefetch: bool, sent_at: datetime | None, at: datetime
 ) -> tuple[str, str]:
@@ -123,16 +152,10 @@ def classify_open(
         return MACHINE, REASON_HEAD
     if prefetch:
         return MACHINE, REASON_PREFETCH
-    if user_agent == MPP_USER_AGENT:
-        return MACHINE, REASON_MPP
-    if GMAIL_PROXY_MARKER in user_agent.lower():
-        # Checked before the delay rule: the proxy only fetches when the person opens the mail.
-        return HUMAN, REASON_GMAIL
-    if not user_agent.strip():
-        return MACHINE, REASON_NO_AGENT
-    if is_scanner_agent(user_agent):
-        return MACHINE, REASON_SCANNER
-    if _too_soon(sent_at, at, OPEN_MIN_DELAY):
+    verdict = open_agent_verdict(user_agent)
+    if verdict is not None:
+        return verdict
+    if sent_at is not None and at - sent_at < OPEN_MIN_DELAY:
         return MACHINE, REASON_TOO_SOON
     return HUMAN, ""
 
@@ -153,13 +176,9 @@ def classify_click(
         return BOT, REASON_HEAD
     if prefetch:
         return BOT, REASON_PREFETCH
-    if not user_agent.strip():
-        return BOT, REASON_NO_AGENT
-    if user_agent == MPP_USER_AGENT:
-        # A person's browser always sends a full agent; the bare token is a script or proxy.
-        return BOT, REASON_BARE_AGENT
-    if is_scanner_agent(user_agent):
-        return BOT, REASON_SCANNER
+    verdict = click_agent_verdict(user_agent)
+    if verdict is not None:
+        return verdict
     if _too_soon(sent_at, at, CLICK_MIN_DELAY):
         return BOT, REASON_TOO_SOON
     return HUMAN, ""

@@ -1,7 +1,9 @@
 """Cached, bulk lookups of what a token's ids point at (delivery -> campaign/email, link -> URL).
 
 The pixel path does no query per request: the writer resolves the deliveries of a whole batch
-with one query and keeps them in a small LRU, so a busy campaign is read once per minute.
+with one query per 1,000 ids and keeps them in a bounded LRU, so a busy campaign is read once
+per minute. Rows are read straight from the driver cursor into small named tuples (building
+ORM/Core rows and dataclasses cost more than the query itself; see bench/tracking.py).
 """
 
 from __future__ import annotations
@@ -10,26 +12,21 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, Engine, select
-
-from campaigns.models import Campaign, Link
-from delivery.models import Delivery
+from sqlalchemy import Connection, Engine
 
 CACHE_SIZE = 100_000
 CACHE_TTL_SECONDS = 60.0  # campaign switches (track_identity) take effect within a minute
-CHUNK = 500
+CHUNK = 1000  # ids per IN (...) query; SQLite allows 32,766 parameters, PostgreSQL 65,535
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryMeta:
-    """What an event needs to know about its delivery."""
+class DeliveryMeta(NamedTuple):
+    """What an event needs to know about its delivery (an aware UTC ``sent_at``)."""
 
     delivery_id: int
     subscriber_id: int
@@ -41,8 +38,7 @@ class DeliveryMeta:
     list_id: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class LinkMeta:
+class LinkMeta(NamedTuple):
     """A tracked link: where it goes and what kind it is."""
 
     link_id: int
@@ -52,28 +48,45 @@ class LinkMeta:
 
 
 class _Lru(Generic[K, V]):
+    """A bounded, thread-safe LRU with a time to live; bulk calls take the lock once."""
+
     def __init__(self, size: int, ttl: float) -> None:
         self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self._size, self._ttl = size, ttl
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
+        return self.get_many([key]).get(key)
+
+    def get_many(self, keys: Iterable[K]) -> dict[K, V]:
+        """The fresh entries among ``keys`` (stale ones are removed)."""
+        found: dict[K, V] = {}
+        now = time.monotonic()
+        data = self._data
         with self._lock:
-            hit = self._data.get(key)
-            if hit is None:
-                return None
-            if hit[0] < time.monotonic():
-                del self._data[key]
-                return None
-            self._data.move_to_end(key)
-            return hit[1]
+            for key in keys:
+                hit = data.get(key)
+                if hit is None:
+                    continue
+                if hit[0] < now:
+                    del data[key]
+                    continue
+                data.move_to_end(key)
+                found[key] = hit[1]
+        return found
 
     def put(self, key: K, value: V) -> None:
+        self.put_many([(key, value)])
+
+    def put_many(self, items: Iterable[tuple[K, V]]) -> None:
+        expires = time.monotonic() + self._ttl
+        data = self._data
         with self._lock:
-            self._data[key] = (time.monotonic() + self._ttl, value)
-            self._data.move_to_end(key)
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
+            for key, value in items:
+                data[key] = (expires, value)
+                data.move_to_end(key)
+            while len(data) > self._size:
+                data.popitem(last=False)
 
 
 class MetaCache:
@@ -86,14 +99,9 @@ class MetaCache:
 
     def deliveries(self, ids: Iterable[int], conn: Connection | None = None) -> dict[int, DeliveryMeta]:
         """Metadata of every existing delivery among ``ids`` (unknown ids are absent)."""
-        found: dict[int, DeliveryMeta] = {}
-        missing: list[int] = []
-        for delivery_id in set(ids):
-            meta = self._deliveries.get(delivery_id)
-            if meta is None:
-                missing.append(delivery_id)
-            else:
-                found[delivery_id] = meta
+        wanted = set(ids)
+        found = self._deliveries.get_many(wanted)
+        missing = [i for i in wanted if i not in found] if len(found) < len(wanted) else []
         if missing:
             if conn is None:
                 with self.engine.connect() as own:
@@ -102,8 +110,8 @@ class MetaCache:
                 loaded = _load_deliveries(conn, missing)
             for meta in loaded:
                 found[meta.delivery_id] = meta
-                if meta.sent_at is not None:  # an unsent delivery's sent_at will still change
-                    self._deliveries.put(meta.delivery_id, meta)
+            # an unsent delivery's sent_at will still change: only sent ones are remembered
+            self._deliveries.put_many((m.delivery_id, m) for m in loaded if m.sent_at is not None)
         return found
 
     def delivery(self, delivery_id: int) -> DeliveryMeta | None:
@@ -116,64 +124,54 @@ class MetaCache:
         if meta is not None:
             return meta
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(Link.id, Link.email_id, Link.url, Link.kind).where(Link.id == link_id)
-            ).one_or_none()
-        if row is None:
-            return None
-        meta = LinkMeta(row.id, row.email_id, row.url, row.kind)
-        self._links.put(link_id, meta)
-        return meta
+            return self.links([link_id], conn).get(link_id)
 
     def links(self, ids: Iterable[int], conn: Connection) -> dict[int, LinkMeta]:
         """Every existing link among ``ids``."""
-        found: dict[int, LinkMeta] = {}
-        missing = []
-        for link_id in set(ids):
-            meta = self._links.get(link_id)
-            if meta is None:
-                missing.append(link_id)
-            else:
-                found[link_id] = meta
-        for start in range(0, len(missing), CHUNK):
-            query = select(Link.id, Link.email_id, Link.url, Link.kind).where(
-                Link.id.in_(missing[start : start + CHUNK])
-            )
-            for row in conn.execute(query):
-                meta = LinkMeta(row.id, row.email_id, row.url, row.kind)
-                found[row.id] = meta
-                self._links.put(row.id, meta)
+        wanted = set(ids)
+        found = self._links.get_many(wanted)
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            loaded = [LinkMeta._make(row) for row in _select_in(conn, LINK_SQL, missing)]
+            found.update((m.link_id, m) for m in loaded)
+            self._links.put_many((m.link_id, m) for m in loaded)
         return found
 
 
+DELIVERY_SQL = (
+    "SELECT d.id, d.subscriber_id, d.campaign_id, d.email_id, d.sent_at, c.track_identity, c.slug, c.list_id"
+    " FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id WHERE d.id IN ({marks})"
+)
+LINK_SQL = "SELECT id, email_id, url, kind FROM links WHERE id IN ({marks})"
+
+
+def _select_in(conn: Connection, sql: str, ids: list[int]) -> list[Any]:
+    """Rows of ``sql`` for ``ids`` (in chunks), read from the DBAPI cursor of ``conn``'s
+    transaction as plain tuples."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cursor = conn.connection.cursor()
+    rows: list[Any] = []
+    try:
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            cursor.execute(sql.format(marks=", ".join([mark] * len(chunk))), chunk)
+            rows.extend(cursor.fetchall())
+    finally:
+        cursor.close()
+    return rows
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    """A stored UTCDateTime as an aware datetime (SQLite returns its text, others naive UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)
+
+
 def _load_deliveries(conn: Connection, ids: list[int]) -> list[DeliveryMeta]:
-    out: list[DeliveryMeta] = []
-    for start in range(0, len(ids), CHUNK):
-        query = (
-            select(
-                Delivery.id,
-                Delivery.subscriber_id,
-                Delivery.campaign_id,
-                Delivery.email_id,
-                Delivery.sent_at,
-                Campaign.track_identity,
-                Campaign.slug,
-                Campaign.list_id,
-            )
-            .join(Campaign, Campaign.id == Delivery.campaign_id)
-            .where(Delivery.id.in_(ids[start : start + CHUNK]))
-        )
-        for row in conn.execute(query):
-            out.append(
-                DeliveryMeta(
-                    row.id,
-                    row.subscriber_id,
-                    row.campaign_id,
-                    row.email_id,
-                    row.sent_at,
-                    bool(row.track_identity),
-                    row.slug,
-                    row.list_id,
-                )
-            )
-    return out
+    return [
+        DeliveryMeta(d, s, c, e, _utc(sent), bool(track), slug, lst)
+        for d, s, c, e, sent, track, slug, lst in _select_in(conn, DELIVERY_SQL, ids)
+    ]
