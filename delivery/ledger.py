@@ -10,6 +10,8 @@ with ``synchronous=NORMAL``).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,6 +58,31 @@ MARK_SENT = (
     )
 )
 
+# The hot path as one statement in its own (autocommit) transaction: the previous message is
+# recorded ``sent`` and the next one marked ``data`` atomically, one database round trip.
+SENT_AND_MARK = """
+UPDATE deliveries SET
+  smtp_phase = CASE WHEN id = :cur THEN 'data' ELSE 'done' END,
+  state = CASE WHEN id = :cur THEN state ELSE 'sent' END,
+  sent_at = CASE WHEN id = :cur THEN sent_at ELSE :now END,
+  last_reply = CASE WHEN id = :cur THEN last_reply ELSE :reply END,
+  lease_owner = CASE WHEN id = :cur THEN lease_owner ELSE NULL END,
+  lease_expires_at = CASE WHEN id = :cur THEN lease_expires_at ELSE NULL END,
+  updated_at = :now
+WHERE lease_owner = :owner
+  AND ((id = :cur AND state = 'sending') OR (id = :prev AND state IN ('sending', 'unknown')))
+RETURNING id
+"""
+ONLY_MARK = """
+UPDATE deliveries SET smtp_phase = 'data', updated_at = :now
+WHERE id = :cur AND lease_owner = :owner AND state = 'sending'
+"""
+
+
+def driver_sql(sql: str, sqlite: bool) -> str:
+    """``sql`` in the driver's named parameter style (sqlite3 ``:name``, psycopg ``%(name)s``)."""
+    return sql if sqlite else re.sub(r":(\w+)", r"%(\1)s", sql)
+
 
 @dataclass
 class Outcome:
@@ -79,6 +106,12 @@ class Ledger:
         self.marked: set[int] = set()
         self._conn: Connection | None = None
         self._durable = durable
+        self._sqlite = is_sqlite(ctx.engine)
+        self._sent_and_mark = driver_sql(SENT_AND_MARK, self._sqlite)
+        self._only_mark = driver_sql(ONLY_MARK, self._sqlite)
+        dialect = ctx.engine.dialect
+        column_type = T.c.updated_at.type.dialect_impl(dialect)
+        self._to_db: Callable[[datetime], Any] = column_type.bind_processor(dialect) or (lambda v: v)
 
     def _connection(self) -> Connection:
         if self._conn is None:
@@ -118,6 +151,8 @@ class Ledger:
         if delivery_id in self.marked:
             return True
         now = self.ctx.clock.now()
+        if not window and len(self.pending) <= 1 and all(o.state == DeliveryState.SENT for o in self.pending):
+            return self._mark_fast(delivery_id, now)
         ids = list(dict.fromkeys([delivery_id, *(window or [])]))
         conn = self._connection()
         try:
@@ -134,6 +169,34 @@ class Ledger:
             self.marked = set()
             raise
         return delivery_id in self.marked
+
+    def _mark_fast(self, delivery_id: int, now: datetime) -> bool:
+        """Window 1 with at most one ``sent`` outcome pending: one autocommitted statement on
+        the driver connection (no ORM, no BEGIN/COMMIT round trips)."""
+        raw = self._connection().connection.driver_connection
+        assert raw is not None
+        params: dict[str, Any] = {"cur": delivery_id, "owner": self.owner, "now": self._to_db(now)}
+        if not self._sqlite:
+            raw.autocommit = True  # idle between transactions, so this is a client-side switch
+        try:
+            cursor = raw.cursor()
+            try:
+                if self.pending:
+                    done = self.pending[0]
+                    params.update(prev=done.id, reply=done.reply)
+                    cursor.execute(self._sent_and_mark, params)
+                    marked = any(row[0] == delivery_id for row in cursor.fetchall())
+                else:
+                    cursor.execute(self._only_mark, params)
+                    marked = int(cursor.rowcount) == 1
+            finally:
+                cursor.close()
+        finally:
+            if not self._sqlite:
+                raw.autocommit = False
+        self.pending.clear()
+        self.marked = {delivery_id} if marked else set()
+        return marked
 
     def flush(self) -> None:
         """Write pending outcomes now."""

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from campaigns.compiled import PLACEHOLDER, MissingField
 
 CRLF = b"\r\n"
+SOFT_BREAK = b"=\r\n"
 LIMIT = 76
 
 
@@ -29,6 +30,20 @@ def encode_piece(text: str) -> bytes:
     """QP bytes of ``text`` ending in a line break (hard if ``text`` ends with one, else soft)."""
     if not text:
         return b""
+    if (
+        len(text) < LIMIT
+        and text.isascii()
+        and text.isprintable()
+        and "=" not in text
+        and text[-1] != " "
+        and text != "."  # b2a_qp quotes a lone dot line
+    ):
+        return text.encode("ascii") + SOFT_BREAK  # nothing to quote: the common case for URLs and names
+    return encode_general(text)
+
+
+def encode_general(text: str) -> bytes:
+    """:func:`encode_piece` without its fast path for short printable ASCII (``text`` not empty)."""
     encoded = binascii.b2a_qp(crlf(text).encode("utf-8"), istext=True)
     if CRLF not in encoded:  # no hard break seen: b2a_qp used bare LF for its soft breaks
         encoded = encoded.replace(b"\n", CRLF)
@@ -65,11 +80,12 @@ class QPTemplate:
     def render(self, values: Mapping[str, str]) -> bytes:
         """The encoded part for one recipient's placeholder values (raw, unescaped)."""
         out = [self.pieces[0]]
+        escape = self.escape
         for name, piece in zip(self.names, self.pieces[1:], strict=True):
             try:
                 value = values[name]
             except KeyError:
                 raise MissingField(name) from None
-            out.append(encode_piece(html.escape(value, quote=True) if self.escape else value))
+            out.append(encode_piece(html.escape(value, quote=True) if escape else value))
             out.append(piece)
         return b"".join(out)

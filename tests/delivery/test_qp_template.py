@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from campaigns.compiled import CompiledEmail, Recipient
-from delivery.qp_template import QPTemplate, crlf
+from delivery.qp_template import QPTemplate, crlf, encode_general, encode_piece
 
 TEXT = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=300)
 # Personal values never hold line breaks: the name is refused with CR/LF (delivery.message.clean,
@@ -35,3 +35,10 @@ def test_splice_decodes_to_personalise(parts, tail, name, url):
         if not expected.endswith("\r\n"):
             expected += "\r\n"
         assert decoded == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=90))
+def test_ascii_fast_path_encodes_like_the_general_path(value):
+    assert encode_piece(value) == encode_general(value)
+    assert encode_piece(value + "\u00e9") == encode_general(value + "\u00e9")
