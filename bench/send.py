@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -221,8 +222,14 @@ def load_template_for_size(ctx: AppContext) -> MessageTemplate:
         return load_template(s, 1, Sender.from_settings(ctx.settings))
 
 
-def our_rate(ctx: AppContext, port: int, count: int, concurrency: int, window: int) -> float:
-    """Drain ``count`` queued deliveries with ``concurrency`` worker threads; (msgs/s, bytes/msg)."""
+def cpu_seconds(who: int) -> float:
+    """User + system CPU seconds of this process (``RUSAGE_SELF``) or its waited-for children."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def our_rate(ctx: AppContext, port: int, count: int, concurrency: int, window: int) -> tuple[float, float]:
+    """Drain ``count`` queued deliveries with ``concurrency`` worker threads; (msgs/s, CPU s/msg)."""
     ctx.clock.set(SLOT)  # type: ignore[attr-defined]
     workers = [
         Worker(ctx, SmtpTransport("127.0.0.1", port, timeout=10), WorkerConfig(batch=100, mark_window=window))
@@ -235,16 +242,18 @@ def our_rate(ctx: AppContext, port: int, count: int, concurrency: int, window: i
         w.transport.close()
 
     threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
+    cpu = cpu_seconds(resource.RUSAGE_SELF)
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(resource.RUSAGE_SELF) - cpu
     with ctx.session() as s:
         sent = s.execute(select(func.count()).where(Delivery.state == "sent")).scalar()
     assert sent == count, f"only {sent} of {count} sent"
-    return count / elapsed
+    return count / elapsed, cpu / count
 
 
 def bench_send(kind: str, tmp: Path, window: int, processes: bool) -> dict[str, object]:
@@ -255,9 +264,9 @@ def bench_send(kind: str, tmp: Path, window: int, processes: bool) -> dict[str, 
         populate(ctx, SEND_COUNT)
         tick_at_slot(ctx)
         if processes:
-            ours = our_rate_processes(ctx, sink.port, SEND_COUNT, CONCURRENCY, window)
+            ours, cpu = our_rate_processes(ctx, sink.port, SEND_COUNT, CONCURRENCY, window)
         else:
-            ours = our_rate(ctx, sink.port, SEND_COUNT, CONCURRENCY, window)
+            ours, cpu = our_rate(ctx, sink.port, SEND_COUNT, CONCURRENCY, window)
         size = message_size(ctx)
         theirs = smtp_source_rate(sink.port, SEND_COUNT, size, CONCURRENCY)
         ctx.close()
@@ -271,6 +280,7 @@ def bench_send(kind: str, tmp: Path, window: int, processes: bool) -> dict[str, 
         "workers": "processes" if processes else "threads",
         "mark_window": window,
         "ours_per_s": round(ours, 1),
+        "cpu_us_per_message": round(cpu * 1e6),
         "smtp_source_per_s": round(theirs, 1),
         "ratio": round(ours / theirs, 3),
     }
@@ -318,6 +328,9 @@ w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), WorkerConfig(batch=100, mark
 w.cache.get(ctx, 1)
 print("ready", flush=True)
 sys.stdin.readline()
+import resource
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu = usage.ru_utime + usage.ru_stime
 sent = 0
 while True:
     sent += w.run_once()
@@ -325,11 +338,14 @@ while True:
         break
 w.ledger.close()
 w.transport.close()
-print(sent, flush=True)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(sent, usage.ru_utime + usage.ru_stime - cpu, flush=True)
 """
 
 
-def our_rate_processes(ctx: AppContext, port: int, count: int, processes: int, window: int) -> float:
+def our_rate_processes(
+    ctx: AppContext, port: int, count: int, processes: int, window: int
+) -> tuple[float, float]:
     """Like :func:`our_rate` with one worker process per session (uses every core, no shared GIL)."""
     url = ctx.settings.database_url
     code = DRAIN_CHILD.format(root=str(ROOT), url=url, port=port, window=window)
@@ -346,13 +362,14 @@ def our_rate_processes(ctx: AppContext, port: int, count: int, processes: int, w
         assert child.stdin is not None
         child.stdin.write("go\n")
         child.stdin.flush()
-    sent = 0
+    sent, cpu = 0, 0.0
     for child in children:
         out, _ = child.communicate(timeout=600)
-        sent += int(out.strip().splitlines()[-1])
+        child_sent, child_cpu = out.strip().splitlines()[-1].split()
+        sent, cpu = sent + int(child_sent), cpu + float(child_cpu)
     elapsed = time.perf_counter() - start
     assert sent == count, f"only {sent} of {count} sent"
-    return count / elapsed
+    return count / elapsed, cpu / count
 
 
 MEMORY_CHILD = """
@@ -414,7 +431,8 @@ def main() -> None:
                 print(
                     f"[{kind}] send {send['messages']} x {send['bytes_per_message']} B, "
                     f"{CONCURRENCY} sessions ({send['workers']}), "
-                    f"mark window {window}: ours {send['ours_per_s']}/s, "
+                    f"mark window {window}: ours {send['ours_per_s']}/s "
+                    f"({send['cpu_us_per_message']} us CPU/msg), "
                     f"smtp-source {send['smtp_source_per_s']}/s, ratio {send['ratio']}"
                 )
             enqueue = bench_enqueue(kind, tmp) if "enqueue" in PARTS else {}
