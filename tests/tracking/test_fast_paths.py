@@ -1,0 +1,137 @@
+"""The writer's shortcuts give the same results as the slower, obvious code they replace."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaigns.models import Campaign
+from delivery.models import Delivery
+from tests.tracking.conftest import BROWSER_UA, GMAIL_UA, make_world
+from tracking import classify as rules
+from tracking.batch import SQLITE_DATETIME, stored_time
+from tracking.lookup import DeliveryMeta, MetaCache, _Lru
+from tracking.models import Event
+from tracking.service import RequestInfo
+
+pytestmark = pytest.mark.postgres
+
+AGENTS = [
+    BROWSER_UA,
+    GMAIL_UA,
+    rules.MPP_USER_AGENT,
+    "",
+    "   ",
+    "python-requests/2.31",
+    "Mozilla/5.0 (compatible; Barracuda Sentinel)",
+    "Mozilla/5.0 (Windows NT 10.0) HeadlessChrome/120.0",
+]
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 1, 5, 8, 0, 0, tzinfo=UTC),  # microsecond 0: isoformat would drop it by default
+        datetime(2026, 1, 5, 8, 0, 0, 123456, tzinfo=UTC),
+        datetime(2026, 1, 5, 9, 30, 1, 7, tzinfo=timezone(timedelta(hours=1, minutes=30))),
+    ],
+)
+def test_stored_time_is_the_text_and_value_sqlalchemy_stores(at):
+    naive = at.astimezone(UTC).replace(tzinfo=None)
+    assert stored_time(at, True) == naive.strftime(SQLITE_DATETIME)
+    assert stored_time(at, False) == naive and stored_time(at, False).tzinfo is None
+
+
+@pytest.mark.parametrize("user_agent", AGENTS)
+@pytest.mark.parametrize("delay", [timedelta(seconds=1), timedelta(minutes=5)])
+def test_memoised_agent_verdicts_match_the_rules_in_order(user_agent, delay):
+    sent = datetime(2026, 1, 5, 8, tzinfo=UTC)
+    opened = rules.classify_open(
+        user_agent=user_agent, method="GET", prefetch=False, sent_at=sent, at=sent + delay
+    )
+    verdict = rules.open_agent_verdict(user_agent)
+    if verdict is None:
+        too_soon = delay < rules.OPEN_MIN_DELAY
+        assert opened == ((rules.MACHINE, rules.REASON_TOO_SOON) if too_soon else (rules.HUMAN, ""))
+    else:
+        assert opened == verdict
+    click = rules.classify_click(
+        user_agent=user_agent, method="GET", prefetch=False, sent_at=sent, at=sent + delay, honeypot=False
+    )
+    verdict = rules.click_agent_verdict(user_agent)
+    if verdict is None:
+        too_soon = delay < rules.CLICK_MIN_DELAY
+        assert click == ((rules.BOT, rules.REASON_TOO_SOON) if too_soon else (rules.HUMAN, ""))
+    else:
+        assert click == verdict
+    # the request-level rules still come first, whatever the agent says
+    head = rules.classify_open(
+        user_agent=user_agent, method="HEAD", prefetch=False, sent_at=sent, at=sent + delay
+    )
+    assert head == (rules.MACHINE, rules.REASON_HEAD)
+
+
+def test_gmail_proxy_stays_human_even_right_after_sending():
+    sent = datetime(2026, 1, 5, 8, tzinfo=UTC)
+    got = rules.classify_open(user_agent=GMAIL_UA, method="GET", prefetch=False, sent_at=sent, at=sent)
+    assert got == (rules.HUMAN, rules.REASON_GMAIL)
+
+
+def test_request_info_prefetch():
+    assert not RequestInfo("GET", BROWSER_UA).prefetch
+    assert RequestInfo("GET", BROWSER_UA, "prefetch;prerender").prefetch
+    assert not RequestInfo("GET", BROWSER_UA, "something-else").prefetch
+
+
+def test_bulk_delivery_lookup_reads_what_the_orm_reads(engine, settings, clock):
+    world = make_world(engine, settings.secret, clock.now(), recipients=3, track_identity=False)
+    cache = MetaCache(engine)
+    unknown = max(world.deliveries) + 1000
+    with engine.connect() as conn:
+        metas = cache.deliveries([*world.deliveries, unknown], conn)
+    assert set(metas) == set(world.deliveries)
+    with Session(engine) as s:
+        for delivery_id, meta in metas.items():
+            d = s.get(Delivery, delivery_id)
+            c = s.get(Campaign, d.campaign_id)
+            assert meta == DeliveryMeta(
+                d.id, d.subscriber_id, d.campaign_id, d.email_id, d.sent_at, False, c.slug, c.list_id
+            )
+            assert meta.sent_at.tzinfo is not None and meta.track_identity is False
+    # cached now: answered without a connection, and an unsent delivery is never cached
+    assert cache.deliveries(world.deliveries) == metas
+    with Session(engine) as s:
+        s.get(Delivery, world.deliveries[0]).sent_at = None
+        s.commit()
+    fresh = MetaCache(engine)
+    assert fresh.delivery(world.deliveries[0]).sent_at is None
+    assert fresh._deliveries.get(world.deliveries[0]) is None
+
+
+def test_lru_bulk_calls_expire_and_stay_bounded(monkeypatch):
+    lru: _Lru[int, str] = _Lru(size=3, ttl=10.0)
+    lru.put_many([(1, "a"), (2, "b"), (3, "c")])
+    assert lru.get_many([1, 2, 9]) == {1: "a", 2: "b"}  # 1 and 2 now recently used
+    lru.put(4, "d")  # evicts 3, the least recently used
+    assert lru.get_many([1, 2, 3, 4]) == {1: "a", 2: "b", 4: "d"}
+    later = time.monotonic() + 11
+    monkeypatch.setattr("tracking.lookup.time.monotonic", lambda: later)
+    assert lru.get_many([1, 2, 4]) == {} and lru.get(1) is None
+
+
+def test_writer_stores_times_that_orm_range_queries_find(engine, settings, clock):
+    from tracking.batch import Hit
+    from tracking.writer import EventWriter
+
+    world = make_world(engine, settings.secret, clock.now())
+    at = clock.now().replace(microsecond=0)  # the case isoformat would shorten
+    writer = EventWriter(engine)
+    writer.submit(Hit("t-1", "open", world.deliveries[0], None, at, BROWSER_UA, "h"))
+    writer.flush()
+    with Session(engine) as s:
+        found = s.scalars(select(Event).where(Event.at >= at, Event.at <= at)).all()
+    assert [(e.uid, e.at) for e in found] == [("t-1", at)]
