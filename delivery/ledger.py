@@ -1,7 +1,9 @@
 """The worker's hot-path writes: outcomes and ``data`` marks on one long-lived connection.
 
 Per message a single short transaction records the previous message's outcome and marks the
-next one's phase ``data`` (fenced by ``lease_owner``), with statements compiled once. On
+next one's phase ``data`` (fenced by ``lease_owner``). In the common case (mark window 1, the
+previous message sent) that is ONE autocommitted UPDATE on the driver connection (one database
+round trip, no ORM work); failures, bounces and mark windows use statements compiled once. On
 PostgreSQL the connection may use ``synchronous_commit = off`` (``durable=False``): a mark is
 visible to every other process at once and survives any worker crash; only a crash of the
 database server itself within ~0.6 s could lose it (the same guarantee SQLite gives in WAL mode
