@@ -269,3 +269,39 @@ def test_crash_with_a_mark_window_leaves_unknowns_never_duplicates(ctx, clock, s
     assert run_worker_once(ctx, smtp(smtp_server), config()) == 2
     assert len(smtp_server.messages) == 3  # message 1 (unknown, really sent) + the 2 requeued, no repeats
     assert len(set(smtp_server.recipients())) == 3
+
+
+def test_lease_taken_mid_batch_stops_that_message_and_keeps_the_previous_sent(
+    ctx, clock, smtp_server, backend
+):
+    """The one-statement hot path (previous ``sent`` + next ``data`` mark) is fenced by the lease."""
+    queue(ctx, clock, 3)
+    real = smtp(smtp_server)
+    calls = []
+
+    class StealsSecondLease:
+        name = real.name
+
+        def send(self, envelope, before_data):
+            calls.append(envelope.recipient)
+            if len(calls) == 2:  # another worker took this row over (its lease had expired)
+                with ctx.engine.begin() as conn:
+                    conn.execute(
+                        Delivery.__table__.update()
+                        .where(Delivery.message_id == envelope.message_id)
+                        .values(lease_owner="other-worker")
+                    )
+            return real.send(envelope, before_data)
+
+        def close(self):
+            real.close()
+
+    assert run_worker_once(ctx, StealsSecondLease(), config()) == 2
+    real.close()
+    assert len(calls) == 3 and len(smtp_server.messages) == 2
+    assert sorted(smtp_server.recipients()) == sorted(calls[0:1] + calls[2:3])
+    by_sub = rows(ctx)
+    stolen = next(d for d in by_sub.values() if d.lease_owner == "other-worker")
+    assert stolen.state == "sending" and stolen.smtp_phase == "none"
+    assert sorted(d.state for d in by_sub.values()) == ["sending", "sent", "sent"]
+    assert all(d.smtp_phase == "done" and d.sent_at == SLOT for d in by_sub.values() if d.state == "sent")
