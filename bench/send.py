@@ -8,7 +8,9 @@
    growth per message can be extrapolated to 1,000,000 (target < 300 MB).
 
 Runs on SQLite and, when ``WILDMAIL_TEST_POSTGRES_URL`` is set, on PostgreSQL.
-``BENCH_SMALL=1`` uses tiny sizes (CI); ``BENCH_PARTS=send,enqueue,memory`` picks parts.
+``BENCH_SMALL=1`` uses tiny sizes (CI); ``BENCH_PARTS=send,enqueue,memory`` picks parts;
+``BENCH_DBS=sqlite,postgres`` picks databases (e.g. ``BENCH_PARTS=enqueue BENCH_DBS=postgres``
+times only the PostgreSQL tick).
 Results go to ``bench/results/send.json`` (``send-small.json`` for tiny sizes).
 """
 
@@ -53,6 +55,7 @@ from wildmail.smtp_sink import free_port  # noqa: E402
 SMALL = os.environ.get("BENCH_SMALL") == "1"
 PARTS = set(os.environ.get("BENCH_PARTS", "send,enqueue,memory").split(","))
 PG_URL = os.environ.get("WILDMAIL_TEST_POSTGRES_URL", "")
+DBS = set(os.environ.get("BENCH_DBS", "sqlite,postgres").split(","))
 SINK = "/usr/sbin/smtp-sink"
 SOURCE = "/usr/sbin/smtp-source"
 SEND_COUNT = 300 if SMALL else 6000
@@ -417,7 +420,7 @@ def bench_memory(kind: str, tmp: Path) -> dict[str, float]:
 def main() -> None:
     if not (Path(SINK).exists() and Path(SOURCE).exists()):
         raise SystemExit("bench/send.py needs Postfix smtp-sink and smtp-source (apt-get install postfix)")
-    kinds = ["sqlite"] + (["postgres"] if PG_URL else [])
+    kinds = [k for k in ["sqlite"] + (["postgres"] if PG_URL else []) if k in DBS]
     out = ROOT / "bench" / "results" / ("send-small.json" if SMALL else "send.json")
     results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
     results.update(small=SMALL, concurrency=CONCURRENCY)

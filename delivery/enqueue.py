@@ -2,9 +2,16 @@
 
 Due enrolments are grouped by (campaign, time zone, due slot[, last send]); the next slot is
 computed once per group in Python (DST-correct) and applied to the whole group with one
-``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` and one ``UPDATE``. Everything runs in one
-write transaction, so a crash leaves either the whole step or nothing, and running the tick
-twice queues nothing twice (the unique (subscriber, email) constraint backs this up).
+``INSERT ... SELECT`` per email position and one ``UPDATE``. Everything runs in one write
+transaction, so a crash leaves either the whole step or nothing, and running the tick twice
+queues nothing twice (the unique (subscriber, email) constraint backs this up).
+
+The insert skips rows that already exist (``ON CONFLICT DO NOTHING``) only when some delivery
+of that email exists already; an email nobody has been queued yet (every broadcast step, the
+first cohort of a drip) takes a plain ``INSERT``, which on PostgreSQL spares a speculative
+insertion per row (about a sixth of the insert's CPU at a million rows). A duplicate there
+could only come from a second tick running at once: it violates the unique constraint and
+rolls that whole tick back, so nothing is ever queued twice.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, case, cast, func, literal, select, update
+from sqlalchemy import String, case, cast, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.enrolment import (
@@ -83,7 +90,15 @@ def _group(campaign_id: int, tz: str, due: datetime) -> list[Any]:
     ]
 
 
-def _queue_group(s: Session, c: Campaign, tz: str, due: datetime, now: datetime, ctx: AppContext) -> int:
+def _queued_before(s: Session, campaign_id: int, position: int) -> bool:
+    """Whether any delivery of this email exists (an index probe on (campaign, position, state))."""
+    probe = exists().where(Delivery.campaign_id == campaign_id, Delivery.position == position)
+    return bool(s.execute(select(probe)).scalar())
+
+
+def _queue_group(
+    s: Session, c: Campaign, tz: str, due: datetime, position: int, now: datetime, ctx: AppContext
+) -> int:
     secret = ctx.settings.secret
     domain = sender_domain(ctx.settings.sender_address)
     rows = (
@@ -104,7 +119,7 @@ def _queue_group(s: Session, c: Campaign, tz: str, due: datetime, now: datetime,
         .join(
             Email, (Email.campaign_id == Enrolment.campaign_id) & (Email.position == Enrolment.next_position)
         )
-        .where(*_group(c.id, tz, due))
+        .where(*_group(c.id, tz, due), Enrolment.next_position == position)
     )
     columns = [
         "subscriber_id",
@@ -120,7 +135,10 @@ def _queue_group(s: Session, c: Campaign, tz: str, due: datetime, now: datetime,
         "queued_at",
         "updated_at",
     ]
-    return rowcount(s.execute(upsert_ignore(s, Delivery.__table__).from_select(columns, rows)))
+    fresh = not _queued_before(s, c.id, position)
+    stmt = insert(Delivery) if fresh else upsert_ignore(s, Delivery.__table__)
+    stmt = stmt.execution_options(preserve_rowcount=True)
+    return rowcount(s.execute(stmt.from_select(columns, rows)))
 
 
 def _advance_group(s: Session, c: Campaign, tz: str, due: datetime, now: datetime, last: int) -> int:
@@ -170,6 +188,10 @@ def reschedule_overdue(s: Session, c: Campaign, now: datetime, *, before: dateti
 
 def enqueue_campaign(s: Session, c: Campaign, now: datetime, ctx: AppContext, report: TickReport) -> None:
     """Queue this campaign's due emails and advance its enrolments (inside ``s``'s transaction)."""
+    # Ticks running at once by mistake take turns per campaign (PostgreSQL; SQLite's write
+    # transaction already serialises them), so the later one sees the step done and queues
+    # nothing. NO KEY UPDATE: enrolling subscribers meanwhile (a foreign-key share lock) is not held up.
+    s.execute(select(Campaign.id).where(Campaign.id == c.id).with_for_update(key_share=True))
     last = s.execute(select(func.max(Email.position)).where(Email.campaign_id == c.id)).scalar() or 0
     finished = (
         update(Enrolment)
@@ -180,12 +202,16 @@ def enqueue_campaign(s: Session, c: Campaign, now: datetime, ctx: AppContext, re
     report.finished += rowcount(s.execute(finished))
     report.rescheduled += reschedule_overdue(s, c, now)
     due_groups = s.execute(
-        select(Enrolment.timezone, Enrolment.next_send_at)
+        select(Enrolment.timezone, Enrolment.next_send_at, Enrolment.next_position)
         .where(Enrolment.campaign_id == c.id, Enrolment.status == ACTIVE, Enrolment.next_send_at <= now)
         .distinct()
     ).all()
-    for tz, due in due_groups:
-        report.queued += _queue_group(s, c, tz, due, now, ctx)
+    groups: dict[tuple[str, datetime], list[int]] = {}
+    for tz, due, position in due_groups:
+        groups.setdefault((tz, due), []).append(position)
+    for (tz, due), positions in groups.items():
+        for position in positions:
+            report.queued += _queue_group(s, c, tz, due, position, now, ctx)
         report.advanced += _advance_group(s, c, tz, due, now, last)
     if due_groups and c.status == CampaignStatus.SCHEDULED.value:
         c.status = CampaignStatus.RUNNING.value
@@ -201,8 +227,8 @@ def tick(ctx: AppContext) -> TickReport:
     with write_transaction(ctx.engine) as s:
         report.enrolled = enrol_late_joiners(s, now)
         report.exited = exit_departed(s, now)
-        campaigns = s.execute(select(Campaign).where(Campaign.status.in_(ACTIVE_CAMPAIGN))).scalars().all()
-        for c in campaigns:
+        active = select(Campaign).where(Campaign.status.in_(ACTIVE_CAMPAIGN)).order_by(Campaign.id)
+        for c in s.execute(active).scalars().all():
             enqueue_campaign(s, c, now, ctx, report)
     report.reaped = reap(ctx)
     return report
