@@ -8,8 +8,12 @@ log, ONE worker by default. The machine has 2 cores and wrk needs one of them: a
 only competes with wrk for the same CPU (and, on SQLite, with the other worker's writer for the
 write lock), which we measured as no faster. wrk runs 1 thread, 32 connections.
 
-Every request uses a distinct delivery's token (a Lua script walks a list of valid tokens), and
-after the run the server is stopped (SIGTERM: lifespan shutdown flushes the writer) and the
+Every request uses a distinct delivery's token (a Lua script walks a list of valid tokens).
+Besides req/s and latency, each run reads the server process's CPU time (utime + stime from
+/proc/<pid>/stat, 0.5 s after wrk ends so the writer has committed) and divides it by the
+requests answered: CPU us/request and the bare/pixel CPU ratio move far less than req/s when
+other processes share the machine (the load average is printed and stored with the figures).
+After the run the server is stopped (SIGTERM: lifespan shutdown flushes the writer) and the
 database is checked: each request wrk completed is there once; at most the requests still in
 flight when wrk stopped (<= connections) are there without wrk having counted their answer.
 """
