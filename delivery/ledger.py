@@ -71,8 +71,8 @@ UPDATE deliveries SET
   lease_owner = CASE WHEN id = :cur THEN lease_owner ELSE NULL END,
   lease_expires_at = CASE WHEN id = :cur THEN lease_expires_at ELSE NULL END,
   updated_at = :now
-WHERE lease_owner = :owner
-  AND ((id = :cur AND state = 'sending') OR (id = :prev AND state IN ('sending', 'unknown')))
+WHERE id IN (:cur, :prev) AND lease_owner = :owner
+  AND (state = 'sending' OR (id = :prev AND state = 'unknown'))
 RETURNING id
 """
 ONLY_MARK = """
