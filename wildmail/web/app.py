@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from wildmail.context import AppContext
 from wildmail.web import dashboard_routes, preferences_routes, public_routes, tracking_routes
@@ -15,6 +16,21 @@ from wildmail.web.templating import STATIC_DIR
 
 # preferences_routes first: tracking_routes' /u/{token:path} would also match /u/<token>/preferences
 PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes)
+
+
+class WildmailApp(FastAPI):
+    """FastAPI, except that the open pixel is answered before any framework layer.
+
+    The pixel is the hot path (every opened email fetches it); FastAPI's middleware stack and
+    per-request telemetry checks cost more than verifying the token and queueing the hit, so
+    ``/o/<token>.gif`` is served here directly. Everything else goes through FastAPI as usual.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if tracking_routes.is_pixel_request(scope):
+            await tracking_routes.send_pixel(scope, send, tracking_routes.tracker_of(self))
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -30,9 +46,8 @@ def create_app(ctx: AppContext) -> FastAPI:
             for part in reversed(PARTS):
                 await part.shutdown(app)
 
-    app = FastAPI(title="wildmail", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = WildmailApp(title="wildmail", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = ctx
-    app.add_middleware(tracking_routes.PixelFastPath)  # the open pixel skips the router (hot path)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for part in PARTS:
         app.include_router(part.router)

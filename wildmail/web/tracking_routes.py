@@ -1,9 +1,9 @@
 """HTTP endpoints of tracking: open pixel, click redirect, unsubscribe page and RFC 8058 POST.
 
 The logic lives in :mod:`tracking.service`; this module only translates HTTP. The pixel is
-served by :class:`PixelFastPath`, a plain ASGI middleware in front of FastAPI's router (the
-router and its per-request objects cost more than the pixel itself; see bench/tracking.py). The
-same pixel is also registered as an ordinary route, used when the middleware is not installed.
+answered by :func:`send_pixel` straight from ``wildmail.web.app.WildmailApp.__call__``, before
+FastAPI's middleware, telemetry and router (they cost more than the pixel itself; see
+bench/tracking.py). The same pixel is also registered as an ordinary route, as a fallback.
 
 Bad tokens: clicks and unsubscribes answer 404 with a plain page, never redirect, record
 nothing. The pixel answers 404 too for a token whose signature fails (only a tampered URL
@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import NoMatchFound
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from tracking.classify import PREFETCH_HEADERS
 from tracking.service import RequestInfo, Tracker
@@ -66,7 +66,8 @@ def _info_from_scope(scope: Scope) -> RequestInfo:
     return RequestInfo(scope["method"], user_agent, purpose.strip(), client[0] if client else "")
 
 
-async def _send_pixel(scope: Scope, send: Send, tracker: Tracker) -> None:
+async def send_pixel(scope: Scope, send: Send, tracker: Tracker) -> None:
+    """Record an open (when the token is valid) and answer the GIF, or a plain 404."""
     token = scope["path"][3:]
     ok = tracker.record_open(token, _info_from_scope(scope)) if token.endswith(".gif") else False
     body = PIXEL_GIF if ok else NOT_FOUND_TEXT.encode()
@@ -80,27 +81,14 @@ async def _send_pixel(scope: Scope, send: Send, tracker: Tracker) -> None:
     await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
-class PixelFastPath:
-    """ASGI middleware answering ``GET``/``HEAD /o/<token>.gif`` before FastAPI's router."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["path"].startswith("/o/")
-            and scope["method"] in ("GET", "HEAD")
-            and "app" in scope
-        ):
-            await _send_pixel(scope, send, tracker_of(scope["app"]))
-            return
-        await self.app(scope, receive, send)
+def is_pixel_request(scope: Scope) -> bool:
+    """True for ``GET``/``HEAD /o/...``: the open pixel, answered before any framework layer."""
+    return scope["type"] == "http" and scope["path"].startswith("/o/") and scope["method"] in ("GET", "HEAD")
 
 
 @router.api_route("/o/{token:path}", methods=["GET", "HEAD"], include_in_schema=False)
 async def open_pixel(token: str, request: Request) -> Response:
-    """Fallback for the pixel when :class:`PixelFastPath` is not installed."""
+    """Fallback for the pixel when the app does not answer it first (see ``wildmail.web.app``)."""
     tracker = tracker_of(request.app)
     info = _info_from_scope(request.scope)
     if token.endswith(".gif") and tracker.record_open(token, info):
