@@ -4,7 +4,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from delivery import ratelimit
 from delivery.claim import claim, mark_data, reap
@@ -287,7 +287,7 @@ def test_lease_taken_mid_batch_stops_that_message_and_keeps_the_previous_sent(
             if len(calls) == 2:  # another worker took this row over (its lease had expired)
                 with ctx.engine.begin() as conn:
                     conn.execute(
-                        Delivery.__table__.update()
+                        update(Delivery)
                         .where(Delivery.message_id == envelope.message_id)
                         .values(lease_owner="other-worker")
                     )
