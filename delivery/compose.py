@@ -8,15 +8,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaigns.compiled import CompiledEmail
+from campaigns.compiled import compiled_email
 from campaigns.models import Campaign, Email, Link
 from delivery.enqueue import message_id
 from delivery.message import LinkRef, MessageTemplate, Sender
 from wildmail.context import AppContext
-
-
-class NotCompiled(LookupError):
-    """The email has no compiled HTML yet (run the campaign's compile step first)."""
 
 
 def load_template(s: Session, email_id: int, sender: Sender, subject_prefix: str = "") -> MessageTemplate:
@@ -24,20 +20,10 @@ def load_template(s: Session, email_id: int, sender: Sender, subject_prefix: str
     email = s.get(Email, email_id)
     if email is None:
         raise LookupError(f"email {email_id} does not exist")
-    if not email.compiled_html:
-        raise NotCompiled(f"email {email.position} of campaign {email.campaign_id} is not compiled yet")
+    compiled = compiled_email(email)  # raises campaigns.compiled.NotCompiled
     campaign = s.get(Campaign, email.campaign_id)
     assert campaign is not None
     links = s.execute(select(Link.id, Link.position).where(Link.email_id == email_id)).all()
-    compiled = CompiledEmail(
-        email_id=email.id,
-        campaign_id=email.campaign_id,
-        position=email.position,
-        subject=email.subject,
-        preheader=email.preheader,
-        html=email.compiled_html,
-        text=email.compiled_text,
-    )
     return MessageTemplate(
         compiled,
         [LinkRef(i, p) for i, p in links],

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-
-import pytest
 
 from campaigns.article import read_article_file
 from campaigns.compiled import CompiledEmail, Recipient
 from campaigns.render import ENGINES, Branding, EmailContent, render_email
 from campaigns.splitter import split_article
+from tests.browser import ARGS, CHROMIUM, needs_chromium
 from tests.campaigns.conftest import SAMPLE
 from tests.conftest import REPO
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts" / "campaigns"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and not shutil.which("chromium"), reason="chromium not installed"
-    ),
-]
+pytestmark = needs_chromium
 
 
 def _pages(tmp_path: Path) -> list[Path]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import socket
 import threading
 import time
@@ -20,27 +19,14 @@ from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign
 from subscribers.models import Subscriber
+from tests.browser import ARGS, CHROMIUM, needs_chromium
 from tests.conftest import REPO
 from tests.dashboard.conftest import PASSWORD
 from tests.stats import scenario as sc
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = REPO / "test-artifacts"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and not shutil.which("chromium"), reason="chromium not installed"
-    ),
-]
+pytestmark = needs_chromium
 
 
 def _free_port() -> int:
