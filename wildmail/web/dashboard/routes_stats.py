@@ -11,6 +11,7 @@ from sqlalchemy import select
 from campaigns.models import Campaign
 from stats.charts import dense, dropoff_svg, timeline_svg
 from stats.export import overview_csv, percent, report_csv
+from stats.figures import CampaignReport
 from stats.html_report import headline_cards, render_html_report
 from stats.report import UnknownCampaign, campaign_report, overview
 from subscribers.models import SubscriberList
@@ -112,25 +113,29 @@ def campaign_view(request: Request, slug: str) -> Response:
     return campaign_page(request, slug)
 
 
-@router.get("/dashboard/campaigns/{slug}/export.csv")
-def campaign_export(request: Request, slug: str) -> Response:
-    """The per-email figures as CSV (same columns as ``wildmail stats --csv``)."""
+def _report(request: Request, slug: str) -> CampaignReport | Response:
+    """The campaign's report for a signed-in reader, or the not-found page."""
     require(request)
     ctx = ctx_of(request)
     try:
-        report = campaign_report(ctx.engine, slug, ctx.clock)
+        return campaign_report(ctx.engine, slug, ctx.clock)
     except UnknownCampaign:
         return not_found(request, slug)
+
+
+@router.get("/dashboard/campaigns/{slug}/export.csv")
+def campaign_export(request: Request, slug: str) -> Response:
+    """The per-email figures as CSV (same columns as ``wildmail stats --csv``)."""
+    report = _report(request, slug)
+    if isinstance(report, Response):
+        return report
     return _csv(report_csv(report), f"{report.slug}-stats.csv")
 
 
 @router.get("/dashboard/campaigns/{slug}/report.html")
 def campaign_standalone(request: Request, slug: str) -> Response:
     """The standalone offline HTML report (what the demo writes to a file)."""
-    require(request)
-    ctx = ctx_of(request)
-    try:
-        report = campaign_report(ctx.engine, slug, ctx.clock)
-    except UnknownCampaign:
-        return not_found(request, slug)
+    report = _report(request, slug)
+    if isinstance(report, Response):
+        return report
     return Response(render_html_report(report), media_type="text/html; charset=utf-8")
