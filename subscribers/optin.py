@@ -28,6 +28,10 @@ from wildmail.signing import BadToken, sign_ints, verify_ints
 
 PURPOSE = "subscribers.confirm"
 CONFIRM_TTL = timedelta(days=7)
+# The public form must not be a way to flood someone's inbox: one confirmation per address and
+# list per interval from the form (an admin asking through the CLI is not throttled).
+FORM_RESEND_INTERVAL = timedelta(minutes=10)
+CONFIRMATION_SENT_DETAIL = "confirmation sent for list "
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "email"
 _env = Environment(
     loader=FileSystemLoader(str(TEMPLATES)),
@@ -40,6 +44,7 @@ Send = Callable[[EmailMessage], None]
 
 class Outcome(enum.StrEnum):
     CONFIRMATION_SENT = "confirmation_sent"
+    CONFIRMATION_RECENT = "confirmation_recent"  # one was sent moments ago; not sent again
     ACTIVATED = "activated"
     ALREADY_ACTIVE = "already_active"
 
@@ -91,10 +96,13 @@ def read_token(
 
 
 def _left_at(session: Session, subscriber_id: int) -> datetime | None:
+    """When the person last left (a real transition into a leaving status), if ever."""
     leaving = [s.value for s in SUPPRESSED_STATUSES]
     return session.scalar(
         select(func.max(ConsentEvent.at)).where(
-            ConsentEvent.subscriber_id == subscriber_id, ConsentEvent.to_status.in_(leaving)
+            ConsentEvent.subscriber_id == subscriber_id,
+            ConsentEvent.to_status.in_(leaving),
+            ConsentEvent.from_status.is_distinct_from(ConsentEvent.to_status),
         )
     )
 
@@ -184,6 +192,27 @@ def subscribe(
     elif sub.status == SubscriberStatus.ACTIVE.value and any(m.id == lst.id for m in sub.lists):
         return SubscribeResult(sub, Outcome.ALREADY_ACTIVE)
     session.flush()
+    if source is ConsentSource.FORM and _sent_recently(session, sub, lst, at):
+        return SubscribeResult(sub, Outcome.CONFIRMATION_RECENT)
     url = confirmation_url(settings, sub.id, lst.id, at)
     send(build_confirmation(settings, sub, lst, url, at))
+    detail = CONFIRMATION_SENT_DETAIL + lst.slug
+    session.add(ConsentEvent(subscriber_id=sub.id, from_status=sub.status, to_status=sub.status,
+                             source=source.value, detail=detail, at=at))  # fmt: skip
     return SubscribeResult(sub, Outcome.CONFIRMATION_SENT, url)
+
+
+def _sent_recently(session: Session, sub: Subscriber, lst: SubscriberList, at: datetime) -> bool:
+    """True when the person's latest consent event is a confirmation for this list sent within the
+    resend interval: the form was simply submitted again, nothing happened in between."""
+    latest = session.execute(
+        select(ConsentEvent.detail, ConsentEvent.at)
+        .where(ConsentEvent.subscriber_id == sub.id)
+        .order_by(ConsentEvent.id.desc())
+        .limit(1)
+    ).first()
+    return (
+        latest is not None
+        and latest.detail == CONFIRMATION_SENT_DETAIL + lst.slug
+        and latest.at > at - FORM_RESEND_INTERVAL
+    )

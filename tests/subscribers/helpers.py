@@ -37,9 +37,15 @@ def make_list(session: Session, clock, slug: str = "news", double: bool = True) 
 
 
 def history(session: Session, subscriber_id: int) -> list[tuple[str | None, str, str]]:
+    """Status transitions in order (records of confirmation emails sent are asserted separately)."""
+    from subscribers.optin import CONFIRMATION_SENT_DETAIL
+
     rows = session.execute(
         select(ConsentEvent.from_status, ConsentEvent.to_status, ConsentEvent.source)
-        .where(ConsentEvent.subscriber_id == subscriber_id)
+        .where(
+            ConsentEvent.subscriber_id == subscriber_id,
+            ~ConsentEvent.detail.startswith(CONFIRMATION_SENT_DETAIL),
+        )
         .order_by(ConsentEvent.id)
     )
     return [tuple(r) for r in rows]  # type: ignore[misc]

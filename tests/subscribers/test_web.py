@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from subscribers import events, lifecycle, optin
-from subscribers.models import ConsentSource
+from subscribers.models import ConsentEvent, ConsentSource
 from tests.subscribers.helpers import LINK, history, make_list
 from wildmail.web.app import create_app
 
@@ -150,3 +151,19 @@ def test_confirming_enrols_in_the_lists_running_campaign_at_once(web, ctx, smtp_
         assert sub is not None and sub.status == "active"
         enrolment = s.query(Enrolment).filter_by(subscriber_id=sub.id).one()
         assert enrolment.next_position == 1 and enrolment.next_send_at is not None
+
+
+def test_the_form_cannot_flood_an_inbox_with_confirmations(web, ctx, smtp_server) -> None:
+    """A second request within the resend interval sends nothing (same answer, no enumeration)."""
+    for _ in range(3):
+        page = web.post("/subscribe/news", data={"email": "cy@example.org", "csrf_token": _form_token(web)})
+        assert page.status_code == 200 and "check your inbox" in page.text
+    assert smtp_server.recipients() == ["cy@example.org"]
+    ctx.clock.advance(optin.FORM_RESEND_INTERVAL + timedelta(seconds=1))
+    web.post("/subscribe/news", data={"email": "cy@example.org", "csrf_token": _form_token(web)})
+    assert smtp_server.recipients() == ["cy@example.org", "cy@example.org"]
+    with Session(ctx.engine) as s:
+        sub = lifecycle.find_subscriber(s, "cy@example.org")
+        assert sub is not None
+        details = s.scalars(select(ConsentEvent.detail).where(ConsentEvent.subscriber_id == sub.id)).all()
+        assert details.count(optin.CONFIRMATION_SENT_DETAIL + "news") == 2  # each one is in the history

@@ -94,6 +94,7 @@ def add(
         fail(f"{exc} (nothing was saved)", EXIT_FAILURE)
     messages = {
         optin.Outcome.CONFIRMATION_SENT: f"confirmation email sent to {address}",
+        optin.Outcome.CONFIRMATION_RECENT: f"a confirmation went to {address} moments ago; not sent again",
         optin.Outcome.ACTIVATED: f"{address} is now an active member of {list_slug}",
         optin.Outcome.ALREADY_ACTIVE: f"{address} is already an active member of {list_slug}",
     }
