@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -23,36 +20,23 @@ from tests.browser import ARGS, CHROMIUM, needs_chromium
 from tests.conftest import REPO
 from tests.dashboard.conftest import PASSWORD
 from tests.stats import scenario as sc
+from wildmail.smtp_sink import free_port
+from wildmail.web.serving import ServerThread
 
 ARTIFACTS = REPO / "test-artifacts"
 
 pytestmark = needs_chromium
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(ctx):
-    import uvicorn
-
     from wildmail.web.app import create_app
 
-    port = _free_port()
+    port = free_port()
     ctx.settings = ctx.settings.with_overrides(base_url=f"http://127.0.0.1:{port}")
-    srv = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    srv = ServerThread(create_app(ctx), port=port).start()
+    yield srv.url
+    srv.stop()
 
 
 @pytest.fixture
