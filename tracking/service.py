@@ -18,6 +18,7 @@ from tracking.links import destination
 from tracking.lookup import DeliveryMeta, MetaCache
 from tracking.unsubscribe import UnsubscribePage, page_for, unsubscribe_committed
 from tracking.writer import EventWriter
+from tracking.writer_process import ProcessEventWriter
 from wildmail.clock import Clock
 from wildmail.db import session_factory
 from wildmail.settings import Settings
@@ -43,6 +44,14 @@ class RequestInfo(NamedTuple):
         return bool(self.purpose) and is_prefetch(self.purpose)
 
 
+def new_writer(settings: Settings, engine: Engine, cache: MetaCache) -> EventWriter:
+    """The event writer ``settings.event_writer`` asks for (see :mod:`tracking.writer_process`)."""
+    if settings.event_writer == "process":
+        url = engine.url.render_as_string(hide_password=False)
+        return ProcessEventWriter(engine, url, cache)
+    return EventWriter(engine, cache)
+
+
 class Tracker:
     """Token checks, event recording and unsubscribes for one process."""
 
@@ -54,7 +63,7 @@ class Tracker:
         self.engine = engine
         self.clock = clock
         self.cache = writer.cache if writer is not None else MetaCache(engine)
-        self.writer = writer or EventWriter(engine, self.cache)
+        self.writer = writer or new_writer(settings, engine, self.cache)
         self._ip_hashes: dict[str, str] = {}
         self._sessions = session_factory(engine)
 

@@ -49,6 +49,7 @@ class Settings:
     unsubscribe_mailto: str = ""
     utm_source: str = "wildmail"
     utm_medium: str = "email"
+    event_writer: str = "process"  # process | thread: where the web server commits tracking events
 
     def require(self, key: str) -> str:
         """Return a string setting, or raise naming the key when it is empty."""
@@ -106,6 +107,8 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
 def _validate(s: Settings) -> Settings:
     if s.smtp_tls not in ("none", "starttls", "implicit"):
         raise SettingsError(f"{ENV_PREFIX}SMTP_TLS: expected none, starttls or implicit, got {s.smtp_tls!r}")
+    if s.event_writer not in ("process", "thread"):
+        raise SettingsError(f"{ENV_PREFIX}EVENT_WRITER: expected process or thread, got {s.event_writer!r}")
     if not 0 < s.smtp_port < 65536:
         raise SettingsError(f"{ENV_PREFIX}SMTP_PORT: {s.smtp_port} is not a port number")
     if bool(s.dkim_selector) != bool(s.dkim_private_key_file):
