@@ -75,8 +75,10 @@ SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 def stored_time(at: datetime, sqlite_dates: bool) -> datetime | str:
     """``at`` as UTCDateTime stores it: naive UTC; on SQLite the text ``SQLITE_DATETIME`` gives
     (``isoformat`` with microseconds writes the same text several times faster)."""
-    naive = (at if at.tzinfo is UTC else at.astimezone(UTC)).replace(tzinfo=None)
-    return naive.isoformat(" ", "microseconds") if sqlite_dates else naive
+    utc = at if at.tzinfo is UTC else at.astimezone(UTC)
+    if sqlite_dates:  # the text without its "+00:00" (cheaper than .replace(tzinfo=None))
+        return utc.isoformat(" ", "microseconds")[:26]
+    return utc.replace(tzinfo=None)
 
 
 EVENT_COLUMNS = ", ".join(

@@ -165,8 +165,8 @@ def _utc(value: datetime | str | None) -> datetime | None:
     """A stored UTCDateTime as an aware datetime (SQLite returns its text, others naive UTC)."""
     if value is None:
         return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+    if isinstance(value, str):  # parsing with the offset is several times cheaper than .replace()
+        return datetime.fromisoformat(value + "+00:00")
     return value.replace(tzinfo=UTC)
 
 
