@@ -8,9 +8,13 @@ lease cannot overwrite another worker's row.
 
 from __future__ import annotations
 
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, Row, select, update
 from sqlalchemy.orm import Session
@@ -59,85 +63,140 @@ def spared_donors(s: Session, rows: list[Row[Any]]) -> set[tuple[int, int]]:
     return {(r.subscriber_id, r.campaign_id) for r in s.execute(query)} & pairs
 
 
+_WRITERS: dict[str, threading.RLock] = {}
+
+
+@contextmanager
+def local_writer(engine: Engine) -> Iterator[None]:
+    """SQLite: this process's threads write one at a time, queued on a Python lock rather than
+    in SQLite's busy handler (which sleeps a millisecond or more per retry). PostgreSQL: no-op."""
+    if not is_sqlite(engine):
+        yield
+        return
+    key = str(engine.url)
+    lock = _WRITERS.get(key) or _WRITERS.setdefault(key, threading.RLock())
+    with lock:
+        yield
+
+
+def driver_sql(sql: str, sqlite: bool) -> str:
+    """``sql`` in the driver's named parameter style (sqlite3 ``:name``, psycopg ``%(name)s``)."""
+    return sql if sqlite else re.sub(r":(\w+)", r"%(\1)s", sql)
+
+
+def int_list(values: Iterable[int]) -> str:
+    """``1,2,3``: integers from our own rows, inlined into an ``IN (...)`` list."""
+    return ",".join(str(int(v)) for v in values)
+
+
+# The claim in plain SQL, run with ``exec_driver_sql``: no statement compilation per batch.
+CLAIM_SQL = """
+UPDATE deliveries SET state = '{sending}', lease_owner = :owner, lease_expires_at = :until,
+  attempts = attempts + 1, smtp_phase = '{none}', updated_at = :now
+WHERE id IN (
+  SELECT id FROM deliveries
+  WHERE state IN ('{queued}', '{retry_wait}') AND next_attempt_at <= :now
+    AND campaign_id NOT IN (SELECT id FROM campaigns WHERE status = '{paused}')
+  LIMIT :limit{lock}
+)
+RETURNING id, subscriber_id, email_id, campaign_id, position, message_id, attempts
+"""
+PEOPLE_SQL = "SELECT id, email, name, status FROM subscribers WHERE id IN ({ids})"
+DONORS_SQL = """
+SELECT e.subscriber_id, e.campaign_id FROM enrolments e JOIN campaigns c ON c.id = e.campaign_id
+WHERE c.stop_donation_after_click = {true} AND e.donation_clicked = {true}
+  AND e.campaign_id IN ({campaigns}) AND e.subscriber_id IN ({subscribers})
+"""
+
+
+REAP_CHECK_SQL = "SELECT 1 FROM deliveries WHERE state = 'sending' AND lease_expires_at < :now LIMIT 1"
+
+
+class Person(NamedTuple):
+    """The subscriber fields a claim needs (what ``suppressed_ids`` reads)."""
+
+    id: int
+    email: str
+    name: str
+    status: str
+
+
+def _claim_sql(sqlite: bool) -> str:
+    sql = CLAIM_SQL.format(
+        sending=SENDING,
+        none=SmtpPhase.NONE.value,
+        queued=DeliveryState.QUEUED.value,
+        retry_wait=DeliveryState.RETRY_WAIT.value,
+        paused=CampaignStatus.PAUSED.value,
+        lock="" if sqlite else " FOR UPDATE SKIP LOCKED",
+    )
+    return driver_sql(sql, sqlite)
+
+
 def claim(ctx: AppContext, owner: str, limit: int, lease: timedelta) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries; rows whose subscriber may no longer be mailed
-    (unsubscribed, bounced, complained, suppressed) are marked ``suppressed`` instead."""
-    from subscribers.models import Subscriber
+    (unsubscribed, bounced, complained, suppressed) are marked ``suppressed`` instead.
 
+    One short write transaction of three plain statements (claim, people, donors) plus the
+    suppression check.
+    """
     now = ctx.clock.now()
-    paused = select(Campaign.id).where(Campaign.status == CampaignStatus.PAUSED.value)
-    pick = (
-        select(Delivery.id)
-        .where(
-            Delivery.state.in_(CLAIMABLE),
-            Delivery.next_attempt_at <= now,
-            Delivery.campaign_id.not_in(paused),
-        )
-        .limit(limit)
-    )
-    if not is_sqlite(ctx.engine):
-        pick = pick.with_for_update(skip_locked=True)
-    stmt = (
-        update(Delivery)
-        .where(Delivery.id.in_(pick.scalar_subquery()))
-        .values(
-            state=SENDING,
-            lease_owner=owner,
-            lease_expires_at=now + lease,
-            attempts=Delivery.attempts + 1,
-            smtp_phase=SmtpPhase.NONE.value,
-            updated_at=now,
-        )
-        .returning(
-            Delivery.id,
-            Delivery.subscriber_id,
-            Delivery.email_id,
-            Delivery.campaign_id,
-            Delivery.position,
-            Delivery.message_id,
-            Delivery.attempts,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    with write_transaction(ctx.engine) as s:
-        rows = s.execute(stmt).all()
+    engine = ctx.engine
+    sqlite = is_sqlite(engine)
+    to_db = datetime_binder(engine)
+    params = {"owner": owner, "until": to_db(now + lease), "now": to_db(now), "limit": int(limit)}
+    bound = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE") if sqlite else engine
+    with local_writer(engine), bound.connect() as conn, conn.begin():
+        rows = conn.exec_driver_sql(_claim_sql(sqlite), params).all()
         if not rows:
             return []
-        people = {
-            r.id: r
-            for r in s.execute(
-                select(Subscriber.id, Subscriber.email, Subscriber.name, Subscriber.status).where(
-                    Subscriber.id.in_({r.subscriber_id for r in rows})
+        ids = int_list({r[1] for r in rows})
+        people = {p[0]: Person(*p) for p in conn.exec_driver_sql(PEOPLE_SQL.format(ids=ids))}
+        with Session(bind=conn) as s:
+            blocked = suppressed_ids(s, people.values())
+        donors = {
+            (r[0], r[1])
+            for r in conn.exec_driver_sql(
+                DONORS_SQL.format(
+                    true="1" if sqlite else "true",
+                    campaigns=int_list({r[3] for r in rows}),
+                    subscribers=ids,
                 )
             )
         }
-        blocked = suppressed_ids(s, people.values())
-        donors = spared_donors(s, list(rows))
         out: list[Claimed] = []
         dropped: list[int] = []
-        for r in rows:
-            person = people[r.subscriber_id]
-            if r.subscriber_id in blocked:
-                dropped.append(r.id)
+        for d_id, sub_id, email_id, campaign_id, position, mid, attempts in rows:
+            if sub_id in blocked:
+                dropped.append(d_id)
                 continue
+            person = people[sub_id]
             out.append(
                 Claimed(
-                    id=r.id,
-                    subscriber_id=r.subscriber_id,
-                    email_id=r.email_id,
-                    campaign_id=r.campaign_id,
-                    position=r.position,
-                    message_id=r.message_id,
-                    attempts=r.attempts,
-                    address=person.email,
-                    name=person.name,
-                    ask_donation=(r.subscriber_id, r.campaign_id) not in donors,
+                    d_id,
+                    sub_id,
+                    email_id,
+                    campaign_id,
+                    position,
+                    mid,
+                    attempts,
+                    person.email,
+                    person.name,
+                    (sub_id, campaign_id) not in donors,
                 )
             )
         if dropped:
-            finish(s, owner, dropped, DeliveryState.SUPPRESSED, now, reply="not mailable at send time")
+            finish(conn, owner, dropped, DeliveryState.SUPPRESSED, now, reply="not mailable at send time")
     out.sort(key=lambda c: c.id)
     return out
+
+
+def datetime_binder(engine: Engine) -> Callable[[datetime], Any]:
+    """How a ``UTCDateTime`` value is passed to this engine's driver (naive UTC; text on SQLite)."""
+    dialect = engine.dialect
+    column_type = Delivery.__table__.c.updated_at.type.dialect_impl(dialect)  # type: ignore[attr-defined]
+    processor = column_type.bind_processor(dialect)
+    return processor if processor is not None else (lambda v: v)
 
 
 def finish(
@@ -187,7 +246,7 @@ def mark_data(s: Session, owner: str, delivery_id: int, now: datetime) -> bool:
 
 def extend_leases(engine: Engine, owner: str, ids: list[int], until: datetime) -> None:
     """Push the lease of rows still held by ``owner`` out to ``until``."""
-    with write_transaction(engine) as s:
+    with local_writer(engine), write_transaction(engine) as s:
         s.execute(
             update(Delivery)
             .where(Delivery.id.in_(ids), Delivery.lease_owner == owner, Delivery.state == SENDING)
@@ -200,9 +259,16 @@ def reap(ctx: AppContext, *, resend_unknown: bool = False) -> dict[str, int]:
     """Expired leases: rows that never reached DATA go back to ``queued``; rows that did
     become ``unknown`` (or ``queued`` again when ``resend_unknown``)."""
     now = ctx.clock.now()
+    engine = ctx.engine
+    with engine.connect() as conn:  # a read on the small partial index: most calls find nothing
+        found = conn.exec_driver_sql(
+            driver_sql(REAP_CHECK_SQL, is_sqlite(engine)), {"now": datetime_binder(engine)(now)}
+        ).first()
+    if found is None:
+        return {"requeued": 0, "unknown": 0}
     expired = [Delivery.state == SENDING, Delivery.lease_expires_at < now]
     reached_data = Delivery.smtp_phase == SmtpPhase.DATA.value
-    with write_transaction(ctx.engine) as s:
+    with local_writer(engine), write_transaction(engine) as s:
         requeued = rowcount(
             s.execute(
                 update(Delivery)
@@ -235,7 +301,7 @@ def release(ctx: AppContext, owner: str, ids: list[int]) -> int:
     mark from a mark window without having been sent).
     """
     now = ctx.clock.now()
-    with write_transaction(ctx.engine) as s:
+    with local_writer(ctx.engine), write_transaction(ctx.engine) as s:
         return rowcount(
             s.execute(
                 update(Delivery)

@@ -12,15 +12,15 @@ with ``synchronous=NORMAL``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, or_, text
 
-from delivery.claim import SENDING, finish
+from delivery.claim import SENDING, driver_sql, finish, local_writer
 from delivery.models import Delivery, DeliveryState, SmtpPhase
 from delivery.suppress import bounce_subscriber
 from wildmail.context import AppContext
@@ -79,11 +79,6 @@ ONLY_MARK = """
 UPDATE deliveries SET smtp_phase = 'data', updated_at = :now
 WHERE id = :cur AND lease_owner = :owner AND state = 'sending'
 """
-
-
-def driver_sql(sql: str, sqlite: bool) -> str:
-    """``sql`` in the driver's named parameter style (sqlite3 ``:name``, psycopg ``%(name)s``)."""
-    return sql if sqlite else re.sub(r":(\w+)", r"%(\1)s", sql)
 
 
 @dataclass
@@ -157,6 +152,10 @@ class Ledger:
             return self._mark_fast(delivery_id, now)
         ids = list(dict.fromkeys([delivery_id, *(window or [])]))
         conn = self._connection()
+        with local_writer(self.ctx.engine):
+            return self._mark_slow(conn, delivery_id, ids, now)
+
+    def _mark_slow(self, conn: Connection, delivery_id: int, ids: list[int], now: datetime) -> bool:
         try:
             self._write(conn, now)
             if len(ids) == 1:
@@ -181,8 +180,7 @@ class Ledger:
         if not self._sqlite:
             raw.autocommit = True  # idle between transactions, so this is a client-side switch
         try:
-            cursor = raw.cursor()
-            try:
+            with local_writer(self.ctx.engine), closing(raw.cursor()) as cursor:
                 if self.pending:
                     done = self.pending[0]
                     params.update(prev=done.id, reply=done.reply)
@@ -191,8 +189,6 @@ class Ledger:
                 else:
                     cursor.execute(self._only_mark, params)
                     marked = int(cursor.rowcount) == 1
-            finally:
-                cursor.close()
         finally:
             if not self._sqlite:
                 raw.autocommit = False
@@ -206,8 +202,9 @@ class Ledger:
             return
         conn = self._connection()
         try:
-            self._write(conn, self.ctx.clock.now())
-            conn.commit()
+            with local_writer(self.ctx.engine):
+                self._write(conn, self.ctx.clock.now())
+                conn.commit()
         except BaseException:
             conn.rollback()
             raise

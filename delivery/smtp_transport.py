@@ -10,14 +10,16 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from delivery.models import SmtpPhase
-from delivery.transport import Envelope, LeaseLost, SendFailure
+from delivery.transport import Envelope, LeaseLost, Result, SendFailure, StreamJob
 from wildmail.settings import Settings
 
 NETWORK_ERRORS = (smtplib.SMTPException, OSError, socket.timeout)
+MAX_LINE = 8192  # as smtplib
 
 
 def dot_stuff(data: bytes) -> bytes:
@@ -25,9 +27,31 @@ def dot_stuff(data: bytes) -> bytes:
     body = data.replace(b"\r\n.", b"\r\n..")
     if body.startswith(b"."):
         body = b"." + body
-    if not body.endswith(b"\r\n"):
-        body += b"\r\n"
-    return body + b".\r\n"
+    return body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n")
+
+
+def read_reply(conn: smtplib.SMTP) -> tuple[int, bytes]:
+    """One (possibly multi-line) reply: smtplib's ``getreply`` without its per-line overhead."""
+    file = conn.file
+    if file is None:
+        file = conn.file = conn.sock.makefile("rb")  # type: ignore[union-attr]
+    lines = []
+    while True:
+        line = file.readline(MAX_LINE + 1)
+        if not line:
+            conn.close()
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        if len(line) > MAX_LINE:
+            conn.close()
+            raise smtplib.SMTPResponseException(500, "Line too long.")
+        lines.append(line[4:].strip(b" \t\r\n"))
+        if line[3:4] != b"-":
+            break
+    try:
+        code = int(line[:3])
+    except ValueError:
+        code = -1
+    return code, b"\n".join(lines)
 
 
 @dataclass
@@ -110,7 +134,7 @@ class SmtpTransport:
         """Deliver one message; see :class:`delivery.transport.Transport`."""
         if self._conn is not None and self._used >= self.reconnect_every:
             self.close()
-        reused = self._conn is not None
+        reused = self._conn is not None and self._used > 0
         try:
             return self._send(envelope, before_data)
         except SendFailure as exc:
@@ -135,7 +159,7 @@ class SmtpTransport:
             raise SendFailure(phase, None, f"{type(exc).__name__}: {exc}") from None
         try:
             conn.send(dot_stuff(envelope.data))  # type: ignore[arg-type]
-            code, reply = conn.getreply()
+            code, reply = read_reply(conn)
         except NETWORK_ERRORS as exc:
             self._abort()
             raise SendFailure(phase, None, f"{type(exc).__name__}: {exc}", uncertain=True) from None
@@ -152,20 +176,20 @@ class SmtpTransport:
         """MAIL, RCPT and DATA in one write (RFC 2920); the ``data`` mark is made before it."""
         if not before_data():
             raise LeaseLost(envelope.message_id)
-        conn.send(f"mail FROM:<{envelope.sender}>\r\nrcpt TO:<{envelope.recipient}>\r\ndata\r\n")
+        conn.send(prelude(envelope))
         phase = SmtpPhase.MAIL
         try:
-            mail = conn.getreply()
+            mail = read_reply(conn)
             phase = SmtpPhase.RCPT
-            rcpt = conn.getreply()
+            rcpt = read_reply(conn)
             phase = SmtpPhase.DATA
-            data = conn.getreply()
+            data = read_reply(conn)
         except NETWORK_ERRORS as exc:
             self._abort()
             raise SendFailure(phase, None, f"{type(exc).__name__}: {exc}") from None
         if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
             conn.send(b".\r\n")  # the server opened DATA without a recipient: close it empty
-            conn.getreply()
+            read_reply(conn)
         self._check(*mail, SmtpPhase.MAIL, (250,))
         self._check(*rcpt, SmtpPhase.RCPT, (250, 251))
         self._check(*data, SmtpPhase.DATA, (354,))
@@ -190,6 +214,142 @@ class SmtpTransport:
             self._abort()
             raise SendFailure(phase, None, f"{type(exc).__name__}: {exc}") from None
         return phase
+
+    # -- streaming (RFC 2920): one round trip per message -------------------------------------
+    #
+    # Job N's content goes out, then job N+1's MAIL/RCPT/DATA right behind it (the content may
+    # start a pipelined group, DATA must end it). Then N's final reply is read and reported,
+    # then N+1's three replies; only after its 354 is N+1 marked ``data`` (one write together
+    # with N's outcome) and its content sent. A crash therefore leaves at most one message
+    # between its ``data`` mark and its recorded outcome; a crash before the mark leaves the
+    # server inside DATA with no content, which it discards when the connection drops.
+
+    def send_stream(self, jobs: Iterator[StreamJob], report: Callable[[StreamJob, Result], None]) -> None:
+        """Send every job, pipelined when the relay offers PIPELINING; see :class:`StreamTransport`."""
+        pending: StreamJob | None = None  # content sent, final reply not read yet
+        try:
+            while True:
+                try:
+                    job = next(jobs, None)
+                except BaseException:
+                    self._finish(pending, report)  # its outcome is known: do not leave it unknown
+                    raise
+                if job is None:
+                    break
+                written = self._open_prelude(job, pending is not None)
+                self._finish(pending, report)
+                pending = None
+                if written is not True:
+                    report(job, written if written is not None else self._send_alone(job))
+                    continue
+                failure = self._read_prelude(job)
+                if failure is not None:
+                    report(job, failure)
+                    continue
+                if not job.before_data():
+                    self._abort()  # inside DATA: only dropping the connection abandons it unsent
+                    report(job, LeaseLost(job.envelope.message_id))
+                    continue
+                try:
+                    self._conn.sock.sendall(dot_stuff(job.envelope.data))  # type: ignore[union-attr]
+                except NETWORK_ERRORS as exc:
+                    self._abort()
+                    report(job, SendFailure(SmtpPhase.DATA, None, _err(exc), uncertain=True))
+                    continue
+                pending = job
+            self._finish(pending, report)
+        except BaseException:
+            self._abort()  # a half-read pipeline cannot be reused
+            raise
+
+    def _send_alone(self, job: StreamJob) -> Result:
+        """One message the unpipelined way (relay without PIPELINING)."""
+        try:
+            return self.send(job.envelope, job.before_data)
+        except (SendFailure, LeaseLost) as exc:
+            return exc
+
+    def _open_prelude(self, job: StreamJob, busy: bool) -> Literal[True] | SendFailure | None:
+        """Write MAIL/RCPT/DATA for ``job``: True when written, None when the relay does not
+        pipeline, a failure when no connection could be had. ``busy``: a reply is outstanding."""
+        if self._conn is not None and self._used + busy >= self.reconnect_every:
+            return None  # let the pending reply arrive first; ``send`` reconnects
+        if self._conn is None:
+            try:
+                self._conn = self._connect()
+            except SendFailure as exc:
+                return exc
+        if not (self.pipelining and self._conn.has_extn("pipelining")):
+            return None
+        try:
+            self._conn.sock.sendall(prelude(job.envelope))  # type: ignore[union-attr]
+        except NETWORK_ERRORS:
+            self._abort()  # noticed when its replies are read (and retried once there)
+        return True
+
+    def _finish(self, pending: StreamJob | None, report: Callable[[StreamJob, Result], None]) -> None:
+        """Read and report the final reply of the job whose content went out last."""
+        if pending is None:
+            return
+        conn = self._conn
+        if conn is None:
+            lost = SendFailure(SmtpPhase.DATA, None, "connection lost after the content", uncertain=True)
+            report(pending, lost)
+            return
+        try:
+            code, reply = read_reply(conn)
+        except NETWORK_ERRORS as exc:
+            self._abort()
+            report(pending, SendFailure(SmtpPhase.DATA, None, _err(exc), uncertain=True))
+            return
+        self._used += 1
+        if code == 250:
+            report(pending, f"{code} {_text(reply)}")
+            return
+        if code == 421 or code < 0:
+            self._abort()
+        report(pending, SendFailure(SmtpPhase.DATA, code if code > 0 else None, _text(reply)))
+
+    def _read_prelude(self, job: StreamJob, retry: bool = True) -> SendFailure | None:
+        """The replies to ``job``'s MAIL, RCPT and DATA: None once the relay said 354.
+
+        A used connection that broke before MAIL was answered is reopened once (the relay
+        closed it while idle, or it broke under the previous message): nothing of ``job``
+        was delivered.
+        """
+        conn = self._conn
+        phase = SmtpPhase.MAIL
+        reused = self._used > 0
+        try:
+            if conn is None:
+                raise smtplib.SMTPServerDisconnected("connection lost")
+            mail = read_reply(conn)
+            phase = SmtpPhase.RCPT
+            rcpt = read_reply(conn)
+            phase = SmtpPhase.DATA
+            data = read_reply(conn)
+        except NETWORK_ERRORS as exc:
+            self._abort()
+            if retry and reused and phase == SmtpPhase.MAIL:
+                written = self._open_prelude(job, False)
+                if written is True:
+                    return self._read_prelude(job, retry=False)
+                if written is not None:
+                    return written
+            return SendFailure(phase, None, _err(exc))
+        try:
+            if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
+                conn.sock.sendall(b".\r\n")  # type: ignore[union-attr]  # DATA opened without a recipient
+                read_reply(conn)
+            self._check(*mail, SmtpPhase.MAIL, (250,))
+            self._check(*rcpt, SmtpPhase.RCPT, (250, 251))
+            self._check(*data, SmtpPhase.DATA, (354,))
+        except SendFailure as exc:
+            return exc
+        except NETWORK_ERRORS as exc:
+            self._abort()
+            return SendFailure(phase, None, _err(exc))
+        return None
 
     def _check(self, code: int, reply: bytes, phase: SmtpPhase, ok: tuple[int, ...]) -> None:
         if code in ok:
@@ -240,6 +400,16 @@ def secure_and_login(conn: smtplib.SMTP, tls: str, user: str, password: str, ca_
     except smtplib.SMTPAuthenticationError as exc:
         reply = _text(exc.smtp_error)
         raise SendFailure(SmtpPhase.CONNECT, exc.smtp_code, f"login as {user!r} refused: {reply}") from None
+
+
+def prelude(envelope: Envelope) -> bytes:
+    """MAIL, RCPT and DATA as one pipelined write (addresses were checked for CR/LF when the
+    message was built)."""
+    return f"MAIL FROM:<{envelope.sender}>\r\nRCPT TO:<{envelope.recipient}>\r\nDATA\r\n".encode()
+
+
+def _err(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _text(reply: bytes | str) -> str:

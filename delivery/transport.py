@@ -8,9 +8,9 @@ can tell "certainly not delivered" (safe to retry) from "maybe delivered" (``unk
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from delivery.models import SmtpPhase
 
@@ -57,6 +57,36 @@ class Envelope:
     recipient: str
     data: bytes
     message_id: str = ""
+
+
+class StreamJob(Protocol):
+    """One message of a stream: its envelope and the ``data`` mark made before its content."""
+
+    envelope: Envelope
+
+    def before_data(self) -> bool:
+        """Record the ``data`` phase; False when the lease is lost (the content is not sent)."""
+        ...
+
+
+Result = str | SendFailure | LeaseLost
+"""How one job of a stream ended: the relay's final reply, a failure, or a lost lease."""
+
+
+@runtime_checkable
+class StreamTransport(Protocol):
+    """A transport that can overlap consecutive messages (SMTP pipelining)."""
+
+    name: str
+
+    def send_stream(self, jobs: Iterator[StreamJob], report: Callable[[StreamJob, Result], None]) -> None:
+        """Send every job ``jobs`` yields; call ``report`` exactly once per job, in order.
+
+        ``before_data`` of a job is called only after the previous job was reported, and
+        before any of its content leaves, so the previous outcome and this job's ``data``
+        mark can be one write. ``jobs`` is pulled lazily, one job ahead at most.
+        """
+        ...
 
 
 class Transport(Protocol):

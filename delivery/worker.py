@@ -1,8 +1,11 @@
 """The worker: claim a batch, build each message, hand it to the transport, record the outcome.
 
-Per message exactly one short write transaction happens before DATA: it records the previous
+Per message exactly one short write happens before its content leaves: it records the previous
 message's outcome and marks this one's phase ``data`` (fenced by the lease). A crash before
-that commit leaves the row requeueable; a crash after it makes the row ``unknown`` (reaper).
+that write leaves the row requeueable; a crash after it makes the row ``unknown`` (reaper), so
+with the default mark window at most one row per sending session ends ``unknown`` per crash.
+With a streaming transport (SMTP pipelining) the next message's MAIL/RCPT/DATA travel with
+this one's content: one round trip per message, the write order unchanged.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -23,7 +26,7 @@ from delivery.ledger import Ledger, Outcome
 from delivery.message import HeaderInjection, Sender
 from delivery.models import DeliveryState, SmtpPhase
 from delivery.retry import RetryPolicy
-from delivery.transport import Envelope, LeaseLost, SendFailure, Transport
+from delivery.transport import Envelope, LeaseLost, Result, SendFailure, StreamJob, StreamTransport, Transport
 from wildmail.context import AppContext
 
 log = logging.getLogger("wildmail.worker")
@@ -47,6 +50,28 @@ class WorkerConfig:
     idle_sleep: float = 1.0
     durable_marks: bool = False
     mark_window: int = 1
+
+
+@dataclass
+class _Progress:
+    """Where a batch stands: messages accepted, first row not started, relay backed off."""
+
+    sent: int = 0
+    next_index: int = 0
+    halted: bool = False
+
+
+@dataclass
+class _Job:
+    """One built message of a batch (a :class:`delivery.transport.StreamJob`)."""
+
+    item: Claimed
+    envelope: Envelope
+    ledger: Ledger
+    window: list[int]
+
+    def before_data(self) -> bool:
+        return self.ledger.mark_data(self.item.id, self.window)
 
 
 class Worker:
@@ -79,49 +104,65 @@ class Worker:
     def _send_batch(self, batch: list[Claimed]) -> int:
         ledger = self.ledger
         ledger.marked = set()
-        lease_end = self.ctx.clock.now() + self.config.lease
-        sent = 0
-        for index, item in enumerate(batch):
-            if self.stop.is_set():
-                ledger.flush()
-                release(self.ctx, self.config.owner, [c.id for c in batch[index:]])
-                break
-            now = self.ctx.clock.now()
-            if lease_end - now < self.config.lease / 2:
-                lease_end = now + self.config.lease
-                extend_leases(self.ctx.engine, self.config.owner, [c.id for c in batch[index:]], lease_end)
-            window = [c.id for c in batch[index + 1 : index + self.config.mark_window]]
-            outcome = self._send_one(item, ledger, window)
-            if outcome is None:
-                continue
-            sent += outcome.state == DeliveryState.SENT
-            ledger.pending.append(outcome)
-            if outcome.relay_busy and outcome.retry_at is not None:
-                ratelimit.back_off(self.ctx, self.transport.name, outcome.retry_at, outcome.reply)
-                ledger.flush()
-                release(self.ctx, self.config.owner, [c.id for c in batch[index + 1 :]])
-                break
+        done = _Progress()
+        jobs = self._jobs(batch, done)
+        if isinstance(self.transport, StreamTransport):
+            self.transport.send_stream(jobs, lambda job, result: self._report(job, result, done))
+        else:
+            for job in jobs:
+                try:
+                    result: Result = self.transport.send(job.envelope, job.before_data)
+                except (SendFailure, LeaseLost) as exc:
+                    result = exc
+                self._report(job, result, done)
         ledger.flush()
-        return sent
+        if done.next_index < len(batch):
+            release(self.ctx, self.config.owner, [c.id for c in batch[done.next_index :]])
+        return done.sent
 
-    def _send_one(self, item: Claimed, ledger: Ledger, window: list[int]) -> Outcome | None:
-        now = self.ctx.clock.now()
-        try:
-            template = self.cache.get(self.ctx, item.email_id)
-            data = template.render(
-                item.id, item.message_id, item.address, item.name, now, ask_donation=item.ask_donation
-            )
-        except HeaderInjection as exc:
-            return Outcome(item.id, DeliveryState.BOUNCED, SmtpPhase.NONE, f"message refused: {exc}")
-        envelope = Envelope(self.ctx.settings.sender_address, item.address, data, item.message_id)
-        try:
-            reply = self.transport.send(envelope, lambda: ledger.mark_data(item.id, window))
-        except LeaseLost:
+    def _jobs(self, batch: list[Claimed], done: _Progress) -> Iterator[_Job]:
+        """The batch's messages, built one at a time; stops early on shutdown or relay back-off
+        (``done.next_index`` is then the first row never started, for :func:`release`)."""
+        cfg, ledger = self.config, self.ledger
+        lease_end = self.ctx.clock.now() + cfg.lease
+        for index, item in enumerate(batch):
+            done.next_index = index
+            if self.stop.is_set() or done.halted:
+                return
+            now = self.ctx.clock.now()
+            if lease_end - now < cfg.lease / 2:
+                lease_end = now + cfg.lease
+                extend_leases(self.ctx.engine, cfg.owner, [c.id for c in batch[index:]], lease_end)
+            try:
+                template = self.cache.get(self.ctx, item.email_id)
+                data = template.render(
+                    item.id, item.message_id, item.address, item.name, now, ask_donation=item.ask_donation
+                )
+            except HeaderInjection as exc:
+                refused = f"message refused: {exc}"
+                ledger.pending.append(Outcome(item.id, DeliveryState.BOUNCED, SmtpPhase.NONE, refused))
+                continue
+            window = [c.id for c in batch[index + 1 : index + cfg.mark_window]]
+            envelope = Envelope(self.ctx.settings.sender_address, item.address, data, item.message_id)
+            yield _Job(item, envelope, ledger, window)
+        done.next_index = len(batch)
+
+    def _report(self, job: StreamJob, result: Result, done: _Progress) -> None:
+        """Record how one message ended (written with the next ``data`` mark, or on flush)."""
+        assert isinstance(job, _Job)
+        item = job.item
+        if isinstance(result, LeaseLost):
             log.warning("lease on delivery %s lost before DATA; not sent", item.id)
-            return None
-        except SendFailure as exc:
-            return self._failure(item, exc)
-        return Outcome(item.id, DeliveryState.SENT, SmtpPhase.DONE, reply)
+            return
+        if isinstance(result, SendFailure):
+            outcome = self._failure(item, result)
+        else:
+            outcome = Outcome(item.id, DeliveryState.SENT, SmtpPhase.DONE, result)
+            done.sent += 1
+        self.ledger.pending.append(outcome)
+        if outcome.relay_busy and outcome.retry_at is not None:
+            ratelimit.back_off(self.ctx, self.transport.name, outcome.retry_at, outcome.reply)
+            done.halted = True
 
     def _failure(self, item: Claimed, exc: SendFailure) -> Outcome:
         now = self.ctx.clock.now()

@@ -7,11 +7,16 @@ purpose string too, so a token minted for one use cannot be replayed for another
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import struct
+from functools import lru_cache
 
 MAC_BYTES = 12  # 96-bit truncated HMAC-SHA256: short URLs, forgery still infeasible
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 class BadToken(ValueError):
@@ -19,7 +24,7 @@ class BadToken(ValueError):
 
 
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
@@ -29,8 +34,16 @@ def _unb64(text: str) -> bytes:
         raise BadToken("not base64") from None
 
 
+@lru_cache(maxsize=64)
+def _keyed(key: bytes, purpose: str) -> hmac.HMAC:
+    """HMAC state after the key and the purpose prefix; copied per token (same MAC, less work)."""
+    return hmac.new(key, purpose.encode() + b"\x00", hashlib.sha256)
+
+
 def _mac(key: bytes, purpose: str, payload: bytes) -> bytes:
-    return hmac.new(key, purpose.encode() + b"\x00" + payload, hashlib.sha256).digest()[:MAC_BYTES]
+    mac = _keyed(key, purpose).copy()
+    mac.update(payload)
+    return mac.digest()[:MAC_BYTES]
 
 
 def sign(key: bytes, purpose: str, payload: bytes) -> str:

@@ -2,10 +2,15 @@
 
 import random
 import re
+import shutil
 import signal
+import subprocess
+import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -20,6 +25,7 @@ from wildmail.context import AppContext
 from wildmail.db import make_engine
 from wildmail.models import Base
 from wildmail.settings import Settings
+from wildmail.smtp_sink import free_port
 
 SLOT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 OPEN_STATES = ("queued", "sending", "retry_wait")
@@ -73,7 +79,55 @@ def check_exactly_once(ctx, server):
     return by_state
 
 
-def test_sigkill_at_random_moments_loses_nothing_and_duplicates_nothing(ctx, clock, smtp_server, settings):
+SINK = Path("/usr/sbin/smtp-sink")
+
+
+@dataclass
+class Dumped:
+    data: bytes
+
+
+class PipeliningSink:
+    """Postfix smtp-sink (offers PIPELINING, so the worker streams) dumping each transaction to a file.
+
+    ``messages`` holds the dumps whose content arrived complete (the closing MIME boundary), the
+    same ones the relay could have accepted."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dump = Path(tempfile.mkdtemp(prefix="wm-crash-sink-"))
+        self.dump.chmod(0o777)  # the sink writes as nobody
+        self.proc = subprocess.Popen(
+            [str(SINK), "-u", "nobody", "-d", str(self.dump / "m-"), f"127.0.0.1:{self.port}", "64"]
+        )
+        time.sleep(0.3)
+
+    @property
+    def messages(self) -> list[Dumped]:
+        found = (p.read_bytes() for p in self.dump.iterdir())
+        return [Dumped(d) for d in found if re.search(rb"^--=_wm_\w+--\r?$", d, re.MULTILINE)]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        shutil.rmtree(self.dump, ignore_errors=True)
+
+
+@pytest.fixture(params=["aiosmtpd", "smtp-sink"])
+def relay(request, smtp_server):
+    """Both code paths: one message at a time (aiosmtpd) and the pipelined stream (smtp-sink)."""
+    if request.param == "aiosmtpd":
+        yield smtp_server
+        return
+    if not SINK.exists():
+        pytest.skip("Postfix smtp-sink not installed")
+    sink = PipeliningSink()
+    yield sink
+    sink.stop()
+
+
+def test_sigkill_at_random_moments_loses_nothing_and_duplicates_nothing(ctx, clock, relay, settings):
+    smtp_server = relay
     enqueue(ctx, clock, 2000)
     env = worker_env(settings, smtp_server.port)
     rng = random.Random(5)
