@@ -147,6 +147,10 @@ def claim(ctx: AppContext, owner: str, limit: int, lease: timedelta) -> list[Cla
     params = {"owner": owner, "until": to_db(now + lease), "now": to_db(now), "limit": int(limit)}
     bound = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE") if sqlite else engine
     with local_writer(engine), bound.connect() as conn, conn.begin():
+        if not sqlite:
+            # No wait for the WAL flush: a claim lost with the database server leaves its rows
+            # queued, and a durable (synchronous) data mark later flushes the claim with it.
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         rows = conn.exec_driver_sql(_claim_sql(sqlite), params).all()
         if not rows:
             return []
