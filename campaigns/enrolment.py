@@ -122,6 +122,9 @@ def enrol_members(conn: Conn, campaign: Campaign, now: datetime, subscriber_id: 
             literal(now, Enrolment.created_at.type),
             literal(tz.key),
         ).where(tz_expr == raw)
+        # In id order, so the tick later reads enrolments in id order too: its deliveries then
+        # go to the end of the (subscriber, email) index and lock subscribers page by page.
+        rows = rows.order_by(Subscriber.id)
         stmt = upsert_ignore(conn, Enrolment.__table__).from_select(
             [
                 "subscriber_id",

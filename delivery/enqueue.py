@@ -193,14 +193,25 @@ def enqueue_campaign(s: Session, c: Campaign, now: datetime, ctx: AppContext, re
     # nothing. NO KEY UPDATE: enrolling subscribers meanwhile (a foreign-key share lock) is not held up.
     s.execute(select(Campaign.id).where(Campaign.id == c.id).with_for_update(key_share=True))
     last = s.execute(select(func.max(Email.position)).where(Email.campaign_id == c.id)).scalar() or 0
-    finished = (
-        update(Enrolment)
-        .where(Enrolment.campaign_id == c.id, Enrolment.status == ACTIVE, Enrolment.next_position > last)
-        .values(status=EnrolmentStatus.FINISHED.value, next_send_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    report.finished += rowcount(s.execute(finished))
-    report.rescheduled += reschedule_overdue(s, c, now)
+    # One pass over the campaign's active enrolments says which of the steps below have work;
+    # no index covers the columns they test (see ``Enrolment``), so each step is a scan.
+    furthest, earliest = s.execute(
+        select(func.max(Enrolment.next_position), func.min(Enrolment.next_send_at)).where(
+            Enrolment.campaign_id == c.id, Enrolment.status == ACTIVE
+        )
+    ).one()
+    if furthest is not None and furthest > last:
+        finished = (
+            update(Enrolment)
+            .where(Enrolment.campaign_id == c.id, Enrolment.status == ACTIVE, Enrolment.next_position > last)
+            .values(status=EnrolmentStatus.FINISHED.value, next_send_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        report.finished += rowcount(s.execute(finished))
+    if earliest is None or earliest > now:
+        return
+    if earliest < now - timetable_of(c).grace:
+        report.rescheduled += reschedule_overdue(s, c, now)
     due_groups = s.execute(
         select(Enrolment.timezone, Enrolment.next_send_at, Enrolment.next_position)
         .where(Enrolment.campaign_id == c.id, Enrolment.status == ACTIVE, Enrolment.next_send_at <= now)

@@ -128,12 +128,11 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("enrolments", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_enrolments_campaign_id_status"), ["campaign_id", "status"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_enrolments_status_next_send_at"), ["status", "next_send_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_enrolments_campaign_id"), ["campaign_id"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # Room in every page for the next version of each row: the tick's update is then HOT
+        # (no index holds a column it changes). A row grows by about 10% on its first send.
+        op.execute("ALTER TABLE enrolments SET (fillfactor = 45)")
 
 
 def downgrade() -> None:
