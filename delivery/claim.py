@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from campaigns.enrolment import rowcount
 from campaigns.models import Campaign, CampaignStatus, Enrolment
 from delivery.models import Delivery, DeliveryState, SmtpPhase
-from delivery.suppress import suppressed_ids
+from delivery.suppress import suppressed_among
 from wildmail.context import AppContext
 from wildmail.db import is_sqlite, write_transaction
 
@@ -66,16 +66,20 @@ def spared_donors(s: Session, rows: list[Row[Any]]) -> set[tuple[int, int]]:
 _WRITERS: dict[str, threading.RLock] = {}
 
 
+def writer_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """The lock :func:`local_writer` takes for ``engine`` (SQLite), or a no-op context (PostgreSQL);
+    hot paths look it up once and keep it."""
+    key = str(engine.url)
+    if not key.startswith("sqlite"):
+        return nullcontext()
+    return _WRITERS.get(key) or _WRITERS.setdefault(key, threading.RLock())
+
+
 @contextmanager
 def local_writer(engine: Engine) -> Iterator[None]:
     """SQLite: this process's threads write one at a time, queued on a Python lock rather than
     in SQLite's busy handler (which sleeps a millisecond or more per retry). PostgreSQL: no-op."""
-    if not is_sqlite(engine):
-        yield
-        return
-    key = str(engine.url)
-    lock = _WRITERS.get(key) or _WRITERS.setdefault(key, threading.RLock())
-    with lock:
+    with writer_lock(engine):
         yield
 
 
@@ -156,8 +160,7 @@ def claim(ctx: AppContext, owner: str, limit: int, lease: timedelta) -> list[Cla
             return []
         ids = int_list({r[1] for r in rows})
         people = {p[0]: Person(*p) for p in conn.exec_driver_sql(PEOPLE_SQL.format(ids=ids))}
-        with Session(bind=conn) as s:
-            blocked = suppressed_ids(s, people.values())
+        blocked = suppressed_among(conn, people.values())
         donors = {
             (r[0], r[1])
             for r in conn.exec_driver_sql(

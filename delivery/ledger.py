@@ -13,14 +13,14 @@ with ``synchronous=NORMAL``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, or_, text
 
-from delivery.claim import SENDING, driver_sql, finish, local_writer
+from delivery.claim import SENDING, driver_sql, finish, local_writer, writer_lock
 from delivery.models import Delivery, DeliveryState, SmtpPhase
 from delivery.suppress import bounce_subscriber
 from wildmail.context import AppContext
@@ -109,6 +109,9 @@ class Ledger:
         dialect = ctx.engine.dialect
         column_type = T.c.updated_at.type.dialect_impl(dialect)
         self._to_db: Callable[[datetime], Any] = column_type.bind_processor(dialect) or (lambda v: v)
+        self._lock = writer_lock(ctx.engine)
+        self._cursor: Any = None  # the fast path's driver cursor, kept while the connection lives
+        self._params: dict[str, Any] = {"owner": owner}
 
     def _connection(self) -> Connection:
         if self._conn is None:
@@ -166,6 +169,7 @@ class Ledger:
                 self.marked = {r[0] for r in rows}
             conn.commit()
         except BaseException:
+            self._drop_cursor()  # the connection may be replaced: take a fresh cursor next time
             conn.rollback()
             self.marked = set()
             raise
@@ -173,28 +177,48 @@ class Ledger:
 
     def _mark_fast(self, delivery_id: int, now: datetime) -> bool:
         """Window 1 with at most one ``sent`` outcome pending: one autocommitted statement on
-        the driver connection (no ORM, no BEGIN/COMMIT round trips)."""
-        raw = self._connection().connection.driver_connection
-        assert raw is not None
-        params: dict[str, Any] = {"cur": delivery_id, "owner": self.owner, "now": self._to_db(now)}
-        if not self._sqlite:
+        the driver connection (no ORM, no BEGIN/COMMIT round trips), through a kept cursor."""
+        cursor = self._cursor
+        if cursor is None:
+            raw = self._connection().connection.driver_connection
+            assert raw is not None
+            cursor = self._cursor = raw.cursor()
+        raw = cursor.connection
+        params = self._params
+        params["cur"] = delivery_id
+        params["now"] = self._to_db(now)
+        pending = self.pending
+        sqlite = self._sqlite
+        if not sqlite:
             raw.autocommit = True  # idle between transactions, so this is a client-side switch
         try:
-            with local_writer(self.ctx.engine), closing(raw.cursor()) as cursor:
-                if self.pending:
-                    done = self.pending[0]
-                    params.update(prev=done.id, reply=done.reply)
+            with self._lock:
+                if pending:
+                    done = pending[0]
+                    params["prev"] = done.id
+                    params["reply"] = done.reply
                     cursor.execute(self._sent_and_mark, params)
                     marked = any(row[0] == delivery_id for row in cursor.fetchall())
                 else:
-                    cursor.execute(self._only_mark, params)
-                    marked = int(cursor.rowcount) == 1
+                    cursor.execute(
+                        self._only_mark, {"cur": delivery_id, "owner": self.owner, "now": params["now"]}
+                    )
+                    marked = cursor.rowcount == 1
+        except BaseException:
+            self._drop_cursor()
+            raise
         finally:
-            if not self._sqlite:
+            if not sqlite:
                 raw.autocommit = False
-        self.pending.clear()
+        pending.clear()
         self.marked = {delivery_id} if marked else set()
         return marked
+
+    def _drop_cursor(self) -> None:
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None:
+            with suppress(Exception):  # a broken connection's cursor: nothing to release
+                cursor.close()
 
     def flush(self) -> None:
         """Write pending outcomes now."""
@@ -214,6 +238,7 @@ class Ledger:
         try:
             self.flush()
         finally:
+            self._drop_cursor()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

@@ -21,7 +21,7 @@ from email.header import Header
 from email.utils import format_datetime, formataddr
 
 from campaigns.compiled import CompiledEmail, Recipient
-from delivery.qp_template import QPTemplate
+from delivery.qp_template import QPTemplate, interleave, stuff
 from tracking import tokens
 from wildmail.settings import Settings
 
@@ -39,6 +39,9 @@ SIGNED_HEADERS = (
     b"content-type",
 )
 NAME_FALLBACK = "friend"
+SPECIALS = re.compile(r'[][\\()<>@,:;".]')  # email.utils.specialsre: names that need quoting
+NOT_IN_ADDRESS = re.compile(r'[ <>,;"]')
+END_OF_DATA = b".\r\n"
 
 
 class DateHeader:
@@ -63,7 +66,7 @@ class HeaderInjection(ValueError):
 
 def clean(value: str, what: str) -> str:
     """``value`` unchanged, or :class:`HeaderInjection` when it contains CR, LF or NUL."""
-    if any(ch in value for ch in "\r\n\x00"):
+    if "\r" in value or "\n" in value or "\x00" in value:
         raise HeaderInjection(f"{what} contains a line break")
     return value
 
@@ -83,9 +86,13 @@ def mailbox(name: str, address: str, what: str) -> str:
     Runs of whitespace in the name become one space (parsers fold them anyway)."""
     name = " ".join(clean(name, what).split())
     clean(address, what)
-    if not address.isascii() or "@" not in address or any(c in address for c in ' <>,;"'):
+    if not address.isascii() or "@" not in address or NOT_IN_ADDRESS.search(address):
         raise HeaderInjection(f"{what} address {address!r} is not a plain ASCII address")
-    return formataddr((name, address), charset="utf-8") if name else address
+    if not name:
+        return address
+    if name.isascii() and SPECIALS.search(name) is None:
+        return f"{name} <{address}>"  # what formataddr returns for such a name
+    return formataddr((name, address), charset="utf-8")
 
 
 def list_id(title: str, ident: str) -> str:
@@ -203,6 +210,9 @@ class MessageTemplate:
         self._close = marker + b"--" + CRLF
         self._date = DateHeader()
         self._mailto_tail = f">,\r\n <mailto:{self._mailto}?subject=unsubscribe>".encode()
+        self._link_keys = tuple((f"LINK_{link.position}", link.id) for link in self.links)
+        # The static text after the per-recipient headers, dot-stuffed once for SMTP.
+        self._wire = tuple(stuff(x) for x in (self._head, self._text_open, self._html_open, self._close))
 
     def parts(self, ask_donation: bool) -> tuple[QPTemplate, QPTemplate]:
         """The encoded (text, html) part templates of one variant, built on first use."""
@@ -226,6 +236,18 @@ class MessageTemplate:
             ask_donation=ask_donation,
         )
 
+    def values(self, delivery_id: int, name: str) -> dict[str, str]:
+        """``recipient(...).values()``, built directly (the hot path)."""
+        base, key = self.sender.base_url, self.sender.secret
+        values = {
+            "NAME": name or NAME_FALLBACK,
+            "OPEN_URL": tokens.open_url(base, key, delivery_id),
+            "UNSUBSCRIBE_URL": tokens.unsubscribe_url(base, key, delivery_id),
+        }
+        for link_key, link_id in self._link_keys:
+            values[link_key] = tokens.click_url(base, key, delivery_id, link_id)
+        return values
+
     def render(
         self,
         delivery_id: int,
@@ -240,11 +262,40 @@ class MessageTemplate:
 
         ``ask_donation`` False leaves out the donation block (donors of campaigns that stop asking).
         """
-        person = self.recipient(delivery_id, to_name, ask_donation=ask_donation)
-        values = person.values()
+        return self._build(delivery_id, message_id, to_address, to_name, now, ask_donation, wire=False)[0]
+
+    def render_wire(
+        self,
+        delivery_id: int,
+        message_id: str,
+        to_address: str,
+        to_name: str,
+        now: datetime,
+        *,
+        ask_donation: bool = True,
+    ) -> tuple[bytes, bytes]:
+        """``(message, wire)``: :meth:`render`'s bytes, and the same message as SMTP DATA content
+        (leading dots doubled, end-of-data line appended). Only the per-recipient inserts are
+        scanned for dots; the static text was stuffed once."""
+        return self._build(delivery_id, message_id, to_address, to_name, now, ask_donation, wire=True)
+
+    def _build(
+        self,
+        delivery_id: int,
+        message_id: str,
+        to_address: str,
+        to_name: str,
+        now: datetime,
+        ask_donation: bool,
+        *,
+        wire: bool,
+    ) -> tuple[bytes, bytes]:
+        values = self.values(delivery_id, to_name)
         text_part, html_part = self.parts(ask_donation)
-        unsubscribe = clean(person.unsubscribe_url, "unsubscribe URL")
-        message = b"".join(
+        text_values = text_part.encode_values(values)
+        html_values = html_part.encode_values(values)
+        # Header values cannot hold a line break (clean), so no header line starts with a dot.
+        head = b"".join(
             (
                 self._date(now),
                 b"\r\nMessage-ID: ",
@@ -252,17 +303,38 @@ class MessageTemplate:
                 b"\r\nTo: ",
                 mailbox(to_name, to_address, "recipient").encode(),
                 b"\r\nList-Unsubscribe: <",
-                unsubscribe.encode(),
+                clean(values["UNSUBSCRIBE_URL"], "unsubscribe URL").encode(),
                 self._mailto_tail,
                 CRLF,
+            )
+        )
+        message = b"".join(
+            (
+                head,
                 self._head,
                 self._text_open,
-                text_part.render(values),
+                *interleave(text_part.pieces, text_values),
                 self._html_open,
-                html_part.render(values),
+                *interleave(html_part.pieces, html_values),
                 self._close,
             )
         )
         if self.sender.dkim is not None:
             message = self.sender.dkim.sign(message) + message
-        return message
+            return message, (stuff(message) + END_OF_DATA if wire else b"")
+        if not wire:
+            return message, b""
+        w_head, w_text_open, w_html_open, w_close = self._wire
+        stuffed = b"".join(
+            (
+                head,
+                w_head,
+                w_text_open,
+                *interleave(text_part.wire_pieces, [stuff(v) for v in text_values]),
+                w_html_open,
+                *interleave(html_part.wire_pieces, [stuff(v) for v in html_values]),
+                w_close,
+                END_OF_DATA,
+            )
+        )
+        return message, stuffed

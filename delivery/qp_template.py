@@ -19,6 +19,14 @@ SOFT_BREAK = b"=\r\n"
 LIMIT = 76
 
 
+def stuff(data: bytes) -> bytes:
+    """``data`` (which starts at a line start) with each line's leading dot doubled (RFC 5321
+    4.5.2). Chunks that each start at a line start may be stuffed one by one and joined."""
+    if b"\r\n." in data:
+        data = data.replace(b"\r\n.", b"\r\n..")
+    return b"." + data if data[:1] == b"." else data
+
+
 def crlf(text: str) -> str:
     """``text`` with every line break as CRLF."""
     if "\r" not in text and "\n" not in text:
@@ -75,17 +83,31 @@ class QPTemplate:
             tail += "\n"
         pieces.append(encode_piece(tail))
         self.pieces = tuple(pieces)
+        self.wire_pieces = tuple(stuff(p) for p in pieces)  # every piece starts at a line start
         self.names = tuple(names)
 
-    def render(self, values: Mapping[str, str]) -> bytes:
-        """The encoded part for one recipient's placeholder values (raw, unescaped)."""
-        out = [self.pieces[0]]
+    def encode_values(self, values: Mapping[str, str]) -> list[bytes]:
+        """The encoded value of each placeholder, in order (each starts at a line start)."""
+        out = []
         escape = self.escape
-        for name, piece in zip(self.names, self.pieces[1:], strict=True):
+        for name in self.names:
             try:
                 value = values[name]
             except KeyError:
                 raise MissingField(name) from None
-            out.append(encode_piece(html.escape(value, quote=True) if escape else value))
-            out.append(piece)
-        return b"".join(out)
+            if escape and ("&" in value or "<" in value or ">" in value or '"' in value or "'" in value):
+                value = html.escape(value, quote=True)
+            out.append(encode_piece(value))
+        return out
+
+    def render(self, values: Mapping[str, str]) -> bytes:
+        """The encoded part for one recipient's placeholder values (raw, unescaped)."""
+        return b"".join(interleave(self.pieces, self.encode_values(values)))
+
+
+def interleave(pieces: tuple[bytes, ...], values: list[bytes]) -> list[bytes]:
+    """``pieces[0], values[0], pieces[1], ...`` (one more piece than values)."""
+    out = [pieces[0]] * (2 * len(values) + 1)
+    out[1::2] = values
+    out[2::2] = pieces[1:]
+    return out

@@ -158,7 +158,7 @@ class SmtpTransport:
             self._abort()
             raise SendFailure(phase, None, f"{type(exc).__name__}: {exc}") from None
         try:
-            conn.send(dot_stuff(envelope.data))  # type: ignore[arg-type]
+            conn.send(envelope.wire or dot_stuff(envelope.data))  # type: ignore[arg-type]
             code, reply = read_reply(conn)
         except NETWORK_ERRORS as exc:
             self._abort()
@@ -251,7 +251,8 @@ class SmtpTransport:
                     report(job, LeaseLost(job.envelope.message_id))
                     continue
                 try:
-                    self._conn.sock.sendall(dot_stuff(job.envelope.data))  # type: ignore[union-attr]
+                    envelope = job.envelope
+                    self._conn.sock.sendall(envelope.wire or dot_stuff(envelope.data))  # type: ignore[union-attr]
                 except NETWORK_ERRORS as exc:
                     self._abort()
                     report(job, SendFailure(SmtpPhase.DATA, None, _err(exc), uncertain=True))

@@ -57,6 +57,7 @@ class Envelope:
     recipient: str
     data: bytes
     message_id: str = ""
+    wire: bytes = b""  # ``data`` as SMTP DATA content (dot-stuffed, ends ".\r\n"), when prepared
 
 
 class StreamJob(Protocol):

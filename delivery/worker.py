@@ -125,6 +125,7 @@ class Worker:
         (``done.next_index`` is then the first row never started, for :func:`release`)."""
         cfg, ledger = self.config, self.ledger
         lease_end = self.ctx.clock.now() + cfg.lease
+        sender = self.ctx.settings.sender_address
         for index, item in enumerate(batch):
             done.next_index = index
             if self.stop.is_set() or done.halted:
@@ -135,7 +136,7 @@ class Worker:
                 extend_leases(self.ctx.engine, cfg.owner, [c.id for c in batch[index:]], lease_end)
             try:
                 template = self.cache.get(self.ctx, item.email_id)
-                data = template.render(
+                data, wire = template.render_wire(
                     item.id, item.message_id, item.address, item.name, now, ask_donation=item.ask_donation
                 )
             except HeaderInjection as exc:
@@ -143,7 +144,7 @@ class Worker:
                 ledger.pending.append(Outcome(item.id, DeliveryState.BOUNCED, SmtpPhase.NONE, refused))
                 continue
             window = [c.id for c in batch[index + 1 : index + cfg.mark_window]]
-            envelope = Envelope(self.ctx.settings.sender_address, item.address, data, item.message_id)
+            envelope = Envelope(sender, item.address, data, item.message_id, wire)
             yield _Job(item, envelope, ledger, window)
         done.next_index = len(batch)
 

@@ -186,3 +186,55 @@ def test_donors_message_leaves_out_the_ask_and_its_parts_are_built_once_on_deman
     assert "Donate" not in html.get_content() + plain.get_content()
     assert "Donate" in parse(t.render(99, "<m@x>", "a@example.org", "A", NOW)).as_string()
     assert b"Bo" in again
+
+
+DOTTED_TEXT = (
+    "Hello %%WM_NAME%%,\n.a line that starts with a dot\n..two\n.\nRead: %%WM_LINK_1%%\n%%WM_NAME%%\n"
+)
+DOTTED_HTML = (
+    '<p>Hi %%WM_NAME%%</p>\n.dot <a href="%%WM_LINK_2%%">x</a>\n%%WM_NAME%%\n.\n<img src="%%WM_OPEN_URL%%">'
+)
+
+
+def _dotted_template(**kw):
+    compiled = CompiledEmail(
+        email_id=8,
+        campaign_id=3,
+        position=1,
+        subject="Dots",
+        preheader="",
+        html=DOTTED_HTML,
+        text=DOTTED_TEXT,
+    )
+    return MessageTemplate(
+        compiled,
+        [LinkRef(41, 1), LinkRef(42, 2)],
+        kw.pop("snd", None) or sender(),
+        list_slug="l",
+        list_title="L",
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=NAMES | st.sampled_from([".", "..", ".Ana", ". .", "." * 80, ".é" * 50]))
+def test_wire_form_is_the_dot_stuffed_message(name):
+    """What the SMTP transport sends (stuffed per insert) equals stuffing the whole message."""
+    from delivery.smtp_transport import dot_stuff
+
+    for t in (template(), _dotted_template()):
+        for ask in (True, False):
+            data, wire = t.render_wire(
+                9, "<m.9@wildmail.test>", "zoe@example.org", name, NOW, ask_donation=ask
+            )
+            assert data == t.render(9, "<m.9@wildmail.test>", "zoe@example.org", name, NOW, ask_donation=ask)
+            assert wire == dot_stuff(data)
+
+
+def test_wire_form_with_dkim_is_the_dot_stuffed_signed_message(tmp_path):
+    from delivery.smtp_transport import dot_stuff
+
+    private, _public = _rsa_key(tmp_path)
+    t = _dotted_template(snd=sender(dkim=DkimKey("wm1", "wildmail.test", private)))
+    data, wire = t.render_wire(12, "<m.12@wildmail.test>", "ana@example.org", ".Ana", NOW)
+    assert data.startswith(b"DKIM-Signature:")
+    assert wire == dot_stuff(data)
