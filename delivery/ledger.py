@@ -12,6 +12,7 @@ with ``synchronous=NORMAL``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -75,10 +76,21 @@ WHERE id IN (:cur, :prev) AND lease_owner = :owner
   AND (state = 'sending' OR (id = :prev AND state = 'unknown'))
 RETURNING id
 """
+# The same two statements as server-side prepared statements for PostgreSQL's libpq fast path.
+PG_PREPARED = {
+    b"wm_sent_and_mark": re.sub(
+        r":(\w+)",
+        lambda m: {"cur": "$1", "prev": "$2", "owner": "$3", "now": "$4", "reply": "$5"}[m.group(1)],
+        SENT_AND_MARK,
+    ),
+}
 ONLY_MARK = """
 UPDATE deliveries SET smtp_phase = 'data', updated_at = :now
 WHERE id = :cur AND lease_owner = :owner AND state = 'sending'
 """
+PG_PREPARED[b"wm_only_mark"] = re.sub(
+    r":(\w+)", lambda m: {"cur": "$1", "owner": "$2", "now": "$3"}[m.group(1)], ONLY_MARK
+)
 
 
 @dataclass
@@ -112,6 +124,8 @@ class Ledger:
         self._lock = writer_lock(ctx.engine)
         self._cursor: Any = None  # the fast path's driver cursor, kept while the connection lives
         self._params: dict[str, Any] = {"owner": owner}
+        self._pgconn: Any = None  # PostgreSQL: libpq connection with PG_PREPARED prepared on it
+        self._owner_bytes = owner.encode()
 
     def _connection(self) -> Connection:
         if self._conn is None:
@@ -170,14 +184,56 @@ class Ledger:
             conn.commit()
         except BaseException:
             self._drop_cursor()  # the connection may be replaced: take a fresh cursor next time
+            self._pgconn = None
             conn.rollback()
             self.marked = set()
             raise
         return delivery_id in self.marked
 
+    def _mark_fast_pg(self, delivery_id: int, now: datetime) -> bool | None:
+        """:meth:`_mark_fast` on PostgreSQL straight through libpq: one prepared statement
+        executed outside any transaction (so it commits by itself), no psycopg cursor machinery,
+        the GIL released while waiting. None when the connection is inside a transaction."""
+        pgconn = self._pgconn
+        if pgconn is None:
+            pgconn = self._connection().connection.driver_connection.pgconn  # type: ignore[union-attr]
+            if pgconn.transaction_status != IDLE:
+                return None
+            for name, sql in PG_PREPARED.items():
+                # A pooled connection may carry them from an earlier ledger (same name, same text).
+                if pgconn.describe_prepared(name).status != COMMAND_OK:
+                    _check(pgconn.prepare(name, sql.encode(), None), COMMAND_OK)
+            self._pgconn = pgconn
+        if pgconn.transaction_status != IDLE:
+            return None
+        stamp = str(self._to_db(now)).encode()  # naive UTC: text a ``timestamp`` column parses
+        cur = str(int(delivery_id)).encode()
+        pending = self.pending
+        try:
+            if pending:
+                done = pending[0]
+                params = [cur, str(int(done.id)).encode(), self._owner_bytes, stamp, done.reply.encode()]
+                res = _check(pgconn.exec_prepared(b"wm_sent_and_mark", params), TUPLES_OK)
+                marked = any(res.get_value(i, 0) == cur for i in range(res.ntuples))
+            else:
+                res = _check(
+                    pgconn.exec_prepared(b"wm_only_mark", [cur, self._owner_bytes, stamp]), COMMAND_OK
+                )
+                marked = res.command_tuples == 1
+        except BaseException:
+            self._pgconn = None
+            raise
+        pending.clear()
+        self.marked = {delivery_id} if marked else set()
+        return marked
+
     def _mark_fast(self, delivery_id: int, now: datetime) -> bool:
         """Window 1 with at most one ``sent`` outcome pending: one autocommitted statement on
         the driver connection (no ORM, no BEGIN/COMMIT round trips), through a kept cursor."""
+        if not self._sqlite:
+            fast = self._mark_fast_pg(delivery_id, now)
+            if fast is not None:
+                return fast
         cursor = self._cursor
         if cursor is None:
             raw = self._connection().connection.driver_connection
@@ -239,6 +295,19 @@ class Ledger:
             self.flush()
         finally:
             self._drop_cursor()
+            self._pgconn = None
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+COMMAND_OK, TUPLES_OK, IDLE = 1, 2, 0  # psycopg.pq.ExecStatus / TransactionStatus values
+
+
+def _check(res: Any, status: int) -> Any:
+    """``res`` when libpq reports ``status``; otherwise the server's error as an exception."""
+    if res.status != status:
+        import psycopg
+
+        raise psycopg.OperationalError((res.error_message or b"").decode("utf-8", "replace").strip())
+    return res

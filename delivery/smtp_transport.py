@@ -70,6 +70,7 @@ class SmtpTransport:
     name: str = ""
     _conn: smtplib.SMTP | None = field(default=None, init=False, repr=False)
     _used: int = field(default=0, init=False)
+    _unsent: bytes = field(default=b"", init=False, repr=False)  # content waiting for the next write
     connects: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -218,25 +219,29 @@ class SmtpTransport:
     # -- streaming (RFC 2920): one round trip per message -------------------------------------
     #
     # Job N's content goes out, then job N+1's MAIL/RCPT/DATA right behind it (the content may
-    # start a pipelined group, DATA must end it). Then N's final reply is read and reported,
-    # then N+1's three replies; only after its 354 is N+1 marked ``data`` (one write together
-    # with N's outcome) and its content sent. A crash therefore leaves at most one message
-    # between its ``data`` mark and its recorded outcome; a crash before the mark leaves the
-    # server inside DATA with no content, which it discards when the connection drops.
+    # start a pipelined group, DATA must end it), in ONE write: N's content waits in
+    # ``_unsent`` while N+1 is built. Then N's final reply is read and reported, then N+1's
+    # three replies; only after its 354 is N+1 marked ``data`` (one write together with N's
+    # outcome) and its content queued. A crash therefore leaves at most one message between
+    # its ``data`` mark and its recorded outcome; a crash before the mark leaves the server
+    # inside DATA with no content, which it discards when the connection drops.
 
     def send_stream(self, jobs: Iterator[StreamJob], report: Callable[[StreamJob, Result], None]) -> None:
         """Send every job, pipelined when the relay offers PIPELINING; see :class:`StreamTransport`."""
-        pending: StreamJob | None = None  # content sent, final reply not read yet
+        pending: StreamJob | None = None  # content queued or sent, final reply not read yet
+        self._unsent = b""
         try:
             while True:
                 try:
                     job = next(jobs, None)
                 except BaseException:
+                    self._send_unsent()
                     self._finish(pending, report)  # its outcome is known: do not leave it unknown
                     raise
                 if job is None:
                     break
                 written = self._open_prelude(job, pending is not None)
+                self._send_unsent()  # not written with the prelude: the content goes alone
                 self._finish(pending, report)
                 pending = None
                 if written is not True:
@@ -250,18 +255,26 @@ class SmtpTransport:
                     self._abort()  # inside DATA: only dropping the connection abandons it unsent
                     report(job, LeaseLost(job.envelope.message_id))
                     continue
-                try:
-                    envelope = job.envelope
-                    self._conn.sock.sendall(envelope.wire or dot_stuff(envelope.data))  # type: ignore[union-attr]
-                except NETWORK_ERRORS as exc:
-                    self._abort()
-                    report(job, SendFailure(SmtpPhase.DATA, None, _err(exc), uncertain=True))
-                    continue
+                envelope = job.envelope
+                self._unsent = envelope.wire or dot_stuff(envelope.data)
                 pending = job
+            self._send_unsent()
             self._finish(pending, report)
         except BaseException:
+            self._unsent = b""
             self._abort()  # a half-read pipeline cannot be reused
             raise
+
+    def _send_unsent(self) -> None:
+        """Write queued content on its own. A failure drops the connection; the job's final
+        reply is then reported as uncertain by :meth:`_finish`."""
+        data, self._unsent = self._unsent, b""
+        if not data or self._conn is None:
+            return
+        try:
+            self._conn.sock.sendall(data)  # type: ignore[union-attr]
+        except NETWORK_ERRORS:
+            self._abort()
 
     def _send_alone(self, job: StreamJob) -> Result:
         """One message the unpipelined way (relay without PIPELINING)."""
@@ -282,10 +295,11 @@ class SmtpTransport:
                 return exc
         if not (self.pipelining and self._conn.has_extn("pipelining")):
             return None
+        data, self._unsent = self._unsent + prelude(job.envelope), b""  # the previous content first
         try:
-            self._conn.sock.sendall(prelude(job.envelope))  # type: ignore[union-attr]
+            self._conn.sock.sendall(data)  # type: ignore[union-attr]
         except NETWORK_ERRORS:
-            self._abort()  # noticed when its replies are read (and retried once there)
+            self._abort()  # noticed when the replies are read (the content's as uncertain)
         return True
 
     def _finish(self, pending: StreamJob | None, report: Callable[[StreamJob, Result], None]) -> None:

@@ -87,3 +87,20 @@ def test_pipelined_failures_are_classified(ctx, clock, tmp_path, flags, want):
         proc.wait()
         shutil.rmtree(DUMPS.pop(tmp_path), ignore_errors=True)
     assert states(ctx) == [want, want]
+
+
+def test_hang_up_after_the_content_leaves_it_unknown_and_the_next_untouched(ctx, clock, tmp_path):
+    """The content of the first message travels with the second's MAIL/RCPT/DATA: a relay that
+    hangs up at the end of data makes the first ``unknown`` (maybe delivered), never the second."""
+    prepare(ctx, clock, 2)
+    proc, port = sink(tmp_path, "-q", ".")
+    try:
+        transport = SmtpTransport("127.0.0.1", port, timeout=5)
+        run_worker_once(ctx, transport, WorkerConfig())
+        transport.close()
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(DUMPS.pop(tmp_path), ignore_errors=True)
+    # The second never reached DATA (its MAIL went unanswered): retried later, never unknown.
+    assert states(ctx) == [("retry_wait", "mail"), ("unknown", "data")]
