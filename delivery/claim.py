@@ -8,6 +8,8 @@ lease cannot overwrite another worker's row.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -63,16 +65,68 @@ def spared_donors(s: Session, rows: list[Row[Any]]) -> set[tuple[int, int]]:
     return {(r.subscriber_id, r.campaign_id) for r in s.execute(query)} & pairs
 
 
-_WRITERS: dict[str, threading.RLock] = {}
+class WriterLock:
+    """SQLite writers of this process one at a time (a reentrant thread lock) and, for a file
+    database, of every worker process too: ``flock`` on a lock file beside the database, held
+    while the outermost holder writes. Waiters sleep in the kernel and wake when it is released,
+    instead of polling in SQLite's busy handler (which sleeps a millisecond or more per retry).
+    Writers that do not take it (web, tick) still meet the workers in the busy handler."""
+
+    def __init__(self, path: str | None) -> None:
+        self._thread_lock = threading.RLock()
+        self._path = path
+        self._fd = -1
+        self._depth = 0
+
+    def __enter__(self) -> WriterLock:
+        self._thread_lock.acquire()
+        try:
+            if self._depth == 0 and self._path is not None:
+                if self._fd < 0:
+                    try:
+                        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                    except OSError:  # a read-only directory: threads of this process only
+                        self._path = None
+                if self._fd >= 0:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._fd >= 0:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+_WRITERS: dict[str, WriterLock] = {}
+
+
+def _lock_path(engine: Engine) -> str | None:
+    """``<database file>-wmlock`` for a file database; None for an in-memory one."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return os.path.abspath(database) + "-wmlock"
 
 
 def writer_lock(engine: Engine) -> AbstractContextManager[Any]:
     """The lock :func:`local_writer` takes for ``engine`` (SQLite), or a no-op context (PostgreSQL);
-    hot paths look it up once and keep it."""
+    hot paths look it up once and keep it. One per process and database (not inherited by a fork:
+    keyed by process id)."""
     key = str(engine.url)
     if not key.startswith("sqlite"):
         return nullcontext()
-    return _WRITERS.get(key) or _WRITERS.setdefault(key, threading.RLock())
+    key = f"{os.getpid()}:{key}"
+    found = _WRITERS.get(key)
+    if found is None:
+        found = _WRITERS.setdefault(key, WriterLock(_lock_path(engine)))
+    return found
 
 
 @contextmanager
