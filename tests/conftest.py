@@ -1,7 +1,8 @@
 """Shared fixtures: real SQLite file per test, real PostgreSQL per run, real SMTP server, web client, clock.
 
 Tests marked ``@pytest.mark.postgres`` run once per backend: SQLite always, PostgreSQL when
-``WILDMAIL_TEST_POSTGRES_URL`` is set.
+``WILDMAIL_TEST_POSTGRES_URL`` is set. ``@pytest.mark.postgres_only`` tests check a PostgreSQL
+property and run only there.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ SEED = REPO.parent / "shared" / "seed" / "amur-leopard.txt"
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         backends = ["sqlite"]
-        if metafunc.definition.get_closest_marker("postgres") and PG_URL:
+        if metafunc.definition.get_closest_marker("postgres_only"):
+            backends = ["postgres"]  # without PG_URL, pg_database skips naming the variable
+        elif metafunc.definition.get_closest_marker("postgres") and PG_URL:
             backends.append("postgres")
         metafunc.parametrize("backend", backends)
 

@@ -11,7 +11,7 @@ from delivery.enqueue import TickReport, enqueue_campaign
 from tests.delivery.factories import add_subscribers, make_campaign
 from wildmail.context import AppContext
 
-pytestmark = pytest.mark.postgres
+pytestmark = pytest.mark.postgres_only
 SLOT = datetime(2026, 1, 5, 9, tzinfo=UTC)
 READERS = 400  # several pages of enrolments, so a full page without room would show
 
@@ -32,8 +32,6 @@ def _step(ctx: AppContext, now: datetime) -> tuple[TickReport, int, int]:
 
 
 def test_every_step_updates_enrolments_in_place(ctx: AppContext, clock, backend: str) -> None:
-    if backend != "postgres":
-        pytest.skip("HOT updates are a PostgreSQL storage property")
     make_campaign(ctx, emails=2)
     add_subscribers(ctx, READERS)
     schedule_campaign(ctx, "leopard")
