@@ -222,6 +222,9 @@ class Ledger:
                 marked = res.command_tuples == 1
         except BaseException:
             self._pgconn = None
+            if pgconn.status != CONNECTION_OK and self._conn is not None:
+                self._conn.invalidate()  # the server went away: the next mark opens a new one
+                self._conn = None
             raise
         pending.clear()
         self.marked = {delivery_id} if marked else set()
@@ -301,7 +304,12 @@ class Ledger:
                 self._conn = None
 
 
-COMMAND_OK, TUPLES_OK, IDLE = 1, 2, 0  # psycopg.pq.ExecStatus / TransactionStatus values
+COMMAND_OK, TUPLES_OK, IDLE, CONNECTION_OK = (
+    1,
+    2,
+    0,
+    0,
+)  # psycopg.pq ExecStatus, TransactionStatus, ConnStatus
 
 
 def _check(res: Any, status: int) -> Any:
