@@ -136,3 +136,20 @@ def test_concurrent_submitters_lose_nothing(engine, settings, clock):
         t.join()
     writer.stop()
     assert len(world.events()) == 1200 and writer.stats.written == 1200
+
+
+def test_deleting_a_campaign_removes_its_events_through_its_emails(engine, settings, clock):
+    """events.campaign_id has no key of its own; the email's cascade must still clear them."""
+    world = make_world(engine, settings.secret, clock.now(), recipients=2)
+    other = make_world(engine, settings.secret, clock.now(), recipients=1, slug="tigers")
+    writer = EventWriter(engine)
+    writer.submit(_hit(world, 0, clock.now(), "gone-1"))
+    writer.submit(_hit(world, 1, clock.now(), "gone-2", kind="click", link="content"))
+    writer.submit(_hit(other, 0, clock.now(), "kept-1"))
+    writer.flush()
+    assert len(world.events()) == 4  # two hits, plus the open the click implies
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM deliveries WHERE campaign_id = :c"), {"c": world.campaign_id})
+        conn.execute(text("DELETE FROM enrolments WHERE campaign_id = :c"), {"c": world.campaign_id})
+        conn.execute(text("DELETE FROM campaigns WHERE id = :c"), {"c": world.campaign_id})
+    assert [e.uid for e in world.events()] == ["kept-1"]

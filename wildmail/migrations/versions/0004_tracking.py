@@ -34,12 +34,6 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=64), nullable=False),
         sa.Column("implied", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["campaign_id"],
-            ["campaigns.id"],
-            name=op.f("fk_events_campaign_id_campaigns"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
             ["delivery_id"],
             ["deliveries.id"],
             name=op.f("fk_events_delivery_id_deliveries"),
@@ -55,15 +49,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("uid", name=op.f("uq_events_uid")),
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_events_campaign_id_kind_at"), ["campaign_id", "kind", "at"], unique=False
-        )
         batch_op.create_index(batch_op.f("ix_events_delivery_id_at"), ["delivery_id", "at"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_events_email_id_kind_classification"),
-            ["email_id", "kind", "classification"],
-            unique=False,
-        )
+        batch_op.create_index(batch_op.f("ix_events_email_id"), ["email_id"], unique=False)
 
 
 def downgrade() -> None:
