@@ -47,9 +47,8 @@ def test_sent_and_next_mark_are_one_write_fenced_by_the_owner(ctx, clock, backen
     ledger.close()
 
 
+@pytest.mark.postgres_only  # a connection the server drops (SQLite has no server)
 def test_a_lost_database_connection_costs_one_mark_then_a_new_one_is_used(ctx, clock, backend):
-    if backend != "postgres":
-        pytest.skip("a server-side connection loss")
     first, second = claimed(ctx, clock, 2)
     ledger = Ledger(ctx, "me")
     assert ledger.mark_data(first.id)

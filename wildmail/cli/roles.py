@@ -56,7 +56,17 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def worker(
-        concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, max=64, help="Sending threads."),
+        concurrency: int = typer.Option(
+            1,
+            "--concurrency",
+            "-c",
+            min=1,
+            max=64,
+            help="Sending sessions, one process each (see --threads).",
+        ),
+        threads: bool = typer.Option(
+            False, "--threads", help="Run the sessions as threads of this process instead of processes."
+        ),
         batch: int = typer.Option(50, "--batch", min=1, max=1000, help="Deliveries claimed at a time."),
         lease_seconds: float = typer.Option(300.0, "--lease-seconds", min=1.0, help="Lease per claim."),
         out: Path | None = typer.Option(
@@ -74,6 +84,16 @@ def register(app: typer.Typer) -> None:
         from delivery.worker import WorkerConfig, run_workers
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        if concurrency > 1 and not threads:
+            from wildmail.cli.worker_processes import supervise
+
+            context().close()  # a settings error is reported once, here, not by every child
+            options = ["--batch", str(batch), "--lease-seconds", str(lease_seconds)]
+            options += ["--mark-window", str(mark_window)]
+            options += ["--out", str(out)] if out is not None else []
+            options += ["--resend-unknown"] if resend_unknown else []
+            options += ["--durable-marks"] if durable_marks else []
+            raise typer.Exit(supervise(concurrency, options))
         ctx = context()
         stop = threading.Event()
         _stop_on_signals(stop)
