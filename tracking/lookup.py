@@ -83,9 +83,10 @@ class _Lru(Generic[K, V]):
         data = self._data
         with self._lock:
             for key, value in items:
+                if key in data:  # a new key goes to the end by itself; a known one must be moved
+                    del data[key]
                 data[key] = (expires, value)
-                data.move_to_end(key)
-            while len(data) > self._size:
+            for _ in range(len(data) - self._size):
                 data.popitem(last=False)
 
 
