@@ -57,6 +57,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+SQLITE_POOL_SIZE = 40  # anyio's default thread pool size (FastAPI runs sync routes there)
+
+
 def is_sqlite(engine_or_url: Engine | str) -> bool:
     """True when the URL or engine points at SQLite."""
     url = engine_or_url if isinstance(engine_or_url, str) else str(engine_or_url.url)
@@ -81,6 +84,9 @@ def _sqlite_begin(conn: Any) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with wildmail's per-backend settings applied."""
     if is_sqlite(url):
+        # Keep as many connections as the web server's thread pool may use at once: a connection
+        # opened past the pool is closed after one use, and opening one runs four PRAGMAs.
+        kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
