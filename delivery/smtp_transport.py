@@ -178,16 +178,11 @@ class SmtpTransport:
         if not before_data():
             raise LeaseLost(envelope.message_id)
         conn.send(prelude(envelope))
-        phase = SmtpPhase.MAIL
         try:
-            mail = read_reply(conn)
-            phase = SmtpPhase.RCPT
-            rcpt = read_reply(conn)
-            phase = SmtpPhase.DATA
-            data = read_reply(conn)
-        except NETWORK_ERRORS as exc:
+            mail, rcpt, data = read_prelude_replies(conn)
+        except PreludeCut as cut:
             self._abort()
-            raise SendFailure(phase, None, f"{type(exc).__name__}: {exc}") from None
+            raise SendFailure(cut.phase, None, f"{type(cut.error).__name__}: {cut.error}") from None
         if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
             conn.send(b".\r\n")  # the server opened DATA without a recipient: close it empty
             read_reply(conn)
@@ -333,25 +328,21 @@ class SmtpTransport:
         was delivered.
         """
         conn = self._conn
-        phase = SmtpPhase.MAIL
         reused = self._used > 0
         try:
             if conn is None:
-                raise smtplib.SMTPServerDisconnected("connection lost")
-            mail = read_reply(conn)
-            phase = SmtpPhase.RCPT
-            rcpt = read_reply(conn)
-            phase = SmtpPhase.DATA
-            data = read_reply(conn)
-        except NETWORK_ERRORS as exc:
+                raise PreludeCut(SmtpPhase.MAIL, smtplib.SMTPServerDisconnected("connection lost"))
+            mail, rcpt, data = read_prelude_replies(conn)
+        except PreludeCut as cut:
             self._abort()
-            if retry and reused and phase == SmtpPhase.MAIL:
+            if retry and reused and cut.phase == SmtpPhase.MAIL:
                 written = self._open_prelude(job, False)
                 if written is True:
                     return self._read_prelude(job, retry=False)
                 if written is not None:
                     return written
-            return SendFailure(phase, None, _err(exc))
+            return SendFailure(cut.phase, None, _err(cut.error))
+        phase = SmtpPhase.DATA
         try:
             if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
                 conn.sock.sendall(b".\r\n")  # type: ignore[union-attr]  # DATA opened without a recipient
@@ -415,6 +406,30 @@ def secure_and_login(conn: smtplib.SMTP, tls: str, user: str, password: str, ca_
     except smtplib.SMTPAuthenticationError as exc:
         reply = _text(exc.smtp_error)
         raise SendFailure(SmtpPhase.CONNECT, exc.smtp_code, f"login as {user!r} refused: {reply}") from None
+
+
+class PreludeCut(Exception):
+    """The connection broke while the replies to a pipelined MAIL, RCPT and DATA were read."""
+
+    def __init__(self, phase: SmtpPhase, error: BaseException) -> None:
+        super().__init__(phase, error)
+        self.phase, self.error = phase, error
+
+
+def read_prelude_replies(
+    conn: smtplib.SMTP,
+) -> tuple[tuple[int, bytes], tuple[int, bytes], tuple[int, bytes]]:
+    """The replies to MAIL, RCPT and DATA sent in one write; a network error is raised as
+    :class:`PreludeCut` naming the phase whose reply was being read."""
+    phase = SmtpPhase.MAIL
+    try:
+        mail = read_reply(conn)
+        phase = SmtpPhase.RCPT
+        rcpt = read_reply(conn)
+        phase = SmtpPhase.DATA
+        return mail, rcpt, read_reply(conn)
+    except NETWORK_ERRORS as exc:
+        raise PreludeCut(phase, exc) from exc
 
 
 def prelude(envelope: Envelope) -> bytes:
