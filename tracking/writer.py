@@ -18,6 +18,8 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -61,7 +63,8 @@ class EventWriter:
         self.interval = interval
         self.batch_size = batch_size
         self.stats = WriterStats()
-        self._queue: deque[Hit] = deque()
+        # Hits as this writer queues them: Hit objects here, wire tuples in ProcessEventWriter.
+        self._queue: deque[Any] = deque()
         self._wake = threading.Event()
         self._done = threading.Condition()
         self._busy = False
@@ -84,9 +87,28 @@ class EventWriter:
             self._thread.start()
         return self
 
+    def record(
+        self,
+        kind: str,
+        delivery_id: int,
+        link_id: int | None,
+        at: datetime,
+        user_agent: str,
+        ip_hash: str,
+        method: str,
+        prefetch: bool,
+    ) -> None:
+        """Queue a new hit with a fresh uid (the request path's call)."""
+        self._enqueue(
+            Hit(self.new_uid(), kind, delivery_id, link_id, at, user_agent, ip_hash, method, prefetch)
+        )
+
     def submit(self, hit: Hit) -> None:
         """Queue one hit; never blocks on the database."""
-        self._queue.append(hit)
+        self._enqueue(hit)
+
+    def _enqueue(self, item: Any) -> None:
+        self._queue.append(item)
         self.stats.submitted = next(self._submitted)
         if len(self._queue) >= self.batch_size:
             self._wake.set()
@@ -124,7 +146,7 @@ class EventWriter:
     def _drain(self) -> None:
         while True:
             self._busy = True
-            batch: list[Hit] = []
+            batch: list[Any] = []
             try:
                 while self._queue and len(batch) < self.batch_size:
                     batch.append(self._queue.popleft())
@@ -137,7 +159,7 @@ class EventWriter:
             if not batch:
                 return
 
-    def _write_with_retries(self, batch: list[Hit]) -> None:
+    def _write_with_retries(self, batch: list[Any]) -> None:
         bound = (
             self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             if is_sqlite(self.engine)

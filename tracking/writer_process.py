@@ -182,8 +182,28 @@ class ProcessEventWriter(EventWriter):
             self._child = child
             return child
 
-    def _write_with_retries(self, batch: list[Hit]) -> None:
-        rows = encode_hits(batch)
+    def record(
+        self,
+        kind: str,
+        delivery_id: int,
+        link_id: int | None,
+        at: datetime,
+        user_agent: str,
+        ip_hash: str,
+        method: str,
+        prefetch: bool,
+    ) -> None:
+        """Queue a hit straight in its wire form (no Hit object on the request path)."""
+        self._enqueue(
+            (self.new_uid(), kind, delivery_id, link_id, _micros(at), user_agent, ip_hash, method, prefetch)
+        )
+
+    def submit(self, hit: Hit) -> None:
+        """Queue one hit (encoded for the pipe)."""
+        self._enqueue(encode_hits([hit])[0])
+
+    def _write_with_retries(self, batch: list[Any]) -> None:
+        rows = batch  # queued already in wire form
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 child = self._ensure_child()
