@@ -72,7 +72,12 @@ def verify(key: bytes, purpose: str, token: str) -> bytes:
         raise BadToken("malformed")
     body, mac = token.split(".")
     payload = _unb64(body)
-    if not hmac.compare_digest(_unb64(mac), _mac(key, purpose, payload)):
+    # Only the canonical spelling is accepted: "+" for "-", or the last character's unused bits
+    # set, would decode to the same bytes. The MAC is compared as the text it must be.
+    if _b64(payload) != body:
+        raise BadToken("not canonical")
+    expected = _b64(_mac(key, purpose, payload)).encode("ascii")
+    if not hmac.compare_digest(mac.encode("utf-8", "surrogatepass"), expected):
         raise BadToken("bad signature")
     return payload
 
