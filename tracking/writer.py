@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from tracking.batch import Hit, write_batch
+from tracking.batch import BatchResult, Hit, write_batch
 from tracking.lookup import MetaCache
 from wildmail.db import is_sqlite
 
@@ -159,6 +159,10 @@ class EventWriter:
             if not batch:
                 return
 
+    def _write(self, conn: Connection, batch: list[Any]) -> BatchResult:
+        """Write one batch of queued items inside ``conn``'s transaction."""
+        return write_batch(conn, self.cache, batch, self._opened)
+
     def _write_with_retries(self, batch: list[Any]) -> None:
         bound = (
             self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
@@ -168,7 +172,7 @@ class EventWriter:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with bound.begin() as conn:
-                    result = write_batch(conn, self.cache, batch, self._opened)
+                    result = self._write(conn, batch)
             except Exception:
                 self.stats.failures += 1
                 log.exception("event batch of %d failed (attempt %d)", len(batch), attempt)

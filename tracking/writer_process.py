@@ -33,9 +33,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from tracking.batch import Hit
+from tracking.batch import OPEN, BatchResult, Hit, write_batch, write_open_batch
 from tracking.lookup import MetaCache
 from tracking.writer import BATCH_SIZE, FLUSH_INTERVAL, MAX_ATTEMPTS, EventWriter
 
@@ -248,6 +248,16 @@ def _close_quietly(stream: IO[bytes] | None) -> None:
             stream.close()
 
 
+class WireWriter(EventWriter):
+    """The child's writer: batches arrive as wire tuples; a batch of opens only takes
+    :func:`~tracking.batch.write_open_batch`, anything else the general :func:`write_batch`."""
+
+    def _write(self, conn: Connection, batch: list[Any]) -> BatchResult:
+        if all(row[1] == OPEN for row in batch):
+            return write_open_batch(conn, self.cache, batch, self._opened)
+        return write_batch(conn, self.cache, decode_hits(batch), self._opened)
+
+
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     """The child: commit each frame of hits, acknowledge it, exit at end of input."""
     from wildmail.db import make_engine
@@ -257,7 +267,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
         log.error("event writer process: no configuration frame")
         return 2
     engine = make_engine(str(config["database_url"]))
-    writer = EventWriter(engine, batch_size=int(config.get("batch_size", BATCH_SIZE)))
+    writer = WireWriter(engine, batch_size=int(config.get("batch_size", BATCH_SIZE)))
     stdout.write(READY)
     stdout.flush()
     try:
@@ -269,7 +279,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
                 writer.stats.lost,
                 writer.stats.batches,
             )
-            writer._write_with_retries(decode_hits(rows))
+            writer._write_with_retries(rows)
             after = (
                 writer.stats.written,
                 writer.stats.dropped,

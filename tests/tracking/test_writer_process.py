@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from tests.tracking.conftest import BROWSER_UA, make_world
 from tracking.batch import Hit
@@ -149,3 +150,40 @@ def test_hits_cross_the_pipe_unchanged(at, offset, link, ua):
     (back,) = decode_hits(encode_hits([hit]))
     assert back == Hit("u1", "click", 42, link, at, ua, "ip", "HEAD", True)
     assert back.at.utcoffset() == timedelta(0)
+
+
+def test_the_opens_only_path_writes_what_the_general_path_writes(engine, settings, clock):
+    from datetime import timedelta as td
+
+    from tracking.batch import write_batch, write_open_batch
+    from tracking.lookup import MetaCache
+
+    world = make_world(engine, settings.secret, clock.now() - td(hours=1), recipients=4)
+    quiet = make_world(engine, settings.secret, clock.now(), recipients=1, track_identity=False, slug="q")
+    agents = [BROWSER_UA, "Mozilla/5.0", "python-requests/2.31", "", "x GoogleImageProxy y"]
+    deliveries = [*world.deliveries, *quiet.deliveries, 999_999]  # the last one does not exist
+    hits = [
+        Hit(f"u{n}", "open", deliveries[n % len(deliveries)], None, clock.now() + td(seconds=n % 3 - 1),
+            agents[n % len(agents)], "ip", "HEAD" if n % 7 == 0 else "GET", n % 11 == 0)
+        for n in range(60)
+    ]  # fmt: skip
+    columns = (
+        "kind, classification, delivery_id, campaign_id, email_id, link_id, at, user_agent, ip_hash, reason"
+    )
+    results, opened = [], []
+    for writer in ("general", "wire"):
+        memory: set[int] = set()
+        with engine.begin() as conn:
+            if writer == "general":
+                result = write_batch(conn, MetaCache(engine), hits, memory)
+            else:
+                result = write_open_batch(conn, MetaCache(engine), encode_hits(hits), memory)
+            stored = conn.execute(text(f"SELECT {columns} FROM events ORDER BY uid")).all()
+            conn.execute(text("DELETE FROM events"))
+        results.append((result.rows, result.dropped, sorted(map(tuple, stored), key=repr)))
+        opened.append(memory)
+    assert results[0] == results[1]
+    assert opened[0] == opened[1] and opened[0]
+    assert results[0][1] == sum(h.delivery_id == 999_999 for h in hits) > 0
+    classes = {row[1] for row in results[0][2]}
+    assert {"human", "machine"} <= classes
