@@ -30,19 +30,26 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import IO, Any
 
 from sqlalchemy import Connection, Engine
 
-from tracking.batch import OPEN, BatchResult, Hit, write_batch, write_open_batch
+from tracking.batch import (
+    OPEN,
+    BatchResult,
+    Hit,
+    from_micros,
+    to_micros,
+    write_batch,
+    write_open_batch,
+)
 from tracking.lookup import MetaCache
 from tracking.writer import BATCH_SIZE, FLUSH_INTERVAL, MAX_ATTEMPTS, EventWriter
 
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct(">I")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ACK = "ack"
 READY = b"ready\n"
 RESTART_PAUSE = 0.2  # seconds before starting a new child after one died
@@ -50,11 +57,6 @@ RESTART_PAUSE = 0.2  # seconds before starting a new child after one died
 
 class WriterProcessError(RuntimeError):
     """The child process died or answered something unexpected."""
-
-
-def _micros(at: datetime) -> int:
-    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return int(aware.timestamp()) * 1_000_000 + aware.microsecond
 
 
 def encode_hits(hits: list[Hit]) -> list[tuple[Any, ...]]:
@@ -65,7 +67,7 @@ def encode_hits(hits: list[Hit]) -> list[tuple[Any, ...]]:
             h.kind,
             h.delivery_id,
             h.link_id,
-            _micros(h.at),
+            to_micros(h.at),
             h.user_agent,
             h.ip_hash,
             h.method,
@@ -77,9 +79,8 @@ def encode_hits(hits: list[Hit]) -> list[tuple[Any, ...]]:
 
 def decode_hits(rows: list[tuple[Any, ...]]) -> list[Hit]:
     """The inverse of :func:`encode_hits`."""
-    micro = timedelta(microseconds=1)
     return [
-        Hit(uid, kind, delivery_id, link_id, _EPOCH + at * micro, ua, ip_hash, method, prefetch)
+        Hit(uid, kind, delivery_id, link_id, from_micros(at), ua, ip_hash, method, prefetch)
         for uid, kind, delivery_id, link_id, at, ua, ip_hash, method, prefetch in rows
     ]
 
@@ -195,7 +196,7 @@ class ProcessEventWriter(EventWriter):
     ) -> None:
         """Queue a hit straight in its wire form (no Hit object on the request path)."""
         self._enqueue(
-            (self.new_uid(), kind, delivery_id, link_id, _micros(at), user_agent, ip_hash, method, prefetch)
+            (self.new_uid(), kind, delivery_id, link_id, to_micros(at), user_agent, ip_hash, method, prefetch)
         )
 
     def submit(self, hit: Hit) -> None:
@@ -203,12 +204,12 @@ class ProcessEventWriter(EventWriter):
         self._enqueue(encode_hits([hit])[0])
 
     def _write_with_retries(self, batch: list[Any]) -> None:
-        rows = batch  # queued already in wire form
+        # ``batch`` is queued already in its wire form
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 child = self._ensure_child()
                 assert child.stdin is not None and child.stdout is not None
-                write_frame(child.stdin, rows)
+                write_frame(child.stdin, batch)
                 ack = child.stdout.readline().decode("ascii", "replace").split()
                 if len(ack) != 6 or ack[0] != ACK:
                     raise WriterProcessError(f"unexpected answer {ack!r}")
