@@ -11,7 +11,13 @@ from campaigns.splitter import split_article
 word = st.text(alphabet="abcdefghijklmnopqrstuvwxyzéü’", min_size=1, max_size=9)
 sentence = st.lists(word, min_size=3, max_size=14).map(lambda ws: " ".join(ws).capitalize() + ".")
 paragraph_words = st.lists(sentence, min_size=1, max_size=4).map(" ".join)
-heading = st.lists(word, min_size=1, max_size=6).map(lambda ws: " ".join(ws).title())
+# A plain-text heading holds a letter (campaigns.blocks.is_plain_heading); a line of apostrophes
+# alone is text, so the generator must not call it a heading.
+heading = (
+    st.lists(word, min_size=1, max_size=6)
+    .map(lambda ws: " ".join(ws).title())
+    .filter(lambda h: any(c.isalpha() for c in h))
+)
 section = st.tuples(heading, st.lists(paragraph_words, min_size=1, max_size=3))
 
 
