@@ -9,7 +9,7 @@ replayed batch (a retry after an unclear commit) writes nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, select, update
@@ -18,12 +18,11 @@ from campaigns.models import Enrolment, LinkKind
 from tracking import classify as rules
 from tracking.lookup import DeliveryMeta, LinkMeta, MetaCache
 from tracking.models import Event, EventKind
+from wildmail.clock import from_micros
 
 OPEN = EventKind.OPEN.value
 CLICK = EventKind.CLICK.value
 IMPLIED_SUFFIX = ":open"  # uid of the open implied by a click = click uid + this
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(slots=True)
@@ -94,17 +93,6 @@ def event_params(
         reason,
         implied,
     )
-
-
-def to_micros(at: datetime) -> int:
-    """``at`` as integer microseconds since the epoch (a naive value is taken as UTC)."""
-    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return int(aware.timestamp()) * 1_000_000 + aware.microsecond
-
-
-def from_micros(micros: int) -> datetime:
-    """The aware UTC datetime of :func:`to_micros`'s integer."""
-    return EPOCH + micros * _MICROSECOND
 
 
 # The hot insert goes straight to the driver (SQLAlchemy's per-row processing cost more than the
@@ -329,7 +317,7 @@ def write_open_batch(
     conn: Connection, cache: MetaCache, rows: list[tuple[Any, ...]], opened: set[int]
 ) -> BatchResult:
     """:func:`write_batch` for a batch of opens only, read straight from their wire tuples
-    (``tracking.writer_process.encode_hits``). Without clicks there is no honeypot window, no
+    (see :mod:`tracking.wire`). Without clicks there is no honeypot window, no
     implied open and no donation mark: classifying and inserting is all the work, and skipping
     the intermediate objects halves the writer's Python time per event."""
     metas = cache.deliveries({row[2] for row in rows}, conn)

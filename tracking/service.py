@@ -14,18 +14,15 @@ from sqlalchemy import Engine
 from tracking import tokens
 from tracking.batch import CLICK, OPEN
 from tracking.classify import is_prefetch
+from tracking.ip_hash import IpHasher
 from tracking.links import destination
 from tracking.lookup import DeliveryMeta, MetaCache
 from tracking.unsubscribe import UnsubscribePage, page_for, unsubscribe_committed
 from tracking.writer import EventWriter
 from tracking.writer_process import ProcessEventWriter
-from wildmail.clock import Clock
+from wildmail.clock import Clock, micros_of
 from wildmail.db import session_factory
 from wildmail.settings import Settings
-from wildmail.signing import keyed_hash
-
-IP_HASH_PURPOSE = "ip"
-IP_CACHE_SIZE = 10_000
 
 
 class RequestInfo(NamedTuple):
@@ -48,8 +45,8 @@ def new_writer(settings: Settings, engine: Engine, cache: MetaCache) -> EventWri
     """The event writer ``settings.event_writer`` asks for (see :mod:`tracking.writer_process`)."""
     if settings.event_writer == "process":
         url = engine.url.render_as_string(hide_password=False)
-        return ProcessEventWriter(engine, url, cache)
-    return EventWriter(engine, cache)
+        return ProcessEventWriter(engine, url, cache, ip_key=settings.secret)
+    return EventWriter(engine, cache, ip_key=settings.secret)
 
 
 class Tracker:
@@ -62,9 +59,10 @@ class Tracker:
         self.key = settings.secret
         self.engine = engine
         self.clock = clock
+        self._micros = micros_of(clock)
         self.cache = writer.cache if writer is not None else MetaCache(engine)
         self.writer = writer or new_writer(settings, engine, self.cache)
-        self._ip_hashes: dict[str, str] = {}
+        self._ip = IpHasher(self.key)
         self._sessions = session_factory(engine)
 
     def start(self) -> Tracker:
@@ -78,38 +76,24 @@ class Tracker:
 
     def hash_ip(self, ip: str) -> str:
         """Keyed hash of an IP address (memoised: a busy proxy sends many requests)."""
-        if not ip:
-            return ""
-        digest = self._ip_hashes.get(ip)
-        if digest is None:
-            if len(self._ip_hashes) >= IP_CACHE_SIZE:
-                self._ip_hashes.clear()
-            digest = self._ip_hashes[ip] = keyed_hash(self.key, IP_HASH_PURPOSE, ip)
-        return digest
-
-    def _record(self, kind: str, delivery_id: int, link_id: int | None, request: RequestInfo) -> None:
-        self.writer.record(
-            kind,
-            delivery_id,
-            link_id,
-            self.clock.now(),
-            request.user_agent,
-            self.hash_ip(request.ip),
-            request.method,
-            request.prefetch,
-        )
+        return self._ip.hash(ip)
 
     def record_open(self, token: str, request: RequestInfo) -> bool:
-        """Queue an open for a pixel token; False (nothing recorded) when the token is bad.
+        """Queue an open for a pixel token; False (nothing recorded) when the token is bad."""
+        return self.record_pixel(token, request.user_agent, request.purpose, request.method, request.ip)
 
-        No database access: a validly signed id whose delivery no longer exists is dropped
-        by the writer.
-        """
+    def record_pixel(
+        self, token: str, user_agent: str | bytes, purpose: str | bytes, method: str, ip: str
+    ) -> bool:
+        """:meth:`record_open` for the hot path, with the request's parts as they arrive (header
+        values may be bytes). No database access and nothing computed that the writer can do
+        (see :mod:`tracking.wire`): a validly signed id whose delivery no longer exists is
+        dropped by the writer."""
         try:
             delivery_id = tokens.parse_open(self.key, token)
         except tokens.BadToken:
             return False
-        self._record(OPEN, delivery_id, None, request)
+        self.writer.record(OPEN, delivery_id, None, self._micros(), user_agent, purpose, method, ip)
         return True
 
     def record_click(self, token: str, request: RequestInfo) -> str | None:
@@ -130,7 +114,16 @@ class Tracker:
             utm_medium=self.settings.utm_medium,
         )
         if url is not None:
-            self._record(CLICK, delivery_id, link_id, request)
+            self.writer.record(
+                CLICK,
+                delivery_id,
+                link_id,
+                self._micros(),
+                request.user_agent,
+                request.purpose,
+                request.method,
+                request.ip,
+            )
         return url
 
     def unsubscribe_target(self, token: str) -> DeliveryMeta | None:

@@ -1,30 +1,31 @@
 """The one batching event writer: requests enqueue hits, a background thread commits them.
 
-A request never waits for the database: :meth:`EventWriter.submit` appends to a deque (atomic
-under the GIL, no lock). The thread wakes every ``interval`` seconds, or at once when
-``batch_size`` hits are waiting, and writes each batch in one transaction (see
-:mod:`tracking.batch`). A failed batch is retried with the same uids, so a retry after an
-unclear commit is harmless. :meth:`stop` writes everything still queued before returning.
+A request never waits for the database: :meth:`EventWriter.record` appends a raw hit (see
+:mod:`tracking.wire`) to a deque (atomic under the GIL, no lock). The thread wakes every
+``interval`` seconds, or at once when ``batch_size`` hits are waiting, settles each batch (uids,
+IP hashes) and writes it in one transaction (see :mod:`tracking.batch`). A failed batch is
+retried with the same uids, so a retry after an unclear commit is harmless. :meth:`stop` writes
+everything still queued before returning.
 
 Usable without any web framework: the demo and tests call ``submit``/``flush`` directly.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import secrets
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from tracking.batch import BatchResult, Hit, write_batch
+from tracking.batch import OPEN, BatchResult, Hit, write_batch, write_open_batch
+from tracking.ip_hash import IpHasher
 from tracking.lookup import MetaCache
+from tracking.wire import RawHit, Settler, WireHit, decode_hits, raw_from_hit
 from wildmail.db import is_sqlite
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,8 @@ OPENED_MEMORY = 500_000  # delivery ids remembered as opened before the memory i
 
 @dataclass
 class WriterStats:
-    """Counters since start: hits submitted, rows written, hits dropped, batches, failures."""
+    """Counters since start: rows written, hits dropped, batches, failures, hits lost."""
 
-    submitted: int = 0
     written: int = 0
     dropped: int = 0
     batches: int = 0
@@ -55,29 +55,28 @@ class EventWriter:
         engine: Engine,
         cache: MetaCache | None = None,
         *,
+        ip_key: bytes | None = None,
         interval: float = FLUSH_INTERVAL,
         batch_size: int = BATCH_SIZE,
     ) -> None:
+        """``ip_key`` hashes the raw addresses :meth:`record` takes (the site's secret)."""
         self.engine = engine
         self.cache = cache or MetaCache(engine)
+        self.ip_key = ip_key
         self.interval = interval
         self.batch_size = batch_size
         self.stats = WriterStats()
-        # Hits as this writer queues them: Hit objects here, wire tuples in ProcessEventWriter.
-        self._queue: deque[Any] = deque()
+        self._queue: deque[RawHit] = deque()
         self._wake = threading.Event()
         self._done = threading.Condition()
         self._busy = False
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._opened: set[int] = set()
-        self._uid_prefix = secrets.token_hex(8)
-        self._uid_counter = itertools.count()
-        self._submitted = itertools.count(1)
-
-    def new_uid(self) -> str:
-        """A unique event id: a random per-writer prefix and a counter (cheaper than uuid4)."""
-        return f"{self._uid_prefix}{next(self._uid_counter):x}"
+        # Event uids: a random per-writer prefix and a counter (see tracking.wire).
+        self.uid_prefix = secrets.token_hex(8)
+        self._uid_base = 0
+        self._settler = Settler(self.uid_prefix, IpHasher(ip_key))
 
     def start(self) -> EventWriter:
         """Start the background thread (idempotent)."""
@@ -92,24 +91,23 @@ class EventWriter:
         kind: str,
         delivery_id: int,
         link_id: int | None,
-        at: datetime,
-        user_agent: str,
-        ip_hash: str,
+        micros: int,
+        user_agent: str | bytes,
+        purpose: str | bytes,
         method: str,
-        prefetch: bool,
+        ip: str,
     ) -> None:
-        """Queue a new hit with a fresh uid (the request path's call)."""
-        self._enqueue(
-            Hit(self.new_uid(), kind, delivery_id, link_id, at, user_agent, ip_hash, method, prefetch)
-        )
+        """Queue a hit as the request saw it (the request path's call; see :mod:`tracking.wire`):
+        ``micros`` since the epoch, header values as str or bytes, the raw client address."""
+        queue = self._queue
+        queue.append((None, kind, delivery_id, link_id, micros, user_agent, purpose, method, ip, None))
+        # "==": only the hit that fills a batch wakes the writer, not every hit until it has run
+        if len(queue) == self.batch_size:
+            self._wake.set()
 
     def submit(self, hit: Hit) -> None:
-        """Queue one hit; never blocks on the database."""
-        self._enqueue(hit)
-
-    def _enqueue(self, item: Any) -> None:
-        self._queue.append(item)
-        self.stats.submitted = next(self._submitted)
+        """Queue one finished hit (its uid and IP hash given); never blocks on the database."""
+        self._queue.append(raw_from_hit(hit))
         if len(self._queue) >= self.batch_size:
             self._wake.set()
 
@@ -151,7 +149,8 @@ class EventWriter:
                 while self._queue and len(batch) < self.batch_size:
                     batch.append(self._queue.popleft())
                 if batch:
-                    self._write_with_retries(batch)
+                    base, self._uid_base = self._uid_base, self._uid_base + len(batch)
+                    self._write_with_retries(self._prepare(batch, base))
             finally:
                 with self._done:
                     self._busy = False
@@ -159,11 +158,18 @@ class EventWriter:
             if not batch:
                 return
 
-    def _write(self, conn: Connection, batch: list[Any]) -> BatchResult:
-        """Write one batch of queued items inside ``conn``'s transaction."""
-        return write_batch(conn, self.cache, batch, self._opened)
+    def _prepare(self, batch: list[RawHit], uid_base: int) -> Any:
+        """What :meth:`_write_with_retries` takes for one batch, computed once for all attempts."""
+        return self._settler.settle(batch, uid_base)
 
-    def _write_with_retries(self, batch: list[Any]) -> None:
+    def _write(self, conn: Connection, batch: list[WireHit]) -> BatchResult:
+        """Write one settled batch inside ``conn``'s transaction. A batch of opens only takes
+        :func:`~tracking.batch.write_open_batch`, anything else the general :func:`write_batch`."""
+        if all(row[1] == OPEN for row in batch):
+            return write_open_batch(conn, self.cache, batch, self._opened)
+        return write_batch(conn, self.cache, decode_hits(batch), self._opened)
+
+    def _write_with_retries(self, batch: list[WireHit]) -> None:
         bound = (
             self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             if is_sqlite(self.engine)

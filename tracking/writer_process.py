@@ -9,13 +9,17 @@ loop for the one GIL and its core. :class:`ProcessEventWriter` keeps the parent 
 commit. The database work then runs on the other core.
 
 Protocol (parent -> child on stdin): frames of a 4-byte big-endian length and a :mod:`marshal`
-payload. The first frame is the configuration ``{"database_url": ...}`` (a URL with a password
-never appears on a command line); each later frame is a list of hits as plain tuples. After
-the configuration frame the child answers ``ready``; after committing a frame it writes one line:
-``ack <rows> <dropped> <failures> <lost> <batches>``. End of stdin: the child exits.
+payload. The first frame is the configuration: database URL, the key for IP hashes and the
+writer's uid prefix (secrets never appear on a command line). Each later frame is
+``(uid_base, raw_hits)``: the batch exactly as requests queued it (see :mod:`tracking.wire`);
+the child settles it (uids, IP hashes), so the parent's only work per batch is one
+``marshal.dumps``. After the configuration frame the child answers ``ready``; after committing
+a frame it writes one line: ``ack <rows> <dropped> <failures> <lost> <batches>``. End of stdin:
+the child exits.
 
 A batch is kept until its ack arrives. If the child dies, the parent starts a new one and sends
-the batch again; its event uids make the replay write nothing twice.
+the same frame again: the same uid base and prefix give the same event uids, so the replay
+writes nothing twice.
 """
 
 from __future__ import annotations
@@ -30,21 +34,13 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from tracking.batch import (
-    OPEN,
-    BatchResult,
-    Hit,
-    from_micros,
-    to_micros,
-    write_batch,
-    write_open_batch,
-)
+from tracking.ip_hash import IpHasher
 from tracking.lookup import MetaCache
+from tracking.wire import RawHit, Settler
 from tracking.writer import BATCH_SIZE, FLUSH_INTERVAL, MAX_ATTEMPTS, EventWriter
 
 log = logging.getLogger(__name__)
@@ -57,32 +53,6 @@ RESTART_PAUSE = 0.2  # seconds before starting a new child after one died
 
 class WriterProcessError(RuntimeError):
     """The child process died or answered something unexpected."""
-
-
-def encode_hits(hits: list[Hit]) -> list[tuple[Any, ...]]:
-    """Hits as marshal-able tuples (times as integer microseconds since the epoch, UTC)."""
-    return [
-        (
-            h.uid,
-            h.kind,
-            h.delivery_id,
-            h.link_id,
-            to_micros(h.at),
-            h.user_agent,
-            h.ip_hash,
-            h.method,
-            h.prefetch,
-        )
-        for h in hits
-    ]
-
-
-def decode_hits(rows: list[tuple[Any, ...]]) -> list[Hit]:
-    """The inverse of :func:`encode_hits`."""
-    return [
-        Hit(uid, kind, delivery_id, link_id, from_micros(at), ua, ip_hash, method, prefetch)
-        for uid, kind, delivery_id, link_id, at, ua, ip_hash, method, prefetch in rows
-    ]
 
 
 def write_frame(stream: IO[bytes], payload: Any) -> None:
@@ -115,10 +85,11 @@ class ProcessEventWriter(EventWriter):
         database_url: str,
         cache: MetaCache | None = None,
         *,
+        ip_key: bytes | None = None,
         interval: float = FLUSH_INTERVAL,
         batch_size: int = BATCH_SIZE,
     ) -> None:
-        super().__init__(engine, cache, interval=interval, batch_size=batch_size)
+        super().__init__(engine, cache, ip_key=ip_key, interval=interval, batch_size=batch_size)
         self.database_url = database_url
         self._child: subprocess.Popen[bytes] | None = None
         self._child_lock = threading.Lock()
@@ -172,7 +143,13 @@ class ProcessEventWriter(EventWriter):
             )
             assert child.stdin is not None and child.stdout is not None
             try:
-                write_frame(child.stdin, {"database_url": self.database_url, "batch_size": self.batch_size})
+                config = {
+                    "database_url": self.database_url,
+                    "batch_size": self.batch_size,
+                    "ip_key": self.ip_key,
+                    "uid_prefix": self.uid_prefix,
+                }
+                write_frame(child.stdin, config)
                 answer = child.stdout.readline()
             except OSError as exc:
                 answer = str(exc).encode()
@@ -183,28 +160,13 @@ class ProcessEventWriter(EventWriter):
             self._child = child
             return child
 
-    def record(
-        self,
-        kind: str,
-        delivery_id: int,
-        link_id: int | None,
-        at: datetime,
-        user_agent: str,
-        ip_hash: str,
-        method: str,
-        prefetch: bool,
-    ) -> None:
-        """Queue a hit straight in its wire form (no Hit object on the request path)."""
-        self._enqueue(
-            (self.new_uid(), kind, delivery_id, link_id, to_micros(at), user_agent, ip_hash, method, prefetch)
-        )
+    def _prepare(self, batch: list[RawHit], uid_base: int) -> Any:
+        """The frame for this batch: the child settles it (the same frame on every attempt)."""
+        return (uid_base, batch)
 
-    def submit(self, hit: Hit) -> None:
-        """Queue one hit (encoded for the pipe)."""
-        self._enqueue(encode_hits([hit])[0])
-
-    def _write_with_retries(self, batch: list[Any]) -> None:
-        # ``batch`` is queued already in its wire form
+    def _write_with_retries(self, batch: Any) -> None:
+        # ``batch`` is the frame of _prepare: (uid_base, raw hits)
+        size = len(batch[1])
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 child = self._ensure_child()
@@ -215,7 +177,7 @@ class ProcessEventWriter(EventWriter):
                     raise WriterProcessError(f"unexpected answer {ack!r}")
             except (OSError, ValueError, WriterProcessError) as exc:
                 self.stats.failures += 1
-                log.error("event batch of %d not acknowledged (attempt %d): %s", len(batch), attempt, exc)
+                log.error("event batch of %d not acknowledged (attempt %d): %s", size, attempt, exc)
                 self._kill_child()
                 continue
             written, dropped, failures, lost, batches = (int(x) for x in ack[1:])
@@ -225,8 +187,8 @@ class ProcessEventWriter(EventWriter):
             self.stats.lost += lost
             self.stats.batches += batches
             return
-        self.stats.lost += len(batch)
-        log.error("dropped %d events after %d failed attempts", len(batch), MAX_ATTEMPTS)
+        self.stats.lost += size
+        log.error("dropped %d events after %d failed attempts", size, MAX_ATTEMPTS)
 
     def _kill_child(self) -> None:
         with self._child_lock:
@@ -249,16 +211,6 @@ def _close_quietly(stream: IO[bytes] | None) -> None:
             stream.close()
 
 
-class WireWriter(EventWriter):
-    """The child's writer: batches arrive as wire tuples; a batch of opens only takes
-    :func:`~tracking.batch.write_open_batch`, anything else the general :func:`write_batch`."""
-
-    def _write(self, conn: Connection, batch: list[Any]) -> BatchResult:
-        if all(row[1] == OPEN for row in batch):
-            return write_open_batch(conn, self.cache, batch, self._opened)
-        return write_batch(conn, self.cache, decode_hits(batch), self._opened)
-
-
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     """The child: commit each frame of hits, acknowledge it, exit at end of input."""
     from wildmail.db import make_engine
@@ -268,11 +220,13 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
         log.error("event writer process: no configuration frame")
         return 2
     engine = make_engine(str(config["database_url"]))
-    writer = WireWriter(engine, batch_size=int(config.get("batch_size", BATCH_SIZE)))
+    writer = EventWriter(engine, batch_size=int(config.get("batch_size", BATCH_SIZE)))
+    settler = Settler(str(config["uid_prefix"]), IpHasher(config.get("ip_key")))
     stdout.write(READY)
     stdout.flush()
     try:
-        while (rows := read_frame(stdin)) is not None:
+        while (frame := read_frame(stdin)) is not None:
+            uid_base, raw = frame
             before = (
                 writer.stats.written,
                 writer.stats.dropped,
@@ -280,7 +234,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
                 writer.stats.lost,
                 writer.stats.batches,
             )
-            writer._write_with_retries(rows)
+            writer._write_with_retries(settler.settle(raw, uid_base))
             after = (
                 writer.stats.written,
                 writer.stats.dropped,

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class Clock(Protocol):
@@ -50,3 +55,26 @@ class FakeClock:
 def utcnow() -> datetime:
     """Shorthand for the real time in UTC."""
     return datetime.now(UTC)
+
+
+def to_micros(at: datetime) -> int:
+    """``at`` as integer microseconds since the epoch (a naive value is taken as UTC)."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return int(aware.timestamp()) * 1_000_000 + aware.microsecond
+
+
+def from_micros(micros: int) -> datetime:
+    """The aware UTC datetime of :func:`to_micros`'s integer."""
+    return EPOCH + micros * _MICROSECOND
+
+
+def _system_micros() -> int:
+    return time.time_ns() // 1000
+
+
+def micros_of(clock: Clock) -> Callable[[], int]:
+    """A function giving ``clock``'s current time as :func:`to_micros` does. For the system
+    clock it is one C call and no datetime (the open pixel takes the time on every request)."""
+    if type(clock) is SystemClock:
+        return _system_micros
+    return lambda: to_micros(clock.now())

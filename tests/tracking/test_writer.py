@@ -13,6 +13,7 @@ from sqlalchemy import text
 from tests.tracking.conftest import BROWSER_UA, make_world
 from tracking.batch import Hit
 from tracking.writer import EventWriter
+from wildmail.clock import to_micros
 from wildmail.web.app import create_app
 
 pytestmark = pytest.mark.postgres
@@ -99,26 +100,36 @@ def test_shutdown_writes_every_queued_event(ctx, engine, settings, clock):
 
 
 def test_failed_batch_is_retried_with_the_same_uids(engine, settings, clock, monkeypatch):
-    import tracking.writer as w
-
     world = make_world(engine, settings.secret, clock.now())
-    real = w.write_batch  # type: ignore[attr-defined]
+    real = EventWriter._write
     calls = {"n": 0}
 
-    def flaky(conn, cache, hits, opened):
-        result = real(conn, cache, hits, opened)
+    def flaky(self, conn, batch):
+        result = real(self, conn, batch)
         calls["n"] += 1
         if calls["n"] == 1:  # the rows were inserted, then the transaction fails: rolled back
             raise RuntimeError("simulated failure before commit")
         return result
 
-    monkeypatch.setattr("tracking.writer.write_batch", flaky)
+    monkeypatch.setattr(EventWriter, "_write", flaky)
     monkeypatch.setattr("tracking.writer.time.sleep", lambda s: None)
-    writer = EventWriter(engine)
+    writer = EventWriter(engine, ip_key=settings.secret)
     writer.submit(_hit(world, 0, clock.now(), "r-1"))
+    # a hit as the request path queues it: its uid is given once, when the batch is settled
+    writer.record(
+        "click",
+        world.deliveries[0],
+        world.links["content"],
+        to_micros(clock.now()),
+        BROWSER_UA.encode(),
+        b"",
+        "GET",
+        "",
+    )
     writer.flush()
-    assert writer.stats.failures == 1 and writer.stats.lost == 0
-    assert [e.uid for e in world.events()] == ["r-1"]
+    assert writer.stats.failures == 1 and writer.stats.lost == 0 and calls["n"] == 2
+    uids = [e.uid for e in world.events() if not e.implied]
+    assert len(uids) == 2 and "r-1" in uids
 
 
 def test_concurrent_submitters_lose_nothing(engine, settings, clock):

@@ -15,7 +15,8 @@ from sqlalchemy import text
 from tests.tracking.conftest import BROWSER_UA, make_world
 from tracking.batch import Hit
 from tracking.service import Tracker
-from tracking.writer_process import ProcessEventWriter, decode_hits, encode_hits
+from tracking.wire import decode_hits, encode_hits
+from tracking.writer_process import ProcessEventWriter
 from wildmail.settings import Settings, SettingsError
 
 pytestmark = pytest.mark.postgres

@@ -67,9 +67,20 @@ def _info_from_scope(scope: Scope) -> RequestInfo:
 
 
 async def send_pixel(scope: Scope, send: Send, tracker: Tracker) -> None:
-    """Record an open (when the token is valid) and answer the GIF, or a plain 404."""
+    """Record an open (when the token is valid) and answer the GIF, or a plain 404.
+
+    Header values go to the tracker as bytes: decoding them is left to the event writer."""
     token = scope["path"][3:]
-    ok = tracker.record_open(token, _info_from_scope(scope)) if token.endswith(".gif") else False
+    ok = False
+    if token.endswith(".gif"):
+        user_agent = purpose = b""
+        for name, value in scope["headers"]:
+            if name == b"user-agent":
+                user_agent = value
+            elif name in _PREFETCH_NAMES:
+                purpose = purpose + b" " + value if purpose else value
+        client = scope.get("client")
+        ok = tracker.record_pixel(token, user_agent, purpose, scope["method"], client[0] if client else "")
     body = PIXEL_GIF if ok else NOT_FOUND_TEXT.encode()
     await send(
         {
