@@ -57,6 +57,7 @@ class Tracker:
     ) -> None:
         self.settings = settings
         self.key = settings.secret
+        self._verify_open = tokens.open_verifier(self.key)
         self.engine = engine
         self.clock = clock
         self._micros = micros_of(clock)
@@ -90,7 +91,7 @@ class Tracker:
         (see :mod:`tracking.wire`): a validly signed id whose delivery no longer exists is
         dropped by the writer."""
         try:
-            delivery_id = tokens.parse_open(self.key, token)
+            (delivery_id,) = self._verify_open(token.removesuffix(".gif"))
         except tokens.BadToken:
             return False
         self.writer.record(OPEN, delivery_id, None, self._micros(), user_agent, purpose, method, ip)

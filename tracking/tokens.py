@@ -8,7 +8,7 @@ the rest of tracking.
 
 from __future__ import annotations
 
-from wildmail.signing import BadToken, sign_ints, verify_ints
+from wildmail.signing import BadToken, IntsVerifier, ints_verifier, sign_ints, verify_ints
 
 OPEN = "open"
 CLICK = "click"
@@ -18,6 +18,7 @@ __all__ = [
     "BadToken",
     "click_url",
     "open_url",
+    "open_verifier",
     "parse_click",
     "parse_open",
     "parse_unsubscribe",
@@ -43,6 +44,11 @@ def unsubscribe_url(base_url: str, key: bytes, delivery_id: int) -> str:
 def parse_open(key: bytes, token: str) -> int:
     """Delivery id of an open token (``.gif`` suffix allowed); raises BadToken."""
     return verify_ints(key, OPEN, token.removesuffix(".gif"), 1)[0]
+
+
+def open_verifier(key: bytes) -> IntsVerifier:
+    """The verifier of open tokens without their ``.gif`` suffix: ``(delivery_id,)`` or BadToken."""
+    return ints_verifier(key, OPEN, 1)
 
 
 def parse_click(key: bytes, token: str) -> tuple[int, int]:
