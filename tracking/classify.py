@@ -160,6 +160,26 @@ def classify_open(
     return HUMAN, ""
 
 
+OPEN_MIN_DELAY_MICROS = OPEN_MIN_DELAY // timedelta(microseconds=1)
+
+
+def classify_open_micros(
+    user_agent: str, method: str, prefetch: bool, sent_micros: int | None, micros: int
+) -> tuple[str, str]:
+    """:func:`classify_open` with both times as integer microseconds since the epoch (the event
+    writer's form: no datetime per event). The same rules in the same order."""
+    if method == "HEAD":
+        return MACHINE, REASON_HEAD
+    if prefetch:
+        return MACHINE, REASON_PREFETCH
+    verdict = open_agent_verdict(user_agent)
+    if verdict is not None:
+        return verdict
+    if sent_micros is not None and micros - sent_micros < OPEN_MIN_DELAY_MICROS:
+        return MACHINE, REASON_TOO_SOON
+    return HUMAN, ""
+
+
 def classify_click(
     *,
     user_agent: str,

@@ -17,6 +17,8 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from wildmail.clock import to_micros
+
 CACHE_SIZE = 100_000
 CACHE_TTL_SECONDS = 60.0  # campaign switches (track_identity) take effect within a minute
 CHUNK = 1000  # ids per IN (...) query; SQLite allows 32,766 parameters, PostgreSQL 65,535
@@ -36,6 +38,7 @@ class DeliveryMeta(NamedTuple):
     track_identity: bool
     campaign_slug: str
     list_id: int | None
+    sent_micros: int | None = None  # sent_at as wildmail.clock.to_micros gives it (the writer's form)
 
 
 class LinkMeta(NamedTuple):
@@ -172,7 +175,9 @@ def _utc(value: datetime | str | None) -> datetime | None:
 
 
 def _load_deliveries(conn: Connection, ids: list[int]) -> list[DeliveryMeta]:
-    return [
-        DeliveryMeta(d, s, c, e, _utc(sent), bool(track), slug, lst)
-        for d, s, c, e, sent, track, slug, lst in _select_in(conn, DELIVERY_SQL, ids)
-    ]
+    metas = []
+    for d, s, c, e, sent, track, slug, lst in _select_in(conn, DELIVERY_SQL, ids):
+        at = _utc(sent)
+        micros = to_micros(at) if at is not None else None
+        metas.append(DeliveryMeta(d, s, c, e, at, bool(track), slug, lst, micros))
+    return metas

@@ -6,6 +6,8 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,10 +15,11 @@ from campaigns.models import Campaign
 from delivery.models import Delivery
 from tests.tracking.conftest import BROWSER_UA, GMAIL_UA, make_world
 from tracking import classify as rules
-from tracking.batch import SQLITE_DATETIME, stored_time
+from tracking.batch import SQLITE_DATETIME, stored_micros_datetime, stored_micros_text, stored_time
 from tracking.lookup import DeliveryMeta, MetaCache, _Lru
 from tracking.models import Event
 from tracking.service import RequestInfo
+from wildmail.clock import from_micros, to_micros
 
 pytestmark = pytest.mark.postgres
 
@@ -100,8 +103,9 @@ def test_bulk_delivery_lookup_reads_what_the_orm_reads(engine, settings, clock):
             d = s.get_one(Delivery, delivery_id)
             c = s.get_one(Campaign, d.campaign_id)
             assert meta == DeliveryMeta(
-                d.id, d.subscriber_id, d.campaign_id, d.email_id, d.sent_at, False, c.slug, c.list_id
-            )
+                d.id, d.subscriber_id, d.campaign_id, d.email_id, d.sent_at, False, c.slug, c.list_id,
+                to_micros(d.sent_at) if d.sent_at else None,
+            )  # fmt: skip
             assert meta.sent_at is not None and meta.sent_at.tzinfo is not None
             assert meta.track_identity is False
     # cached now: answered without a connection, and an unsent delivery is never cached
@@ -138,3 +142,28 @@ def test_writer_stores_times_that_orm_range_queries_find(engine, settings, clock
     with Session(engine) as s:
         found = s.scalars(select(Event).where(Event.at >= at, Event.at <= at)).all()
     assert [(e.uid, e.at) for e in found] == [("t-1", at)]
+
+
+@given(micros=st.integers(min_value=0, max_value=4_102_444_800_000_000))  # 1970 to 2100
+def test_stored_times_from_micros_are_those_of_the_datetime(micros):
+    at = from_micros(micros)
+    assert stored_micros_text(micros) == stored_time(at, True)
+    assert stored_micros_datetime(micros) == stored_time(at, False)
+
+
+@pytest.mark.parametrize("user_agent", AGENTS)
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("prefetch", [False, True])
+@pytest.mark.parametrize("delay_ms", [None, -500, 0, 1999, 2000, 2001, 300_000])
+def test_the_micros_open_rules_are_the_datetime_rules(user_agent, method, prefetch, delay_ms):
+    sent = datetime(2026, 1, 5, 8, tzinfo=UTC)
+    at = sent + timedelta(milliseconds=delay_ms or 0)
+    expected = rules.classify_open(
+        user_agent=user_agent,
+        method=method,
+        prefetch=prefetch,
+        sent_at=sent if delay_ms is not None else None,
+        at=at,
+    )
+    sent_micros = to_micros(sent) if delay_ms is not None else None
+    assert rules.classify_open_micros(user_agent, method, prefetch, sent_micros, to_micros(at)) == expected
