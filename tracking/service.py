@@ -20,7 +20,7 @@ from tracking.lookup import DeliveryMeta, MetaCache
 from tracking.unsubscribe import UnsubscribePage, page_for, unsubscribe_committed
 from tracking.writer import EventWriter
 from tracking.writer_process import ProcessEventWriter
-from wildmail.clock import Clock, micros_of
+from wildmail.clock import Clock, nanos_of
 from wildmail.db import session_factory
 from wildmail.settings import Settings
 
@@ -60,7 +60,7 @@ class Tracker:
         self._verify_open = tokens.open_verifier(self.key)
         self.engine = engine
         self.clock = clock
-        self._micros = micros_of(clock)
+        self._nanos = nanos_of(clock)
         self.cache = writer.cache if writer is not None else MetaCache(engine)
         self.writer = writer or new_writer(settings, engine, self.cache)
         self._ip = IpHasher(self.key)
@@ -94,7 +94,7 @@ class Tracker:
             (delivery_id,) = self._verify_open(token.removesuffix(".gif"))
         except tokens.BadToken:
             return False
-        self.writer.record(OPEN, delivery_id, None, self._micros(), user_agent, purpose, method, ip)
+        self.writer.record(OPEN, delivery_id, None, self._nanos(), user_agent, purpose, method, ip)
         return True
 
     def record_click(self, token: str, request: RequestInfo) -> str | None:
@@ -119,7 +119,7 @@ class Tracker:
                 CLICK,
                 delivery_id,
                 link_id,
-                self._micros(),
+                self._nanos(),
                 request.user_agent,
                 request.purpose,
                 request.method,

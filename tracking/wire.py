@@ -5,7 +5,7 @@ several times what it costs in a loop (caches are cold after the network stack h
 request does no work it can leave to the writer. It queues a **raw hit**, a plain tuple of what
 the request carried::
 
-    (uid | None, kind, delivery_id, link_id, micros, user_agent, purpose, method, ip, ip_hash | None)
+    (uid | None, kind, delivery_id, link_id, nanos, user_agent, purpose, method, ip, ip_hash | None)
 
 ``user_agent`` and ``purpose`` may still be the header bytes, ``ip`` is the raw address (never
 stored; ``ip_hash`` is set instead when the hit is already hashed) and ``purpose`` may be a
@@ -17,7 +17,8 @@ the IP hashed and the prefetch rule applied. A settled batch is a list of **wire
     (uid, kind, delivery_id, link_id, micros, user_agent, ip_hash, method, prefetch)
 
 which :func:`~tracking.batch.write_open_batch` reads directly and :func:`decode_hits` turns into
-:class:`~tracking.batch.Hit` objects. Times are integer microseconds since the epoch, UTC.
+:class:`~tracking.batch.Hit` objects. Times are integers since the epoch (UTC): nanoseconds in a
+raw hit (``time.time_ns()`` as it comes), microseconds in a wire hit.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def raw_from_hit(hit: Hit) -> RawHit:
         hit.kind,
         hit.delivery_id,
         hit.link_id,
-        to_micros(hit.at),
+        to_micros(hit.at) * 1000,
         hit.user_agent,
         hit.prefetch,
         hit.method,
@@ -65,9 +66,8 @@ class Settler:
         """Wire hits of ``raw``; the i-th hit without a uid gets ``uid_prefix + hex(base + i)``."""
         prefix, hash_ip = self.uid_prefix, self.ip_hasher.hash
         settled: list[WireHit] = []
-        for i, (uid, kind, delivery_id, link_id, micros, agent, purpose, method, ip, ip_hash) in enumerate(
-            raw
-        ):
+        for i, hit in enumerate(raw):
+            uid, kind, delivery_id, link_id, nanos, agent, purpose, method, ip, ip_hash = hit
             if purpose.__class__ is not bool:
                 purpose = bool(purpose) and is_prefetch(_text(purpose))
             settled.append(
@@ -76,7 +76,7 @@ class Settler:
                     kind,
                     delivery_id,
                     link_id,
-                    micros,
+                    nanos // 1000,
                     _text(agent),
                     ip_hash if ip_hash is not None else hash_ip(ip),
                     method,

@@ -91,16 +91,16 @@ class EventWriter:
         kind: str,
         delivery_id: int,
         link_id: int | None,
-        micros: int,
+        nanos: int,
         user_agent: str | bytes,
         purpose: str | bytes,
         method: str,
         ip: str,
     ) -> None:
         """Queue a hit as the request saw it (the request path's call; see :mod:`tracking.wire`):
-        ``micros`` since the epoch, header values as str or bytes, the raw client address."""
+        ``nanos`` since the epoch, header values as str or bytes, the raw client address."""
         queue = self._queue
-        queue.append((None, kind, delivery_id, link_id, micros, user_agent, purpose, method, ip, None))
+        queue.append((None, kind, delivery_id, link_id, nanos, user_agent, purpose, method, ip, None))
         # "==": only the hit that fills a batch wakes the writer, not every hit until it has run
         if len(queue) == self.batch_size:
             self._wake.set()

@@ -32,7 +32,13 @@ class WildmailApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tracker = self.pixel_tracker
-        if tracker is not None and tracking_routes.is_pixel_request(scope):
+        # GET/HEAD /o/...: the open pixel (checked inline: this runs for every request)
+        if (
+            tracker is not None
+            and scope["type"] == "http"
+            and scope["path"].startswith("/o/")
+            and scope["method"] in ("GET", "HEAD")
+        ):
             await tracking_routes.send_pixel(scope, send, tracker)
             return
         await super().__call__(scope, receive, send)

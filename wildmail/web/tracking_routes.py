@@ -92,11 +92,6 @@ async def send_pixel(scope: Scope, send: Send, tracker: Tracker) -> None:
     await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
-def is_pixel_request(scope: Scope) -> bool:
-    """True for ``GET``/``HEAD /o/...``: the open pixel, answered before any framework layer."""
-    return scope["type"] == "http" and scope["path"].startswith("/o/") and scope["method"] in ("GET", "HEAD")
-
-
 @router.api_route("/o/{token:path}", methods=["GET", "HEAD"], include_in_schema=False)
 async def open_pixel(token: str, request: Request) -> Response:
     """Fallback for the pixel when the app does not answer it first (see ``wildmail.web.app``)."""
