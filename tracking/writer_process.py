@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 _LENGTH = struct.Struct(">I")
 ACK = "ack"
 READY = b"ready\n"
+WRITER_CACHE_KIB = 64 * 1024  # random index inserts: 29 -> 24 µs per event with 64 MiB over 2 MiB
 RESTART_PAUSE = 0.2  # seconds before starting a new child after one died
 
 
@@ -213,13 +214,14 @@ def _close_quietly(stream: IO[bytes] | None) -> None:
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     """The child: commit each frame of hits, acknowledge it, exit at end of input."""
-    from wildmail.db import make_engine
+    from wildmail.db import make_engine, set_sqlite_cache
 
     config = read_frame(stdin)
     if not isinstance(config, dict) or "database_url" not in config:
         log.error("event writer process: no configuration frame")
         return 2
     engine = make_engine(str(config["database_url"]))
+    set_sqlite_cache(engine, WRITER_CACHE_KIB)
     writer = EventWriter(engine, batch_size=int(config.get("batch_size", BATCH_SIZE)))
     settler = Settler(str(config["uid_prefix"]), IpHasher(config.get("ip_key")))
     stdout.write(READY)

@@ -57,6 +57,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+SQLITE_WAL_CHECKPOINT_PAGES = 10000
 SQLITE_POOL_SIZE = 40  # anyio's default thread pool size (FastAPI runs sync routes there)
 
 
@@ -74,7 +75,23 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint the WAL every ~40 MB instead of every 4 MB: a page written by several commits in
+    # between is copied back once. With events arriving in random delivery order (each batch dirties
+    # an index page per event) this took the event writer from 29 to 21 µs of CPU per event.
+    cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
     cur.close()
+
+
+def set_sqlite_cache(engine: Engine, kib: int) -> None:
+    """Give every new connection of ``engine`` a page cache of ``kib`` KiB (SQLite only; the
+    default is 2 MiB). For a process that writes much: the event writer."""
+    if not is_sqlite(engine):
+        return
+
+    def _cache(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute(f"PRAGMA cache_size=-{int(kib)}")
+
+    event.listen(engine, "connect", _cache)
 
 
 def _sqlite_begin(conn: Any) -> None:
