@@ -13,6 +13,7 @@ import functools
 from datetime import datetime, timedelta
 
 from tracking.models import Classification
+from wildmail.clock import to_micros
 
 HUMAN = Classification.HUMAN.value
 MACHINE = Classification.MACHINE.value
@@ -144,30 +145,22 @@ def click_agent_verdict(user_agent: str) -> tuple[str, str] | None:
     return None
 
 
+OPEN_MIN_DELAY_MICROS = OPEN_MIN_DELAY // timedelta(microseconds=1)
+
+
 def classify_open(
     *, user_agent: str, method: str, prefetch: bool, sent_at: datetime | None, at: datetime
 ) -> tuple[str, str]:
     """(classification, reason) of a pixel fetch; reason is empty for a plain human open."""
-    if method == "HEAD":
-        return MACHINE, REASON_HEAD
-    if prefetch:
-        return MACHINE, REASON_PREFETCH
-    verdict = open_agent_verdict(user_agent)
-    if verdict is not None:
-        return verdict
-    if sent_at is not None and at - sent_at < OPEN_MIN_DELAY:
-        return MACHINE, REASON_TOO_SOON
-    return HUMAN, ""
-
-
-OPEN_MIN_DELAY_MICROS = OPEN_MIN_DELAY // timedelta(microseconds=1)
+    sent_micros = to_micros(sent_at) if sent_at is not None else None
+    return classify_open_micros(user_agent, method, prefetch, sent_micros, to_micros(at))
 
 
 def classify_open_micros(
     user_agent: str, method: str, prefetch: bool, sent_micros: int | None, micros: int
 ) -> tuple[str, str]:
     """:func:`classify_open` with both times as integer microseconds since the epoch (the event
-    writer's form: no datetime per event). The same rules in the same order."""
+    writer's form: no datetime per event)."""
     if method == "HEAD":
         return MACHINE, REASON_HEAD
     if prefetch:

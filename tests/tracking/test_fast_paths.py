@@ -151,19 +151,22 @@ def test_stored_times_from_micros_are_those_of_the_datetime(micros):
     assert stored_micros_datetime(micros) == stored_time(at, False)
 
 
-@pytest.mark.parametrize("user_agent", AGENTS)
-@pytest.mark.parametrize("method", ["GET", "HEAD"])
-@pytest.mark.parametrize("prefetch", [False, True])
-@pytest.mark.parametrize("delay_ms", [None, -500, 0, 1999, 2000, 2001, 300_000])
-def test_the_micros_open_rules_are_the_datetime_rules(user_agent, method, prefetch, delay_ms):
-    sent = datetime(2026, 1, 5, 8, tzinfo=UTC)
-    at = sent + timedelta(milliseconds=delay_ms or 0)
-    expected = rules.classify_open(
-        user_agent=user_agent,
-        method=method,
-        prefetch=prefetch,
-        sent_at=sent if delay_ms is not None else None,
-        at=at,
-    )
-    sent_micros = to_micros(sent) if delay_ms is not None else None
-    assert rules.classify_open_micros(user_agent, method, prefetch, sent_micros, to_micros(at)) == expected
+@pytest.mark.parametrize(
+    ("user_agent", "method", "prefetch", "delay_ms", "expected"),
+    [
+        (BROWSER_UA, "GET", False, 1_999, (rules.MACHINE, rules.REASON_TOO_SOON)),
+        (BROWSER_UA, "GET", False, 2_000, (rules.HUMAN, "")),
+        (BROWSER_UA, "GET", False, -500, (rules.MACHINE, rules.REASON_TOO_SOON)),  # clock skew
+        (BROWSER_UA, "GET", False, None, (rules.HUMAN, "")),  # no send time known
+        (BROWSER_UA, "HEAD", False, 300_000, (rules.MACHINE, rules.REASON_HEAD)),
+        (BROWSER_UA, "GET", True, 300_000, (rules.MACHINE, rules.REASON_PREFETCH)),
+        (rules.MPP_USER_AGENT, "GET", False, 300_000, (rules.MACHINE, rules.REASON_MPP)),
+        (GMAIL_UA, "GET", False, 500, (rules.HUMAN, rules.REASON_GMAIL)),  # the proxy is final
+        ("", "GET", False, 300_000, (rules.MACHINE, rules.REASON_NO_AGENT)),
+    ],
+)
+def test_open_rules_on_integer_times(user_agent, method, prefetch, delay_ms, expected):
+    sent = to_micros(datetime(2026, 1, 5, 8, tzinfo=UTC))
+    at = sent + (delay_ms or 0) * 1000
+    sent_micros = sent if delay_ms is not None else None
+    assert rules.classify_open_micros(user_agent, method, prefetch, sent_micros, at) == expected
