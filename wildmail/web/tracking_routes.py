@@ -55,15 +55,26 @@ def tracker_of(app: Any) -> Tracker:
     return tracker
 
 
-def _info_from_scope(scope: Scope) -> RequestInfo:
-    user_agent, purpose = "", ""
+def _classified_headers(scope: Scope) -> tuple[bytes, bytes]:
+    """The request's User-Agent and its prefetch headers (joined by spaces), as bytes."""
+    user_agent = purpose = b""
     for name, value in scope["headers"]:
         if name == b"user-agent":
-            user_agent = value.decode("latin-1")
+            user_agent = value
         elif name in _PREFETCH_NAMES:
-            purpose = f"{purpose} {value.decode('latin-1')}"
+            purpose = purpose + b" " + value if purpose else value
+    return user_agent, purpose
+
+
+def _info_from_scope(scope: Scope) -> RequestInfo:
+    user_agent, purpose = _classified_headers(scope)
     client = scope.get("client")
-    return RequestInfo(scope["method"], user_agent, purpose.strip(), client[0] if client else "")
+    return RequestInfo(
+        scope["method"],
+        user_agent.decode("latin-1"),
+        purpose.decode("latin-1").strip(),
+        client[0] if client else "",
+    )
 
 
 async def send_pixel(scope: Scope, send: Send, tracker: Tracker) -> None:
@@ -73,12 +84,7 @@ async def send_pixel(scope: Scope, send: Send, tracker: Tracker) -> None:
     token = scope["path"][3:]
     ok = False
     if token.endswith(".gif"):
-        user_agent = purpose = b""
-        for name, value in scope["headers"]:
-            if name == b"user-agent":
-                user_agent = value
-            elif name in _PREFETCH_NAMES:
-                purpose = purpose + b" " + value if purpose else value
+        user_agent, purpose = _classified_headers(scope)
         client = scope.get("client")
         ok = tracker.record_pixel(token, user_agent, purpose, scope["method"], client[0] if client else "")
     body = PIXEL_GIF if ok else NOT_FOUND_TEXT.encode()
