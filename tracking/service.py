@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 from tracking import tokens
 from tracking.batch import CLICK, OPEN
-from tracking.classify import is_prefetch
 from tracking.ip_hash import IpHasher
 from tracking.links import destination
 from tracking.lookup import DeliveryMeta, MetaCache
@@ -26,19 +25,13 @@ from wildmail.settings import Settings
 
 
 class RequestInfo(NamedTuple):
-    """The parts of an HTTP request the rules look at (the raw IP is hashed, never stored).
-
-    A named tuple: built for every pixel fetch, and cheaper to build than a dataclass.
-    """
+    """The parts of an HTTP request the rules look at (the raw IP is hashed, never stored;
+    ``purpose`` holds the prefetch headers, judged by the writer: see :mod:`tracking.wire`)."""
 
     method: str = "GET"
     user_agent: str = ""
     purpose: str = ""
     ip: str = ""
-
-    @property
-    def prefetch(self) -> bool:
-        return bool(self.purpose) and is_prefetch(self.purpose)
 
 
 def new_writer(settings: Settings, engine: Engine, cache: MetaCache) -> EventWriter:

@@ -20,7 +20,6 @@ __all__ = [
     "open_url",
     "open_verifier",
     "parse_click",
-    "parse_open",
     "parse_unsubscribe",
     "unsubscribe_url",
 ]
@@ -39,11 +38,6 @@ def click_url(base_url: str, key: bytes, delivery_id: int, link_id: int) -> str:
 def unsubscribe_url(base_url: str, key: bytes, delivery_id: int) -> str:
     """One-click unsubscribe URL (GET shows a page, POST unsubscribes)."""
     return f"{base_url}/u/{sign_ints(key, UNSUBSCRIBE, delivery_id)}"
-
-
-def parse_open(key: bytes, token: str) -> int:
-    """Delivery id of an open token (``.gif`` suffix allowed); raises BadToken."""
-    return verify_ints(key, OPEN, token.removesuffix(".gif"), 1)[0]
 
 
 def open_verifier(key: bytes) -> IntsVerifier:

@@ -16,9 +16,10 @@ from delivery.models import Delivery
 from tests.tracking.conftest import BROWSER_UA, GMAIL_UA, make_world
 from tracking import classify as rules
 from tracking.batch import SQLITE_DATETIME, stored_micros_datetime, stored_micros_text, stored_time
+from tracking.ip_hash import IpHasher
 from tracking.lookup import DeliveryMeta, MetaCache, _Lru
 from tracking.models import Event
-from tracking.service import RequestInfo
+from tracking.wire import Settler
 from wildmail.clock import from_micros, to_micros
 
 pytestmark = pytest.mark.postgres
@@ -85,10 +86,17 @@ def test_gmail_proxy_stays_human_even_right_after_sending():
     assert got == (rules.HUMAN, rules.REASON_GMAIL)
 
 
-def test_request_info_prefetch():
-    assert not RequestInfo("GET", BROWSER_UA).prefetch
-    assert RequestInfo("GET", BROWSER_UA, "prefetch;prerender").prefetch
-    assert not RequestInfo("GET", BROWSER_UA, "something-else").prefetch
+def _settled_prefetch(purpose: str | bytes) -> bool:
+    raw = (None, "open", 1, None, 0, BROWSER_UA, purpose, "GET", "", "h")
+    (wire,) = Settler("p", IpHasher(None)).settle([raw], 0)
+    return bool(wire[8])
+
+
+def test_the_writer_judges_the_prefetch_headers():
+    assert not _settled_prefetch("")
+    assert _settled_prefetch("prefetch;prerender")
+    assert _settled_prefetch(b"prefetch;prerender")
+    assert not _settled_prefetch("something-else")
 
 
 def test_bulk_delivery_lookup_reads_what_the_orm_reads(engine, settings, clock):
