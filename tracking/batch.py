@@ -354,20 +354,7 @@ def write_open_batch(
         if cls == human:
             opened.add(delivery_id)
         params.append(
-            (
-                uid,
-                kind,
-                cls,
-                delivery_id if meta.track_identity else None,
-                meta.campaign_id,
-                meta.email_id,
-                None,
-                stored(micros),
-                user_agent[:500],
-                ip_hash,
-                reason,
-                False,
-            )
+            event_params(uid, kind, cls, meta, None, stored(micros), user_agent, ip_hash, reason, False)
         )
     if params:
         insert_params(conn, params)
