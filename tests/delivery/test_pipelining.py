@@ -35,6 +35,19 @@ def sink(tmp_path, *flags):
     return proc, port
 
 
+def send_once_to_sink(ctx, tmp_path, *flags):
+    """One worker pass against an smtp-sink started with ``flags``; the sink is gone afterwards."""
+    proc, port = sink(tmp_path, *flags)
+    try:
+        transport = SmtpTransport("127.0.0.1", port, timeout=5)
+        run_worker_once(ctx, transport, WorkerConfig())
+        transport.close()
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(DUMPS.pop(tmp_path), ignore_errors=True)
+
+
 def states(ctx):
     with ctx.session() as s:
         return sorted(s.execute(select(Delivery.state, Delivery.smtp_phase)).all())
@@ -77,15 +90,7 @@ def test_pipelined_sends_are_delivered_and_recorded(ctx, clock, tmp_path, window
 )
 def test_pipelined_failures_are_classified(ctx, clock, tmp_path, flags, want):
     prepare(ctx, clock, 2)
-    proc, port = sink(tmp_path, *flags)
-    try:
-        transport = SmtpTransport("127.0.0.1", port, timeout=5)
-        run_worker_once(ctx, transport, WorkerConfig())
-        transport.close()
-    finally:
-        proc.terminate()
-        proc.wait()
-        shutil.rmtree(DUMPS.pop(tmp_path), ignore_errors=True)
+    send_once_to_sink(ctx, tmp_path, *flags)
     assert states(ctx) == [want, want]
 
 
@@ -93,14 +98,6 @@ def test_hang_up_after_the_content_leaves_it_unknown_and_the_next_untouched(ctx,
     """The content of the first message travels with the second's MAIL/RCPT/DATA: a relay that
     hangs up at the end of data makes the first ``unknown`` (maybe delivered), never the second."""
     prepare(ctx, clock, 2)
-    proc, port = sink(tmp_path, "-q", ".")
-    try:
-        transport = SmtpTransport("127.0.0.1", port, timeout=5)
-        run_worker_once(ctx, transport, WorkerConfig())
-        transport.close()
-    finally:
-        proc.terminate()
-        proc.wait()
-        shutil.rmtree(DUMPS.pop(tmp_path), ignore_errors=True)
+    send_once_to_sink(ctx, tmp_path, "-q", ".")
     # The second never reached DATA (its MAIL went unanswered): retried later, never unknown.
     assert states(ctx) == [("retry_wait", "mail"), ("unknown", "data")]
