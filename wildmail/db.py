@@ -77,7 +77,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     # Checkpoint the WAL every ~40 MB instead of every 4 MB: a page written by several commits in
     # between is copied back once. With events arriving in random delivery order (each batch dirties
-    # an index page per event) this took the event writer from 29 to 21 µs of CPU per event.
+    # an index page per event) this and the writer's larger page cache (tracking.writer_process)
+    # took the event writer from 29 to 21 µs of CPU per event; the cache alone gave 24 µs.
     cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
     cur.close()
 
