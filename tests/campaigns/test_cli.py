@@ -20,7 +20,7 @@ def test_split_json_of_the_seed(run, seed_article):
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
     assert [e["position"] for e in plan] == [1, 2, 3, 4, 5, 6]
-    assert plan[3]["title"] == "Current Status"
+    assert plan[3]["title"] == "How many are left"
     assert set(plan[0]) >= {"position", "title", "subject", "preheader", "paragraphs", "word_count"}
     assert all(isinstance(p, str) for e in plan for p in e["paragraphs"])
 
