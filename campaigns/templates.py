@@ -114,7 +114,7 @@ class UnknownTemplate(TemplateProblem):
     """No template has that name; says which names exist and nothing about the file system."""
 
     def __init__(self, spec: str, names: list[str]) -> None:
-        shown = spec if len(spec) <= 80 else spec[:77] + "..."
+        shown = spec if len(spec) <= 200 else spec[:197] + "..."
         message = f"unknown template {shown!r}; available: {', '.join(names)}"
         ValueError.__init__(self, message)  # the message alone, without TemplateProblem's prefix
         self.template, self.line, self.reason = spec, None, message

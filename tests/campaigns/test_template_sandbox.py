@@ -101,7 +101,7 @@ def test_paths_and_unknown_names_are_refused_alike(spec: str):
 def test_a_long_name_is_shortened_in_the_message():
     with pytest.raises(TemplateProblem) as info:
         templates.resolve("x" * 5000)
-    assert str(info.value) == f"unknown template '{'x' * 77}...'; available: default, letter"
+    assert str(info.value) == f"unknown template '{'x' * 197}...'; available: default, letter"
 
 
 def test_an_existing_and_a_missing_server_file_give_the_same_message():
