@@ -49,6 +49,11 @@ class Article:
     format: str  # "markdown" | "text"
     options: dict[str, Any] = field(default_factory=dict)
     body_first_line: int = 1  # file line number of the first line of ``text``
+    option_lines: dict[str, int] = field(default_factory=dict)  # front matter key -> file line
+
+    def error(self, key: str, message: str) -> ArticleError:
+        """An :class:`ArticleError` pointing at the front matter line of ``key``."""
+        return ArticleError(self.source, message, self.option_lines.get(key))
 
 
 def read_article_file(path: Path | str, fmt: str = "auto") -> Article:
@@ -103,9 +108,10 @@ def parse_article_text(text: str, source: str, fmt: str = "auto") -> Article:
     if not text.strip():
         raise ArticleError(source, "article is empty", 1)
     options: dict[str, Any] = {}
+    lines: dict[str, int] = {}
     first_line = 1
     if text.startswith("---\n"):
-        options, text, first_line = _front_matter(text, source)
+        options, lines, text, first_line = _front_matter(text, source)
         if fmt == "auto":
             fmt = "markdown"
         if not text.strip():
@@ -114,14 +120,16 @@ def parse_article_text(text: str, source: str, fmt: str = "auto") -> Article:
         fmt = "markdown" if _looks_like_markdown(text) else "text"
     if fmt not in ("markdown", "text"):
         raise ArticleError(source, f"unknown format {fmt!r}, expected markdown or text")
-    return Article(source=source, text=text, format=fmt, options=options, body_first_line=first_line)
+    return Article(
+        source=source, text=text, format=fmt, options=options, body_first_line=first_line, option_lines=lines
+    )
 
 
 def _looks_like_markdown(text: str) -> bool:
     return any(line.startswith(("# ", "## ", "### ")) for line in text.split("\n"))
 
 
-def _front_matter(text: str, source: str) -> tuple[dict[str, Any], str, int]:
+def _front_matter(text: str, source: str) -> tuple[dict[str, Any], dict[str, int], str, int]:
     lines = text.split("\n")
     try:
         end = lines.index("---", 1)
@@ -152,4 +160,4 @@ def _front_matter(text: str, source: str) -> tuple[dict[str, Any], str, int]:
                 raise ArticleError(source, f"front matter {key!r} must be text", line)
             value = str(value).strip()
         options[str(key)] = value
-    return options, "\n".join(lines[end + 1 :]), end + 2
+    return options, {key: key_lines.get(key, 2) for key in options}, "\n".join(lines[end + 1 :]), end + 2

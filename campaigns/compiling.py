@@ -20,6 +20,7 @@ def branding(campaign: Campaign, settings: Settings) -> Branding:
         honeypot_url=f"{settings.base_url}/",
         template=campaign.template,
         engine=campaign.render_engine,
+        template_dir=settings.template_dir,
     )
 
 

@@ -58,8 +58,9 @@ class Branding:
     donation_text: str = "Donate"
     honeypot_url: str = ""
     lang: str = "en"
-    template: str = ""
+    template: str = ""  # a template name (see campaigns.templates.available); "" is the default
     engine: str = "css-inline"
+    template_dir: str = ""  # the operator's template folder (the template_dir setting), if any
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def render_email(content: EmailContent, brand: Branding) -> RenderedEmail:
     """Compile one email; raises TemplateProblem or RenderError with a clear message."""
     if brand.engine not in ENGINES:
         raise RenderError(f"unknown render engine {brand.engine!r}, expected one of {', '.join(ENGINES)}")
-    search, name = templates.resolve(brand.template)
+    search, name = templates.resolve(brand.template, brand.template_dir)
     context, links = build_context(content, brand)
     source = templates.render(search, name, context)
     templates.validate_mjml(source, f"{name} (rendered)")

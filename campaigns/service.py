@@ -111,8 +111,7 @@ def _campaign_fields(
     engine = str(_pick(o.engine, article, "engine", ENGINES[0]))
     if engine not in ENGINES:
         raise CampaignError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    template = str(_pick(o.template, article, "template", ""))
-    templates.resolve(template)
+    template = _template(settings, article, o.template)
     donation_url = str(_pick(o.donation_url, article, "donation_url", "")).strip()
     check_donation_url(donation_url)
     donation_text = " ".join(str(_pick(o.donation_text, article, "donation_text", "Donate")).split())
@@ -135,6 +134,26 @@ def _campaign_fields(
         "list_id": list_id,
         "start_date": o.start,
     }
+
+
+def available_templates(settings: Settings) -> list[str]:
+    """The email template names a campaign can use (shipped, plus the operator's ``template_dir``)."""
+    return templates.available(settings.template_dir)
+
+
+def _template(settings: Settings, article: Article, given: str | None) -> str:
+    """The template name to store: ``given``, else the article's ``template:`` line, else default.
+
+    Only a name is accepted; a bad one in the front matter is an article error on its line.
+    """
+    spec = given if given is not None else str(article.options.get("template", ""))
+    try:
+        templates.resolve(spec, settings.template_dir)
+    except TemplateProblem as exc:
+        if given is None and "template" in article.options:
+            raise article.error("template", str(exc)) from None
+        raise
+    return templates.canonical(spec)
 
 
 def check_donation_url(url: str) -> None:

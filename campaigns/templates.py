@@ -1,4 +1,9 @@
-"""Email templates: finding them, loading them through Jinja, validating their MJML.
+"""Email templates: choosing them by name, loading them through Jinja's sandbox, validating their MJML.
+
+A campaign names its template (``default``, ``letter``, ...); the name is looked up in the
+shipped ``templates/email/`` folder and, when the operator sets ``template_dir``, in that
+folder first. Paths are never accepted, so a marketer cannot make the server read a file of
+its choosing, and every template renders in an immutable sandbox, so none can reach Python.
 
 mjml-python passes unknown tags silently, so every template source is checked when
 Jinja loads it: an unknown ``mj-`` tag, or padding shorthand on ``mj-divider`` (which
@@ -15,10 +20,14 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "email"
 HTML_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "email.txt.j2"
+DEFAULT_NAME = "default"
+SUFFIX = ".mjml.j2"
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 MJML_TAGS = frozenset(
     {
@@ -101,10 +110,20 @@ class ValidatingLoader(jinja2.FileSystemLoader):
         return source, filename, uptodate
 
 
+class UnknownTemplate(TemplateProblem):
+    """No template has that name; says which names exist and nothing about the file system."""
+
+    def __init__(self, spec: str, names: list[str]) -> None:
+        shown = spec if len(spec) <= 200 else spec[:197] + "..."
+        message = f"unknown template {shown!r}; available: {', '.join(names)}"
+        ValueError.__init__(self, message)  # the message alone, without TemplateProblem's prefix
+        self.template, self.line, self.reason = spec, None, message
+
+
 @lru_cache(maxsize=16)
 def environment(search: tuple[str, ...]) -> jinja2.Environment:
-    """A Jinja environment over ``search`` dirs: autoescape for MJML/HTML, strict undefined."""
-    return jinja2.Environment(
+    """A sandboxed Jinja environment over ``search`` dirs: autoescape for MJML/HTML, strict undefined."""
+    return ImmutableSandboxedEnvironment(
         loader=ValidatingLoader(list(search)),
         autoescape=jinja2.select_autoescape(
             enabled_extensions=("mjml", "html", "mjml.j2", "html.j2"), default_for_string=True
@@ -116,32 +135,49 @@ def environment(search: tuple[str, ...]) -> jinja2.Environment:
     )
 
 
-def resolve(spec: str) -> tuple[tuple[str, ...], str]:
-    """Search path and HTML template name for a campaign's ``template`` setting.
+def search_path(template_dir: str = "") -> tuple[str, ...]:
+    """The template folders, the operator's (``template_dir`` setting) before the shipped one."""
+    shipped = str(TEMPLATE_DIR)
+    return (str(Path(template_dir).resolve()), shipped) if template_dir else (shipped,)
 
-    ``""``: the default. A file name inside ``templates/email/`` (e.g. ``letter.mjml.j2``):
-    that template. A directory: its ``email.mjml.j2``/``email.txt.j2``/``base.mjml.j2``
-    override the defaults. A file path: that template, with the defaults for the rest.
+
+def _file_name(name: str) -> str:
+    return HTML_TEMPLATE if name == DEFAULT_NAME else name + SUFFIX
+
+
+def available(template_dir: str = "") -> list[str]:
+    """Names of the email templates in the template folders (layouts named ``base*`` excluded)."""
+    names = set()
+    for folder in search_path(template_dir):
+        for path in Path(folder).glob("*" + SUFFIX):
+            stem = path.name.removesuffix(SUFFIX)
+            name = DEFAULT_NAME if path.name == HTML_TEMPLATE else stem
+            if NAME.fullmatch(stem) and not stem.startswith("base") and stem != DEFAULT_NAME:
+                names.add(name)
+    return sorted(names)
+
+
+def canonical(spec: str) -> str:
+    """The template name a campaign stores: ``""`` is ``default``; ``letter.mjml.j2`` (stored by
+    earlier versions) is ``letter``. Anything else is returned unchanged, for :func:`resolve` to judge."""
+    spec = spec.strip()
+    if spec in ("", HTML_TEMPLATE):
+        return DEFAULT_NAME
+    stem = spec.removesuffix(SUFFIX)
+    return stem if stem != spec and NAME.fullmatch(stem) else spec
+
+
+def resolve(spec: str, template_dir: str = "") -> tuple[tuple[str, ...], str]:
+    """Search path and HTML template file for a template name; :class:`UnknownTemplate` otherwise.
+
+    Only names listed by :func:`available` are accepted; a path of any kind is an unknown name,
+    with the same message whether or not such a file exists.
     """
-    default = str(TEMPLATE_DIR)
-    if not spec:
-        return (default,), HTML_TEMPLATE
-    inside = TEMPLATE_DIR / spec
-    if not Path(spec).is_absolute() and ".." not in Path(spec).parts and inside.is_file():
-        return (default,), Path(spec).as_posix()
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        if not (path / HTML_TEMPLATE).is_file():
-            raise TemplateProblem(spec, f"template directory has no {HTML_TEMPLATE}")
-        return (str(path.resolve()), default), HTML_TEMPLATE
-    if path.is_file():
-        return (str(path.resolve().parent), default), path.name
-    raise TemplateProblem(spec, "template not found (a file in templates/email/, a file or a directory)")
-
-
-def builtin_templates() -> list[str]:
-    """Names of the HTML templates shipped in ``templates/email/`` (layouts excluded)."""
-    return sorted(p.name for p in TEMPLATE_DIR.glob("*.mjml.j2") if not p.name.startswith("base"))
+    name = canonical(spec)
+    names = available(template_dir)
+    if name not in names:
+        raise UnknownTemplate(spec, names)
+    return search_path(template_dir), _file_name(name)
 
 
 def _error_line(exc: BaseException, search: tuple[str, ...]) -> tuple[str, int | None]:

@@ -16,7 +16,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import FileSystemLoader, select_autoescape
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,8 @@ CONFIRM_TTL = timedelta(days=7)
 FORM_RESEND_INTERVAL = timedelta(minutes=10)
 CONFIRMATION_SENT_DETAIL = "confirmation sent for list "
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "email"
-_env = Environment(
+# Shipped templates only, but they show what strangers typed into the public form: sandboxed anyway.
+_env = ImmutableSandboxedEnvironment(
     loader=FileSystemLoader(str(TEMPLATES)),
     autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
     keep_trailing_newline=True,

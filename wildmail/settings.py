@@ -50,6 +50,7 @@ class Settings:
     utm_source: str = "wildmail"
     utm_medium: str = "email"
     event_writer: str = "process"  # process | thread: where the web server commits tracking events
+    template_dir: str = ""  # the operator's own email templates, chosen by name beside the shipped ones
 
     def require(self, key: str) -> str:
         """Return a string setting, or raise naming the key when it is empty."""
@@ -114,6 +115,8 @@ def _validate(s: Settings) -> Settings:
     if bool(s.dkim_selector) != bool(s.dkim_private_key_file):
         missing = "DKIM_PRIVATE_KEY_FILE" if s.dkim_selector else "DKIM_SELECTOR"
         raise SettingsError(f"{ENV_PREFIX}{missing}: DKIM signing needs both a selector and a key file")
+    if s.template_dir and not Path(s.template_dir).is_dir():
+        raise SettingsError(f"{ENV_PREFIX}TEMPLATE_DIR: {s.template_dir!r} is not a directory")
     parsed = urlparse(s.base_url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(f"{ENV_PREFIX}BASE_URL: expected an http(s) URL, got {s.base_url!r}")

@@ -68,7 +68,10 @@ def test_create_writes_nothing(run, cli_env, engine, case):
         (["--timezone", "Mars/Olympus"], "unknown time zone"),
         (["--engine", "magic"], "engine must be one of"),
         (["--donation-url", "javascript:alert(1)"], "donation URL must be an absolute http(s) URL"),
-        (["--template", "no-such-template.mjml.j2"], "template not found"),
+        (
+            ["--template", "no-such-template"],
+            "unknown template 'no-such-template'; available: default, letter",
+        ),
         (["--list", "nobody"], "no subscriber list 'nobody'"),
         (["--start", "next tuesday"], "--start: expected a date"),
     ],

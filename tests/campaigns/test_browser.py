@@ -22,7 +22,7 @@ def _pages(tmp_path: Path) -> list[Path]:
     pages = []
     # the email with a content link and a list, in both engines and both templates
     for engine in ENGINES:
-        for template in ("", "letter.mjml.j2"):
+        for template in ("", "letter"):
             e = plan.emails[4] if template else plan.emails[1]
             content = EmailContent(
                 e.position, 6, e.title, e.subject, e.preheader, e.paragraphs, 1, "markdown"

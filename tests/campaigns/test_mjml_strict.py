@@ -38,7 +38,7 @@ def _strict(path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("name", templates.builtin_templates())
+@pytest.mark.parametrize("name", templates.available())
 @pytest.mark.parametrize("donation", ["https://give.example/", ""])
 def test_template_passes_strict_validation(tmp_path, name, donation):
     brand = Branding("Org", "Street 1, Town", "Series", donation, "Give", "http://testserver/", template=name)

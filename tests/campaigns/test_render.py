@@ -1,4 +1,5 @@
-"""Rendering: both CSS engines, placeholders, links, honeypot, size, template errors and overrides."""
+"""Rendering: both CSS engines, placeholders, links, honeypot, size, template errors and the operator's
+template folder."""
 
 from __future__ import annotations
 
@@ -127,17 +128,17 @@ def test_personalise_fills_every_placeholder():
 
 
 def test_letter_template_override_by_name():
-    rendered = render_email(CONTENT, brand(template="letter.mjml.j2"))
+    rendered = render_email(CONTENT, brand(template="letter"))
     assert "Dear %%WM_NAME%%," in rendered.html
 
 
-def test_template_directory_override(tmp_path: Path):
+def test_the_operator_template_folder_overrides_the_default(tmp_path: Path):
     (tmp_path / "email.mjml.j2").write_text(
         '{% extends "base.mjml.j2" %}{% block content %}<mj-section><mj-column>'
         "<mj-text>Custom {{ email.title }}</mj-text></mj-column></mj-section>{% endblock %}",
         encoding="utf-8",
     )
-    rendered = render_email(CONTENT, brand(template=str(tmp_path)))
+    rendered = render_email(CONTENT, brand(template_dir=str(tmp_path)))
     assert "Custom Who is &lt;helping&gt;" in rendered.html
     assert "%%WM_UNSUBSCRIBE_URL%%" in rendered.html  # the default footer still applies
 
@@ -155,7 +156,7 @@ def test_unknown_mjml_tag_names_template_and_line(tmp_path: Path):
         "  </mj-colum>\n</mj-section>\n{% endblock %}\n",
     )
     with pytest.raises(TemplateProblem) as info:
-        render_email(CONTENT, brand(template=str(path)))
+        render_email(CONTENT, brand(template="broken", template_dir=str(path.parent)))
     assert info.value.template == "broken.mjml.j2" and info.value.line == 4
     assert "unknown MJML tag <mj-colum>" in str(info.value)
 
@@ -163,14 +164,14 @@ def test_unknown_mjml_tag_names_template_and_line(tmp_path: Path):
 def test_divider_padding_shorthand_is_refused(tmp_path: Path):
     path = _broken(tmp_path, '<mjml>\n<mj-body>\n<mj-divider padding="4px" />\n</mj-body>\n</mjml>\n')
     with pytest.raises(TemplateProblem) as info:
-        render_email(CONTENT, brand(template=str(path)))
+        render_email(CONTENT, brand(template="broken", template_dir=str(path.parent)))
     assert info.value.line == 3 and "padding-top" in str(info.value)
 
 
 def test_jinja_syntax_error_names_template_and_line(tmp_path: Path):
     path = _broken(tmp_path, "<mjml>\n<mj-body>\n{% if email.title %}\n</mj-body>\n</mjml>\n")
     with pytest.raises(TemplateProblem) as info:
-        render_email(CONTENT, brand(template=str(path)))
+        render_email(CONTENT, brand(template="broken", template_dir=str(path.parent)))
     assert info.value.template == "broken.mjml.j2" and info.value.line is not None
     assert "broken.mjml.j2:" in str(info.value)
 
@@ -180,7 +181,7 @@ def test_jinja_undefined_variable_names_template_and_line(tmp_path: Path):
         tmp_path, "<mjml>\n<mj-body>\n<mj-raw>\n{{ email.no_such_field }}\n</mj-raw>\n</mj-body>\n</mjml>\n"
     )
     with pytest.raises(TemplateProblem) as info:
-        render_email(CONTENT, brand(template=str(path)))
+        render_email(CONTENT, brand(template="broken", template_dir=str(path.parent)))
     assert info.value.template == "broken.mjml.j2" and info.value.line == 4
     assert "no_such_field" in str(info.value)
 
@@ -193,12 +194,8 @@ def test_unknown_engine_and_oversized_html_are_errors():
         render_email(huge, brand())
 
 
-def test_builtin_templates_are_listed():
-    assert templates.builtin_templates() == ["email.mjml.j2", "letter.mjml.j2"]
-
-
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("name", templates.builtin_templates())
+@pytest.mark.parametrize("name", templates.available())
 def test_donation_ask_is_left_out_only_when_the_recipient_should_not_be_asked(engine, name):
     rendered = render_email(CONTENT, brand(engine=engine, template=name))
     assert "<!--%%WM_IF_DONATION%%-->" in rendered.html and "%%WM_IF_DONATION%%\n" in rendered.text
@@ -237,7 +234,7 @@ def test_a_donation_button_outside_the_block_is_refused(tmp_path: Path):
         encoding="utf-8",
     )
     with pytest.raises(TemplateProblem, match="donation link must sit between"):
-        render_email(CONTENT, brand(template=str(tmp_path)))
+        render_email(CONTENT, brand(template_dir=str(tmp_path)))
 
 
 def test_an_unclosed_donation_block_is_refused(tmp_path: Path):
@@ -248,4 +245,4 @@ def test_an_unclosed_donation_block_is_refused(tmp_path: Path):
         encoding="utf-8",
     )
     with pytest.raises(TemplateProblem, match="unbalanced"):
-        render_email(CONTENT, brand(template=str(tmp_path)))
+        render_email(CONTENT, brand(template_dir=str(tmp_path)))

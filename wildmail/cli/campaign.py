@@ -85,7 +85,11 @@ def create(
     donation_url: str | None = typer.Option(None, "--donation-url", help="Donation button target."),
     donation_text: str | None = typer.Option(None, "--donation-text", help="Donation button wording."),
     engine: str | None = typer.Option(None, "--engine", help="CSS inliner: css-inline or premailer."),
-    template: str | None = typer.Option(None, "--template", help="Template file/dir overriding the default."),
+    template: str | None = typer.Option(
+        None,
+        "--template",
+        help="Email template by name: default, letter, or one in the template_dir setting.",
+    ),
     parts: int | None = typer.Option(None, "--parts", min=1, help="Parts for an article without headings."),
 ) -> None:
     """Create a draft campaign from an article: split, render and store every email."""

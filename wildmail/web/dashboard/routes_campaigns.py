@@ -19,6 +19,7 @@ from campaigns.service import (
     USER_ERRORS,
     CampaignError,
     CampaignOptions,
+    available_templates,
     create_campaign_from_text,
     edit_email,
     get_campaign,
@@ -26,6 +27,7 @@ from campaigns.service import (
 )
 from subscribers.models import SubscriberList
 from wildmail.db import write_transaction
+from wildmail.users import User
 from wildmail.web.dashboard.auth import CAN_EDIT, ctx_of, require
 from wildmail.web.dashboard.pages import DashboardRoute, done, error_page, form_of, render
 from wildmail.web.dashboard.routes_stats import campaign_page, not_found
@@ -50,7 +52,23 @@ def _lists(request: Request) -> list[SubscriberList]:
 @router.get("/dashboard/campaigns/new")
 def new_campaign(request: Request) -> Response:
     user = require(request, CAN_EDIT)
-    return render(request, "new_campaign.html", user=user, form={}, lists=_lists(request))
+    return _new_page(request, user, {})
+
+
+def _new_page(
+    request: Request, user: User, form: dict[str, str], status: int = 200, **extra: Any
+) -> Response:
+    names = available_templates(ctx_of(request).settings)
+    return render(
+        request,
+        "new_campaign.html",
+        status,
+        user=user,
+        form=form,
+        lists=_lists(request),
+        templates=names,
+        **extra,
+    )
 
 
 async def _article_text(form: dict[str, Any]) -> tuple[str, str]:
@@ -85,15 +103,14 @@ async def create(request: Request) -> Response:
             name=fields.get("name", ""),
             list_slug=fields.get("list") or None,
             donation_url=fields.get("donation_url") or None,
+            template=fields.get("template") or None,
             parts=int(parts) if parts else None,
         )
         with write_transaction(ctx.engine) as s:
             campaign = create_campaign_from_text(s, ctx.settings, text, options, ctx.clock.now(), source)
             slug = campaign.slug
     except USER_ERRORS as exc:
-        return render(
-            request, "new_campaign.html", 400, user=user, form=fields, lists=_lists(request), error=str(exc)
-        )
+        return _new_page(request, user, fields, 400, error=str(exc))
     return done(f"/dashboard/campaigns/{slug}", "created")
 
 
