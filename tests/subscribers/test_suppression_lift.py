@@ -22,6 +22,12 @@ pytestmark = pytest.mark.postgres
 runner = CliRunner()
 
 
+def person(s: Session, email: str) -> Subscriber:
+    found = lifecycle.find_subscriber(s, email)
+    assert found is not None
+    return found
+
+
 @pytest.fixture
 def people(engine, clock):
     """ada bounced (a relay incident), bob unsubscribed, cleo active; all on the news list."""
@@ -34,10 +40,8 @@ def people(engine, clock):
             s.add(sub)
             s.flush()
             lifecycle.confirm(s, sub, news.id, clock.now())
-        lifecycle.mark_bounced(
-            s, lifecycle.find_subscriber(s, "ada@example.org"), clock.now(), "550 5.1.1 nope"
-        )
-        lifecycle.unsubscribe(s, lifecycle.find_subscriber(s, "bob@example.org"), "one-click", clock.now())
+        lifecycle.mark_bounced(s, person(s, "ada@example.org"), clock.now(), "550 5.1.1 nope")
+        lifecycle.unsubscribe(s, person(s, "bob@example.org"), "one-click", clock.now())
     return news
 
 
@@ -105,7 +109,7 @@ def test_a_reimport_never_lifts_a_suppression(engine, people, clock, tmp_path: P
     # Once lifted by an admin, a later bounce suppresses again and a re-import still cannot undo it.
     with Session(engine) as s, s.begin():
         lifecycle.lift_bounce(s, "ada@example.org", "mailbox works again", clock.now())
-        lifecycle.mark_bounced(s, lifecycle.find_subscriber(s, "ada@example.org"), clock.now(), "550 5.1.1")
+        lifecycle.mark_bounced(s, person(s, "ada@example.org"), clock.now(), "550 5.1.1")
     import_csv(engine, csv, "news", at=clock.now())
     assert state(engine, "ada@example.org")[:2] == ("bounced", True)
 
