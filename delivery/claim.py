@@ -382,3 +382,23 @@ def release(ctx: AppContext, owner: str, ids: list[int]) -> int:
                 .execution_options(synchronize_session=False)
             )
         )
+
+
+def uncount(ctx: AppContext, ids: list[int]) -> int:
+    """Take back the attempt the claim counted for rows that wait for a paused relay: a relay's
+    refusal is not the message's failure, so it never brings the give-up closer."""
+    if not ids:
+        return 0
+    with local_writer(ctx.engine), write_transaction(ctx.engine) as s:
+        return rowcount(
+            s.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_(ids),
+                    Delivery.state == DeliveryState.RETRY_WAIT.value,
+                    Delivery.attempts > 0,
+                )
+                .values(attempts=Delivery.attempts - 1)
+                .execution_options(synchronize_session=False)
+            )
+        )

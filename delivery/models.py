@@ -69,7 +69,12 @@ class Delivery(Base):
 
 
 class RelayState(Base):
-    """Shared token bucket and back-off for one SMTP relay, used by every worker."""
+    """Shared token bucket and back-off for one SMTP relay, used by every worker.
+
+    ``alert`` is set when the relay was paused for a refusal about itself (not a 421): shown by
+    ``wildmail relay status`` and the dashboard until a message is accepted again or an admin
+    resumes the relay. ``pauses`` counts such pauses in a row (each one lasts longer).
+    """
 
     __tablename__ = "relay_state"
 
@@ -78,3 +83,6 @@ class RelayState(Base):
     refilled_at: Mapped[datetime] = mapped_column(UTCDateTime())
     backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_reply: Mapped[str] = mapped_column(Text, default="")
+    alert: Mapped[str] = mapped_column(Text, default="", server_default="")
+    alert_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    pauses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -1,8 +1,9 @@
-"""Per-relay token bucket and back-off, shared by every worker through ``relay_state`` rows."""
+"""Per-relay token bucket, back-off and pause alerts, shared by every worker through ``relay_state`` rows."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -74,3 +75,86 @@ def give_back(ctx: AppContext, relay: str, count: int) -> None:
             .values(tokens=RelayState.tokens + count)
             .execution_options(synchronize_session=False)
         )
+
+
+@dataclass(frozen=True)
+class RelayStatus:
+    """One relay's shared state as admins see it (``wildmail relay status``, the dashboard)."""
+
+    name: str
+    backoff_until: datetime | None
+    last_reply: str
+    alert: str
+    alert_since: datetime | None
+    pauses: int
+
+    def paused(self, now: datetime) -> bool:
+        return self.backoff_until is not None and self.backoff_until > now
+
+
+def _status(row: RelayState) -> RelayStatus:
+    return RelayStatus(row.name, row.backoff_until, row.last_reply, row.alert, row.alert_since, row.pauses)
+
+
+def relay_status(ctx: AppContext, relay: str) -> RelayStatus | None:
+    """The relay's state, or None when no worker has used it yet."""
+    with ctx.session() as s:
+        row = s.get(RelayState, relay)
+        return _status(row) if row is not None else None
+
+
+def relay_statuses(ctx: AppContext) -> list[RelayStatus]:
+    """Every relay a worker has used, by name."""
+    with ctx.session() as s:
+        return [_status(r) for r in s.scalars(select(RelayState).order_by(RelayState.name))]
+
+
+def pause(ctx: AppContext, relay: str, reason: str, base: timedelta, cap: timedelta) -> datetime:
+    """Stop every worker from using ``relay`` and raise an alert; returns when sending resumes.
+
+    Each pause in a row lasts twice as long as the one before (``base``, capped at ``cap``). A
+    relay another worker has already paused keeps its pause: refusals seen by several workers at
+    once count as one.
+    """
+    now = ctx.clock.now()
+    with write_transaction(ctx.engine) as s:
+        row = _row(s, relay, now, lock=not is_sqlite(ctx.engine))
+        if row.alert and row.backoff_until is not None and row.backoff_until > now:
+            return row.backoff_until
+        length: timedelta = min(base * (2 ** min(row.pauses, 20)), cap)
+        row.backoff_until = now + length
+        row.alert = reason[:1000]
+        row.alert_since = row.alert_since or now
+        row.pauses += 1
+        row.last_reply = reason[:500]
+        return now + length
+
+
+def clear_alert(ctx: AppContext, relay: str) -> None:
+    """The relay accepted messages again: the alert and the pause count go."""
+    with write_transaction(ctx.engine) as s:
+        s.execute(
+            update(RelayState)
+            .where(RelayState.name == relay)
+            .values(alert="", alert_since=None, pauses=0)
+            .execution_options(synchronize_session=False)
+        )
+
+
+class UnknownRelay(LookupError):
+    """No relay of that name has been used."""
+
+
+def resume(ctx: AppContext, relay: str) -> RelayStatus:
+    """Lift the relay's pause and alert now (an admin fixed the cause); the pause count stays
+    until a message is accepted, so a relay that still refuses is paused longer next time."""
+    with write_transaction(ctx.engine) as s:
+        row = s.get(RelayState, relay)
+        if row is None:
+            known = ", ".join(s.scalars(select(RelayState.name).order_by(RelayState.name)))
+            raise UnknownRelay(f"no relay {relay!r} (known relays: {known or 'none'})")
+        row.backoff_until = None
+        row.alert = ""
+        row.alert_since = None
+        s.flush()
+        return _status(row)

@@ -1,4 +1,4 @@
-"""Retry timing: exponential back-off with jitter, and the give-up rule."""
+"""Retry timing: exponential back-off with jitter, the give-up rule, and when to pause a relay."""
 
 from __future__ import annotations
 
@@ -16,6 +16,13 @@ class RetryPolicy:
     jitter: float = 0.25
     max_attempts: int = 8
     relay_backoff: timedelta = timedelta(minutes=5)
+    # A refusal about the relay itself pauses it with an alert: 15 min, doubling per pause in a row.
+    relay_pause: timedelta = timedelta(minutes=15)
+    relay_pause_cap: timedelta = timedelta(hours=6)
+    # The same recipient-like refusal for this many different recipients in a row is the relay's.
+    refusal_streak: int = 5
+    # This many ``unknown`` outcomes (connection lost after the content) with none accepted between.
+    unknown_streak: int = 5
 
     def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
         """How long to wait after the ``attempts``-th failed attempt."""

@@ -6,6 +6,18 @@ that write leaves the row requeueable; a crash after it makes the row ``unknown`
 with the default mark window at most one row per sending session ends ``unknown`` per crash.
 With a streaming transport (SMTP pipelining) the next message's MAIL/RCPT/DATA travel with
 this one's content: one round trip per message, the write order unchanged.
+
+Refusals are judged by :mod:`delivery.replies`. Only a permanent refusal about the recipient
+bounces and suppresses, and even then the worker holds it back while the same reply (addresses
+removed) keeps coming for different recipients: ``refusal_streak`` of them in a row is the relay
+refusing everyone, so none is suppressed. A held streak is judged genuine when something else
+comes (an accepted message, another answer) or when there is nothing left to compare it with
+(the queue is empty, or a one-pass run ends); it is carried over a batch end into the worker's
+next batch (the rows stay leased, nothing is written), and handed back to the queue untouched
+when the worker stops. A refusal about the relay, the sender or the content, a relay-wide
+streak, or ``unknown_streak`` unknown outcomes with nothing accepted between them pause the
+relay for every worker (:func:`delivery.ratelimit.pause`, with an alert and a WARNING line);
+the deliveries concerned wait for the pause to end, without counting as an attempt.
 """
 
 from __future__ import annotations
@@ -17,14 +29,15 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from delivery import ratelimit
-from delivery.claim import Claimed, claim, extend_leases, reap, release
+from delivery.claim import Claimed, claim, extend_leases, reap, release, uncount
 from delivery.compose import TemplateCache
 from delivery.ledger import Ledger, Outcome
 from delivery.message import HeaderInjection, Sender
 from delivery.models import DeliveryState, SmtpPhase
+from delivery.replies import Verdict, classify, reply_shape, without_addresses
 from delivery.retry import RetryPolicy
 from delivery.transport import Envelope, LeaseLost, Result, SendFailure, StreamJob, StreamTransport, Transport
 from wildmail.context import AppContext
@@ -54,11 +67,14 @@ class WorkerConfig:
 
 @dataclass
 class _Progress:
-    """Where a batch stands: messages accepted, first row not started, relay backed off."""
+    """Where a batch stands: messages accepted, first row not started, relay backed off
+    (``paused``: with an alert), rows never sent because the relay was paused first."""
 
     sent: int = 0
     next_index: int = 0
     halted: bool = False
+    paused: bool = False
+    unsent: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -69,8 +85,11 @@ class _Job:
     envelope: Envelope
     ledger: Ledger
     window: list[int]
+    done: _Progress
 
     def before_data(self) -> bool:
+        if self.done.halted:
+            return False  # the relay was paused while this message's envelope was on its way
         return self.ledger.mark_data(self.item.id, self.window)
 
 
@@ -85,13 +104,19 @@ class Worker:
         self.stop = threading.Event()
         self.last_claimed = 0
         self.ledger = Ledger(ctx, self.config.owner, durable=self.config.durable_marks)
+        self.held: list[tuple[Claimed, Outcome]] = []  # recipient refusals of the current streak
+        self._held_shape = ""
+        self._waiting: list[int] = []  # rows written as waiting for a pause: their attempt is taken back
+        self._unknowns = 0  # unknown outcomes since the relay last accepted a message
 
     def run_once(self) -> int:
         """Claim one batch and send it; returns how many messages were accepted by the relay."""
         cfg, ctx = self.config, self.ctx
         self.last_claimed = 0
         reap(ctx, resend_unknown=cfg.resend_unknown)
-        if ratelimit.blocked_until(ctx, self.transport.name) is not None:
+        status = ratelimit.relay_status(ctx, self.transport.name)
+        if status is not None and status.backoff_until is not None and status.paused(ctx.clock.now()):
+            self.settle_held(wait_until=status.backoff_until)  # paused by another worker meanwhile
             return 0
         want = ratelimit.acquire(ctx, self.transport.name, cfg.batch, cfg.rate_per_second)
         if want == 0:
@@ -99,9 +124,47 @@ class Worker:
         batch = claim(ctx, cfg.owner, want, cfg.lease)
         self.last_claimed = len(batch)
         ratelimit.give_back(ctx, self.transport.name, want - len(batch) if cfg.rate_per_second > 0 else 0)
-        return self._send_batch(batch)
+        if not batch:
+            self.settle_held()  # nobody left to compare the streak with: its refusals are genuine
+            return 0
+        if self.held:
+            extend_leases(ctx.engine, cfg.owner, [i.id for i, _ in self.held], ctx.clock.now() + cfg.lease)
+        done = self._send_batch(batch)
+        if done.sent and not done.paused and status is not None and (status.alert or status.pauses):
+            ratelimit.clear_alert(ctx, self.transport.name)  # the relay accepts messages again
+        return done.sent
 
-    def _send_batch(self, batch: list[Claimed]) -> int:
+    def settle_held(self, *, wait_until: datetime | None = None, release_rows: bool = False) -> None:
+        """Judge the held refusal streak now and write it: genuine bounces by default; waiting
+        until ``wait_until`` (the relay is paused); or back to the queue (``release_rows``)."""
+        self._take_held(wait_until=wait_until, release_rows=release_rows)
+        self._write_now()
+
+    def _take_held(self, *, wait_until: datetime | None = None, release_rows: bool = False) -> None:
+        """Move the held streak into the ledger's pending outcomes (written with the next mark)."""
+        held, self.held, self._held_shape = self.held, [], ""
+        if not held:
+            return
+        if release_rows:
+            release(self.ctx, self.config.owner, [item.id for item, _ in held])
+            return
+        for item, outcome in held:
+            if wait_until is None:
+                self.ledger.pending.append(outcome)
+            else:
+                self.ledger.pending.append(
+                    Outcome(
+                        item.id, DeliveryState.RETRY_WAIT, outcome.phase, outcome.reply, retry_at=wait_until
+                    )
+                )
+                self._waiting.append(item.id)
+
+    def _write_now(self) -> None:
+        self.ledger.flush()
+        waiting, self._waiting = self._waiting, []
+        uncount(self.ctx, waiting)
+
+    def _send_batch(self, batch: list[Claimed]) -> _Progress:
         ledger = self.ledger
         ledger.marked = set()
         done = _Progress()
@@ -115,10 +178,11 @@ class Worker:
                 except (SendFailure, LeaseLost) as exc:
                     result = exc
                 self._report(job, result, done)
-        ledger.flush()
-        if done.next_index < len(batch):
-            release(self.ctx, self.config.owner, [c.id for c in batch[done.next_index :]])
-        return done.sent
+        self._write_now()
+        unsent = done.unsent + [c.id for c in batch[done.next_index :]]
+        if unsent:
+            release(self.ctx, self.config.owner, unsent)
+        return done
 
     def _jobs(self, batch: list[Claimed], done: _Progress) -> Iterator[_Job]:
         """The batch's messages, built one at a time; stops early on shutdown or relay back-off
@@ -145,7 +209,7 @@ class Worker:
                 continue
             window = [c.id for c in batch[index + 1 : index + cfg.mark_window]]
             envelope = Envelope(sender, item.address, data, item.message_id, wire)
-            yield _Job(item, envelope, ledger, window)
+            yield _Job(item, envelope, ledger, window, done)
         done.next_index = len(batch)
 
     def _report(self, job: StreamJob, result: Result, done: _Progress) -> None:
@@ -153,11 +217,18 @@ class Worker:
         assert isinstance(job, _Job)
         item = job.item
         if isinstance(result, LeaseLost):
-            log.warning("lease on delivery %s lost before DATA; not sent", item.id)
+            if done.halted:
+                done.unsent.append(item.id)  # the relay was paused before its content left
+            else:
+                log.warning("lease on delivery %s lost before DATA; not sent", item.id)
             return
         if isinstance(result, SendFailure):
-            outcome = self._failure(item, result)
+            outcome = self._failure(item, result, done)
+            if outcome is None:
+                return
         else:
+            self._take_held()  # a message accepted: the refusals before it were about their recipients
+            self._unknowns = 0
             outcome = Outcome(item.id, DeliveryState.SENT, SmtpPhase.DONE, result)
             done.sent += 1
         self.ledger.pending.append(outcome)
@@ -165,17 +236,55 @@ class Worker:
             ratelimit.back_off(self.ctx, self.transport.name, outcome.retry_at, outcome.reply)
             done.halted = True
 
-    def _failure(self, item: Claimed, exc: SendFailure) -> Outcome:
+    def _pause(self, done: _Progress, reason: str) -> datetime:
+        """Pause the relay for every worker with an alert; the held streak waits for it too."""
+        policy, name = self.config.retry, self.transport.name
+        reason = without_addresses(reason)
+        until = ratelimit.pause(self.ctx, name, reason, policy.relay_pause, policy.relay_pause_cap)
+        log.warning("relay %s paused until %s: %s", name, until.isoformat(timespec="seconds"), reason)
+        done.halted = done.paused = True
+        self._take_held(wait_until=until)
+        return until
+
+    def _hold(self, item: Claimed, exc: SendFailure, reply: str, done: _Progress) -> None:
+        """Keep a recipient refusal back until the streak it belongs to is judged."""
+        shape = reply_shape(exc.code, exc.reply)
+        if self.held and shape != self._held_shape:
+            self._take_held()  # a different answer: the streak so far was about its recipients
+        bounce = (item.subscriber_id, item.address)
+        self.held.append((item, Outcome(item.id, DeliveryState.BOUNCED, exc.phase, reply, bounce=bounce)))
+        self._held_shape = shape
+        recipients = len({i.address for i, _ in self.held})
+        if recipients >= self.config.retry.refusal_streak:
+            self._pause(done, f"the same refusal for {recipients} different recipients in a row: {reply}")
+
+    def _failure(self, item: Claimed, exc: SendFailure, done: _Progress) -> Outcome | None:
+        """The outcome to write now, or None when it is held or already pending."""
         now = self.ctx.clock.now()
         reply = f"{exc.code or ''} {exc.reply}".strip()
         policy = self.config.retry
         if exc.uncertain:
+            self._take_held()
             state = DeliveryState.QUEUED if self.config.resend_unknown else DeliveryState.UNKNOWN
-            return Outcome(item.id, state, SmtpPhase.DATA, reply, retry_at=now)
-        if exc.permanent and exc.phase in (SmtpPhase.RCPT, SmtpPhase.DATA):
-            return Outcome(
-                item.id, DeliveryState.BOUNCED, exc.phase, reply, bounce=(item.subscriber_id, item.address)
-            )
+            self.ledger.pending.append(Outcome(item.id, state, SmtpPhase.DATA, reply, retry_at=now))
+            self._unknowns += 1
+            if self._unknowns >= policy.unknown_streak:
+                count, self._unknowns = self._unknowns, 0
+                self._pause(
+                    done,
+                    f"{count} messages in a row ended unknown (connection lost after the content);"
+                    f" last: {reply}",
+                )
+            return None
+        verdict = classify(exc.code, exc.reply, exc.phase)
+        if verdict is Verdict.RELAY:
+            until = self._pause(done, f"relay refused at {exc.phase.value}: {reply}")
+            self._waiting.append(item.id)
+            return Outcome(item.id, DeliveryState.RETRY_WAIT, exc.phase, reply, retry_at=until)
+        if verdict is Verdict.RECIPIENT and exc.phase in (SmtpPhase.RCPT, SmtpPhase.DATA):
+            self._hold(item, exc, reply, done)
+            return None
+        self._take_held()
         if exc.relay_busy:
             until = now + policy.relay_backoff
             return Outcome(
@@ -202,15 +311,20 @@ class Worker:
                 if self.last_claimed == 0 and wait(self.config.idle_sleep):
                     break
         finally:
-            self.ledger.close()
-            self.transport.close()
+            try:
+                self.settle_held(release_rows=True)  # stopping: an unjudged streak goes back to the queue
+            finally:
+                self.ledger.close()
+                self.transport.close()
 
 
 def run_worker_once(ctx: AppContext, transport: Transport, config: WorkerConfig | None = None) -> int:
     """Send one batch in-process (tests, the demo); returns the number sent."""
     worker = Worker(ctx, transport, config)
     try:
-        return worker.run_once()
+        sent = worker.run_once()
+        worker.settle_held()  # the pass ends like an empty queue: a streak short of the threshold is genuine
+        return sent
     finally:
         worker.ledger.close()
 

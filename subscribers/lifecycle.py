@@ -2,13 +2,15 @@
 
 Statuses: ``pending -> active -> unsubscribed``; ``bounced`` and ``complained`` come from
 delivery. Leaving ``unsubscribed``/``bounced``/``complained`` is only possible through a fresh
-confirmation (see :mod:`subscribers.optin`), which also lifts the suppression entry.
+confirmation (see :mod:`subscribers.optin`), which also lifts the suppression entry, or, for a
+bounce only, an admin's :func:`lift_bounce` with a note (a relay incident, a mailbox that works again).
 Functions here never commit: the caller owns the transaction.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -237,3 +239,98 @@ def leave_list(
     session.flush()
     session.expire(sub, ["lists"])
     return True
+
+
+class CannotLift(ValueError):
+    """The suppression may not be lifted by an admin (or there is none)."""
+
+
+def lift_bounce(session: Session, email: str, note: str, at: datetime, by: str = "admin") -> Subscriber:
+    """An admin lifts a suppression that a bounce put there (a relay incident, a mailbox that
+    works again): the address may be mailed again and a bounced subscriber is active again.
+
+    ``note`` (required) goes into the consent history with ``by``. Suppressions the person asked
+    for (unsubscribe, complaint) are refused: only their own fresh confirmation lifts those.
+    """
+    note = " ".join(note.split())[:500]
+    if not note:
+        raise CannotLift("a note is required: say why the suppression is lifted")
+    sub = find_subscriber(session, email)
+    if sub is None or sub.forgotten_at is not None:
+        raise CannotLift(f"no subscriber with address {email!r}")
+    entry = session.scalars(select(Suppression).where(Suppression.address_hash == hash_of(sub.email))).first()
+    if entry is None:
+        raise CannotLift(f"{sub.email} is not suppressed")
+    if entry.reason != SubscriberStatus.BOUNCED.value or sub.status in (
+        SubscriberStatus.UNSUBSCRIBED.value,
+        SubscriberStatus.COMPLAINED.value,
+    ):
+        raise CannotLift(
+            f"{sub.email} is suppressed because of {entry.reason!r}:"
+            " only their own fresh confirmation lifts that"
+        )
+    session.delete(entry)
+    to_status = SubscriberStatus.ACTIVE.value if sub.status == SubscriberStatus.BOUNCED.value else sub.status
+    session.add(
+        ConsentEvent(
+            subscriber_id=sub.id,
+            from_status=sub.status,
+            to_status=to_status,
+            source=ConsentSource.ADMIN.value,
+            detail=f"suppression lifted by {by}: {note}",
+            at=at,
+        )
+    )
+    sub.status = to_status
+    sub.updated_at = at
+    session.flush()
+    return sub
+
+
+@dataclass(frozen=True)
+class SuppressedPerson:
+    """A suppressed subscriber as the admin page lists them."""
+
+    email: str
+    status: str
+    reason: str
+    since: datetime
+    detail: str  # the consent event that suppressed them (a bounce's reply)
+
+
+def suppressed_people(session: Session, search: str = "", limit: int = 200) -> list[SuppressedPerson]:
+    """Suppressed subscribers, most recent first (``search``: part of the address). Suppressions
+    of forgotten people are hashes only and are not listed."""
+    query = (
+        select(Subscriber)
+        .where(
+            Subscriber.status.in_([s.value for s in SUPPRESSED_STATUSES]), Subscriber.forgotten_at.is_(None)
+        )
+        .order_by(Subscriber.updated_at.desc(), Subscriber.id.desc())
+        .limit(limit)
+    )
+    if search.strip():
+        query = query.where(Subscriber.email.contains(search.strip().lower(), autoescape=True))
+    people = list(session.scalars(query))
+    digests = {hash_of(p.email): p for p in people}
+    entries = {
+        e.address_hash: e
+        for e in session.scalars(select(Suppression).where(Suppression.address_hash.in_(list(digests))))
+    }
+    out = []
+    for digest, person in digests.items():
+        entry = entries.get(digest)
+        if entry is None:
+            continue
+        event = session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.subscriber_id == person.id, ConsentEvent.to_status == person.status)
+            .order_by(ConsentEvent.id.desc())
+            .limit(1)
+        ).first()
+        out.append(
+            SuppressedPerson(
+                person.email, person.status, entry.reason, entry.created_at, event.detail if event else ""
+            )
+        )
+    return out

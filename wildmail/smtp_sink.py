@@ -2,7 +2,8 @@
 
 Used by the tests and by ``wildmail demo``. Faults are queued per SMTP phase
 (``mail``, ``rcpt``, ``data``): answer a code, delay, or drop the connection.
-Addresses in ``hard_bounce`` always get ``550`` at RCPT.
+Addresses in ``hard_bounce`` always get ``550`` at RCPT. ``pipelining=True`` advertises
+PIPELINING (RFC 2920), so clients stream MAIL/RCPT/DATA; the server reads them in order anyway.
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ class _Handler:
             return f"{fault.code} {fault.message or 'injected fault'}"
         return None
 
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.sink.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
@@ -110,6 +119,7 @@ class RecordingSMTPServer:
     host: str = "127.0.0.1"
     port: int = 0
     hard_bounce: set[str] = field(default_factory=set)
+    pipelining: bool = False
     messages: list[Received] = field(default_factory=list)
     connections: int = 0
     _faults: dict[str, deque[Fault]] = field(default_factory=lambda: {p: deque() for p in PHASES})

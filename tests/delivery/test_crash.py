@@ -82,6 +82,14 @@ def check_exactly_once(ctx, server):
 SINK = Path("/usr/sbin/smtp-sink")
 
 
+def _read(path: Path) -> bytes:
+    """A dump's bytes; empty when the sink removed it meanwhile (an aborted transaction's dump)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
 @dataclass
 class Dumped:
     data: bytes
@@ -104,7 +112,7 @@ class PipeliningSink:
 
     @property
     def messages(self) -> list[Dumped]:
-        found = (p.read_bytes() for p in self.dump.iterdir())
+        found = (_read(p) for p in self.dump.iterdir())
         return [Dumped(d) for d in found if re.search(rb"^--=_wm_\w+--\r?$", d, re.MULTILINE)]
 
     def stop(self) -> None:

@@ -239,8 +239,11 @@ def test_worker_with_wrong_password_backs_off_relay_and_bounces_nobody(ctx, cloc
     # While backed off, no worker touches the relay or the deliveries.
     attempts = attempts_by_id(ctx)
     assert run_worker_once(ctx, bad, config) == 0 and attempts_by_id(ctx) == attempts
-    # Once the operator fixes the password and the back-off ends, everything goes out.
-    clock.advance(config.retry.relay_backoff * 2)
+    # A refused login is the relay's refusal: paused with an alert. Once the operator fixes the
+    # password and the pause ends, everything goes out.
+    status = ratelimit.relay_status(ctx, bad.name)
+    assert status is not None and "535" in status.alert
+    clock.advance(config.retry.relay_pause * 2)
     good = transport(relay, cert)
     assert run_worker_once(ctx, good, config) == 4
     good.close()

@@ -95,11 +95,12 @@ def test_4xx_then_success_is_sent_once_after_backoff(ctx, clock, smtp_server, ba
 
 @pytest.mark.parametrize("phase", ["rcpt", "data"])
 def test_5xx_bounces_suppresses_and_is_never_retried(ctx, clock, smtp_server, backend, phase):
+    """A refusal about the recipient (5.1.1), at RCPT or after DATA (a relay that checks late)."""
     a, b = queue(ctx, clock, 2)
     if phase == "rcpt":
         smtp_server.hard_bounce.add("reader0@example.org")
     else:
-        smtp_server.fail("data", 554, "rejected")
+        smtp_server.fail("data", 554, "5.1.1 <reader0@example.org>: no such mailbox")
     t = smtp(smtp_server)
     assert run_worker_once(ctx, t, config()) == 1
     assert states(ctx) == {a: "bounced", b: "sent"}

@@ -1,4 +1,5 @@
-"""``wildmail subscribers``: lists, add, import/export, show, export-person, forget, unsubscribe."""
+"""``wildmail subscribers``: lists, add, import/export, show, export-person, forget, unsubscribe,
+unsuppress."""
 
 from __future__ import annotations
 
@@ -258,3 +259,19 @@ def unsubscribe(email: str) -> None:
         sub = _subscriber(session, email)
         changed = lifecycle.unsubscribe(session, sub, ConsentSource.ADMIN, ctx.clock.now())
     console.print(f"{email}: {'unsubscribed' if changed else 'was not active; stays suppressed'}")
+
+
+@app.command("unsuppress")
+def unsuppress(
+    email: str,
+    note: Annotated[str, typer.Option("--note", help="Why (kept in the consent history); required.")] = "",
+) -> None:
+    """Lift a suppression a bounce put there (e.g. a relay incident); the address is mailed again."""
+    ctx = context()
+    try:
+        with ctx.session() as session, session.begin():
+            sub = lifecycle.lift_bounce(session, email, note, ctx.clock.now(), by="admin (cli)")
+            status = sub.status
+    except lifecycle.CannotLift as exc:
+        fail(str(exc))
+    console.print(f"{email}: suppression lifted; status {status}", highlight=False)

@@ -5,11 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 
-from wildmail.web.dashboard import routes_admin, routes_auth, routes_campaigns, routes_lists, routes_stats
+from wildmail.web.dashboard import (
+    routes_admin,
+    routes_auth,
+    routes_campaigns,
+    routes_delivery,
+    routes_lists,
+    routes_stats,
+)
 
 router = APIRouter()
 # Order matters: /dashboard/campaigns/new before /dashboard/campaigns/{slug}.
-for part in (routes_auth, routes_campaigns, routes_lists, routes_admin, routes_stats):
+for part in (routes_auth, routes_campaigns, routes_lists, routes_admin, routes_delivery, routes_stats):
     router.include_router(part.router)
 
 
