@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from wildmail.redaction import mask_url, shown_settings, shown_value
+
 ENV_PREFIX = "WILDMAIL_"
 DEFAULT_FILE = "wildmail.toml"
 
@@ -79,6 +81,10 @@ class Settings:
             raise SettingsError(f"{name}: {path!r} is not a PEM RSA private key") from None
         return key
 
+    def __repr__(self) -> str:
+        """Secrets masked, so a logged or printed Settings never carries them."""
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown_settings(self)) + ")"
+
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with some values replaced (validated like loaded ones)."""
         return _validate(replace(self, **values))
@@ -101,7 +107,7 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
             raise ValueError
         return str(raw)
     except (TypeError, ValueError):
-        raise SettingsError(f"{source}: expected {kind.__name__}, got {raw!r}") from None
+        raise SettingsError(f"{source}: expected {kind.__name__}, got {shown_value(key, raw)!r}") from None
 
 
 def _validate(s: Settings) -> Settings:
@@ -118,9 +124,8 @@ def _validate(s: Settings) -> Settings:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(f"{ENV_PREFIX}BASE_URL: expected an http(s) URL, got {s.base_url!r}")
     if "://" not in s.database_url:
-        raise SettingsError(
-            f"{ENV_PREFIX}DATABASE_URL: expected a URL like sqlite:///file.db, got {s.database_url!r}"
-        )
+        shown = mask_url(s.database_url)
+        raise SettingsError(f"{ENV_PREFIX}DATABASE_URL: expected a URL like sqlite:///file.db, got {shown!r}")
     try:
         ZoneInfo(s.default_timezone)
     except (ZoneInfoNotFoundError, ValueError):
