@@ -6,6 +6,7 @@ Environment variables win over the file. A missing or malformed value raises
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -52,6 +53,7 @@ class Settings:
     utm_source: str = "wildmail"
     utm_medium: str = "email"
     event_writer: str = "process"  # process | thread: where the web server commits tracking events
+    trusted_proxies: tuple[str, ...] = ()  # IPs/CIDRs whose X-Forwarded-For is believed; none by default
 
     def require(self, key: str) -> str:
         """Return a string setting, or raise naming the key when it is empty."""
@@ -90,7 +92,7 @@ class Settings:
         return _validate(replace(self, **values))
 
 
-_KINDS: dict[str, type] = {"str": str, "int": int, "float": float}
+_KINDS: dict[str, type] = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple}
 _TYPES: dict[str, type] = {f.name: _KINDS[str(f.type)] for f in fields(Settings)}
 
 
@@ -103,11 +105,34 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
             return int(raw)
         if kind is float:
             return float(raw)
+        if kind is tuple:
+            items = raw.split(",") if isinstance(raw, str) else raw
+            if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+                raise ValueError
+            return tuple(item.strip() for item in items if item.strip())
         if not isinstance(raw, (str, int, float)):
             raise ValueError
         return str(raw)
     except (TypeError, ValueError):
-        raise SettingsError(f"{source}: expected {kind.__name__}, got {shown_value(key, raw)!r}") from None
+        expected = "a list of strings" if kind is tuple else kind.__name__
+        raise SettingsError(f"{source}: expected {expected}, got {shown_value(key, raw)!r}") from None
+
+
+def _proxy_networks(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """Each trusted proxy as a normalised IP address or network; a one-line error for anything else."""
+    normalised = []
+    for entry in entries:
+        try:
+            normalised.append(
+                str(ipaddress.ip_network(entry, strict=False))
+                if "/" in entry
+                else str(ipaddress.ip_address(entry))
+            )
+        except ValueError:
+            raise SettingsError(
+                f"{ENV_PREFIX}TRUSTED_PROXIES: {entry!r} is not an IP address or network (like 10.0.0.0/8)"
+            ) from None
+    return tuple(normalised)
 
 
 def _validate(s: Settings) -> Settings:
@@ -132,7 +157,7 @@ def _validate(s: Settings) -> Settings:
         raise SettingsError(
             f"{ENV_PREFIX}DEFAULT_TIMEZONE: unknown time zone {s.default_timezone!r}"
         ) from None
-    return replace(s, base_url=s.base_url.rstrip("/"))
+    return replace(s, base_url=s.base_url.rstrip("/"), trusted_proxies=_proxy_networks(s.trusted_proxies))
 
 
 def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
