@@ -110,3 +110,10 @@ def test_cli_set_role_and_set_password_end_sessions(client, users, cli_env) -> N
     )
     assert changed.exit_code == 0 and "1 session ended" in changed.stdout
     assert not _logged_in(client)
+
+
+def test_logging_in_again_in_the_same_browser_ends_the_session_it_replaces(client, users) -> None:
+    log_in(client, users["admin"])
+    thief = _thief(client)
+    assert log_in(client, users["staff"]).status_code == 303
+    assert not _logged_in(thief) and _logged_in(client)

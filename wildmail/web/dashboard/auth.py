@@ -82,9 +82,15 @@ def _secure(ctx: AppContext) -> bool:
 
 
 def start_session(request: Request, response: Response, user: User) -> None:
-    """Open a server-side session for ``user``, set its cookie (and rotate the CSRF nonce)."""
+    """Open a server-side session for ``user``, set its cookie (and rotate the CSRF nonce).
+
+    A session this browser already had is revoked: its cookie is being replaced.
+    """
     ctx = ctx_of(request)
+    previous = _session_token(request)
     with write_transaction(ctx.engine) as s:
+        if previous is not None:
+            revoke_session(s, previous, ctx.clock.now())
         token = open_session(s, user, ctx.clock.now(), timedelta(hours=SESSION_HOURS))
     response.set_cookie(
         SESSION_COOKIE,
