@@ -6,7 +6,7 @@ from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTo
 from subscribers.models import ConsentEvent, ListMembership, Subscriber, SubscriberList, Suppression
 from tracking.models import Event
 from wildmail.db import Base
-from wildmail.users import LoginFailure, User
+from wildmail.users import LoginFailure, User, UserSession
 
 __all__ = [
     "Base",
@@ -29,4 +29,5 @@ __all__ = [
     "SubscriberList",
     "Suppression",
     "User",
+    "UserSession",
 ]

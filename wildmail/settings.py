@@ -6,6 +6,7 @@ Environment variables win over the file. A missing or malformed value raises
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from wildmail.redaction import mask_url, shown_settings, shown_value
 
 ENV_PREFIX = "WILDMAIL_"
 DEFAULT_FILE = "wildmail.toml"
@@ -51,6 +54,7 @@ class Settings:
     utm_medium: str = "email"
     event_writer: str = "process"  # process | thread: where the web server commits tracking events
     template_dir: str = ""  # the operator's own email templates, chosen by name beside the shipped ones
+    trusted_proxies: tuple[str, ...] = ()  # IPs/CIDRs whose X-Forwarded-For is believed; none by default
 
     def require(self, key: str) -> str:
         """Return a string setting, or raise naming the key when it is empty."""
@@ -80,12 +84,16 @@ class Settings:
             raise SettingsError(f"{name}: {path!r} is not a PEM RSA private key") from None
         return key
 
+    def __repr__(self) -> str:
+        """Secrets masked, so a logged or printed Settings never carries them."""
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown_settings(self)) + ")"
+
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with some values replaced (validated like loaded ones)."""
         return _validate(replace(self, **values))
 
 
-_KINDS: dict[str, type] = {"str": str, "int": int, "float": float}
+_KINDS: dict[str, type] = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple}
 _TYPES: dict[str, type] = {f.name: _KINDS[str(f.type)] for f in fields(Settings)}
 
 
@@ -98,11 +106,34 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
             return int(raw)
         if kind is float:
             return float(raw)
+        if kind is tuple:
+            items = raw.split(",") if isinstance(raw, str) else raw
+            if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+                raise ValueError
+            return tuple(item.strip() for item in items if item.strip())
         if not isinstance(raw, (str, int, float)):
             raise ValueError
         return str(raw)
     except (TypeError, ValueError):
-        raise SettingsError(f"{source}: expected {kind.__name__}, got {raw!r}") from None
+        expected = "a list of strings" if kind is tuple else kind.__name__
+        raise SettingsError(f"{source}: expected {expected}, got {shown_value(key, raw)!r}") from None
+
+
+def _proxy_networks(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """Each trusted proxy as a normalised IP address or network; a one-line error for anything else."""
+    normalised = []
+    for entry in entries:
+        try:
+            normalised.append(
+                str(ipaddress.ip_network(entry, strict=False))
+                if "/" in entry
+                else str(ipaddress.ip_address(entry))
+            )
+        except ValueError:
+            raise SettingsError(
+                f"{ENV_PREFIX}TRUSTED_PROXIES: {entry!r} is not an IP address or network (like 10.0.0.0/8)"
+            ) from None
+    return tuple(normalised)
 
 
 def _validate(s: Settings) -> Settings:
@@ -121,16 +152,15 @@ def _validate(s: Settings) -> Settings:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(f"{ENV_PREFIX}BASE_URL: expected an http(s) URL, got {s.base_url!r}")
     if "://" not in s.database_url:
-        raise SettingsError(
-            f"{ENV_PREFIX}DATABASE_URL: expected a URL like sqlite:///file.db, got {s.database_url!r}"
-        )
+        shown = mask_url(s.database_url)
+        raise SettingsError(f"{ENV_PREFIX}DATABASE_URL: expected a URL like sqlite:///file.db, got {shown!r}")
     try:
         ZoneInfo(s.default_timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(
             f"{ENV_PREFIX}DEFAULT_TIMEZONE: unknown time zone {s.default_timezone!r}"
         ) from None
-    return replace(s, base_url=s.base_url.rstrip("/"))
+    return replace(s, base_url=s.base_url.rstrip("/"), trusted_proxies=_proxy_networks(s.trusted_proxies))
 
 
 def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:

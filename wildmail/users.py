@@ -1,14 +1,17 @@
-"""Dashboard accounts: the table, argon2 password hashing and account management."""
+"""Dashboard accounts: the tables, argon2 password hashing, account management, login limits, sessions."""
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Index, Integer, String, select
+from sqlalchemy import ForeignKey, Index, Integer, String, case, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from wildmail.db import Base, UTCDateTime
@@ -34,15 +37,33 @@ class User(Base):
 
 
 class LoginFailure(Base):
-    """A failed dashboard login, keyed by a keyed hash of (email, client address)."""
+    """A failed dashboard login: keyed hashes of the account tried and of the client that tried it."""
 
     __tablename__ = "login_failures"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key_hash: Mapped[str] = mapped_column(String(64))
+    account_key: Mapped[str] = mapped_column(String(64))
+    client_key: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index(None, "key_hash", "at"),)
+    __table_args__ = (
+        Index(None, "account_key", "at"),
+        Index(None, "client_key", "at"),
+        Index(None, "at"),
+    )
+
+
+class UserSession(Base):
+    """A dashboard login; the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class UserError(ValueError):
@@ -112,13 +133,24 @@ def list_users(session: Session) -> list[User]:
 
 
 def remove_user(session: Session, email: str) -> None:
-    """Delete an account."""
-    session.delete(get_user(session, email))
+    """Delete an account (its sessions go with it)."""
+    user = get_user(session, email)
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    session.delete(user)
 
 
-def set_password(session: Session, email: str, password: str) -> None:
-    """Replace an account's password."""
-    get_user(session, email).password_hash = hash_password(password)
+def set_password(session: Session, email: str, password: str, now: datetime) -> int:
+    """Replace an account's password and end its sessions; returns how many were ended."""
+    user = get_user(session, email)
+    user.password_hash = hash_password(password)
+    return revoke_sessions(session, user.id, now)
+
+
+def set_role(session: Session, email: str, role: str, now: datetime) -> int:
+    """Change an account's role and end its sessions; returns how many were ended."""
+    user = get_user(session, email)
+    user.role = parse_role(role).value
+    return revoke_sessions(session, user.id, now)
 
 
 def authenticate(session: Session, email: str, password: str, now: datetime) -> User | None:
@@ -138,3 +170,126 @@ def authenticate(session: Session, email: str, password: str, now: datetime) -> 
         user.password_hash = _hasher.hash(password)
     user.last_login_at = now
     return user
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """Failed logins allowed within ``window`` before further attempts are refused unchecked."""
+
+    window: timedelta = timedelta(minutes=15)
+    per_pair: int = 5  # one client on one account (typos)
+    per_client: int = 20  # one client, any accounts (spreading guesses over many addresses)
+    per_account: int = 20  # one account, any clients (a guesser rotating addresses)
+    overall: int = 200  # everything together (a distributed guesser)
+
+
+class LoginThrottled(Exception):
+    """Too many recent failures for this client, this account or overall."""
+
+
+def attempt_login(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    account_key: str,
+    client_key: str,
+    now: datetime,
+    limits: LoginLimits,
+) -> User | None:
+    """Check a password unless a limit is reached (raises :class:`LoginThrottled`); record a failure.
+
+    ``account_key`` and ``client_key`` identify the account tried and the client (keyed hashes, so
+    neither addresses nor IPs are stored). A success forgets only this client's failures on this account:
+    logging into one's own account must not reset the counters used against guesses on others.
+    """
+    since = now - limits.window
+    is_pair = (LoginFailure.account_key == account_key) & (LoginFailure.client_key == client_key)
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((is_pair, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((LoginFailure.client_key == client_key, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((LoginFailure.account_key == account_key, 1), else_=0)), 0),
+        ).where(LoginFailure.at > since)
+    ).one()
+    overall, pair, client, account = (int(n) for n in row)
+    if (
+        pair >= limits.per_pair
+        or client >= limits.per_client
+        or account >= limits.per_account
+        or overall >= limits.overall
+    ):
+        raise LoginThrottled
+    user = authenticate(session, email, password, now)
+    if user is None:
+        session.add(LoginFailure(account_key=account_key, client_key=client_key, at=now))
+        session.execute(delete(LoginFailure).where(LoginFailure.at < now - timedelta(days=1)))
+        return None
+    session.execute(delete(LoginFailure).where(is_pair))
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(session: Session, user: User, now: datetime, lifetime: timedelta) -> str:
+    """Start a session for ``user``; returns the random token for the cookie (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        UserSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    session.execute(delete(UserSession).where(UserSession.expires_at < now - timedelta(days=1)))
+    return token
+
+
+def session_owner(session: Session, token: str, now: datetime) -> tuple[User, datetime] | None:
+    """The user of a live session (not revoked, not expired) and when it was last seen; else None."""
+    row = session.execute(
+        select(User, UserSession.last_seen_at)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            UserSession.token_hash == _token_hash(token),
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > now,
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+def touch_session(session: Session, token: str, now: datetime) -> None:
+    """Record that the session was used at ``now``."""
+    session.execute(
+        update(UserSession).where(UserSession.token_hash == _token_hash(token)).values(last_seen_at=now)
+    )
+
+
+def revoke_session(session: Session, token: str, now: datetime) -> None:
+    """End one session (logout)."""
+    session.execute(
+        update(UserSession)
+        .where(UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def revoke_sessions(session: Session, user_id: int, now: datetime) -> int:
+    """End every session of a user not ended yet; returns how many."""
+    result = session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def revoke_user_sessions(session: Session, email: str, now: datetime) -> int:
+    """End every session of the account with this address (log it out everywhere)."""
+    return revoke_sessions(session, get_user(session, email).id, now)

@@ -29,11 +29,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
         """Serve the tracking endpoints and the dashboard over HTTP."""
-        import uvicorn
-
         from wildmail.web.app import create_app
+        from wildmail.web.serving import run_server
 
-        uvicorn.run(create_app(context()), host=host, port=port, log_level="warning")
+        run_server(create_app(context()), host, port)
 
     @app.command()
     def scheduler(
@@ -116,11 +115,10 @@ def register(app: typer.Typer) -> None:
         interval: float = typer.Option(30.0, "--interval", min=1.0),
     ) -> None:
         """Scheduler + worker + web in one process (small installs)."""
-        import uvicorn
-
         import scheduler as wiring
         from delivery.worker import WorkerConfig, run_workers
         from wildmail.web.app import create_app
+        from wildmail.web.serving import run_server
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         ctx = context()
@@ -135,7 +133,7 @@ def register(app: typer.Typer) -> None:
         )
         workers.start()
         try:
-            uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")  # handles SIGTERM
+            run_server(create_app(ctx), host, port)  # uvicorn handles SIGTERM
         finally:
             stop.set()
             sched.shutdown(wait=False)

@@ -1,4 +1,4 @@
-"""``wildmail users``: dashboard accounts (add, list, remove, set-password)."""
+"""``wildmail users``: dashboard accounts (add, list, remove, set-password, set-role, revoke-sessions)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,21 @@ from rich.table import Table
 
 from wildmail.cli.common import console, context, fail
 from wildmail.db import write_transaction
-from wildmail.users import UserError, add_user, list_users, parse_role, remove_user, set_password
+from wildmail.users import (
+    UserError,
+    add_user,
+    list_users,
+    parse_role,
+    remove_user,
+    revoke_user_sessions,
+    set_password,
+    set_role,
+)
 
-app = typer.Typer(help="Dashboard accounts: add, list, remove, set-password.", no_args_is_help=True)
+app = typer.Typer(
+    help="Dashboard accounts: add, list, remove, set-password, set-role, revoke-sessions.",
+    no_args_is_help=True,
+)
 
 StdinOption = Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")]
 
@@ -86,14 +98,49 @@ def set_password_(
     email: Annotated[str, typer.Argument(help="The account's email address.")],
     password_stdin: StdinOption = False,
 ) -> None:
-    """Replace an account's password."""
+    """Replace an account's password (its dashboard sessions end)."""
     password = _password(password_stdin)
     ctx = context()
     try:
         with write_transaction(ctx.engine) as s:
-            set_password(s, email, password)
-        console.print(f"password changed for {email}")
+            ended = set_password(s, email, password, ctx.clock.now())
+        console.print(f"password changed for {email}; {_sessions(ended)} ended")
     except UserError as exc:
         fail(str(exc))
     finally:
         ctx.close()
+
+
+@app.command("set-role")
+def set_role_(
+    email: Annotated[str, typer.Argument(help="The account's email address.")],
+    role: Annotated[str, typer.Argument(help="marketer, staff or admin.")],
+) -> None:
+    """Change an account's role (its dashboard sessions end; the next login has the new role)."""
+    ctx = context()
+    try:
+        with write_transaction(ctx.engine) as s:
+            ended = set_role(s, email, role, ctx.clock.now())
+        console.print(f"{email} is now {parse_role(role).value}; {_sessions(ended)} ended")
+    except UserError as exc:
+        fail(str(exc))
+    finally:
+        ctx.close()
+
+
+@app.command("revoke-sessions")
+def revoke_sessions_(email: Annotated[str, typer.Argument(help="The account's email address.")]) -> None:
+    """Log an account out everywhere: every dashboard session of it ends now."""
+    ctx = context()
+    try:
+        with write_transaction(ctx.engine) as s:
+            ended = revoke_user_sessions(s, email, ctx.clock.now())
+        console.print(f"{_sessions(ended)} of {email} ended")
+    except UserError as exc:
+        fail(str(exc))
+    finally:
+        ctx.close()
+
+
+def _sessions(n: int) -> str:
+    return f"{n} session{'' if n == 1 else 's'}"

@@ -1,33 +1,54 @@
 """Sessions, CSRF tokens, login rate limiting and role checks for the dashboard.
 
-* Session cookie ``wm_session``: a signed token (HMAC, constant-time check) carrying the user id,
-  the issue time and a fingerprint of the password hash (a password change ends old sessions);
-  HttpOnly, SameSite=Lax, Secure when ``base_url`` is https; valid for 12 hours.
+* Session cookie ``wm_session``: a signed random token naming a row of ``user_sessions`` (only its
+  hash is stored); HttpOnly, SameSite=Lax, Secure when ``base_url`` is https; valid for 12 hours
+  unless revoked earlier (logout, a password or role change, removal, ``wildmail users revoke-sessions``).
 * CSRF: cookie ``wm_csrf`` holds a random nonce; every form carries ``keyed_hash(nonce)``; a POST
   without the matching field is refused with 403 (also the login form).
-* Login rate limit: 5 failures per (email, client address) within 15 minutes -> 429.
+* Login rate limit (:class:`wildmail.users.LoginLimits`): within 15 minutes, 5 failures of one client on
+  one account, 20 of one client, 20 on one account or 200 overall -> 429. The client is the connecting
+  address (an IPv6 client is its /64), or what a ``trusted_proxies`` proxy forwarded: uvicorn rewrites
+  the address only for those (:mod:`wildmail.web.serving`).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 from datetime import timedelta
 
 from fastapi import Request, Response
-from sqlalchemy import delete, func, select
 from starlette.datastructures import FormData
 
 from wildmail.context import AppContext
 from wildmail.db import write_transaction
 from wildmail.signing import BadToken, keyed_hash, sign, verify
-from wildmail.users import LoginFailure, Role, User, authenticate
+from wildmail.users import (
+    LoginLimits,
+    LoginThrottled,
+    Role,
+    User,
+    UserError,
+    attempt_login,
+    normalise_email,
+    open_session,
+    revoke_session,
+    session_owner,
+    touch_session,
+)
 
 SESSION_COOKIE = "wm_session"
 CSRF_COOKIE = "wm_csrf"
 SESSION_HOURS = 12
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
+LIMITS = LoginLimits()
+PAIR_LIMIT, CLIENT_LIMIT, ACCOUNT_LIMIT, GLOBAL_LIMIT = (
+    LIMITS.per_pair,
+    LIMITS.per_client,
+    LIMITS.per_account,
+    LIMITS.overall,
+)
+TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often per session
 
 # Which roles may do what: staff read, marketers also run campaigns and lists, admins do everything.
 CAN_READ = (Role.STAFF, Role.MARKETER, Role.ADMIN)
@@ -48,7 +69,7 @@ class CsrfFailed(Exception):
 
 
 class TooManyAttempts(Exception):
-    """Too many failed logins for this address from this client (429)."""
+    """Too many failed logins from this client, on this account or overall (429)."""
 
 
 def ctx_of(request: Request) -> AppContext:
@@ -60,19 +81,20 @@ def _secure(ctx: AppContext) -> bool:
     return ctx.settings.base_url.startswith("https://")
 
 
-def _fingerprint(ctx: AppContext, user: User) -> str:
-    return keyed_hash(ctx.settings.secret, "session-password", user.password_hash)[:16]
-
-
 def start_session(request: Request, response: Response, user: User) -> None:
-    """Set the session cookie for ``user`` (and rotate the CSRF nonce)."""
+    """Open a server-side session for ``user``, set its cookie (and rotate the CSRF nonce).
+
+    A session this browser already had is revoked: its cookie is being replaced.
+    """
     ctx = ctx_of(request)
-    issued = int(ctx.clock.now().timestamp())
-    payload = f"{user.id}:{issued}:{_fingerprint(ctx, user)}".encode()
-    token = sign(ctx.settings.secret, "dashboard-session", payload)
+    previous = _session_token(request)
+    with write_transaction(ctx.engine) as s:
+        if previous is not None:
+            revoke_session(s, previous, ctx.clock.now())
+        token = open_session(s, user, ctx.clock.now(), timedelta(hours=SESSION_HOURS))
     response.set_cookie(
         SESSION_COOKIE,
-        token,
+        sign(ctx.settings.secret, "dashboard-session", token.encode()),
         max_age=SESSION_HOURS * 3600,
         httponly=True,
         samesite="lax",
@@ -81,29 +103,46 @@ def start_session(request: Request, response: Response, user: User) -> None:
     set_csrf_cookie(request, response, rotate=True)
 
 
+def _session_token(request: Request) -> str | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    try:
+        return verify(ctx_of(request).settings.secret, "dashboard-session", cookie).decode("ascii")
+    except (BadToken, ValueError, UnicodeDecodeError):
+        return None
+
+
 def end_session(request: Request, response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=_secure(ctx_of(request)))
+    """Revoke the session server-side (a copy of the cookie stops working) and clear the cookie."""
+    ctx = ctx_of(request)
+    token = _session_token(request)
+    if token is not None:
+        with write_transaction(ctx.engine) as s:
+            revoke_session(s, token, ctx.clock.now())
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=_secure(ctx))
 
 
 def session_user(request: Request) -> User | None:
-    """The logged-in user, or None (bad, expired or outdated cookie)."""
+    """The logged-in user, or None (bad, expired or revoked session)."""
+    cached: User | None = getattr(request.state, "session_user", None)
+    if cached is not None:
+        return cached
+    token = _session_token(request)
+    if token is None:
+        return None
     ctx = ctx_of(request)
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    try:
-        user_id, issued, fingerprint = (
-            verify(ctx.settings.secret, "dashboard-session", token).decode().split(":")
-        )
-        age = ctx.clock.now().timestamp() - int(issued)
-    except (BadToken, ValueError, UnicodeDecodeError):
-        return None
-    if not 0 <= age <= SESSION_HOURS * 3600:
-        return None
+    now = ctx.clock.now()
     with ctx.session() as s:
-        user = s.get(User, int(user_id))
-    if user is None or not hmac.compare_digest(fingerprint, _fingerprint(ctx, user)):
-        return None
+        found = session_owner(s, token, now)
+        if found is None:
+            return None
+        user, last_seen = found
+        s.expunge(user)
+    if now - last_seen >= TOUCH_EVERY:
+        with write_transaction(ctx.engine) as s:
+            touch_session(s, token, now)
+    request.state.session_user = user
     return user
 
 
@@ -152,28 +191,44 @@ def check_csrf(request: Request, form: FormData) -> None:
         raise CsrfFailed
 
 
-def _attempt_key(ctx: AppContext, email: str, client: str) -> str:
-    return keyed_hash(ctx.settings.secret, "login-attempt", f"{email.strip().lower()}|{client}")
+def client_address(request: Request) -> str:
+    """The client as rate limits see it: its address (already the forwarded one behind a trusted proxy)."""
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))  # one site gets a whole /64
+    return str(address)
 
 
 def login(request: Request, email: str, password: str) -> User | None:
     """Check credentials with rate limiting; raises :class:`TooManyAttempts`."""
     ctx = ctx_of(request)
-    now = ctx.clock.now()
-    client = request.client.host if request.client else "unknown"
-    key = _attempt_key(ctx, email, client)
-    with write_transaction(ctx.engine) as s:
-        recent = s.scalar(
-            select(func.count()).where(LoginFailure.key_hash == key, LoginFailure.at > now - FAILURE_WINDOW)
-        )
-        if (recent or 0) >= MAX_FAILURES:
-            raise TooManyAttempts
-        user = authenticate(s, email, password, now)
-        if user is None:
-            s.add(LoginFailure(key_hash=key, at=now))
-            s.execute(delete(LoginFailure).where(LoginFailure.at < now - timedelta(days=1)))
-            return None
-        s.execute(delete(LoginFailure).where(LoginFailure.key_hash == key))
-        s.flush()
-        s.expunge(user)
-        return user
+    secret = ctx.settings.secret
+    try:
+        account = normalise_email(email)
+    except UserError:
+        account = email.strip().lower()
+    account_key = keyed_hash(secret, "login-account", account)
+    client_key = keyed_hash(secret, "login-client", client_address(request))
+    try:
+        with write_transaction(ctx.engine) as s:
+            user = attempt_login(
+                s,
+                email,
+                password,
+                account_key=account_key,
+                client_key=client_key,
+                now=ctx.clock.now(),
+                limits=LIMITS,
+            )
+            if user is not None:
+                s.flush()
+                s.expunge(user)
+            return user
+    except LoginThrottled:
+        raise TooManyAttempts from None

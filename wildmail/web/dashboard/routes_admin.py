@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from fastapi import APIRouter, Request, Response
 
 from wildmail.db import write_transaction
+from wildmail.redaction import shown_settings
 from wildmail.users import UserError, add_user, list_users, remove_user
 from wildmail.web.dashboard.auth import CAN_ADMIN, ctx_of, require
 from wildmail.web.dashboard.pages import DashboardRoute, done, form_of, render
 
 router = APIRouter(route_class=DashboardRoute)
-SECRET_SETTINGS = {"secret_key", "smtp_password"}
 
 
 def _users_page(
@@ -61,14 +59,5 @@ async def remove(request: Request) -> Response:
 @router.get("/dashboard/settings")
 def settings_page(request: Request) -> Response:
     user = require(request, CAN_ADMIN)
-    settings = ctx_of(request).settings
-    items = [
-        (
-            f.name,
-            "(set, hidden)"
-            if f.name in SECRET_SETTINGS and getattr(settings, f.name)
-            else getattr(settings, f.name),
-        )
-        for f in fields(settings)
-    ]
+    items = shown_settings(ctx_of(request).settings)
     return render(request, "settings.html", user=user, items=items)

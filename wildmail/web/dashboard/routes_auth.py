@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from wildmail.web.dashboard.auth import end_session, login, session_user, start_session
+from wildmail.web.dashboard.auth import (
+    LIMITS,
+    TooManyAttempts,
+    end_session,
+    login,
+    session_user,
+    start_session,
+)
 from wildmail.web.dashboard.pages import DashboardRoute, form_of, render, safe_next
 
 router = APIRouter(route_class=DashboardRoute)
@@ -25,7 +32,21 @@ async def login_submit(request: Request) -> Response:
     form = await form_of(request)
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     target = safe_next(str(form.get("next") or ""))
-    user = login(request, email, password) if email and password else None
+    try:
+        user = login(request, email, password) if email and password else None
+    except TooManyAttempts:
+        minutes = int(LIMITS.window.total_seconds() // 60)
+        refused = render(
+            request,
+            "login.html",
+            429,
+            next=target,
+            email=email,
+            error=f"Too many failed logins. Wait {minutes} minutes and try again.",
+            user=None,
+        )
+        refused.headers["Retry-After"] = str(minutes * 60)
+        return refused
     if user is None:
         return render(
             request, "login.html", 401, next=target, email=email, error="Wrong email or password.", user=None
@@ -37,7 +58,7 @@ async def login_submit(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    """End the session."""
+    """End the session server-side: a copy of the cookie no longer works."""
     await form_of(request)
     response = RedirectResponse("/login", status_code=303)
     end_session(request, response)
