@@ -78,7 +78,7 @@ def add(
     locale: Annotated[str, typer.Option(help="Language tag, e.g. en or pt-BR.")] = "",
 ) -> None:
     """Subscribe an address; double opt-in lists get a confirmation email (sent through SMTP)."""
-    ctx = context()
+    ctx = context(secret=True)
     load_activation_hooks()
     try:
         with ctx.session() as session, session.begin():
@@ -104,7 +104,7 @@ def add(
 @app.command("confirm-link")
 def confirm_link(email: str, list_slug: ListOpt) -> None:
     """Print a fresh confirmation link for a subscriber (to pass on by hand)."""
-    ctx = context()
+    ctx = context(secret=True)
     with ctx.session() as session:
         try:
             lst = lifecycle.require_list(session, list_slug)
