@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import signal
 import socket
 import stat
 import subprocess
@@ -111,16 +112,17 @@ def test_long_running_roles_refuse_a_weak_or_missing_key_before_starting(tmp_pat
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its own process group, so a started worker's children die with it
         )
         started.append((args, expected, proc))
     failures = []
     for args, expected, proc in started:
         try:
-            out, err = proc.communicate(timeout=60)
+            out, err = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            failures.append(f"{args}: started anyway (still running after 60 s)")
+            failures.append(f"{args}: started anyway (still running after 30 s)")
             continue
         lines = err.strip().splitlines()
         if proc.returncode != 2 or len(lines) != 1 or expected not in lines[0] or "k9x" in out + err:
