@@ -101,7 +101,7 @@ def make_ctx(url: str, smtp_port: int = 25) -> AppContext:
     settings = Settings(
         database_url=url,
         base_url="https://mail.example.org",
-        secret_key="bench-secret",  # noqa: S106 - a throwaway benchmark key
+        secret_key="bench-secret-key-for-a-throwaway-database",  # noqa: S106
         sender_address="news@wildmail.test",
         smtp_port=smtp_port,
     )

@@ -42,7 +42,7 @@ DURATION = 2 if SMALL else 10
 CONNECTIONS = 32
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 ROUNDS = 3
-SECRET = "bench-secret-key"  # noqa: S105 (a throwaway key for a temp database)
+SECRET = "bench-secret-key-for-a-throwaway-database"  # noqa: S105
 BROWSER_UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 )

@@ -9,12 +9,15 @@ Suppressed, unsubscribed, bounced and complained addresses are never (re)activat
 
 from __future__ import annotations
 
+import codecs
 import io
+import os
+import stat
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -31,23 +34,34 @@ Progress = Callable[[int, int, int | None], None]
 
 
 def _open(
-    source: str | Path | IO[str], close: list[IO[Any]]
+    source: str | Path | IO[str] | IO[bytes], encoding: str, close: list[Callable[[], Any]]
 ) -> tuple[IO[str], Callable[[], int], int | None, str]:
+    """A text stream, its byte position, its size when known, and its name for messages."""
+    decode = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    if isinstance(source, io.TextIOBase):
+        return cast(IO[str], source), lambda: 0, None, getattr(source, "name", "<stream>")
     if isinstance(source, (str, Path)):
         path = Path(source)
         try:
-            raw = path.open("rb")
+            raw: IO[bytes] = path.open("rb")
+            info = os.fstat(raw.fileno())
         except OSError as exc:
             raise ImportFileError(f"{path}: cannot open ({exc.strerror})") from None
-        close.append(raw)
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        return text, raw.tell, path.stat().st_size, str(path)
-    return source, lambda: 0, None, getattr(source, "name", "<stream>")
+        close.append(raw.close)
+        name, size = str(path), info.st_size if stat.S_ISREG(info.st_mode) else None
+    else:  # a binary stream such as standard input
+        raw, name, size = cast(IO[bytes], source), getattr(source, "name", "<stdin>"), None
+        if not isinstance(name, str):
+            name = "<stdin>"
+    text = io.TextIOWrapper(cast(Any, raw), encoding=decode, errors="surrogateescape", newline="")
+    close.insert(0, text.detach)  # the caller's stream stays open
+    position = raw.tell if size is not None else (lambda: 0)
+    return text, position, size, name
 
 
 def import_csv(
     target: Engine | Session,
-    source: str | Path | IO[str],
+    source: str | Path | IO[str] | IO[bytes],
     list_slug: str,
     *,
     status: str = SubscriberStatus.ACTIVE.value,
@@ -56,12 +70,16 @@ def import_csv(
     rejects: IO[str] | None = None,
     at: datetime | None = None,
     chunk_size: int = 5000,
+    encoding: str = "utf-8",
 ) -> ImportReport:
     """Import a CSV into ``list_slug``; returns an :class:`ImportReport`.
 
     With an Engine every chunk commits on its own (a rerun finishes an interrupted import);
     with a Session everything runs in the caller's transaction. Raises ``UnknownList`` or
     :class:`ImportFileError` (rows before a broken line stay imported when committing per chunk).
+    ``source`` is a path, a text stream, or a binary stream (standard input) decoded with ``encoding``;
+    bytes that are not text in it reject their row. Rows imported with something dropped (an
+    unknown time zone) are counted in ``report.warned`` and written to ``rejects`` too.
     """
     if status not in (SubscriberStatus.ACTIVE.value, SubscriberStatus.PENDING.value):
         raise ValueError(f"import status must be 'active' or 'pending', not {status!r}")
@@ -74,23 +92,34 @@ def import_csv(
         with Session(target) as session:
             list_id = require_list(session, list_slug).id
     job = ChunkJob(list_id, status, at, dry_run, report)
-    handles: list[IO[Any]] = []
+    handles: list[Callable[[], Any]] = []
     db = Writer(target, job)
     try:
-        stream, position, total, name = _open(source, handles)
-        header, lines = read_rows(stream, name)
+        stream, position, total, name = _open(source, encoding, handles)
+        header, lines = read_rows(stream, name, encoding)
         writer = RejectWriter(rejects, header) if rejects is not None else None
         seen: set[int] = set()
         chunk: list[Row] = []
         try:
-            for line, fields in lines:
+            for item in lines:
                 report.rows += 1
-                parsed = parse_row(header, fields, line)
+                if isinstance(item, Reject):
+                    parsed: Row | Reject = item
+                    line, fields = item.line, item.fields
+                else:
+                    line, fields = item
+                    parsed = parse_row(header, fields, line, encoding)
                 if isinstance(parsed, Row):
                     key = int(parsed.digest[:16], 16)
                     if key not in seen:
                         seen.add(key)
                         chunk.append(parsed)
+                        if parsed.warning is not None:
+                            report.warn(Reject(line, parsed.warning))
+                            if writer:
+                                writer.write(
+                                    Reject(line, f"imported with a warning: {parsed.warning}", fields)
+                                )
                         if len(chunk) >= chunk_size:
                             db.put(chunk)
                             chunk = []
@@ -110,7 +139,7 @@ def import_csv(
             progress(report.rows, total or position(), total)
     finally:
         db.stop()
-        for handle in handles:
-            handle.close()
+        for close in handles:
+            close()
         report.seconds = time.perf_counter() - started
     return report

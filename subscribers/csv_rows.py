@@ -46,6 +46,7 @@ class Row:
     timezone: str | None
     locale: str | None
     attributes: dict[str, Any]
+    warning: str | None = None  # the row is imported, but something in it was dropped
 
 
 @dataclass(slots=True)
@@ -110,10 +111,17 @@ def _readable(fields: list[str]) -> list[str]:
     return [f.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for f in fields]
 
 
-def parse_row(header: Header, fields: list[str], line: int) -> Row | Reject:
+def undecodable(encoding: str = "utf-8") -> str:
+    """Why a row or header with bytes that are not text in ``encoding`` is refused."""
+    if encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig"):
+        return "not UTF-8; save the file as UTF-8 or pass --encoding latin-1"
+    return f"not valid {encoding} text; save the file as UTF-8 or pass the right --encoding"
+
+
+def parse_row(header: Header, fields: list[str], line: int, encoding: str = "utf-8") -> Row | Reject:
     """Validate one data row (files are decoded with ``surrogateescape``: bad bytes reject the row)."""
     if _bad_bytes(fields):
-        return Reject(line, "not UTF-8 text (save the file as UTF-8 CSV)", _readable(fields))
+        return Reject(line, undecodable(encoding), _readable(fields))
     width = len(header.names)
     if len(fields) > width:
         return Reject(line, f"row has {len(fields)} fields but the header has {width}", fields)
@@ -133,33 +141,107 @@ def parse_row(header: Header, fields: list[str], line: int) -> Row | Reject:
                 return Reject(line, f"column {key!r}: longer than {MAX_ATTRIBUTE} characters", fields)
             attributes[key] = value
     digest = hashlib.sha256(email.encode("utf-8")).hexdigest()
-    tz = normalise_timezone(cells[width if header.timezone is None else header.timezone])
-    return Row(line, email, digest, name, tz, locale, attributes)
+    raw_tz = cells[width if header.timezone is None else header.timezone].strip()
+    tz = normalise_timezone(raw_tz)
+    warning = None
+    if raw_tz and tz is None:
+        warning = f"unknown time zone {raw_tz[:40]!r} ignored; the campaign's time zone applies"
+    return Row(line, email, digest, name, tz, locale, attributes, warning)
 
 
-def read_rows(stream: IO[str], source: str) -> tuple[Header, Iterator[tuple[int, list[str]]]]:
-    """Read the header and return it with an iterator of ``(line, fields)`` (blank lines skipped)."""
-    reader = csv.reader(stream)
+class _Lines:
+    """The file's physical lines for ``csv.reader``, numbered. The lines of the record being read
+    are kept, so a record that ran over several lines (an unclosed quote) can be read again."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._source = iter(stream)
+        self._again: list[str] = []  # lines to read again, the next one last
+        self.number = 0  # the last line handed out
+        self.record: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._again.pop() if self._again else next(self._source)
+        self.number += 1
+        self.record.append(line)
+        return line
+
+    def start_record(self) -> int:
+        """Forget the previous record; returns the number of the line the next record starts on."""
+        self.record = []
+        return self.number + 1
+
+    def read_again(self, lines: list[str]) -> None:
+        self._again.extend(reversed(lines))
+        self.number -= len(lines)
+
+
+def _cells_of(line: str) -> list[str]:
+    """A broken line split as well as it can be, for the rejects file."""
+    try:
+        cells = next(csv.reader([line]), [])
+    except csv.Error:
+        return [line.rstrip("\r\n")]
+    return [*cells[:-1], cells[-1].rstrip("\r\n")] if cells else cells
+
+
+def _broken(lines: _Lines, first: int, error: csv.Error | None) -> Reject:
+    """Reject the first line of a broken record and queue the lines it swallowed to be read again."""
+    taken = lines.record
+    if len(taken) > 1:
+        lines.read_again(taken[1:])
+        last = first + len(taken) - 1
+        reason = (
+            f"unclosed quote: the quoted field opened on this line runs on to line {last}; "
+            f"the row is rejected and line{'s' if last > first + 1 else ''} "
+            f"{first + 1}{f'-{last}' if last > first + 1 else ''} read again as rows"
+        )
+    elif error is not None and "unexpected end of data" in str(error):
+        reason = "unclosed quote: the quoted field opened on this line is never closed"
+    else:
+        reason = f"broken CSV ({error})"
+    return Reject(first, reason, _cells_of(taken[0]) if taken else [])
+
+
+def read_rows(
+    stream: IO[str], source: str, encoding: str = "utf-8"
+) -> tuple[Header, Iterator[tuple[int, list[str]] | Reject]]:
+    """Read the header and return it with an iterator of ``(line, fields)`` (blank lines skipped).
+
+    A record that is not one well-formed line (an unclosed quote swallowing the next lines, text
+    after a closing quote) comes out as a :class:`Reject` for its first line, and the lines it
+    swallowed are read again as rows of their own: nothing is silently lost.
+    """
+    lines = _Lines(stream)
+    reader = csv.reader(lines, strict=True)
     try:
         first = next(reader, None)
     except csv.Error as exc:
         raise ImportFileError(f"{source}: line 1: cannot read the header ({exc})") from None
     if first is None:
         raise ImportFileError(f"{source}: the file is empty (expected a header line with an 'email' column)")
+    if len(lines.record) > 1:
+        raise ImportFileError(f"{source}: line 1: the header has an unclosed quote")
     if _bad_bytes(first):
-        raise ImportFileError(f"{source}: line 1: the header is not UTF-8 text (save the file as UTF-8 CSV)")
+        raise ImportFileError(f"{source}: line 1: the header is {undecodable(encoding)}")
     header = parse_header(first, source)
 
-    def rows() -> Iterator[tuple[int, list[str]]]:
+    def rows() -> Iterator[tuple[int, list[str]] | Reject]:
         while True:
+            line = lines.start_record()
             try:
                 fields = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise ImportFileError(f"{source}: line {reader.line_num}: broken CSV ({exc})") from None
-            if fields and (fields[0].strip() or "".join(fields).strip()):
-                yield reader.line_num, fields
+                yield _broken(lines, line, exc)
+                continue
+            if len(lines.record) > 1:
+                yield _broken(lines, line, None)
+            elif fields and (fields[0].strip() or "".join(fields).strip()):
+                yield line, fields
 
     return header, rows()
 

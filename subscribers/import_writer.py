@@ -41,6 +41,8 @@ class ImportReport:
     duplicates: int = 0
     rejected: int = 0
     rejects: list[Reject] = field(default_factory=list)
+    warned: int = 0  # imported, with something dropped (e.g. an unknown time zone)
+    warnings: list[Reject] = field(default_factory=list)
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -52,6 +54,16 @@ class ImportReport:
         self.rejected += 1
         if len(self.rejects) < KEEP_REJECTS:
             self.rejects.append(Reject(item.line, item.reason))
+
+    def warn(self, item: Reject) -> None:
+        self.warned += 1
+        if len(self.warnings) < KEEP_REJECTS:
+            self.warnings.append(Reject(item.line, item.reason))
+
+    @property
+    def valid(self) -> int:
+        """Rows that were (or, in a dry run, would be) imported or found already there."""
+        return self.rows - self.rejected
 
 
 @dataclass

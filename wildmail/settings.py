@@ -19,6 +19,8 @@ from wildmail.redaction import mask_url, shown_settings, shown_value
 
 ENV_PREFIX = "WILDMAIL_"
 DEFAULT_FILE = "wildmail.toml"
+SECRET_MIN_BYTES = 32
+SECRET_MIN_DISTINCT = 10
 
 
 class SettingsError(ValueError):
@@ -65,8 +67,10 @@ class Settings:
 
     @property
     def secret(self) -> bytes:
-        """The signing key as bytes; required for every token."""
-        return self.require("secret_key").encode()
+        """The signing key as bytes; required for every token, refused when weak."""
+        key = self.require("secret_key").encode()
+        check_secret_key(self.secret_key, "secret_key")
+        return key
 
     def dkim_private_key(self) -> bytes:
         """The PEM RSA key named by ``dkim_private_key_file``; a one-line SettingsError otherwise."""
@@ -91,6 +95,30 @@ class Settings:
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with some values replaced (validated like loaded ones)."""
         return _validate(replace(self, **values))
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why ``key`` is too weak to sign links, or None when it is acceptable.
+
+    Accepted: at least 32 bytes once UTF-8 encoded, with at least 10 different characters
+    (``wildmail init`` writes 43 random URL-safe characters, 256 bits).
+    """
+    size = len(key.encode("utf-8"))
+    if size < SECRET_MIN_BYTES:
+        return f"too short ({size} bytes; at least {SECRET_MIN_BYTES} random bytes are required)"
+    if len(set(key)) < SECRET_MIN_DISTINCT:
+        return f"too predictable (fewer than {SECRET_MIN_DISTINCT} different characters)"
+    return None
+
+
+def check_secret_key(key: str, source: str) -> None:
+    """Raise a one-line :class:`SettingsError` naming ``source`` when a set key is weak (never the key)."""
+    problem = secret_key_problem(key) if key else None
+    if problem is not None:
+        raise SettingsError(
+            f"{source}: {problem}; run 'wildmail init' for a new wildmail.toml with a generated key, or set"
+            " one from: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
 
 
 _KINDS: dict[str, type] = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple}
@@ -136,7 +164,8 @@ def _proxy_networks(entries: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(normalised)
 
 
-def _validate(s: Settings) -> Settings:
+def _validate(s: Settings, key_origin: str = "secret_key") -> Settings:
+    check_secret_key(s.secret_key, key_origin)
     if s.smtp_tls not in ("none", "starttls", "implicit"):
         raise SettingsError(f"{ENV_PREFIX}SMTP_TLS: expected none, starttls or implicit, got {s.smtp_tls!r}")
     if s.event_writer not in ("process", "thread"):
@@ -166,8 +195,10 @@ def _validate(s: Settings) -> Settings:
 def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Read ``wildmail.toml`` (or ``WILDMAIL_CONFIG``) then environment overrides."""
     env = dict(os.environ if environ is None else environ)
-    file = Path(path or env.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_FILE)
+    named = env.get(f"{ENV_PREFIX}CONFIG")
+    file = Path(path or named or DEFAULT_FILE)
     values: dict[str, Any] = {}
+    secret_source = f"{ENV_PREFIX}SECRET_KEY"
     if file.exists():
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -178,10 +209,16 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
             if key not in _TYPES:
                 raise SettingsError(f"{file}: unknown setting '{key}'")
             values[key] = _coerce(key, raw, f"{file}: '{key}'")
+        if "secret_key" in values:
+            secret_source = f"'secret_key' in {file}"
     elif path is not None:
         raise SettingsError(f"{file}: settings file not found")
+    elif named:
+        raise SettingsError(f"{ENV_PREFIX}CONFIG: settings file {named!r} not found")
     for key in _TYPES:
         raw = env.get(ENV_PREFIX + key.upper())
         if raw is not None:
             values[key] = _coerce(key, raw, ENV_PREFIX + key.upper())
-    return _validate(Settings(**values))
+            if key == "secret_key":
+                secret_source = f"{ENV_PREFIX}SECRET_KEY"
+    return _validate(Settings(**values), secret_source)

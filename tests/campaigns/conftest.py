@@ -18,7 +18,7 @@ def cli_env(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Pat
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WILDMAIL_CONFIG", raising=False)
     monkeypatch.setenv("WILDMAIL_DATABASE_URL", db_url)
-    monkeypatch.setenv("WILDMAIL_SECRET_KEY", "campaign-cli-test-secret")
+    monkeypatch.setenv("WILDMAIL_SECRET_KEY", "campaign-cli-test-secret-not-for-production")
     monkeypatch.setenv("WILDMAIL_BASE_URL", "http://testserver")
     return tmp_path
 

@@ -19,7 +19,7 @@ def env(settings, port=25):
         "WILDMAIL_SMTP_HOST": "127.0.0.1",
         "WILDMAIL_SMTP_PORT": str(port),
         "WILDMAIL_SMTP_TIMEOUT": "2",
-        "WILDMAIL_CONFIG": "/nonexistent-wildmail.toml",
+        "WILDMAIL_CONFIG": "/dev/null",
     }
 
 

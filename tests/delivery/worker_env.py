@@ -22,7 +22,7 @@ def worker_env(settings: Settings, smtp_port: int) -> dict[str, str]:
         WILDMAIL_SMTP_HOST="127.0.0.1",
         WILDMAIL_SMTP_PORT=str(smtp_port),
         WILDMAIL_SMTP_TIMEOUT="5",
-        WILDMAIL_CONFIG="/nonexistent-wildmail.toml",
+        WILDMAIL_CONFIG="/dev/null",
     )
     return env
 

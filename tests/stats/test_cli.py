@@ -18,7 +18,7 @@ from wildmail.users import authenticate
 @pytest.fixture
 def cli_env(db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("WILDMAIL_DATABASE_URL", db_url)
-    monkeypatch.setenv("WILDMAIL_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("WILDMAIL_CONFIG", "/dev/null")
     return db_url
 
 

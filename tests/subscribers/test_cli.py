@@ -16,8 +16,8 @@ from wildmail.cli import app
 @pytest.fixture
 def run(db_url, smtp_server, tmp_path, monkeypatch):
     monkeypatch.setenv("WILDMAIL_DATABASE_URL", db_url)
-    monkeypatch.setenv("WILDMAIL_CONFIG", str(tmp_path / "none.toml"))
-    monkeypatch.setenv("WILDMAIL_SECRET_KEY", "cli-test-secret")
+    monkeypatch.setenv("WILDMAIL_CONFIG", "/dev/null")
+    monkeypatch.setenv("WILDMAIL_SECRET_KEY", "cli-test-secret-key-not-for-production")
     monkeypatch.setenv("WILDMAIL_BASE_URL", "http://news.example")
     monkeypatch.setenv("WILDMAIL_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("WILDMAIL_SMTP_PORT", str(smtp_server.port))

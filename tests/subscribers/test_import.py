@@ -64,7 +64,14 @@ def test_good_bad_and_duplicate_rows(engine, session, news, clock, tmp_path) -> 
     ]
     rows = list(csv.reader(io.StringIO(rejects.getvalue())))
     assert rows[0] == ["line", "reason", "email", "name", "timezone", "locale", "Country", "Tier"]
-    assert [r[0] for r in rows[1:]] == ["4", "6", "7", "8"] and rows[1][2] == "not-an-address"
+    assert [r[0] for r in rows[1:]] == ["3", "4", "6", "7", "8"] and rows[2][2] == "not-an-address"
+    assert (
+        rows[1][1]
+        == "imported with a warning: unknown time zone 'Not/AZone' ignored; the campaign's time zone applies"
+    )
+    assert report.warned == 1 and [(w.line, w.reason[:17]) for w in report.warnings] == [
+        (3, "unknown time zone")
+    ]
     people = {s.email: s for s in session.scalars(select(Subscriber))}
     assert sorted(people) == ["ada@example.org", "bob@example.org", "carol@example.org"]
     ada, bob, carol = people["ada@example.org"], people["bob@example.org"], people["carol@example.org"]
@@ -215,13 +222,17 @@ def test_database_error_in_writer_reaches_the_caller(engine, news, tmp_path, mon
         import_csv(engine, write(tmp_path, text), "news", chunk_size=5)
 
 
-def test_rows_before_a_broken_line_are_kept(engine, session, news, tmp_path) -> None:
+def test_a_broken_line_is_rejected_and_the_rows_around_it_kept(engine, session, news, tmp_path) -> None:
     old = csv.field_size_limit(20)  # a field over the limit is a broken CSV at that line
     try:
         big = tmp_path / "big.csv"
-        big.write_text("email\na@example.org\n" + "x" * 50 + "@example.org\n", encoding="utf-8")
-        with pytest.raises(ImportFileError, match="line 3"):
-            import_csv(engine, big, "news")
+        big.write_text(
+            "email\na@example.org\n" + "x" * 50 + "@example.org\nb@example.org\n", encoding="utf-8"
+        )
+        report = import_csv(engine, big, "news")
     finally:
         csv.field_size_limit(old)
-    assert [s.email for s in session.scalars(select(Subscriber))] == ["a@example.org"]
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (3, "broken CSV (field larger than field limit (20))")
+    ]
+    assert sorted(session.scalars(select(Subscriber.email))) == ["a@example.org", "b@example.org"]

@@ -5,8 +5,9 @@ import pytest
 from wildmail.settings import SettingsError, load_settings
 
 
-def test_defaults_when_nothing_configured(tmp_path: Path) -> None:
-    s = load_settings(environ={"WILDMAIL_CONFIG": str(tmp_path / "absent.toml")})
+def test_defaults_when_nothing_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./wildmail.toml and no WILDMAIL_CONFIG
+    s = load_settings(environ={})
     assert s.database_url == "sqlite:///./wildmail.db"
     assert s.smtp_port == 25
 
@@ -33,7 +34,7 @@ def test_file_then_environment_override(tmp_path: Path) -> None:
     ],
 )
 def test_malformed_setting_names_the_key(tmp_path: Path, env: dict[str, str], key: str) -> None:
-    env = {"WILDMAIL_CONFIG": str(tmp_path / "none.toml"), **env}
+    env = {"WILDMAIL_CONFIG": "/dev/null", **env}
     with pytest.raises(SettingsError, match=key):
         load_settings(environ=env)
 
@@ -53,3 +54,9 @@ def test_missing_secret_is_named_when_required() -> None:
 
     with pytest.raises(SettingsError, match="WILDMAIL_SECRET_KEY"):
         _ = Settings().secret
+
+
+def test_config_variable_naming_a_missing_file_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "absent.toml"
+    with pytest.raises(SettingsError, match=rf"^WILDMAIL_CONFIG: settings file '{missing}' not found$"):
+        load_settings(environ={"WILDMAIL_CONFIG": str(missing)})

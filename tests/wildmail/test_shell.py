@@ -36,7 +36,7 @@ def test_help_works_everywhere() -> None:
 
 
 def test_bad_setting_is_one_line_exit_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    env = {"WILDMAIL_SMTP_PORT": "abc", "WILDMAIL_CONFIG": str(tmp_path / "none.toml"), "PATH": ""}
+    env = {"WILDMAIL_SMTP_PORT": "abc", "WILDMAIL_CONFIG": "/dev/null", "PATH": ""}
     proc = subprocess.run(
         [sys.executable, "-m", "wildmail.cli", "db", "current"],
         env=env,
@@ -52,7 +52,7 @@ def test_bad_setting_is_one_line_exit_2(tmp_path) -> None:  # type: ignore[no-un
 
 def test_db_upgrade_via_cli(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("WILDMAIL_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
-    monkeypatch.setenv("WILDMAIL_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("WILDMAIL_CONFIG", "/dev/null")
     result = CliRunner().invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert "0005" in result.output or "revision" in result.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from wildmail.cli import campaign, db, demo, relay, roles, stats, subscribers, users
+from wildmail.cli import campaign, db, demo, init, relay, roles, stats, subscribers, users
 
 app = typer.Typer(
     help="wildmail: turn conservation articles into weekly email series, send them, measure them honestly.",
@@ -19,6 +19,7 @@ app.add_typer(relay.app, name="relay")
 app.command(name="stats")(stats.stats)
 roles.register(app)
 app.command(name="demo")(demo.demo)
+app.command(name="init")(init.init)
 
 
 def main() -> None:

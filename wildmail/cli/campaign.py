@@ -29,9 +29,9 @@ app = typer.Typer(
 
 
 @contextmanager
-def _session() -> Iterator[tuple[AppContext, Session]]:
+def _session(*, secret: bool = False) -> Iterator[tuple[AppContext, Session]]:
     """A context and session; user mistakes become one-line errors with exit code 2."""
-    ctx = context()
+    ctx = context(secret=secret)
     try:
         with ctx.session() as session:
             try:
@@ -219,7 +219,7 @@ def preview(
     out: Path | None = typer.Option(None, "--out", help="Output directory (default out/<slug>)."),
 ) -> None:
     """Write each email as HTML and text (and .eml when delivery is installed) with sample values."""
-    with _session() as (ctx, session):
+    with _session(secret=True) as (ctx, session):
         campaign = service.get_campaign(session, name)
         target = out or Path("out") / campaign.slug
         try:

@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
         position: int | None = typer.Option(None, "--position", min=1, help="Only this email."),
     ) -> None:
         """Send the campaign's emails to one address through the configured relay."""
-        ctx = context()
+        ctx = context(secret=True)
         try:
             sent = test_send(ctx, name, to, SmtpTransport.from_settings(ctx.settings), position)
         except (CampaignError, SettingsError) as exc:

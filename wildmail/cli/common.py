@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from wildmail.context import AppContext, SchemaOutOfDate, open_context
-from wildmail.settings import SettingsError
+from wildmail.settings import SettingsError, load_settings
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -28,10 +28,17 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def context(*, schema: bool = True) -> AppContext:
-    """Load settings and open the database, turning setup errors into one-line messages."""
+def context(*, schema: bool = True, secret: bool = False) -> AppContext:
+    """Load settings and open the database, turning setup errors into one-line messages.
+
+    ``secret=True`` for commands that sign or check links: a missing or weak ``secret_key`` is
+    refused before anything starts.
+    """
     try:
-        return open_context(schema=schema)
+        settings = load_settings()
+        if secret:
+            _ = settings.secret
+        return open_context(settings, schema=schema)
     except SettingsError as exc:
         fail(str(exc))
     except SchemaOutOfDate as exc:

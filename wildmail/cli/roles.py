@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         from wildmail.web.app import create_app
         from wildmail.web.serving import run_server
 
-        run_server(create_app(context()), host, port)
+        run_server(create_app(context(secret=True)), host, port)
 
     @app.command()
     def scheduler(
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         import scheduler as wiring
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        ctx = context()
+        ctx = context(secret=True)
         sched = wiring.build_scheduler(ctx, blocking=True, interval=interval)
 
         def handler(signum: int, _frame: Any) -> None:
@@ -86,14 +86,14 @@ def register(app: typer.Typer) -> None:
         if concurrency > 1 and not threads:
             from wildmail.cli.worker_processes import supervise
 
-            context().close()  # a settings error is reported once, here, not by every child
+            context(secret=True).close()  # a settings error is reported once, here, not by every child
             options = ["--batch", str(batch), "--lease-seconds", str(lease_seconds)]
             options += ["--mark-window", str(mark_window)]
             options += ["--out", str(out)] if out is not None else []
             options += ["--resend-unknown"] if resend_unknown else []
             options += ["--durable-marks"] if durable_marks else []
             raise typer.Exit(supervise(concurrency, options))
-        ctx = context()
+        ctx = context(secret=True)
         stop = threading.Event()
         _stop_on_signals(stop)
         config = WorkerConfig(
@@ -121,7 +121,7 @@ def register(app: typer.Typer) -> None:
         from wildmail.web.serving import run_server
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        ctx = context()
+        ctx = context(secret=True)
         stop = threading.Event()
         sched = wiring.build_scheduler(ctx, interval=interval)
         sched.start()

@@ -3,9 +3,10 @@ unsuppress."""
 
 from __future__ import annotations
 
+import codecs
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -79,7 +80,7 @@ def add(
     locale: Annotated[str, typer.Option(help="Language tag, e.g. en or pt-BR.")] = "",
 ) -> None:
     """Subscribe an address; double opt-in lists get a confirmation email (sent through SMTP)."""
-    ctx = context()
+    ctx = context(secret=True)
     load_activation_hooks()
     try:
         with ctx.session() as session, session.begin():
@@ -105,7 +106,7 @@ def add(
 @app.command("confirm-link")
 def confirm_link(email: str, list_slug: ListOpt) -> None:
     """Print a fresh confirmation link for a subscriber (to pass on by hand)."""
-    ctx = context()
+    ctx = context(secret=True)
     with ctx.session() as session:
         try:
             lst = lifecycle.require_list(session, list_slug)
@@ -117,35 +118,52 @@ def confirm_link(email: str, list_slug: ListOpt) -> None:
 
 def _print_report(report: ImportReport, rejects: Path | None) -> None:
     verb = "would be" if report.dry_run else "were"
+    warned = f", {report.warned} imported with a warning" if report.warned else ""
     console.print(
         f"{report.rows} rows read in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s): "
         f"{report.created} new, {report.updated} updated, {report.activated} activated, "
         f"{report.joined} added to the list, {report.unchanged} unchanged, "
         f"{report.suppressed} skipped as unsubscribed/suppressed, {report.rejected} rejected "
-        f"({report.duplicates} duplicates) — changes {verb} {'not ' if report.dry_run else ''}saved"
+        f"({report.duplicates} duplicates){warned} — changes {verb} {'not ' if report.dry_run else ''}saved"
     )
-    for item in report.rejects[:20]:
-        err_console.print(f"  line {item.line}: {item.reason}", highlight=False)
-    if report.rejected > 20:
-        err_console.print(f"  ... and {report.rejected - 20} more", highlight=False)
-    if rejects is not None and report.rejected:
-        console.print(f"rejected rows written to {rejects}")
+    notes = sorted(
+        [(r.line, r.reason) for r in report.rejects]
+        + [(w.line, f"warning: {w.reason}") for w in report.warnings]
+    )
+    for line, reason in notes[:20]:
+        err_console.print(f"  line {line}: {reason}", highlight=False, soft_wrap=True)
+    if report.rejected + report.warned > 20:
+        err_console.print(f"  ... and {report.rejected + report.warned - 20} more", highlight=False)
+    if rejects is not None and report.rejected + report.warned:
+        console.print(f"rejected rows (and rows with warnings) written to {rejects}", highlight=False)
 
 
 @app.command("import")
 def import_(
-    file: Path,
+    file: Annotated[Path, typer.Argument(help="The CSV file, or - for standard input.")],
     list_slug: ListOpt,
     status: Annotated[str, typer.Option(help="Status of new subscribers: active or pending.")] = "active",
     dry_run: Annotated[bool, typer.Option(help="Check and count, change nothing.")] = False,
     rejects: Annotated[
         Path | None, typer.Option(help="Write rejected rows (with reasons) to this CSV.")
     ] = None,
+    encoding: Annotated[
+        str,
+        typer.Option(help="The file's text encoding, e.g. latin-1 or cp1252 for older spreadsheet exports."),
+    ] = "utf-8",
 ) -> None:
-    """Import subscribers from a CSV with a header (email, name, timezone, locale, other -> attributes)."""
+    """Import subscribers from a CSV with a header (email, name, timezone, locale, other -> attributes).
+
+    Exit code 2 when no row could be imported; rows that could are kept and the rest reported.
+    """
     if status not in ("active", "pending"):
         fail(f"--status must be active or pending, not {status!r}")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        fail(f"--encoding: unknown encoding {encoding!r} (try utf-8, latin-1 or cp1252)")
     ctx = context()
+    source: Path | BinaryIO = sys.stdin.buffer if str(file) == "-" else file
     out = None
     try:
         out = rejects.open("w", encoding="utf-8", newline="") if rejects is not None else None
@@ -162,8 +180,8 @@ def import_(
                 bar.update(task, completed=done, total=total, rows=rows)
 
             report = import_csv(
-                ctx.engine, file, list_slug, status=status, dry_run=dry_run, progress=progress,
-                rejects=out, at=ctx.clock.now(),
+                ctx.engine, source, list_slug, status=status, dry_run=dry_run, progress=progress,
+                rejects=out, at=ctx.clock.now(), encoding=encoding,
             )  # fmt: skip
     except (ImportFileError, UnknownList) as exc:
         fail(str(exc))
@@ -171,6 +189,10 @@ def import_(
         if out is not None:
             out.close()
     _print_report(report, rejects)
+    if report.valid == 0:
+        name = "standard input" if source is not file else str(file)
+        what = f"all {report.rows} rows were rejected" if report.rows else "it has a header but no rows"
+        fail(f"nothing {'would be ' if dry_run else ''}imported from {name}: {what}")
 
 
 @app.command("export")
