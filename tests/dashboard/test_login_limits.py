@@ -159,7 +159,7 @@ def test_serve_ignores_x_forwarded_for_by_default(tmp_path, users, ctx) -> None:
         port = probe.getsockname()[1]
     env = {
         **os.environ,
-        "WILDMAIL_CONFIG": str(tmp_path / "absent.toml"),
+        "WILDMAIL_CONFIG": "/dev/null",
         "WILDMAIL_DATABASE_URL": ctx.settings.database_url,
         "WILDMAIL_SECRET_KEY": ctx.settings.secret_key,
         "WILDMAIL_EVENT_WRITER": "thread",

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def cli_env(db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("WILDMAIL_DATABASE_URL", db_url)
-    monkeypatch.setenv("WILDMAIL_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("WILDMAIL_CONFIG", "/dev/null")
     monkeypatch.setenv("WILDMAIL_SECRET_KEY", "test-secret-key-not-for-production")
 
 

@@ -67,7 +67,7 @@ def cli(settings, *args):
     env = {
         "WILDMAIL_DATABASE_URL": settings.database_url,
         "WILDMAIL_SECRET_KEY": settings.secret_key,
-        "WILDMAIL_CONFIG": "/nonexistent-wildmail.toml",
+        "WILDMAIL_CONFIG": "/dev/null",
     }
     return runner.invoke(app, list(args), env=env)
 
