@@ -38,10 +38,10 @@ cohort is the delivered of email 1: for each position n, ``received`` = delivere
 ``opened`` = human_openers of email n, each also as a share of delivered of email 1.
 
 Repeated clicks: a click by the same delivery on the same link, with the same classification,
-within :data:`REPEAT_WINDOW` after that delivery's previous such click is a *repeat* (a reload, a
-double click, a replayed URL). Repeats stay in the event log and count in no figure: not in the
-uniques, the click and donation counts (raw ones included), the timeline or the per-link counts.
-The window slides: a click every few minutes counts once. Events without a delivery (aggregate-only
+within :data:`REPEAT_WINDOW` of such a click stored before it is a *repeat* (a reload, a double
+click, a replayed URL). Repeats stay in the event log and count in no figure: not in the uniques,
+the click and donation counts (raw ones included), the timeline or the per-link counts. The window
+slides: a click every few minutes counts once. Events without a delivery (aggregate-only
 campaigns) cannot be told apart, so each still counts.
 
 Timeline: per UTC hour (and per UTC day, the sum of its hours): human open events (implied

@@ -19,10 +19,10 @@ event log, e.g. after editing events by hand.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import Engine, Row, Table, delete, func, select, update
@@ -175,29 +175,35 @@ class _Folder:
 
 
 def _repeated_clicks(session: Session, rows: Sequence[Row[Any]]) -> set[int]:
-    """Ids of the clicks among ``rows`` that repeat an earlier click (see ``REPEAT_WINDOW`` in
-    :mod:`stats.definitions`): a function of the log alone, so folding in any batches (or
-    ``--rebuild``) gives the same answer. Earlier clicks are read from the log, one query per
-    2,000 deliveries through the ``(delivery_id, at)`` index."""
+    """Ids of the clicks among ``rows`` (in id order) that repeat a click stored before them (see
+    ``REPEAT_WINDOW`` in :mod:`stats.definitions`). Earlier batches are read from the log (one
+    query per 2,000 deliveries on the ``(delivery_id, at)`` index; ``id < first`` is checked in the
+    index, so only earlier clicks are fetched), this batch from ``rows``: the answer depends on the
+    log alone, not on how it is cut into batches."""
     clicks = [r for r in rows if r.kind == "click" and r.delivery_id is not None]
     if not clicks:
         return set()
-    lo = min(r.at for r in clicks) - d.REPEAT_WINDOW
-    hi = max(r.at for r in clicks)
-    history: dict[tuple[int, int | None, str], list[tuple[datetime, int]]] = {}
+    window = d.REPEAT_WINDOW
+    lo, hi = min(r.at for r in clicks) - window, max(r.at for r in clicks) + window
+    earlier: dict[tuple[int, int | None, str], list[datetime]] = {}  # sorted times per key
     for chunk in _chunks(sorted({r.delivery_id for r in clicks})):
-        q = select(Event.delivery_id, Event.link_id, Event.classification, Event.at, Event.id).where(
-            Event.delivery_id.in_(chunk), Event.kind == "click", Event.at.between(lo, hi)
+        q = select(Event.delivery_id, Event.link_id, Event.classification, Event.at).where(
+            Event.delivery_id.in_(chunk),
+            Event.id < rows[0].id,
+            Event.kind == "click",
+            Event.at.between(lo, hi),
         )
-        for delivery_id, link_id, cls, at, event_id in session.execute(q):
-            history.setdefault((delivery_id, link_id, cls), []).append((at, event_id))
-    ids = {r.id for r in clicks}
+        for delivery_id, link_id, cls, at in session.execute(q):
+            earlier.setdefault((delivery_id, link_id, cls), []).append(at)
+    for times in earlier.values():
+        times.sort()
     repeats = set()
-    for hits in history.values():
-        hits.sort()
-        for (before, _), (at, event_id) in pairwise(hits):
-            if event_id in ids and at - before <= d.REPEAT_WINDOW:
-                repeats.add(event_id)
+    for r in clicks:
+        times = earlier.setdefault((r.delivery_id, r.link_id, r.classification), [])
+        i = bisect_left(times, r.at)
+        if (i < len(times) and times[i] - r.at <= window) or (i > 0 and r.at - times[i - 1] <= window):
+            repeats.add(r.id)
+        times.insert(i, r.at)
     return repeats
 
 

@@ -23,7 +23,7 @@ def _build(s: Session) -> None:
 
     click(da, 0, cls="bot")  # a link scanner: a bot click, apart from the person's own clicks
     click(da, 3)  # counts (the first human click)
-    click(da, 1)  # stored later but happened earlier: this one counts, the click at 3 repeats it
+    click(da, 1)  # stored later, though two minutes earlier: a repeat
     click(da, 5)  # repeat
     click(da, 6, link="content")  # another link: counts
     click(da, 16)  # 11 minutes after the last click on this link (the repeat at 5): counts
