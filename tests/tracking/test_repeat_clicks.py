@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -15,13 +16,14 @@ UA = {"User-Agent": BROWSER_UA}
 FIGURES = ("human_clickers", "donors", "donation_clicks", "clicks_human", "clicks_raw", "donation_clicks_raw")
 
 
-def _stats(*extra: str) -> dict:
+def _stats(*extra: str) -> dict[str, Any]:
     result = CliRunner().invoke(app, ["stats", "leopards", "--json", *extra])
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
 
 
-def _figures(report: dict) -> dict[str, int]:
+def _figures(report: dict[str, Any]) -> dict[str, int]:
     [link] = [x for x in report["top_links"] if x["kind"] == "donation"]
     clicks = sum(b["clicks"] for b in report["hourly"])
     donations = sum(b["donations"] for b in report["hourly"])
