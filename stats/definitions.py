@@ -37,12 +37,23 @@ Drop-off along the series: in a drip series a subscriber gets email n only after
 cohort is the delivered of email 1: for each position n, ``received`` = delivered of email n and
 ``opened`` = human_openers of email n, each also as a share of delivered of email 1.
 
+Repeated clicks: a click by the same delivery on the same link, with the same classification,
+within :data:`REPEAT_WINDOW` of such a click stored before it is a *repeat* (a reload, a double
+click, a replayed URL). Repeats stay in the event log and count in no figure: not in the uniques,
+the click and donation counts (raw ones included), the timeline or the per-link counts. The window
+slides: a click every few minutes counts once. Events without a delivery (aggregate-only
+campaigns) cannot be told apart, so each still counts.
+
 Timeline: per UTC hour (and per UTC day, the sum of its hours): human open events (implied
 included), human clicks on content and donation links, human donation clicks, unsubscribes.
 Top links: per link, human clicks and all clicks.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
+
+REPEAT_WINDOW = timedelta(minutes=10)  # a click this soon after the same click is a repeat
 
 # Bits of ``stats_marks.marks``: what has happened to one delivery.
 HUMAN_OPEN = 1

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Sequence
 
 from stats.figures import COLUMNS, CampaignReport, CampaignSummary, Funnel
+from wildmail.csvsafe import SafeWriter
 
 OVERVIEW_COLUMNS = ("campaign", "title", "status", "emails", *COLUMNS[2:])
 
@@ -40,9 +40,11 @@ def _fmt(value: object) -> object:
 
 
 def report_csv(report: CampaignReport) -> str:
-    """One row per email position, then a ``total`` row; rates as fractions (empty when undefined)."""
+    """One row per email position, then a ``total`` row; rates as fractions (empty when undefined).
+
+    Formula-safe (see :mod:`wildmail.csvsafe`), like every CSV export."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeWriter(out, lineterminator="\n")
     writer.writerow(["campaign", *COLUMNS])
     funnels: list[tuple[str, Funnel]] = [(str(f.position), f) for f in report.emails]
     funnels.append(("total", report.total))
@@ -56,7 +58,7 @@ def report_csv(report: CampaignReport) -> str:
 def overview_csv(rows: Sequence[CampaignSummary]) -> str:
     """One row per campaign with its total figures."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeWriter(out, lineterminator="\n")
     writer.writerow(OVERVIEW_COLUMNS)
     for r in rows:
         figures = r.total.as_dict()

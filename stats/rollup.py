@@ -12,12 +12,14 @@ than both means no folded row can change afterwards. The same wait covers Postgr
 transactions committing out of id order (several tracking processes): a lower id still in
 flight is far younger than the settle time. Folding stops at the first unsettled event in id
 order, so the cursor never passes one. Figures therefore lag live traffic by up to
-:data:`SETTLE`. :func:`rebuild` (``wildmail stats --rebuild``) recomputes everything from the
+:data:`SETTLE`. Repeated clicks (``REPEAT_WINDOW`` in :mod:`stats.definitions`) are found here
+and left out of every figure. :func:`rebuild` (``wildmail stats --rebuild``) recomputes everything from the
 event log, e.g. after editing events by hand.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -84,8 +86,10 @@ class _Folder:
 
     def fold(self, rows: Sequence[Row[Any]]) -> None:
         self._load_lookups(rows)
+        repeats = _repeated_clicks(self.session, rows)
         for r in rows:
-            self._one(r)
+            if r.id not in repeats:
+                self._one(r)
 
     def _one(self, r: Row[Any]) -> None:
         camp, pos = r.campaign_id, self.positions.get(r.email_id, 0)
@@ -170,6 +174,39 @@ class _Folder:
         _bump(s, StatsLink, ("link_id", "metric", "campaign_id"), self.links)
 
 
+def _repeated_clicks(session: Session, rows: Sequence[Row[Any]]) -> set[int]:
+    """Ids of the clicks among ``rows`` (in id order) that repeat a click stored before them (see
+    ``REPEAT_WINDOW`` in :mod:`stats.definitions`). Earlier batches are read from the log (one
+    query per 2,000 deliveries on the ``(delivery_id, at)`` index; ``id < first`` is checked in the
+    index, so only earlier clicks are fetched), this batch from ``rows``: the answer depends on the
+    log alone, not on how it is cut into batches."""
+    clicks = [r for r in rows if r.kind == "click" and r.delivery_id is not None]
+    if not clicks:
+        return set()
+    window = d.REPEAT_WINDOW
+    lo, hi = min(r.at for r in clicks) - window, max(r.at for r in clicks) + window
+    earlier: dict[tuple[int, int | None, str], list[datetime]] = {}  # sorted times per key
+    for chunk in _chunks(sorted({r.delivery_id for r in clicks})):
+        q = select(Event.delivery_id, Event.link_id, Event.classification, Event.at).where(
+            Event.delivery_id.in_(chunk),
+            Event.id < rows[0].id,
+            Event.kind == "click",
+            Event.at.between(lo, hi),
+        )
+        for delivery_id, link_id, cls, at in session.execute(q):
+            earlier.setdefault((delivery_id, link_id, cls), []).append(at)
+    for times in earlier.values():
+        times.sort()
+    repeats = set()
+    for r in clicks:
+        times = earlier.setdefault((r.delivery_id, r.link_id, r.classification), [])
+        i = bisect_left(times, r.at)
+        if (i < len(times) and times[i] - r.at <= window) or (i > 0 and r.at - times[i - 1] <= window):
+            repeats.add(r.id)
+        times.insert(i, r.at)
+    return repeats
+
+
 def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]
@@ -224,12 +261,12 @@ def refresh(engine: Engine, now: datetime | None = None, batch: int = BATCH) -> 
     return folded
 
 
-def rebuild(engine: Engine, now: datetime | None = None) -> int:
+def rebuild(engine: Engine, now: datetime | None = None, batch: int = BATCH) -> int:
     """Empty the rollup tables and fold the whole (settled) event log again."""
     with write_transaction(engine) as s:
         for model in (StatsLink, StatsHourly, StatsTotal, StatsMark, StatsCursor):
             s.execute(delete(model))
-    return refresh(engine, now)
+    return refresh(engine, now, batch)
 
 
 def folded_upto(engine: Engine) -> tuple[int, int]:

@@ -7,7 +7,6 @@ suppression entry, so the person is never mailed again unless they subscribe and
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -25,6 +24,7 @@ from subscribers.models import (
     SubscriberList,
     SubscriberStatus,
 )
+from wildmail.csvsafe import SafeWriter
 
 EXPORT_COLUMNS = ["email", "name", "status", "timezone", "locale", "lists", "created_at", "confirmed_at"]
 
@@ -59,8 +59,9 @@ def export_rows(
 def export_csv(
     session: Session, out: IO[str], list_slug: str | None = None, status: str | None = None
 ) -> int:
-    """Write the CSV export to ``out``; returns the number of subscribers written."""
-    writer = csv.writer(out)
+    """Write the CSV export to ``out`` (formula-safe: see :mod:`wildmail.csvsafe`); returns the
+    number of subscribers written."""
+    writer = SafeWriter(out)
     count = -1
     for count, row in enumerate(export_rows(session, list_slug, status)):  # noqa: B007
         writer.writerow(row)

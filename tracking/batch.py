@@ -168,7 +168,7 @@ def _classify(hits: list[Hit], metas: dict[int, DeliveryMeta], links: dict[int, 
     rows: list[_Row] = []
     for hit in hits:
         meta = metas.get(hit.delivery_id)
-        if meta is None:
+        if meta is None or meta.forgotten:
             continue
         if hit.kind == CLICK:
             link = links.get(hit.link_id or 0)
@@ -348,7 +348,7 @@ def write_open_batch(
     params: list[tuple[Any, ...]] = []
     for uid, kind, delivery_id, _link, micros, user_agent, ip_hash, method, prefetch in rows:
         meta = metas.get(delivery_id)
-        if meta is None:
+        if meta is None or meta.forgotten:
             continue
         cls, reason = classify(user_agent, method, prefetch, meta.sent_micros, micros)
         if cls == human:

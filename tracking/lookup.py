@@ -4,6 +4,7 @@ The pixel path does no query per request: the writer resolves the deliveries of 
 with one query per 1,000 ids and keeps them in a bounded LRU, so a busy campaign is read once
 per minute. Rows are read straight from the driver cursor into small named tuples (building
 ORM/Core rows and dataclasses cost more than the query itself; see bench/tracking.py).
+The lookup also says whether the subscriber was forgotten (the writer then drops the event).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import Connection, Engine
 from wildmail.clock import to_micros
 
 CACHE_SIZE = 100_000
-CACHE_TTL_SECONDS = 60.0  # campaign switches (track_identity) take effect within a minute
+CACHE_TTL_SECONDS = 60.0  # campaign switches (track_identity) and `forget` take effect within a minute
 CHUNK = 1000  # ids per IN (...) query; SQLite allows 32,766 parameters, PostgreSQL 65,535
 
 K = TypeVar("K")
@@ -39,6 +40,7 @@ class DeliveryMeta(NamedTuple):
     campaign_slug: str
     list_id: int | None
     sent_micros: int | None = None  # sent_at as wildmail.clock.to_micros gives it (the writer's form)
+    forgotten: bool = False  # the subscriber was forgotten: their links work but record nothing
 
 
 class LinkMeta(NamedTuple):
@@ -143,8 +145,10 @@ class MetaCache:
 
 
 DELIVERY_SQL = (
-    "SELECT d.id, d.subscriber_id, d.campaign_id, d.email_id, d.sent_at, c.track_identity, c.slug, c.list_id"
-    " FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id WHERE d.id IN ({marks})"
+    "SELECT d.id, d.subscriber_id, d.campaign_id, d.email_id, d.sent_at, c.track_identity, c.slug, c.list_id,"
+    " s.forgotten_at IS NOT NULL"
+    " FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id JOIN subscribers s ON s.id = d.subscriber_id"
+    " WHERE d.id IN ({marks})"
 )
 LINK_SQL = "SELECT id, email_id, url, kind FROM links WHERE id IN ({marks})"
 
@@ -176,8 +180,8 @@ def _utc(value: datetime | str | None) -> datetime | None:
 
 def _load_deliveries(conn: Connection, ids: list[int]) -> list[DeliveryMeta]:
     metas = []
-    for d, s, c, e, sent, track, slug, lst in _select_in(conn, DELIVERY_SQL, ids):
+    for d, s, c, e, sent, track, slug, lst, forgotten in _select_in(conn, DELIVERY_SQL, ids):
         at = _utc(sent)
         micros = to_micros(at) if at is not None else None
-        metas.append(DeliveryMeta(d, s, c, e, at, bool(track), slug, lst, micros))
+        metas.append(DeliveryMeta(d, s, c, e, at, bool(track), slug, lst, micros, bool(forgotten)))
     return metas

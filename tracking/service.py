@@ -92,7 +92,8 @@ class Tracker:
 
     def record_click(self, token: str, request: RequestInfo) -> str | None:
         """Queue a click and return where to redirect, or None (nothing recorded) for a bad
-        token, an unknown delivery or link, a link of another email, or an unsafe stored URL."""
+        token, an unknown delivery or link, a link of another email, or an unsafe stored URL.
+        A forgotten person's link still redirects, and records nothing."""
         try:
             delivery_id, link_id = tokens.parse_click(self.key, token)
         except tokens.BadToken:
@@ -107,7 +108,7 @@ class Tracker:
             utm_source=self.settings.utm_source,
             utm_medium=self.settings.utm_medium,
         )
-        if url is not None:
+        if url is not None and not meta.forgotten:
             self.writer.record(
                 CLICK,
                 delivery_id,
