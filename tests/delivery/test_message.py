@@ -9,12 +9,14 @@ from email.utils import parsedate_to_datetime
 
 import dkim
 import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from campaigns.compiled import CompiledEmail
 from delivery.compose import preview_eml
-from delivery.message import DkimKey, HeaderInjection, LinkRef, MessageTemplate, Sender
+from delivery.dkim import DkimKey, DkimSigner
+from delivery.message import HeaderInjection, LinkRef, MessageTemplate, Sender
 from tests.delivery.factories import HTML, PADDING, TEXT, make_campaign
 from tracking import tokens
 
@@ -139,7 +141,7 @@ def _rsa_key(tmp_path):
 
 def test_dkim_signature_verifies_and_covers_list_unsubscribe(tmp_path):
     private, public = _rsa_key(tmp_path)
-    t = template(snd=sender(dkim=DkimKey("wm1", "wildmail.test", private)))
+    t = template(snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", load_pem_private_key(private, None))])))
     data = t.render(12, "<m.12@wildmail.test>", "ana@example.org", "Ana Lima", NOW)
     assert data.startswith(b"DKIM-Signature:")
 
@@ -234,7 +236,7 @@ def test_wire_form_with_dkim_is_the_dot_stuffed_signed_message(tmp_path):
     from delivery.smtp_transport import dot_stuff
 
     private, _public = _rsa_key(tmp_path)
-    t = _dotted_template(snd=sender(dkim=DkimKey("wm1", "wildmail.test", private)))
+    t = _dotted_template(snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", load_pem_private_key(private, None))])))
     data, wire = t.render_wire(12, "<m.12@wildmail.test>", "ana@example.org", ".Ana", NOW)
     assert data.startswith(b"DKIM-Signature:")
     assert wire == dot_stuff(data)
