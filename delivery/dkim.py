@@ -57,13 +57,12 @@ def relaxed_header(name: bytes, value: bytes) -> bytes:
 
 def relaxed_body(body: bytes) -> bytes:
     """The body in relaxed form (RFC 6376 3.4.4): whitespace runs made one space, whitespace at
-    line ends dropped, empty lines at the end dropped, a final CRLF when anything is left."""
+    line ends dropped, empty lines at the end dropped, a CRLF added when the body is not empty
+    and does not end with one (as dkimpy does)."""
     if b"\t" in body or b"  " in body:
         body = _WSP_RUN.sub(b" ", body)
     body = body.replace(b" \r\n", CRLF)
     end = len(body)
-    if body.endswith(b" "):
-        end -= 1
     while body.endswith(CRLF, 0, end):
         end -= 2
     return body[:end] + CRLF if end else b""
@@ -130,7 +129,7 @@ class DkimSigner:
             raise ValueError("DkimSigner needs at least one key")
         self.keys = tuple(keys)
         self._heads = tuple(
-            b"v=1; a=" + k.algorithm + b"; c=relaxed/relaxed; d=" + k.domain.encode() + b"; s=" + k.selector.encode()
+            b"v=1; a=%s; c=relaxed/relaxed;\r\n d=%s; s=%s" % (k.algorithm, k.domain.encode(), k.selector.encode())
             for k in self.keys
         )
 
