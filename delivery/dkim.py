@@ -129,7 +129,8 @@ class DkimSigner:
             raise ValueError("DkimSigner needs at least one key")
         self.keys = tuple(keys)
         self._heads = tuple(
-            b"v=1; a=%s; c=relaxed/relaxed;\r\n d=%s; s=%s" % (k.algorithm, k.domain.encode(), k.selector.encode())
+            b"v=1; a=%s; c=relaxed/relaxed;\r\n d=%s; s=%s"
+            % (k.algorithm, k.domain.encode(), k.selector.encode())
             for k in self.keys
         )
 

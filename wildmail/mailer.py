@@ -14,8 +14,8 @@ import smtplib
 import ssl
 from copy import deepcopy
 from email import policy
-from email.message import EmailMessage
 from email.headerregistry import AddressHeader
+from email.message import EmailMessage
 
 from delivery.dkim import DkimSigner, load_signer
 from wildmail.settings import Settings

@@ -41,7 +41,9 @@ def verify_all(data: bytes) -> bool:
 
 
 WSP = st.sampled_from([" ", "  ", "\t", " \t "])
-WORD = st.text(st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=":"), min_size=1, max_size=12)
+WORD = st.text(
+    st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=":"), min_size=1, max_size=12
+)
 PHRASE = st.lists(st.tuples(WORD, WSP), min_size=1, max_size=30).map(lambda ws: "".join(w + s for w, s in ws))
 BODY_LINE = st.one_of(
     st.just(""),
@@ -60,12 +62,18 @@ def folded(value: str) -> str:
 def messages(draw: st.DrawFn) -> bytes:
     subject = draw(st.one_of(PHRASE, st.text(min_size=1, max_size=60)))
     if subject.isascii() and "\r" not in subject and "\n" not in subject:
-        subject_value = draw(st.sampled_from([subject, folded(subject)])) + draw(st.sampled_from(["", " ", "\t "]))
+        subject_value = draw(st.sampled_from([subject, folded(subject)])) + draw(
+            st.sampled_from(["", " ", "\t "])
+        )
     else:  # non-ASCII: RFC 2047, folded by the encoder
         subject_value = Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
     headers = [
         ("From", "Wildlife Fund <news@wildmail.test>"),
-        ("To", Header(draw(st.text(min_size=1, max_size=30)), "utf-8").encode(linesep="\r\n") + " <a@example.org>"),
+        (
+            "To",
+            Header(draw(st.text(min_size=1, max_size=30)), "utf-8").encode(linesep="\r\n")
+            + " <a@example.org>",
+        ),
         ("Subject", subject_value),
         ("Date", "Mon, 05 Jan 2026 09:00:00 +0000"),
         ("Message-ID", "<m.1@wildmail.test>"),
@@ -113,8 +121,9 @@ def test_edge_bodies_equal_dkimpys(body):
 
 def test_h_lists_present_headers_and_oversigns_the_four():
     message = (
-        b"From: a@wildmail.test\r\nTo: b@example.org\r\nSubject: Hi\r\nDate: Mon, 05 Jan 2026 09:00:00 +0000\r\n"
-        b"Message-ID: <x@y>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\nList-Id: <l.wildmail.test>\r\n"
+        b"From: a@wildmail.test\r\nTo: b@example.org\r\nSubject: Hi\r\n"
+        b"Date: Mon, 05 Jan 2026 09:00:00 +0000\r\nMessage-ID: <x@y>\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain\r\nList-Id: <l.wildmail.test>\r\n"
         b"List-Unsubscribe: <https://x/u>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
         b"Feedback-ID: 1:main:wf:wildmail\r\nReply-To: r@wildmail.test\r\nX-Other: 1\r\n\r\nbody\r\n"
     )
@@ -122,7 +131,16 @@ def test_h_lists_present_headers_and_oversigns_the_four():
     names = [n.lower() for n in tags(data)["h"].split(":")]
     for name in ("from", "subject", "list-unsubscribe", "list-unsubscribe-post"):
         assert names.count(name) == 2
-    for name in ("to", "date", "message-id", "mime-version", "content-type", "list-id", "feedback-id", "reply-to"):
+    for name in (
+        "to",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "list-id",
+        "feedback-id",
+        "reply-to",
+    ):
         assert names.count(name) == 1
     assert "x-other" not in names
     assert verify_all(data)
@@ -131,7 +149,9 @@ def test_h_lists_present_headers_and_oversigns_the_four():
     bare = b"From: a@wildmail.test\r\nSubject: Hi\r\n\r\nbody\r\n"
     signed = SIGNER.sign(bare) + bare
     assert dkim.verify(signed, dnsfunc=dns)
-    assert not dkim.verify(signed.replace(b"\r\n\r\n", b"\r\nList-Unsubscribe: <https://evil/u>\r\n\r\n", 1), dnsfunc=dns)
+    assert not dkim.verify(
+        signed.replace(b"\r\n\r\n", b"\r\nList-Unsubscribe: <https://evil/u>\r\n\r\n", 1), dnsfunc=dns
+    )
 
 
 def test_signature_lines_stay_short_and_never_start_with_a_dot():

@@ -55,7 +55,10 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str
     ed_key = ed25519.Ed25519PrivateKey.generate()
     (folder / "rsa.pem").write_bytes(_pem(rsa_key))
     (folder / "ed.pem").write_bytes(_pem(ed_key))
-    records = {f"s1._domainkey.{DOMAIN}.": dns_record(rsa_key), f"e1._domainkey.{DOMAIN}.": dns_record(ed_key)}
+    records = {
+        f"s1._domainkey.{DOMAIN}.": dns_record(rsa_key),
+        f"e1._domainkey.{DOMAIN}.": dns_record(ed_key),
+    }
     return folder / "rsa.pem", folder / "ed.pem", records
 
 
@@ -186,7 +189,13 @@ def test_test_sends_and_confirmations_verify(signing, smtp_server, keys):
     with sending.session() as s:
         lst = create_list(s, "news", "News", double_opt_in=True, at=sending.clock.now())
         result = optin.subscribe(
-            s, settings, lst, "cy@example.org", sending.clock.now(), lambda m: send_one(settings, m), name="Cy"
+            s,
+            settings,
+            lst,
+            "cy@example.org",
+            sending.clock.now(),
+            lambda m: send_one(settings, m),
+            name="Cy",
         )
         s.commit()
     assert result.outcome == optin.Outcome.CONFIRMATION_SENT

@@ -132,7 +132,7 @@ def _write_problem_key(path: Path, problem: str) -> None:
     elif problem == "too short":
         subprocess.run(["openssl", "genrsa", "-out", str(path), "768"], check=True, capture_output=True)
     elif problem == "encrypted":
-        key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         path.write_bytes(
             key.private_bytes(
                 serialization.Encoding.PEM,
@@ -157,7 +157,9 @@ def test_bad_key_file_is_a_one_line_error_naming_the_setting(ctx, tmp_path, prob
     path = tmp_path / "dkim.pem"
     _write_problem_key(path, problem)
     with pytest.raises(SettingsError) as info:  # refused when the settings are loaded: at startup
-        ctx.settings.with_overrides(dkim_selector=SELECTOR, dkim_domain=DOMAIN, dkim_private_key_file=str(path))
+        ctx.settings.with_overrides(
+            dkim_selector=SELECTOR, dkim_domain=DOMAIN, dkim_private_key_file=str(path)
+        )
     message = str(info.value)
     assert message.startswith("WILDMAIL_DKIM_PRIVATE_KEY_FILE: ") and "\n" not in message
     assert str(path) in message and PROBLEMS[problem] in message

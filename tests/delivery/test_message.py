@@ -141,7 +141,9 @@ def _rsa_key(tmp_path):
 
 def test_dkim_signature_verifies_and_covers_list_unsubscribe(tmp_path):
     private, public = _rsa_key(tmp_path)
-    t = template(snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", load_pem_private_key(private, None))])))
+    t = template(
+        snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", load_pem_private_key(private, None))]))
+    )
     data = t.render(12, "<m.12@wildmail.test>", "ana@example.org", "Ana Lima", NOW)
     assert data.startswith(b"DKIM-Signature:")
 
@@ -236,7 +238,9 @@ def test_wire_form_with_dkim_is_the_dot_stuffed_signed_message(tmp_path):
     from delivery.smtp_transport import dot_stuff
 
     private, _public = _rsa_key(tmp_path)
-    t = _dotted_template(snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", load_pem_private_key(private, None))])))
+    t = _dotted_template(
+        snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", load_pem_private_key(private, None))]))
+    )
     data, wire = t.render_wire(12, "<m.12@wildmail.test>", "ana@example.org", ".Ana", NOW)
     assert data.startswith(b"DKIM-Signature:")
     assert wire == dot_stuff(data)

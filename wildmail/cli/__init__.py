@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from wildmail.cli import campaign, db, demo, roles, stats, subscribers, users
+from wildmail.cli import campaign, db, demo, dkim, roles, stats, subscribers, users
 
 app = typer.Typer(
     help="wildmail: turn conservation articles into weekly email series, send them, measure them honestly.",
@@ -15,6 +15,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(users.app, name="users")
+app.add_typer(dkim.app, name="dkim")
 app.command(name="stats")(stats.stats)
 roles.register(app)
 app.command(name="demo")(demo.demo)
