@@ -15,8 +15,8 @@ from campaigns.models import Email
 from campaigns.service import CampaignOptions, create_campaign_from_file
 from delivery.message import LinkRef, MessageTemplate, Sender, fold
 from subscribers.lifecycle import create_list
-from subscribers.optin import build_confirmation
 from subscribers.models import Subscriber, SubscriberList
+from subscribers.optin import build_confirmation
 from tests.conftest import REPO
 from tests.delivery.factories import HTML, PADDING, TEXT
 
