@@ -131,10 +131,15 @@ class Tracker:
             return None
         with self._sessions() as session:
             slug = session.scalar(
-                select(Campaign.slug).join(Email, Email.campaign_id == Campaign.id).where(Email.id == link.email_id)
+                select(Campaign.slug)
+                .join(Email, Email.campaign_id == Campaign.id)
+                .where(Email.id == link.email_id)
             )
         return destination(
-            link, campaign_slug=slug or "", utm_source=self.settings.utm_source, utm_medium=self.settings.utm_medium
+            link,
+            campaign_slug=slug or "",
+            utm_source=self.settings.utm_source,
+            utm_medium=self.settings.utm_medium,
         )
 
     def is_test_unsubscribe(self, token: str) -> bool:

@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import dkim
 import pytest
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -130,6 +131,12 @@ def test_injection_in_subject_or_sender_is_refused_when_building():
         template(snd=Sender(address="a@b.c", name="X\nY", base_url="https://x", secret=SECRET))
 
 
+def rsa_key(pem: bytes) -> RSAPrivateKey:
+    key = load_pem_private_key(pem, None)
+    assert isinstance(key, RSAPrivateKey)
+    return key
+
+
 def _rsa_key(tmp_path):
     key = tmp_path / "dkim.pem"
     subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
@@ -141,9 +148,7 @@ def _rsa_key(tmp_path):
 
 def test_dkim_signature_verifies_and_covers_list_unsubscribe(tmp_path):
     private, public = _rsa_key(tmp_path)
-    t = template(
-        snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", load_pem_private_key(private, None))]))
-    )
+    t = template(snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", rsa_key(private))])))
     data = t.render(12, "<m.12@wildmail.test>", "ana@example.org", "Ana Lima", NOW)
     assert data.startswith(b"DKIM-Signature:")
 
@@ -238,9 +243,7 @@ def test_wire_form_with_dkim_is_the_dot_stuffed_signed_message(tmp_path):
     from delivery.smtp_transport import dot_stuff
 
     private, _public = _rsa_key(tmp_path)
-    t = _dotted_template(
-        snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", load_pem_private_key(private, None))]))
-    )
+    t = _dotted_template(snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", rsa_key(private))])))
     data, wire = t.render_wire(12, "<m.12@wildmail.test>", "ana@example.org", ".Ana", NOW)
     assert data.startswith(b"DKIM-Signature:")
     assert wire == dot_stuff(data)

@@ -118,7 +118,7 @@ def test_the_footer_names_the_organisation_when_the_address_does_not(ctx):
     repeated = ctx.settings.with_overrides(
         organisation="Wildlife Fund", postal_address="Wildlife Fund, 1 Street"
     )
-    text = (
-        build_confirmation(repeated, sub, lst, "https://x/confirm/t", NOW).get_body(("plain",)).get_content()
-    )  # type: ignore[union-attr]
+    body = build_confirmation(repeated, sub, lst, "https://x/confirm/t", NOW).get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
     assert "Wildlife Fund, Wildlife Fund" not in text and "Wildlife Fund, 1 Street" in text

@@ -20,7 +20,7 @@ from wildmail.web.app import create_app
 def plain_text(received) -> str:
     msg = received.message
     plain = next(p for p in msg.walk() if p.get_content_type() == "text/plain")
-    return plain.get_content()
+    return str(plain.get_content())
 
 
 def sent_tests(ctx, smtp_server, *addresses: str):

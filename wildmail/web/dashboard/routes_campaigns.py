@@ -233,7 +233,8 @@ async def test_send(request: Request, slug: str) -> Response:
         error = f"Test not sent: at most {TEST_RECIPIENTS_MAX} addresses at a time"
         return campaign_page(request, slug, error=error, status=400)
     try:
-        control.test_send(ctx, slug, addresses or [user.email], smtp.SmtpTransport.from_settings(ctx.settings), position)
+        transport = smtp.SmtpTransport.from_settings(ctx.settings)
+        control.test_send(ctx, slug, addresses or [user.email], transport, position)
     except (control.CampaignError, *USER_ERRORS) as exc:
         return campaign_page(request, slug, error=f"Test not sent: {exc}", status=400)
     except Exception as exc:  # the relay refused or could not be reached: an operational failure
