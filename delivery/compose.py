@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from campaigns.compiled import compiled_email
 from campaigns.models import Campaign, Email, Link
 from delivery.enqueue import message_id
 from delivery.message import LinkRef, MessageTemplate, Sender
+from subscribers.models import SubscriberList
 from wildmail.context import AppContext
 
 
@@ -24,6 +26,7 @@ def load_template(s: Session, email_id: int, sender: Sender, subject_prefix: str
     campaign = s.get(Campaign, email.campaign_id)
     assert campaign is not None
     links = s.execute(select(Link.id, Link.position).where(Link.email_id == email_id)).all()
+    audience = s.scalar(select(SubscriberList.slug).where(SubscriberList.id == campaign.list_id)) or ""
     return MessageTemplate(
         compiled,
         [LinkRef(i, p) for i, p in links],
@@ -31,6 +34,7 @@ def load_template(s: Session, email_id: int, sender: Sender, subject_prefix: str
         list_slug=campaign.slug,
         list_title=campaign.title,
         subject_prefix=subject_prefix,
+        audience=audience,
     )
 
 
@@ -63,15 +67,18 @@ def build_message(
     subject_prefix: str = "",
     now: datetime | None = None,
     ask_donation: bool = True,
+    sender: Sender | None = None,
 ) -> bytes:
     """One complete message for ``email_id`` to ``to`` (tracking URLs carry ``delivery_id``;
-    0 means "not a real delivery": tracking ignores it). ``ask_donation`` False leaves out
-    the donation ask, as donors of campaigns with ``stop_donation_after_click`` get it."""
-    sender = Sender.from_settings(ctx.settings)
+    0 means a test or preview: links redirect, nothing is recorded, the unsubscribe page says
+    it was a test). ``ask_donation`` False leaves out the donation ask, as donors of campaigns
+    with ``stop_donation_after_click`` get it. Every test message gets a Message-ID of its own."""
+    sender = sender or Sender.from_settings(ctx.settings)
     with ctx.session() as s:
         template = load_template(s, email_id, sender, subject_prefix)
     mid = message_id(ctx.settings.secret, sender.domain, template.compiled.campaign_id, 0, 0)
-    mid = mid.replace("<wm.", f"<wm.preview.{email_id}.", 1) if delivery_id == 0 else mid
+    if delivery_id == 0:
+        mid = mid.replace("<wm.", f"<wm.test.{email_id}.{secrets.token_hex(8)}.", 1)
     return template.render(delivery_id, mid, to, name, now or ctx.clock.now(), ask_donation=ask_donation)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from campaigns.enrolment import enrol_members
 from campaigns.models import Campaign, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from delivery.compose import build_message
 from delivery.enqueue import reschedule_overdue
+from delivery.message import Sender, mailbox
 from delivery.models import Delivery
 from delivery.transport import Envelope, Transport
 from wildmail.context import AppContext
@@ -133,11 +135,21 @@ def campaign_status(ctx: AppContext, slug: str, upcoming: int = 5) -> CampaignSt
     return report
 
 
-def test_send(ctx: AppContext, slug: str, to: str, transport: Transport, position: int | None = None) -> int:
-    """Send every email of the campaign (or one position) to ``to``, subject prefixed ``[TEST]``.
+def test_send(
+    ctx: AppContext, slug: str, to: str | Sequence[str], transport: Transport, position: int | None = None
+) -> int:
+    """Send every email of the campaign (or one position) to each address in ``to``, subject
+    prefixed ``[TEST]``, each message with a Message-ID of its own.
 
-    Nothing is recorded as a delivery; tracking URLs carry delivery id 0. Returns messages sent.
+    Nothing is recorded as a delivery; tracking URLs carry delivery id 0 (links redirect, nothing
+    is recorded). Every address is checked before anything is sent. Returns messages sent.
     """
+    recipients = [to] if isinstance(to, str) else list(to)
+    if not recipients:
+        raise CampaignError("no address to send the test to")
+    for address in recipients:
+        mailbox("", address, "test address")  # raises HeaderInjection (a ValueError)
+    sender = Sender.from_settings(ctx.settings)  # the DKIM key is read once
     with ctx.session() as s:
         c = _get(s, slug)
         query = select(Email.id, Email.position).where(Email.campaign_id == c.id).order_by(Email.position)
@@ -148,10 +160,11 @@ def test_send(ctx: AppContext, slug: str, to: str, transport: Transport, positio
         raise CampaignError(f"campaign {slug!r} has no email at position {position}")
     sent = 0
     try:
-        for email_id, _position in emails:
-            data = build_message(ctx, email_id, to, subject_prefix="[TEST] ")
-            transport.send(Envelope(ctx.settings.sender_address, to, data), lambda: True)
-            sent += 1
+        for address in recipients:
+            for email_id, _position in emails:
+                data = build_message(ctx, email_id, address, subject_prefix="[TEST] ", sender=sender)
+                transport.send(Envelope(ctx.settings.sender_address, address, data), lambda: True)
+                sent += 1
     finally:
         transport.close()
     return sent

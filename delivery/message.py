@@ -4,7 +4,8 @@ Per email (:class:`MessageTemplate`): encoded Subject/From/List-Id headers, the 
 boundary and part headers are prepared once, and the compiled HTML/text are split at their
 placeholders (``campaigns.compiled``). Per recipient (:meth:`MessageTemplate.render`): the
 tracking URLs are signed, the placeholders filled, both parts quoted-printable encoded (C code)
-and spliced into the prebuilt bytes; optional DKIM signing covers the List-Unsubscribe headers.
+and spliced into the prebuilt bytes; with a key configured, :mod:`delivery.dkim` signs the result
+and its ``DKIM-Signature`` goes in front of both the message and its dot-stuffed wire form.
 The parts without the donation ask (for donors who should not be asked again) are prepared
 the first time a recipient needs them.
 Any header value containing CR or LF is refused (:class:`HeaderInjection`).
@@ -21,27 +22,17 @@ from email.header import Header
 from email.utils import format_datetime, formataddr
 
 from campaigns.compiled import CompiledEmail, Recipient
+from delivery.dkim import DkimSigner, load_signer
 from delivery.qp_template import QPTemplate, interleave, stuff
 from tracking import tokens
 from wildmail.settings import Settings
 
 CRLF = b"\r\n"
-SIGNED_HEADERS = (
-    b"from",
-    b"to",
-    b"subject",
-    b"date",
-    b"message-id",
-    b"list-id",
-    b"list-unsubscribe",
-    b"list-unsubscribe-post",
-    b"mime-version",
-    b"content-type",
-)
 NAME_FALLBACK = "friend"
 SPECIALS = re.compile(r'[][\\()<>@,:;".]')  # email.utils.specialsre: names that need quoting
 NOT_IN_ADDRESS = re.compile(r'[ <>,;"]')
 END_OF_DATA = b".\r\n"
+BETWEEN_WORDS = re.compile(r"(?<=\S) (?=\S)")  # where a header may fold
 
 
 class DateHeader:
@@ -73,11 +64,35 @@ def clean(value: str, what: str) -> str:
 
 def encode_text(value: str, name: str) -> str:
     """An unstructured header value (outer whitespace dropped: parsers drop it anyway),
-    RFC 2047-encoded when not plain ASCII."""
+    RFC 2047-encoded only when not plain ASCII; a long ASCII value is folded at spaces."""
     value = clean(value, name).strip()
-    if value.isascii() and len(value) + len(name) < 76:
-        return value
+    if value.isascii():
+        return fold(value, len(name) + 2)
     return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+
+
+def fold(value: str, used: int, width: int = 78) -> str:
+    """``value`` folded before a single space between words wherever the line would pass
+    ``width`` (RFC 5322 2.2.3; unfolding gives ``value`` back). ``used``: the header name's
+    width on the first line. A word longer than a line stays whole."""
+    lines: list[str] = []
+    line = ""
+    for word in BETWEEN_WORDS.split(value):
+        if line and used + len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line, used = word, 1  # the continuation line starts with the space
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return "\r\n ".join(lines)
+
+
+def feedback_id(campaign: str, audience: str, organisation: str) -> str:
+    """``campaign:list:organisation:wildmail`` for the Feedback-ID header (Gmail's postmaster
+    feed groups spam rates by these fields; ids only, no personal data)."""
+    fields = [re.sub(r"[^A-Za-z0-9._-]+", "-", f).strip("-") or "none" for f in (campaign, audience)]
+    fields.append(re.sub(r"[^a-z0-9]+", "-", organisation.lower()).strip("-") or "none")
+    return ":".join((*fields, "wildmail"))
 
 
 def mailbox(name: str, address: str, what: str) -> str:
@@ -104,28 +119,6 @@ def list_id(title: str, ident: str) -> str:
 
 
 @dataclass(frozen=True)
-class DkimKey:
-    """DKIM signing parameters (dkimpy)."""
-
-    selector: str
-    domain: str
-    private_key: bytes
-
-    def sign(self, message: bytes) -> bytes:
-        import dkim
-
-        signature: bytes = dkim.sign(
-            message,
-            self.selector.encode(),
-            self.domain.encode(),
-            self.private_key,
-            include_headers=list(SIGNED_HEADERS),
-            linesep=CRLF,
-        )
-        return signature
-
-
-@dataclass(frozen=True)
 class Sender:
     """Who sends, and where the tracking and unsubscribe URLs point."""
 
@@ -135,16 +128,12 @@ class Sender:
     secret: bytes = field(repr=False)
     unsubscribe_mailto: str = ""
     reply_to: str = ""
-    dkim: DkimKey | None = None
+    dkim: DkimSigner | None = None
+    organisation: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Sender:
-        """Sender details (and DKIM key, when configured) from settings."""
-        dkim_key = None
-        if settings.dkim_private_key_file and settings.dkim_selector:
-            key = settings.dkim_private_key()
-            domain = settings.dkim_domain or settings.sender_address.rpartition("@")[2]
-            dkim_key = DkimKey(settings.dkim_selector, domain, key)
+        """Sender details (and DKIM signer, when configured) from settings."""
         return cls(
             address=settings.sender_address,
             name=settings.sender_name,
@@ -152,7 +141,8 @@ class Sender:
             secret=settings.secret,
             unsubscribe_mailto=settings.unsubscribe_mailto,
             reply_to=settings.reply_to,
-            dkim=dkim_key,
+            dkim=load_signer(settings),
+            organisation=settings.organisation,
         )
 
     @property
@@ -180,7 +170,10 @@ class MessageTemplate:
         list_slug: str,
         list_title: str,
         subject_prefix: str = "",
+        audience: str = "",
     ) -> None:
+        """``list_slug``/``list_title``: the List-Id (the campaign); ``audience``: the slug of
+        the subscriber list it goes to (for Feedback-ID)."""
         self.compiled = compiled
         self._parts: dict[bool, tuple[QPTemplate, QPTemplate]] = {}
         self.parts(ask_donation=True)
@@ -195,6 +188,7 @@ class MessageTemplate:
             b"MIME-Version: 1.0",
             b"List-Id: " + list_id(list_title, f"{list_slug}.{sender.domain}").encode(),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+            b"Feedback-ID: " + feedback_id(list_slug, audience, sender.organisation).encode(),
         ]
         if sender.reply_to:
             head.append(b"Reply-To: " + mailbox("", sender.reply_to, "reply-to").encode())
@@ -319,14 +313,15 @@ class MessageTemplate:
                 self._close,
             )
         )
-        if self.sender.dkim is not None:
-            message = self.sender.dkim.sign(message) + message
-            return message, (stuff(message) + END_OF_DATA if wire else b"")
+        # The signature covers these exact bytes; its own lines never start with a dot, so the
+        # same header goes in front of the dot-stuffed form unchanged.
+        signature = self.sender.dkim.sign(message) if self.sender.dkim is not None else b""
         if not wire:
-            return message, b""
+            return signature + message, b""
         w_head, w_text_open, w_html_open, w_close = self._wire
         stuffed = b"".join(
             (
+                signature,
                 head,
                 w_head,
                 w_text_open,
@@ -337,4 +332,5 @@ class MessageTemplate:
                 END_OF_DATA,
             )
         )
+        message = signature + message
         return message, stuffed

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from campaigns.models import Campaign, Email
 from tracking import tokens
 from tracking.batch import CLICK, OPEN
 from tracking.ip_hash import IpHasher
@@ -98,6 +99,8 @@ class Tracker:
             delivery_id, link_id = tokens.parse_click(self.key, token)
         except tokens.BadToken:
             return None
+        if delivery_id == tokens.TEST_DELIVERY:
+            return self.test_click(link_id)
         link = self.cache.link(link_id)
         meta = self.cache.delivery(delivery_id) if link is not None else None
         if link is None or meta is None or link.email_id != meta.email_id:
@@ -120,6 +123,32 @@ class Tracker:
                 request.ip,
             )
         return url
+
+    def test_click(self, link_id: int) -> str | None:
+        """Where a test send's link goes (its signed token carries delivery id 0): the link's
+        destination, UTM-tagged like a real click; nothing is recorded."""
+        link = self.cache.link(link_id)
+        if link is None:
+            return None
+        with self._sessions() as session:
+            slug = session.scalar(
+                select(Campaign.slug)
+                .join(Email, Email.campaign_id == Campaign.id)
+                .where(Email.id == link.email_id)
+            )
+        return destination(
+            link,
+            campaign_slug=slug or "",
+            utm_source=self.settings.utm_source,
+            utm_medium=self.settings.utm_medium,
+        )
+
+    def is_test_unsubscribe(self, token: str) -> bool:
+        """True for the validly signed unsubscribe token of a test send (delivery id 0)."""
+        try:
+            return tokens.parse_unsubscribe(self.key, token) == tokens.TEST_DELIVERY
+        except tokens.BadToken:
+            return False
 
     def unsubscribe_target(self, token: str) -> DeliveryMeta | None:
         """The delivery an unsubscribe token points at, or None when bad or unknown."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from wildmail.signing import BadToken, IntsVerifier, ints_verifier, sign_ints, verify_ints
 
+TEST_DELIVERY = 0  # the delivery id in the URLs of test sends and previews: nothing is recorded
 OPEN = "open"
 CLICK = "click"
 UNSUBSCRIBE = "unsubscribe"

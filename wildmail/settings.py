@@ -15,10 +15,17 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
 from wildmail.redaction import mask_url, shown_settings, shown_value
 
 ENV_PREFIX = "WILDMAIL_"
 DEFAULT_FILE = "wildmail.toml"
+MIN_RSA_BITS = 1024
 SECRET_MIN_BYTES = 32
 SECRET_MIN_DISTINCT = 10
 
@@ -50,7 +57,9 @@ class Settings:
     smtp_rate_per_second: float = 0.0  # 0 = unlimited
     dkim_selector: str = ""
     dkim_domain: str = ""
-    dkim_private_key_file: str = ""
+    dkim_private_key_file: str = ""  # PEM RSA key (>= 1024 bits; `wildmail dkim keygen` makes 2048)
+    dkim_ed25519_selector: str = ""  # optional second signature (RFC 8463), with its own selector
+    dkim_ed25519_key_file: str = ""
     unsubscribe_mailto: str = ""
     utm_source: str = "wildmail"
     utm_medium: str = "email"
@@ -72,20 +81,31 @@ class Settings:
         check_secret_key(self.secret_key, "secret_key")
         return key
 
-    def dkim_private_key(self) -> bytes:
-        """The PEM RSA key named by ``dkim_private_key_file``; a one-line SettingsError otherwise."""
-        from dkim.crypto import UnparsableKeyError, parse_pem_private_key
-
+    def dkim_private_key(self) -> RSAPrivateKey:
+        """The RSA key named by ``dkim_private_key_file``; a one-line SettingsError otherwise."""
+        key = _read_key("dkim_private_key_file", self.require("dkim_private_key_file"))
         name = f"{ENV_PREFIX}DKIM_PRIVATE_KEY_FILE"
-        path = self.require("dkim_private_key_file")
-        try:
-            key = Path(path).read_bytes()
-        except OSError as exc:
-            raise SettingsError(f"{name}: cannot read {path!r}: {exc.strerror or exc}") from None
-        try:
-            parse_pem_private_key(key)
-        except (UnparsableKeyError, ValueError, IndexError):
-            raise SettingsError(f"{name}: {path!r} is not a PEM RSA private key") from None
+        if not isinstance(key, RSAPrivateKey):
+            raise SettingsError(
+                f"{name}: {self.dkim_private_key_file!r} is not an RSA key"
+                " (an Ed25519 key goes in dkim_ed25519_key_file, as a second signature)"
+            )
+        if key.key_size < MIN_RSA_BITS:
+            raise SettingsError(
+                f"{name}: {self.dkim_private_key_file!r} is a {key.key_size}-bit RSA key;"
+                f" DKIM needs at least {MIN_RSA_BITS} bits (2048 recommended)"
+            )
+        return key
+
+    def dkim_ed25519_private_key(self) -> Ed25519PrivateKey | None:
+        """The Ed25519 key named by ``dkim_ed25519_key_file`` (None when not set)."""
+        if not self.dkim_ed25519_key_file:
+            return None
+        key = _read_key("dkim_ed25519_key_file", self.dkim_ed25519_key_file)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise SettingsError(
+                f"{ENV_PREFIX}DKIM_ED25519_KEY_FILE: {self.dkim_ed25519_key_file!r} is not an Ed25519 key"
+            )
         return key
 
     def __repr__(self) -> str:
@@ -119,6 +139,21 @@ def check_secret_key(key: str, source: str) -> None:
             f"{source}: {problem}; run 'wildmail init' for a new wildmail.toml with a generated key, or set"
             " one from: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
+
+
+def _read_key(key: str, path: str) -> PrivateKeyTypes:
+    """A PEM private key file, or a one-line SettingsError naming the setting."""
+    name = f"{ENV_PREFIX}{key.upper()}"
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"{name}: cannot read {path!r}: {exc.strerror or exc}") from None
+    try:
+        return load_pem_private_key(data, password=None)
+    except TypeError:  # the key is encrypted
+        raise SettingsError(f"{name}: {path!r} is encrypted; wildmail needs an unencrypted key") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise SettingsError(f"{name}: {path!r} is not a PEM private key") from None
 
 
 _KINDS: dict[str, type] = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple}
@@ -177,6 +212,17 @@ def _validate(s: Settings, key_origin: str = "secret_key") -> Settings:
         raise SettingsError(f"{ENV_PREFIX}{missing}: DKIM signing needs both a selector and a key file")
     if s.template_dir and not Path(s.template_dir).is_dir():
         raise SettingsError(f"{ENV_PREFIX}TEMPLATE_DIR: {s.template_dir!r} is not a directory")
+    if bool(s.dkim_ed25519_selector) != bool(s.dkim_ed25519_key_file):
+        missing = "DKIM_ED25519_KEY_FILE" if s.dkim_ed25519_selector else "DKIM_ED25519_SELECTOR"
+        raise SettingsError(f"{ENV_PREFIX}{missing}: Ed25519 signing needs both a selector and a key file")
+    if s.dkim_ed25519_key_file and not s.dkim_private_key_file:
+        raise SettingsError(
+            f"{ENV_PREFIX}DKIM_ED25519_KEY_FILE: an Ed25519 signature is a second one;"
+            " set dkim_selector and dkim_private_key_file (RSA) too"
+        )
+    if s.dkim_private_key_file:  # a bad key stops every command at startup, not the first send
+        s.dkim_private_key()
+        s.dkim_ed25519_private_key()
     parsed = urlparse(s.base_url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(f"{ENV_PREFIX}BASE_URL: expected an http(s) URL, got {s.base_url!r}")

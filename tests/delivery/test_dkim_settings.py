@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 import subprocess
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -12,12 +11,13 @@ from pathlib import Path
 
 import dkim
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from campaigns.models import Email
 from delivery.compose import build_message
 from delivery.control import schedule_campaign
 from delivery.enqueue import tick
-from delivery.message import Sender
 from delivery.smtp_transport import SmtpTransport
 from delivery.worker import run_worker_once
 from tests.delivery.factories import add_subscribers, make_campaign
@@ -27,17 +27,22 @@ from wildmail.settings import SettingsError, load_settings
 SELECTOR, DOMAIN = "wm2026", "mail.wildmail.test"
 
 
+def pem(key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
 @pytest.fixture(scope="module")
 def rsa_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
     """A fresh RSA private key file and its base64 DER public key (for the DNS record)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command line is not installed (and neither is 'cryptography')")
-    key = tmp_path_factory.mktemp("dkim") / "dkim.pem"
-    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
-    der = subprocess.run(
-        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"], check=True, capture_output=True
-    ).stdout
-    return key, base64.b64encode(der)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path_factory.mktemp("dkim") / "dkim.pem"
+    path.write_bytes(pem(key))
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return path, base64.b64encode(der)
 
 
 def dns_for(public: bytes):
@@ -117,21 +122,61 @@ def test_worker_sends_signed_mail(ctx, clock, smtp_server, rsa_key, tmp_path, mo
         check(received.data, public)
 
 
-@pytest.mark.parametrize("problem", ["missing", "unreadable", "not a key"])
-def test_bad_key_file_is_a_one_line_error_naming_the_setting(ctx, tmp_path, problem):
-    path = tmp_path / "dkim.pem"
+def _write_problem_key(path: Path, problem: str) -> None:
     if problem == "unreadable":
         path.mkdir()  # reading a folder fails even as root
     elif problem == "not a key":
         path.write_text("-----BEGIN NOTHING-----\nabc\n-----END NOTHING-----\n")
-    settings = ctx.settings.with_overrides(
-        dkim_selector=SELECTOR, dkim_domain=DOMAIN, dkim_private_key_file=str(path)
-    )
-    with pytest.raises(SettingsError) as info:
-        Sender.from_settings(settings)
+    elif problem == "ed25519 in the RSA setting":
+        path.write_bytes(pem(ed25519.Ed25519PrivateKey.generate()))
+    elif problem == "too short":
+        subprocess.run(["openssl", "genrsa", "-out", str(path), "768"], check=True, capture_output=True)
+    elif problem == "encrypted":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(b"secret"),
+            )
+        )
+
+
+PROBLEMS = {
+    "missing": "cannot read",
+    "unreadable": "cannot read",
+    "not a key": "is not a PEM private key",
+    "ed25519 in the RSA setting": "is not an RSA key",
+    "too short": "is a 768-bit RSA key; DKIM needs at least 1024 bits",
+    "encrypted": "is encrypted",
+}
+
+
+@pytest.mark.parametrize("problem", list(PROBLEMS))
+def test_bad_key_file_is_a_one_line_error_naming_the_setting(ctx, tmp_path, problem):
+    path = tmp_path / "dkim.pem"
+    _write_problem_key(path, problem)
+    with pytest.raises(SettingsError) as info:  # refused when the settings are loaded: at startup
+        ctx.settings.with_overrides(
+            dkim_selector=SELECTOR, dkim_domain=DOMAIN, dkim_private_key_file=str(path)
+        )
     message = str(info.value)
     assert message.startswith("WILDMAIL_DKIM_PRIVATE_KEY_FILE: ") and "\n" not in message
-    assert str(path) in message
+    assert str(path) in message and PROBLEMS[problem] in message
+
+
+def test_rsa_key_in_the_ed25519_setting_is_refused(ctx, rsa_key, tmp_path):
+    with pytest.raises(SettingsError, match=r"^WILDMAIL_DKIM_ED25519_KEY_FILE: .* is not an Ed25519 key$"):
+        ctx.settings.with_overrides(
+            dkim_selector=SELECTOR,
+            dkim_private_key_file=str(rsa_key[0]),
+            dkim_ed25519_selector="ed1",
+            dkim_ed25519_key_file=str(rsa_key[0]),
+        )
+    ed_file = tmp_path / "ed.pem"
+    ed_file.write_bytes(pem(ed25519.Ed25519PrivateKey.generate()))
+    with pytest.raises(SettingsError, match=r"^WILDMAIL_DKIM_ED25519_KEY_FILE: .*second one"):
+        ctx.settings.with_overrides(dkim_ed25519_selector="ed1", dkim_ed25519_key_file=str(ed_file))
 
 
 def test_selector_without_key_file_or_key_file_without_selector_is_refused(ctx, tmp_path):

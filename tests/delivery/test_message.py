@@ -9,12 +9,15 @@ from email.utils import parsedate_to_datetime
 
 import dkim
 import pytest
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from campaigns.compiled import CompiledEmail
 from delivery.compose import preview_eml
-from delivery.message import DkimKey, HeaderInjection, LinkRef, MessageTemplate, Sender
+from delivery.dkim import DkimKey, DkimSigner
+from delivery.message import HeaderInjection, LinkRef, MessageTemplate, Sender
 from tests.delivery.factories import HTML, PADDING, TEXT, make_campaign
 from tracking import tokens
 
@@ -128,6 +131,12 @@ def test_injection_in_subject_or_sender_is_refused_when_building():
         template(snd=Sender(address="a@b.c", name="X\nY", base_url="https://x", secret=SECRET))
 
 
+def rsa_key(pem: bytes) -> RSAPrivateKey:
+    key = load_pem_private_key(pem, None)
+    assert isinstance(key, RSAPrivateKey)
+    return key
+
+
 def _rsa_key(tmp_path):
     key = tmp_path / "dkim.pem"
     subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
@@ -139,7 +148,7 @@ def _rsa_key(tmp_path):
 
 def test_dkim_signature_verifies_and_covers_list_unsubscribe(tmp_path):
     private, public = _rsa_key(tmp_path)
-    t = template(snd=sender(dkim=DkimKey("wm1", "wildmail.test", private)))
+    t = template(snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", rsa_key(private))])))
     data = t.render(12, "<m.12@wildmail.test>", "ana@example.org", "Ana Lima", NOW)
     assert data.startswith(b"DKIM-Signature:")
 
@@ -234,7 +243,7 @@ def test_wire_form_with_dkim_is_the_dot_stuffed_signed_message(tmp_path):
     from delivery.smtp_transport import dot_stuff
 
     private, _public = _rsa_key(tmp_path)
-    t = _dotted_template(snd=sender(dkim=DkimKey("wm1", "wildmail.test", private)))
+    t = _dotted_template(snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", rsa_key(private))])))
     data, wire = t.render_wire(12, "<m.12@wildmail.test>", "ana@example.org", ".Ana", NOW)
     assert data.startswith(b"DKIM-Signature:")
     assert wire == dot_stuff(data)

@@ -93,10 +93,11 @@ def register(app: typer.Typer) -> None:
     @app.command(name="test-send")
     def test_send_command(
         name: str = typer.Argument(..., help="Campaign name or slug."),
-        to: str = typer.Option(..., "--to", help="Address to send the test to."),
+        to: list[str] = typer.Option(..., "--to", help="Address to send the test to (repeat for more)."),
         position: int | None = typer.Option(None, "--position", min=1, help="Only this email."),
     ) -> None:
-        """Send the campaign's emails to one address through the configured relay."""
+        """Send the campaign's emails to one or more addresses through the configured relay
+        (DKIM-signed when a key is configured; links work, nothing is recorded)."""
         ctx = context(secret=True)
         try:
             sent = test_send(ctx, name, to, SmtpTransport.from_settings(ctx.settings), position)
@@ -108,4 +109,4 @@ def register(app: typer.Typer) -> None:
             fail(f"test send failed: {exc}", EXIT_FAILURE)
         finally:
             ctx.close()
-        console.print(f"sent {sent} test message(s) to {to}", highlight=False)
+        console.print(f"sent {sent} test message(s) to {', '.join(to)}", highlight=False)

@@ -5,6 +5,8 @@ answered by :func:`send_pixel` straight from ``wildmail.web.app.WildmailApp.__ca
 FastAPI's middleware, telemetry and router (they cost more than the pixel itself; see
 bench/tracking.py). The same pixel is also registered as an ordinary route, as a fallback.
 
+Test sends carry delivery id 0 in their signed tokens: their clicks redirect without being
+recorded and their unsubscribe link opens a page that says it was a test.
 Bad tokens: clicks and unsubscribes answer 404 with a plain page, never redirect, record
 nothing. The pixel answers 404 too for a token whose signature fails (only a tampered URL
 does that; mail clients never see it), and the GIF for every validly signed token without a
@@ -132,8 +134,17 @@ def _preferences_url(request: Request, token: str) -> str | None:
         return None
 
 
+def _test_page(request: Request) -> Response:
+    """What the unsubscribe link of a test send opens: a page saying so (nothing changes)."""
+    return templates.TemplateResponse(
+        request, "tracking/test_unsubscribe.html", {}, headers={"Cache-Control": "no-store"}
+    )
+
+
 def _page(request: Request, token: str, *, done: bool, changed: bool = False) -> Response:
     tracker = tracker_of(request.app)
+    if tracker.is_test_unsubscribe(token):
+        return _test_page(request)
     meta = tracker.unsubscribe_target(token)
     page = tracker.unsubscribe_page(meta) if meta is not None else None
     if page is None:
@@ -162,6 +173,8 @@ def unsubscribe_page(token: str, request: Request) -> Response:
 async def unsubscribe_post(token: str, request: Request) -> Response:
     """RFC 8058 one-click POST (or the page's button): unsubscribe, committed before answering."""
     tracker = tracker_of(request.app)
+    if tracker.is_test_unsubscribe(token):
+        return _test_page(request)
     meta = tracker.unsubscribe_target(token)
     if meta is None:
         return _not_found()

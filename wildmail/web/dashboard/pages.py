@@ -29,7 +29,7 @@ NOTICES = {
     "started": "Campaign started: subscribers of its list are enrolled.",
     "paused": "Campaign paused: nothing more is sent until you resume it.",
     "resumed": "Campaign resumed: each subscriber continues at their next slot.",
-    "tested": "Test emails sent to your address.",
+    "tested": "Test emails sent.",
     "list": "List created.",
     "user-added": "User added.",
     "user-removed": "User removed.",
