@@ -42,7 +42,7 @@ def _check_overview(text: str) -> None:
 @pytest.mark.postgres
 def test_stats_csv_cli_neutralises_titles_and_subjects(db_url, engine, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("WILDMAIL_DATABASE_URL", db_url)
-    monkeypatch.setenv("WILDMAIL_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("WILDMAIL_CONFIG", "/dev/null")
     with Session(engine) as s:
         _hostile_campaign(s)
     runner = CliRunner()

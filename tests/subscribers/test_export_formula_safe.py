@@ -38,7 +38,7 @@ def assert_formula_safe(text: str) -> list[list[str]]:
 
 def test_cli_export_neutralises_formulas_in_every_user_field(db_url, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("WILDMAIL_DATABASE_URL", db_url)
-    monkeypatch.setenv("WILDMAIL_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("WILDMAIL_CONFIG", "/dev/null")
     monkeypatch.setenv("WILDMAIL_SECRET_KEY", "export-test-key-0123456789-abcdefghijklmnopqrstuvwxyz")
     runner = CliRunner()
     assert runner.invoke(app, ["subscribers", "list-create", "news", "--single-opt-in"]).exit_code == 0
