@@ -33,7 +33,7 @@ def _frame(title: str, y_max: int, y_label: str = "") -> list[str]:
     plot_h = HEIGHT - TOP - BOTTOM
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="{escape(title)}" class="chart" width="100%" style="max-width:{WIDTH}px">',
+        f'aria-label="{escape(title)}" class="chart" width="100%">',
         f"<title>{escape(title)}</title>",
         f'<text x="{LEFT}" y="16" font-size="13" font-weight="bold" fill="#1d2a22">{escape(title)}</text>',
     ]
@@ -146,7 +146,7 @@ def dropoff_svg(steps: Sequence[DropOff], title: str = "Drop-off along the serie
 def _empty(title: str, message: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} 80" role="img" class="chart empty" '
-        f'aria-label="{escape(title)}" width="100%" style="max-width:{WIDTH}px">'
+        f'aria-label="{escape(title)}" width="100%">'
         f"<title>{escape(title)}</title>"
         f'<text x="{LEFT}" y="16" font-size="13" font-weight="bold" fill="#1d2a22">{escape(title)}</text>'
         f'<text x="{LEFT}" y="50" font-size="13" fill="#55645a">{escape(message)}</text></svg>'

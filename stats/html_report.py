@@ -21,6 +21,7 @@ _TEMPLATE = """<!doctype html>
 <style>
 body{font:15px/1.5 system-ui,sans-serif;color:#1d2a22;background:#f6f4ef;margin:0}
 main{max-width:980px;margin:0 auto;padding:1.5rem}
+svg.chart{max-width:720px}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{padding:.35rem .5rem;border-bottom:1px solid #d9d4c7;text-align:right}
 th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}

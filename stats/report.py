@@ -18,6 +18,7 @@ from stats import rollup
 from stats.figures import Bucket, CampaignReport, CampaignSummary, DropOff, Funnel, TopLink
 from stats.models import StatsHourly, StatsLink, StatsTotal
 from wildmail.clock import Clock, SystemClock
+from wildmail.db import MAX_ROW_ID
 
 TOP_LINKS = 10
 
@@ -29,7 +30,7 @@ class UnknownCampaign(LookupError):
 def find_campaign(session: Session, name: str | int) -> Campaign:
     """The campaign with this slug or numeric id, or raise :class:`UnknownCampaign`."""
     campaign = session.scalar(select(Campaign).where(Campaign.slug == str(name)))
-    if campaign is None and str(name).isdigit():
+    if campaign is None and str(name).isdigit() and int(name) <= MAX_ROW_ID:
         campaign = session.get(Campaign, int(name))
     if campaign is None:
         raise UnknownCampaign(f"no campaign named {name!r}")

@@ -30,8 +30,10 @@ from wildmail.signing import BadToken, sign_ints, verify_ints
 PURPOSE = "subscribers.confirm"
 CONFIRM_TTL = timedelta(days=7)
 # The public form must not be a way to flood someone's inbox: one confirmation per address and
-# list per interval from the form (an admin asking through the CLI is not throttled).
+# list per interval, and a few per address per day over all lists, from the form (an admin asking
+# through the CLI is not throttled).
 FORM_RESEND_INTERVAL = timedelta(minutes=10)
+FORM_CONFIRMATIONS_PER_DAY = 3
 CONFIRMATION_SENT_DETAIL = "confirmation sent for list "
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "email"
 # Shipped templates only, but they show what strangers typed into the public form: sandboxed anyway.
@@ -194,7 +196,9 @@ def subscribe(
     elif sub.status == SubscriberStatus.ACTIVE.value and any(m.id == lst.id for m in sub.lists):
         return SubscribeResult(sub, Outcome.ALREADY_ACTIVE)
     session.flush()
-    if source is ConsentSource.FORM and _sent_recently(session, sub, lst, at):
+    if source is ConsentSource.FORM and (
+        _sent_recently(session, sub, lst, at) or _sent_today(session, sub, at) >= FORM_CONFIRMATIONS_PER_DAY
+    ):
         return SubscribeResult(sub, Outcome.CONFIRMATION_RECENT)
     url = confirmation_url(settings, sub.id, lst.id, at)
     send(build_confirmation(settings, sub, lst, url, at))
@@ -202,6 +206,18 @@ def subscribe(
     session.add(ConsentEvent(subscriber_id=sub.id, from_status=sub.status, to_status=sub.status,
                              source=source.value, detail=detail, at=at))  # fmt: skip
     return SubscribeResult(sub, Outcome.CONFIRMATION_SENT, url)
+
+
+def _sent_today(session: Session, sub: Subscriber, at: datetime) -> int:
+    """How many confirmation emails (for any list) the person was sent in the 24 hours before ``at``."""
+    count = session.scalar(
+        select(func.count()).where(
+            ConsentEvent.subscriber_id == sub.id,
+            ConsentEvent.at > at - timedelta(days=1),
+            ConsentEvent.detail.startswith(CONFIRMATION_SENT_DETAIL, autoescape=True),
+        )
+    )
+    return count or 0
 
 
 def _sent_recently(session: Session, sub: Subscriber, lst: SubscriberList, at: datetime) -> bool:

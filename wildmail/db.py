@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+MAX_ROW_ID = 2**63 - 1  # largest id a BIGINT (or SQLite INTEGER) column holds; larger ones name no row
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

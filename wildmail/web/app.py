@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -14,6 +15,9 @@ from starlette.types import Receive, Scope, Send
 from tracking.service import Tracker
 from wildmail.context import AppContext
 from wildmail.web import dashboard_routes, preferences_routes, public_routes, tracking_routes
+from wildmail.web.body_limits import BodyLimits, BodyTooLarge, LimitedBody, too_large_response
+from wildmail.web.path_params import path_errors_as_404
+from wildmail.web.security_headers import wrap_send
 from wildmail.web.templating import STATIC_DIR
 
 # preferences_routes first: tracking_routes' /u/{token:path} would also match /u/<token>/preferences
@@ -25,10 +29,14 @@ class WildmailApp(FastAPI):
 
     The pixel is the hot path (every opened email fetches it); FastAPI's middleware stack and
     per-request telemetry checks cost more than verifying the token and queueing the hit, so
-    ``/o/<token>.gif`` is served here directly. Everything else goes through FastAPI as usual.
+    ``/o/<token>.gif`` is served here directly (its headers include the security headers).
+    Everything else goes through FastAPI with the security headers added to the response and
+    the request body held to the route's size limit, outside every framework layer, so errors,
+    redirects and static files get them too.
     """
 
     pixel_tracker: Tracker | None = None  # set at startup; read here without Starlette's State lookup
+    body_limits = BodyLimits()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tracker = self.pixel_tracker
@@ -41,11 +49,21 @@ class WildmailApp(FastAPI):
         ):
             await tracking_routes.send_pixel(scope, send, tracker)
             return
+        if scope["type"] == "http":
+            send = wrap_send(send, scope["path"])
+            body = LimitedBody(scope, receive, send, self.body_limits)
+            if body.declared_too_large():
+                await body.refuse()
+                return
+            receive, send = body.receive, body.send
         await super().__call__(scope, receive, send)
 
 
-def create_app(ctx: AppContext) -> FastAPI:
-    """Build the app around an application context (settings, engine, clock)."""
+def create_app(ctx: AppContext, body_limits: BodyLimits | None = None) -> FastAPI:
+    """Build the app around an application context (settings, engine, clock).
+
+    ``body_limits`` replaces the default request body limits (64 KB forms, 20 MB uploads).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +84,10 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     app = WildmailApp(title="wildmail", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = ctx
+    if body_limits is not None:
+        app.body_limits = body_limits
+    app.add_exception_handler(BodyTooLarge, too_large_response)
+    app.add_exception_handler(RequestValidationError, path_errors_as_404)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for part in PARTS:
         app.include_router(part.router)

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from tracking.lookup import DeliveryMeta
 from tracking.preferences import Outcome, preferences_for, save_committed
 from wildmail.context import AppContext
+from wildmail.db import MAX_ROW_ID
 from wildmail.web.public_routes import CSRF_COOKIE, CSRF_SECONDS, csrf_token, csrf_valid
 from wildmail.web.templating import templates
 from wildmail.web.tracking_routes import NOT_FOUND_TEXT, tracker_of
@@ -85,10 +86,11 @@ def preferences_page(token: str, request: Request) -> Response:
 
 
 def _keep_ids(values: list[Any]) -> set[int] | None:
-    try:
-        return {int(v) for v in values if isinstance(v, str)}
-    except ValueError:
+    """The ticked list ids, or None when one is not an id (a number a row could have)."""
+    texts = [v.strip() for v in values if isinstance(v, str)]
+    if not all(t.isdigit() and 1 <= int(t) <= MAX_ROW_ID for t in texts):
         return None
+    return {int(t) for t in texts}
 
 
 @router.post("/u/{token}/preferences", include_in_schema=False, response_class=HTMLResponse)

@@ -3,13 +3,18 @@
 The form carries a CSRF token signed with the app secret and bound to a random nonce kept in a
 cookie (double submit, 2 hour window). A confirmation link opens a page with a button that
 POSTs back: link scanners that prefetch URLs in mail (GET) cannot confirm on someone's behalf.
+
+Against bots and inbox flooding: a honeypot field (hidden by the stylesheet; a bot that fills it
+gets the usual answer and nothing is sent), at most ``SUBSCRIBES_PER_CLIENT`` posts per client
+address per hour (counted in this process, see :mod:`wildmail.web.client_limits`), and the
+per-address limits of :func:`subscribers.optin.subscribe` (a few confirmations a day).
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, Request
@@ -23,12 +28,15 @@ from wildmail.context import AppContext
 from wildmail.db import write_transaction
 from wildmail.mailer import MailError, send_one
 from wildmail.signing import BadToken, sign, verify
+from wildmail.web.client_limits import WindowLimit
 from wildmail.web.templating import templates
 
 router = APIRouter()
 CSRF_PURPOSE = "public.subscribe.csrf"
 CSRF_COOKIE = "wm_csrf"
 CSRF_SECONDS = 2 * 3600
+SUBSCRIBES_PER_CLIENT = 5  # form posts per client address per hour
+CLIENT_WINDOW = timedelta(hours=1)
 
 
 def _ctx(request: Request) -> AppContext:
@@ -102,6 +110,16 @@ def subscribe_submit(
         )
     if website:  # honeypot field hidden from people; bots fill it in
         return _message(request, 200, "Almost there", "Please check your inbox to confirm your subscription.")
+    limit: WindowLimit = request.app.state.subscribe_limit
+    if not limit.allow(request.client.host if request.client else "", now):
+        response = _message(
+            request,
+            429,
+            "Too many sign-ups",
+            "Too many subscriptions were sent from your network in the last hour. Please try again later.",
+        )
+        response.headers["Retry-After"] = str(int(CLIENT_WINDOW.total_seconds()))
+        return response
     try:
         with write_transaction(ctx.engine) as session:
             lst = lifecycle.get_list(session, slug)
@@ -155,7 +173,9 @@ def confirm_submit(request: Request, token: str) -> HTMLResponse:
 
 
 async def startup(app: FastAPI) -> None:
-    """Nothing to start: importing ``campaigns.enrolment`` above registered the activation hook."""
+    """Start counting form posts per client (``campaigns.enrolment``, imported above, registered
+    the activation hook)."""
+    app.state.subscribe_limit = WindowLimit(SUBSCRIBES_PER_CLIENT, CLIENT_WINDOW)
 
 
 async def shutdown(app: FastAPI) -> None:

@@ -26,6 +26,7 @@ from starlette.types import Scope, Send
 from tracking.classify import PREFETCH_HEADERS
 from tracking.service import RequestInfo, Tracker
 from wildmail.context import AppContext
+from wildmail.web import security_headers
 from wildmail.web.templating import templates
 
 router = APIRouter()
@@ -35,16 +36,19 @@ PIXEL_GIF = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
     b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
+# The fast path is answered before the app's security-header wrapper: the headers are included here.
 PIXEL_HEADERS = [
     (b"content-type", b"image/gif"),
     (b"content-length", str(len(PIXEL_GIF)).encode()),
     (b"cache-control", b"no-cache, max-age=0"),
+    *security_headers.HEADERS,
 ]
 NOT_FOUND_TEXT = "Not found: this link is not valid.\n"
 NOT_FOUND_HEADERS = [
     (b"content-type", b"text/plain; charset=utf-8"),
     (b"content-length", str(len(NOT_FOUND_TEXT)).encode()),
     (b"cache-control", b"no-store"),
+    *security_headers.HEADERS,
 ]
 ONE_CLICK_FIELD = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"

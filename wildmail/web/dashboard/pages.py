@@ -36,16 +36,9 @@ NOTICES = {
 }
 
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'none'; "
-        "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-}
+# The security headers (CSP, X-Frame-Options, ...) are added to every response by
+# wildmail.web.security_headers; dashboard pages are also never cached.
+SECURITY_HEADERS = {"Cache-Control": "no-store"}
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

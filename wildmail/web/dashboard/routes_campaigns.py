@@ -27,11 +27,12 @@ from campaigns.service import (
     get_email,
 )
 from subscribers.models import SubscriberList
-from wildmail.db import write_transaction
+from wildmail.db import MAX_ROW_ID, write_transaction
 from wildmail.users import User
 from wildmail.web.dashboard.auth import CAN_EDIT, ctx_of, require
 from wildmail.web.dashboard.pages import DashboardRoute, done, error_page, form_of, render
 from wildmail.web.dashboard.routes_stats import campaign_page, not_found
+from wildmail.web.path_params import DbInt
 
 router = APIRouter(route_class=DashboardRoute)
 MAX_ARTICLE_BYTES = 2_000_000
@@ -117,7 +118,7 @@ async def create(request: Request) -> Response:
 
 
 @router.post("/dashboard/campaigns/{slug}/emails/{position}")
-async def edit(request: Request, slug: str, position: int) -> Response:
+async def edit(request: Request, slug: str, position: DbInt) -> Response:
     """Save an email's subject and preheader (recompiled at once)."""
     require(request, CAN_EDIT)
     form = await form_of(request)
@@ -154,7 +155,7 @@ def _preview(request: Request, slug: str, position: int) -> tuple[Campaign, Any,
 
 
 @router.get("/dashboard/campaigns/{slug}/emails/{position}/preview")
-def preview_page(request: Request, slug: str, position: int) -> Response:
+def preview_page(request: Request, slug: str, position: DbInt) -> Response:
     """The email at desktop and phone widths, as a subscriber would see it."""
     user = require(request, CAN_EDIT)
     found = _preview(request, slug, position)
@@ -166,7 +167,7 @@ def preview_page(request: Request, slug: str, position: int) -> Response:
 
 
 @router.get("/dashboard/campaigns/{slug}/emails/{position}/preview.html")
-def preview_html(request: Request, slug: str, position: int) -> Response:
+def preview_html(request: Request, slug: str, position: DbInt) -> Response:
     """The personalised HTML itself (shown in a sandboxed iframe, no scripts allowed)."""
     require(request, CAN_EDIT)
     found = _preview(request, slug, position)
@@ -243,8 +244,10 @@ async def test_send(request: Request, slug: str) -> Response:
     if control is None or smtp is None:
         return error_page(request, 503, "Not available yet", "Sending test emails is not available yet.")
     ctx = ctx_of(request)
-    raw = str(form.get("position") or "")
-    position = int(raw) if raw.isdigit() else None
+    raw = str(form.get("position") or "").strip()
+    if raw and not (raw.isdigit() and 1 <= int(raw) <= MAX_ROW_ID):
+        return campaign_page(request, slug, error=f"Test not sent: there is no email {raw!r}.", status=400)
+    position = int(raw) if raw else None
     addresses = [a for a in re.split(r"[\s,;]+", str(form.get("to") or "")) if a]
     if len(addresses) > TEST_RECIPIENTS_MAX:
         error = f"Test not sent: at most {TEST_RECIPIENTS_MAX} addresses at a time"

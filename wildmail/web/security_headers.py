@@ -1,0 +1,62 @@
+"""Security headers on every response: a pure ASGI ``send`` wrapper, cheap enough for every request.
+
+No page of ours runs script, so the policy forbids it outright; styles come only from our static
+files. A response that already sets one of these headers keeps its own value (the email preview
+sets a sandboxing policy that lets the dashboard frame it). The offline HTML report carries its
+stylesheet inline (it is made to be saved as one file), so its path gets ``'unsafe-inline'`` for
+styles, and only for styles.
+
+The open pixel is answered before this wrapper (see ``wildmail.web.app``): its header lists
+include :data:`HEADERS` directly.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.types import Message, Send
+
+_POLICY = (
+    "default-src 'none'; script-src 'none'; style-src {style}; img-src 'self' data:; font-src 'self'; "
+    "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+CONTENT_SECURITY_POLICY = _POLICY.format(style="'self'")
+REPORT_POLICY = _POLICY.format(style="'unsafe-inline'")
+# The standalone report (one self-contained file with an inline <style>) is the only inline CSS.
+_INLINE_STYLE_PATH = re.compile(r"/dashboard/campaigns/[^/]+/report\.html")
+
+RawHeaders = list[tuple[bytes, bytes]]
+_COMMON: RawHeaders = [
+    (b"x-content-type-options", b"nosniff"),
+    # Token URLs (unsubscribe, preferences, confirm, click) must never reach another site.
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+HEADERS: RawHeaders = [(b"content-security-policy", CONTENT_SECURITY_POLICY.encode()), *_COMMON]
+REPORT_HEADERS: RawHeaders = [(b"content-security-policy", REPORT_POLICY.encode()), *_COMMON]
+_NAMES = frozenset(name for name, _ in HEADERS)
+
+
+def headers_for(path: str) -> RawHeaders:
+    """The security headers a response to ``path`` gets (unless it sets its own)."""
+    return REPORT_HEADERS if _INLINE_STYLE_PATH.fullmatch(path) else HEADERS
+
+
+def add_missing(headers: RawHeaders, extra: RawHeaders) -> RawHeaders:
+    """``headers`` plus each of ``extra`` whose name the response did not set itself."""
+    present = {name.lower() for name, _ in headers} & _NAMES
+    if not present:
+        return [*headers, *extra]
+    return [*headers, *(item for item in extra if item[0] not in present)]
+
+
+def wrap_send(send: Send, path: str) -> Send:
+    """A ``send`` that adds the security headers to the response start."""
+    extra = headers_for(path)
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": add_missing(list(message.get("headers", ())), extra)}
+        await send(message)
+
+    return send_with_headers
