@@ -187,6 +187,20 @@ def _cells_of(line: str) -> list[str]:
     return [*cells[:-1], cells[-1].rstrip("\r\n")] if cells else cells
 
 
+def _swallowed_rows(record: list[str], fields: list[str], width: int) -> bool:
+    """True when a record read over several lines is an unclosed quote rather than a quoted field
+    holding a line break (valid CSV): its field count is off, or a later line is a row by itself."""
+    if len(fields) != width:
+        return True
+    for line in record[1:]:
+        try:
+            if len(next(csv.reader([line]), [])) == width:
+                return True
+        except csv.Error:
+            continue
+    return False
+
+
 def _broken(lines: _Lines, first: int, error: csv.Error | None) -> Reject:
     """Reject the first line of a broken record and queue the lines it swallowed to be read again."""
     taken = lines.record
@@ -238,7 +252,7 @@ def read_rows(
             except csv.Error as exc:
                 yield _broken(lines, line, exc)
                 continue
-            if len(lines.record) > 1:
+            if len(lines.record) > 1 and _swallowed_rows(lines.record, fields, len(header.names)):
                 yield _broken(lines, line, None)
             elif fields and (fields[0].strip() or "".join(fields).strip()):
                 yield line, fields

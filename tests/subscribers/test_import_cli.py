@@ -83,6 +83,18 @@ def test_unclosed_quote_rejects_its_line_and_reads_the_swallowed_lines_again(env
     ]
 
 
+def test_a_quoted_field_holding_a_line_break_is_one_valid_row(env, tmp_path) -> None:
+    source = tmp_path / "notes.csv"
+    text = 'email,name,note\nada@example.org,Ada,"first line\nsecond line"\nbob@example.org,Bob,x\n'
+    source.write_text(text)
+    result = run(str(source), code=0)
+    assert "2 new" in result.stdout and "0 rejected" in result.stdout, result.stdout + result.stderr
+    assert people(env["WILDMAIL_DATABASE_URL"]) == {
+        "ada@example.org": ("Ada", None),
+        "bob@example.org": ("Bob", None),
+    }
+
+
 def test_latin1_file_with_every_row_rejected_exits_2_and_imports_with_encoding(env, tmp_path) -> None:
     source = tmp_path / "latin1.csv"
     source.write_bytes(b"email,name\nada@example.org,Jos\xe9\nbob@example.org,Ren\xe9e\n")
