@@ -13,7 +13,8 @@
 Runs on SQLite and, when ``WILDMAIL_TEST_POSTGRES_URL`` is set, on PostgreSQL.
 ``BENCH_SMALL=1`` uses tiny sizes (CI); ``BENCH_PARTS=send,enqueue,memory`` picks parts;
 ``BENCH_DBS=sqlite,postgres`` picks databases (e.g. ``BENCH_PARTS=enqueue BENCH_DBS=postgres``
-times only the PostgreSQL tick).
+times only the PostgreSQL tick). ``BENCH_VARIANTS=1p,32t,8pf`` picks send variants: mark window,
+``p`` processes or ``t`` threads, and ``f`` for ``--fast-marks`` (asynchronous marks on PostgreSQL).
 Results go to ``bench/results/send.json`` (``send-small.json`` for tiny sizes).
 """
 
@@ -65,8 +66,9 @@ SEND_COUNT = 300 if SMALL else 6000
 ENQUEUE_COUNT = 2000 if SMALL else 1_000_000
 MEMORY_COUNTS = (200, 400) if SMALL else (5000, 20000)
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "2"))
-# (mark window, one process per session); the first is the default of `wildmail worker -c 2`
-VARIANTS = ((1, True), (1, False), (32, True), (32, False))
+# (mark window, one process per session, durable marks); the first is `wildmail worker -c 2`
+VARIANT_NAMES = os.environ.get("BENCH_VARIANTS", "1p,1t,32p,32t").split(",")
+VARIANTS = tuple((int(v.rstrip("ptf")), "p" in v, not v.endswith("f")) for v in VARIANT_NAMES)
 SLOT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 PARAGRAPH = "<p>Amur leopards cross frozen rivers and thin forests; patrols count their tracks. </p>\n"
 
@@ -235,11 +237,14 @@ def cpu_seconds(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def our_rate(ctx: AppContext, port: int, count: int, concurrency: int, window: int) -> tuple[float, float]:
+def our_rate(
+    ctx: AppContext, port: int, count: int, concurrency: int, window: int, durable: bool
+) -> tuple[float, float]:
     """Drain ``count`` queued deliveries with ``concurrency`` worker threads; (msgs/s, CPU s/msg)."""
     ctx.clock.set(SLOT)  # type: ignore[attr-defined]
+    config = WorkerConfig(batch=100, mark_window=window, durable_marks=durable)
     workers = [
-        Worker(ctx, SmtpTransport("127.0.0.1", port, timeout=10), WorkerConfig(batch=100, mark_window=window))
+        Worker(ctx, SmtpTransport("127.0.0.1", port, timeout=10), WorkerConfig(**config.__dict__))
         for _ in range(concurrency)
     ]
 
@@ -263,7 +268,7 @@ def our_rate(ctx: AppContext, port: int, count: int, concurrency: int, window: i
     return count / elapsed, cpu / count
 
 
-def bench_send(kind: str, tmp: Path, window: int, processes: bool) -> dict[str, object]:
+def bench_send(kind: str, tmp: Path, window: int, processes: bool, durable: bool) -> dict[str, object]:
     db = Database(kind, tmp)
     sink = Sink()
     try:
@@ -271,9 +276,9 @@ def bench_send(kind: str, tmp: Path, window: int, processes: bool) -> dict[str, 
         populate(ctx, SEND_COUNT)
         tick_at_slot(ctx)
         if processes:
-            ours, cpu = our_rate_processes(ctx, sink.port, SEND_COUNT, CONCURRENCY, window)
+            ours, cpu = our_rate_processes(ctx, sink.port, SEND_COUNT, CONCURRENCY, window, durable)
         else:
-            ours, cpu = our_rate(ctx, sink.port, SEND_COUNT, CONCURRENCY, window)
+            ours, cpu = our_rate(ctx, sink.port, SEND_COUNT, CONCURRENCY, window, durable)
         size = message_size(ctx)
         theirs = smtp_source_rate(sink.port, SEND_COUNT, size, CONCURRENCY)
         ctx.close()
@@ -286,6 +291,7 @@ def bench_send(kind: str, tmp: Path, window: int, processes: bool) -> dict[str, 
         "sessions": CONCURRENCY,
         "workers": "processes" if processes else "threads",
         "mark_window": window,
+        "marks": "durable" if durable else "fast",
         "ours_per_s": round(ours, 1),
         "cpu_us_per_message": round(cpu * 1e6),
         "smtp_source_per_s": round(theirs, 1),
@@ -331,7 +337,8 @@ from delivery.smtp_transport import SmtpTransport
 from delivery.worker import Worker, WorkerConfig
 ctx = make_ctx({url!r}, {port})
 ctx.clock.set(SLOT)
-w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), WorkerConfig(batch=100, mark_window={window}))
+config = WorkerConfig(batch=100, mark_window={window}, durable_marks={durable})
+w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), config)
 w.cache.get(ctx, 1)
 print("ready", flush=True)
 sys.stdin.readline()
@@ -351,11 +358,11 @@ print(sent, usage.ru_utime + usage.ru_stime - cpu, flush=True)
 
 
 def our_rate_processes(
-    ctx: AppContext, port: int, count: int, processes: int, window: int
+    ctx: AppContext, port: int, count: int, processes: int, window: int, durable: bool
 ) -> tuple[float, float]:
     """Like :func:`our_rate` with one worker process per session (uses every core, no shared GIL)."""
     url = ctx.settings.database_url
-    code = DRAIN_CHILD.format(root=str(ROOT), url=url, port=port, window=window)
+    code = DRAIN_CHILD.format(root=str(ROOT), url=url, port=port, window=window, durable=durable)
     children = [
         subprocess.Popen(
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -432,13 +439,13 @@ def main() -> None:
     try:
         for kind in kinds:
             sends = []
-            for window, processes in VARIANTS if "send" in PARTS else ():
-                send = bench_send(kind, tmp, window, processes)
+            for window, processes, durable in VARIANTS if "send" in PARTS else ():
+                send = bench_send(kind, tmp, window, processes, durable)
                 sends.append(send)
                 print(
                     f"[{kind}] send {send['messages']} x {send['bytes_per_message']} B, "
                     f"{CONCURRENCY} sessions ({send['workers']}), "
-                    f"mark window {window}{' (the default)' if window == 1 and processes else ''}: "
+                    f"mark window {window}, {send['marks']} marks: "
                     f"ours {send['ours_per_s']}/s "
                     f"({send['cpu_us_per_message']} us CPU/msg), "
                     f"smtp-source {send['smtp_source_per_s']}/s, ratio {send['ratio']}"
