@@ -3,9 +3,10 @@
 1. Send: claim -> personalise -> SMTP -> mark sent, ~15 KB messages, to Postfix ``smtp-sink`` on
    loopback; in the same run ``smtp-source`` sends the same number of same-size messages over
    the same number of sessions to the same sink, and the ratio is printed (target >= 0.5).
-   Four variants: one worker process per session (what ``wildmail worker --concurrency 2``
-   runs, the default) or threads of one process (``--threads``), each with the exact data mark
-   (mark window 1, the default) and with ``--mark-window 32``.
+   Four variants: what ``wildmail worker --concurrency 2`` runs by default (one process per
+   session, durable marks, the backend's default mark window: 16 on PostgreSQL, 1 on SQLite),
+   threads of one process (``--threads``) with the exact mark (window 1), and both forms with
+   ``--mark-window 32``.
 2. Enqueue: one weekly tick for N enrolled subscribers (target: 1,000,000 in < 20 s).
 3. Memory: peak RSS of a worker process sending M messages (``ru_maxrss``), for two sizes, so the
    growth per message can be extrapolated to 1,000,000 (target < 300 MB).
@@ -13,8 +14,9 @@
 Runs on SQLite and, when ``WILDMAIL_TEST_POSTGRES_URL`` is set, on PostgreSQL.
 ``BENCH_SMALL=1`` uses tiny sizes (CI); ``BENCH_PARTS=send,enqueue,memory`` picks parts;
 ``BENCH_DBS=sqlite,postgres`` picks databases (e.g. ``BENCH_PARTS=enqueue BENCH_DBS=postgres``
-times only the PostgreSQL tick). ``BENCH_VARIANTS=1p,32t,8pf`` picks send variants: mark window,
-``p`` processes or ``t`` threads, and ``f`` for ``--fast-marks`` (asynchronous marks on PostgreSQL).
+times only the PostgreSQL tick). ``BENCH_VARIANTS=dp,1p,32t,1pf`` picks send variants: the mark
+window (``d``: the backend's default), ``p`` processes or ``t`` threads, and ``f`` for
+``--fast-marks`` (asynchronous marks on PostgreSQL).
 Results go to ``bench/results/send.json`` (``send-small.json`` for tiny sizes).
 """
 
@@ -44,6 +46,7 @@ from campaigns.models import Campaign, Email, Enrolment, Link  # noqa: E402
 from delivery.compose import load_template  # noqa: E402
 from delivery.control import schedule_campaign  # noqa: E402
 from delivery.enqueue import tick  # noqa: E402
+from delivery.ledger import default_mark_window  # noqa: E402
 from delivery.message import MessageTemplate, Sender  # noqa: E402
 from delivery.models import Delivery  # noqa: E402
 from delivery.smtp_transport import SmtpTransport  # noqa: E402
@@ -67,8 +70,10 @@ ENQUEUE_COUNT = 2000 if SMALL else 1_000_000
 MEMORY_COUNTS = (200, 400) if SMALL else (5000, 20000)
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "2"))
 # (mark window, one process per session, durable marks); the first is `wildmail worker -c 2`
-VARIANT_NAMES = os.environ.get("BENCH_VARIANTS", "1p,1t,32p,32t").split(",")
-VARIANTS = tuple((int(v.rstrip("ptf")), "p" in v, not v.endswith("f")) for v in VARIANT_NAMES)
+VARIANT_NAMES = os.environ.get("BENCH_VARIANTS", "dp,1t,32p,32t").split(",")
+VARIANTS = tuple(
+    (None if v[0] == "d" else int(v.rstrip("ptf")), "p" in v, not v.endswith("f")) for v in VARIANT_NAMES
+)
 SLOT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 PARAGRAPH = "<p>Amur leopards cross frozen rivers and thin forests; patrols count their tracks. </p>\n"
 
@@ -268,11 +273,12 @@ def our_rate(
     return count / elapsed, cpu / count
 
 
-def bench_send(kind: str, tmp: Path, window: int, processes: bool, durable: bool) -> dict[str, object]:
+def bench_send(kind: str, tmp: Path, window: int | None, processes: bool, durable: bool) -> dict[str, object]:
     db = Database(kind, tmp)
     sink = Sink()
     try:
         ctx = make_ctx(db.url, sink.port)
+        window = window or default_mark_window(ctx.engine, durable)
         populate(ctx, SEND_COUNT)
         tick_at_slot(ctx)
         if processes:
@@ -445,7 +451,7 @@ def main() -> None:
                 print(
                     f"[{kind}] send {send['messages']} x {send['bytes_per_message']} B, "
                     f"{CONCURRENCY} sessions ({send['workers']}), "
-                    f"mark window {window}, {send['marks']} marks: "
+                    f"mark window {send['mark_window']}, {send['marks']} marks: "
                     f"ours {send['ours_per_s']}/s "
                     f"({send['cpu_us_per_message']} us CPU/msg), "
                     f"smtp-source {send['smtp_source_per_s']}/s, ratio {send['ratio']}"

@@ -70,6 +70,10 @@ def _wait_for(predicate, timeout: float = 20.0) -> bool:
     return bool(predicate())
 
 
+def _sent_at_least(ctx, count: int):
+    return lambda: _sent(ctx) >= count
+
+
 def _sent(ctx) -> int:
     with ctx.session() as s:
         return int(s.execute(select(func.count()).where(Delivery.state == "sent")).scalar_one())
@@ -103,7 +107,7 @@ def test_group_sigterm_stops_the_worker_cleanly_and_releases_leases(ctx, clock, 
         before = _sent(ctx)
         proc = _start(env, "worker", *form, "--batch", "20")
         try:
-            assert _wait_for(lambda: _sent(ctx) >= before + 4), "the worker sent nothing"
+            assert _wait_for(_sent_at_least(ctx, before + 4)), "the worker sent nothing"
         finally:
             code, err = _stop_group_twice(proc)
         assert "Traceback" not in err, f"round {round_}: {err}"
@@ -121,8 +125,8 @@ def test_group_sigterm_stops_wildmail_run_cleanly(ctx, clock, settings, smtp_ser
         port = free_port()
         proc = _start(env, "run", "--port", str(port), "--interval", "3600")
         try:
-            assert _wait_for(lambda: _answers(port), timeout=30), "the web server never answered"
-            assert _wait_for(lambda: _sent(ctx) >= before + 4), "nothing sent"
+            assert _wait_for(lambda p=port: _answers(p), timeout=30), "the web server never answered"
+            assert _wait_for(_sent_at_least(ctx, before + 4)), "nothing sent"
         finally:
             code, err = _stop_group_twice(proc)
         assert "Traceback" not in err, f"round {round_}: {err}"
@@ -150,7 +154,7 @@ def test_killing_the_parent_stops_its_worker_processes(ctx, clock, settings, smt
     try:
         assert _wait_for(lambda: len(_children(proc.pid)) == 2)
         children = _children(proc.pid)
-        assert _wait_for(lambda: _sent(ctx) >= 4)
+        assert _wait_for(_sent_at_least(ctx, 4))
         proc.kill()
         proc.wait(timeout=10)
         assert _wait_for(lambda: not any(_alive(c) for c in children), timeout=10), "children outlived parent"

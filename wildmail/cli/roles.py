@@ -91,9 +91,9 @@ def register(app: typer.Typer) -> None:
         from delivery.ledger import default_mark_window
         from delivery.worker import WorkerConfig, run_workers
 
-        flag = StopFlag(parent_pid).install()
         if fast_marks and durable_marks:
             fail("--fast-marks and --durable-marks contradict each other; give one", EXIT_USAGE)
+        flag = StopFlag(parent_pid).install()
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         if concurrency > 1 and not threads:
             from wildmail.cli.worker_processes import supervise
