@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -105,8 +106,15 @@ def test_database_crashes_mid_send_never_duplicate_a_message(own_postgres, smtp_
         assert proc.poll() is None, "the worker died with the database"
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(f"the worker did not stop on SIGTERM: {err.decode()[-3000:]}") from None
+    assert proc.returncode == 0, err.decode()[-3000:]
     assert crashes >= 4
+    assert _open_count(ctx) == 0, "deliveries still open after 45 s"
 
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT message_id, state FROM deliveries")).all()
