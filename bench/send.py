@@ -7,9 +7,10 @@
    messages over the same number of sessions to the same sink, and the ratio is printed (target
    >= 0.5). The headline row is the default worker with DKIM on (RSA 2048, a throwaway key made
    in the temporary folder); the rows after it run without DKIM.
-   Four variants: one worker process per session (what ``wildmail worker --concurrency 2``
-   runs, the default) or threads of one process (``--threads``), each with the exact data mark
-   (mark window 1, the default) and with ``--mark-window 32``.
+   Four variants: what ``wildmail worker --concurrency 2`` runs by default (one process per
+   session, durable marks, the backend's default mark window: 16 on PostgreSQL, 1 on SQLite),
+   threads of one process (``--threads``) with the exact mark (window 1), and both forms with
+   ``--mark-window 32``.
 2. Enqueue: one weekly tick for N enrolled subscribers (target: 1,000,000 in < 20 s).
 3. Memory: peak RSS of a worker process sending M messages (``ru_maxrss``), for two sizes, so the
    growth per message can be extrapolated to 1,000,000 (target < 300 MB).
@@ -17,7 +18,9 @@
 Runs on SQLite and, when ``WILDMAIL_TEST_POSTGRES_URL`` is set, on PostgreSQL.
 ``BENCH_SMALL=1`` uses tiny sizes (CI); ``BENCH_PARTS=send,enqueue,memory`` picks parts;
 ``BENCH_DBS=sqlite,postgres`` picks databases (e.g. ``BENCH_PARTS=enqueue BENCH_DBS=postgres``
-times only the PostgreSQL tick).
+times only the PostgreSQL tick). ``BENCH_VARIANTS=dp,1p,32t,1pf`` picks send variants: the mark
+window (``d``: the backend's default), ``p`` processes or ``t`` threads, and ``f`` for
+``--fast-marks`` (asynchronous marks on PostgreSQL).
 Results go to ``bench/results/send.json`` (``send-small.json`` for tiny sizes).
 """
 
@@ -47,6 +50,7 @@ from campaigns.models import Campaign, Email, Enrolment, Link  # noqa: E402
 from delivery.compose import load_template  # noqa: E402
 from delivery.control import schedule_campaign  # noqa: E402
 from delivery.enqueue import tick  # noqa: E402
+from delivery.ledger import default_mark_window  # noqa: E402
 from delivery.message import MessageTemplate, Sender  # noqa: E402
 from delivery.models import Delivery  # noqa: E402
 from delivery.smtp_transport import SmtpTransport  # noqa: E402
@@ -69,8 +73,11 @@ SEND_COUNT = 300 if SMALL else 6000
 ENQUEUE_COUNT = 2000 if SMALL else 1_000_000
 MEMORY_COUNTS = (200, 400) if SMALL else (5000, 20000)
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "2"))
-# (mark window, one process per session); the first is the default of `wildmail worker -c 2`
-VARIANTS = ((1, True), (1, False), (32, True), (32, False))
+# (mark window, one process per session, durable marks); the first is `wildmail worker -c 2`
+VARIANT_NAMES = os.environ.get("BENCH_VARIANTS", "dp,1t,32p,32t").split(",")
+VARIANTS = tuple(
+    (None if v[0] == "d" else int(v.rstrip("ptf")), "p" in v, not v.endswith("f")) for v in VARIANT_NAMES
+)
 SLOT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 PARAGRAPH = "<p>Amur leopards cross frozen rivers and thin forests; patrols count their tracks. </p>\n"
 
@@ -242,11 +249,14 @@ def cpu_seconds(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def our_rate(ctx: AppContext, port: int, count: int, concurrency: int, window: int) -> tuple[float, float]:
+def our_rate(
+    ctx: AppContext, port: int, count: int, concurrency: int, window: int, durable: bool
+) -> tuple[float, float]:
     """Drain ``count`` queued deliveries with ``concurrency`` worker threads; (msgs/s, CPU s/msg)."""
     ctx.clock.set(SLOT)  # type: ignore[attr-defined]
+    config = WorkerConfig(batch=100, mark_window=window, durable_marks=durable)
     workers = [
-        Worker(ctx, SmtpTransport("127.0.0.1", port, timeout=10), WorkerConfig(batch=100, mark_window=window))
+        Worker(ctx, SmtpTransport("127.0.0.1", port, timeout=10), WorkerConfig(**config.__dict__))
         for _ in range(concurrency)
     ]
 
@@ -270,17 +280,20 @@ def our_rate(ctx: AppContext, port: int, count: int, concurrency: int, window: i
     return count / elapsed, cpu / count
 
 
-def bench_send(kind: str, tmp: Path, window: int, processes: bool, dkim_key: str = "") -> dict[str, object]:
+def bench_send(
+    kind: str, tmp: Path, window: int | None, processes: bool, durable: bool, dkim_key: str = ""
+) -> dict[str, object]:
     db = Database(kind, tmp)
     sink = Sink()
     try:
         ctx = make_ctx(db.url, sink.port, dkim_key)
+        window = window or default_mark_window(ctx.engine, durable)
         populate(ctx, SEND_COUNT)
         tick_at_slot(ctx)
         if processes:
-            ours, cpu = our_rate_processes(ctx, sink.port, SEND_COUNT, CONCURRENCY, window, dkim_key)
+            ours, cpu = our_rate_processes(ctx, sink.port, SEND_COUNT, CONCURRENCY, window, durable, dkim_key)
         else:
-            ours, cpu = our_rate(ctx, sink.port, SEND_COUNT, CONCURRENCY, window)
+            ours, cpu = our_rate(ctx, sink.port, SEND_COUNT, CONCURRENCY, window, durable)
         size = message_size(ctx)
         theirs = smtp_source_rate(sink.port, SEND_COUNT, size, CONCURRENCY)
         ctx.close()
@@ -294,6 +307,7 @@ def bench_send(kind: str, tmp: Path, window: int, processes: bool, dkim_key: str
         "workers": "processes" if processes else "threads",
         "mark_window": window,
         "dkim": "rsa2048" if dkim_key else "off",
+        "marks": "durable" if durable else "fast",
         "ours_per_s": round(ours, 1),
         "cpu_us_per_message": round(cpu * 1e6),
         "smtp_source_per_s": round(theirs, 1),
@@ -386,7 +400,8 @@ from delivery.smtp_transport import SmtpTransport
 from delivery.worker import Worker, WorkerConfig
 ctx = make_ctx({url!r}, {port}, {dkim_key!r})
 ctx.clock.set(SLOT)
-w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), WorkerConfig(batch=100, mark_window={window}))
+config = WorkerConfig(batch=100, mark_window={window}, durable_marks={durable})
+w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), config)
 w.cache.get(ctx, 1)
 print("ready", flush=True)
 sys.stdin.readline()
@@ -406,11 +421,13 @@ print(sent, usage.ru_utime + usage.ru_stime - cpu, flush=True)
 
 
 def our_rate_processes(
-    ctx: AppContext, port: int, count: int, processes: int, window: int, dkim_key: str = ""
+    ctx: AppContext, port: int, count: int, processes: int, window: int, durable: bool, dkim_key: str = ""
 ) -> tuple[float, float]:
     """Like :func:`our_rate` with one worker process per session (uses every core, no shared GIL)."""
     url = ctx.settings.database_url
-    code = DRAIN_CHILD.format(root=str(ROOT), url=url, port=port, window=window, dkim_key=dkim_key)
+    code = DRAIN_CHILD.format(
+        root=str(ROOT), url=url, port=port, window=window, durable=durable, dkim_key=dkim_key
+    )
     children = [
         subprocess.Popen(
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -495,15 +512,15 @@ def main() -> None:
         for kind in kinds:
             sends = []
             # the headline first: the default worker with DKIM on; then the variants without DKIM
-            rows = [(1, True, throwaway_key(tmp))] + [(w, p, "") for w, p in VARIANTS]
-            for window, processes, dkim_key in rows if "send" in PARTS else ():
-                send = bench_send(kind, tmp, window, processes, dkim_key)
+            headline = (*VARIANTS[0], throwaway_key(tmp))
+            rows = [headline] + [(w, p, d, "") for w, p, d in VARIANTS]
+            for window, processes, durable, dkim_key in rows if "send" in PARTS else ():
+                send = bench_send(kind, tmp, window, processes, durable, dkim_key)
                 sends.append(send)
                 print(
                     f"[{kind}] send {send['messages']} x {send['bytes_per_message']} B, "
                     f"{CONCURRENCY} sessions ({send['workers']}), "
-                    f"mark window {window}{' (the default)' if window == 1 and processes else ''}, "
-                    f"DKIM {send['dkim']}: "
+                    f"mark window {send['mark_window']}, {send['marks']} marks, DKIM {send['dkim']}: "
                     f"ours {send['ours_per_s']}/s "
                     f"({send['cpu_us_per_message']} us CPU/msg), "
                     f"smtp-source {send['smtp_source_per_s']}/s, ratio {send['ratio']}"

@@ -3,11 +3,16 @@
 Per message a single short transaction records the previous message's outcome and marks the
 next one's phase ``data`` (fenced by ``lease_owner``). In the common case (mark window 1, the
 previous message sent) that is ONE autocommitted UPDATE on the driver connection (one database
-round trip, no ORM work); failures, bounces and mark windows use statements compiled once. On
-PostgreSQL the connection may use ``synchronous_commit = off`` (``durable=False``): a mark is
-visible to every other process at once and survives any worker crash; only a crash of the
-database server itself within ~0.6 s could lose it (the same guarantee SQLite gives in WAL mode
-with ``synchronous=NORMAL``).
+round trip, no ORM work); failures, bounces and mark windows use statements compiled once.
+
+A mark must outlive the database server, or a crash of the server turns a message the relay
+accepted back into a queued one that is sent again. So on PostgreSQL every commit that marks
+is synchronous (it returns once the WAL is flushed) unless ``durable=False`` (``--fast-marks``:
+``synchronous_commit = off``, which a server crash within ~0.6 s can undo: duplicates). A
+flush costs about one disk sync, so on PostgreSQL the worker marks a group of messages per
+commit by default (:func:`default_mark_window`): a crash then leaves at most that many rows
+per session ``unknown``, never a duplicate. On SQLite the worker's commits need no disk sync
+to survive a crash of any process (WAL mode, ``synchronous=NORMAL``), so it marks one at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, or_, text
+from sqlalchemy import Connection, Engine, Table, bindparam, or_, text
 
 from delivery.claim import SENDING, driver_sql, finish, local_writer, writer_lock
 from delivery.models import Delivery, DeliveryState, SmtpPhase
@@ -28,6 +33,15 @@ from wildmail.context import AppContext
 from wildmail.db import is_sqlite
 
 T: Table = Delivery.__table__  # type: ignore[assignment]
+GROUP_COMMIT = 16  # messages per durable mark commit on PostgreSQL (docs/performance.md)
+
+
+def default_mark_window(engine: Engine, durable: bool = True) -> int:
+    """Messages marked ``data`` per commit when the operator chose none: a group per disk
+    sync for durable PostgreSQL marks, otherwise one (exact: one ``unknown`` per crash)."""
+    return GROUP_COMMIT if durable and not is_sqlite(engine) else 1
+
+
 MARK_DATA = (
     T.update()
     .where(T.c.id == bindparam("d_id"), T.c.lease_owner == bindparam("owner"), T.c.state == SENDING)
@@ -109,7 +123,7 @@ class Outcome:
 class Ledger:
     """Pending outcomes, written together with the next ``data`` mark (or on :meth:`flush`)."""
 
-    def __init__(self, ctx: AppContext, owner: str, *, durable: bool = False) -> None:
+    def __init__(self, ctx: AppContext, owner: str, *, durable: bool = True) -> None:
         self.ctx, self.owner = ctx, owner
         self.pending: list[Outcome] = []
         self.marked: set[int] = set()

@@ -61,7 +61,7 @@ class WorkerConfig:
     resend_unknown: bool = False
     owner: str = field(default_factory=owner_name)
     idle_sleep: float = 1.0
-    durable_marks: bool = False
+    durable_marks: bool = True
     mark_window: int = 1
 
 

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from wildmail.cli.common import console, context
+from wildmail.cli.common import EXIT_USAGE, console, context, fail
+from wildmail.cli.stopping import POLL, StopFlag, run_until_stopped
 
 
-def _stop_on_signals(stop: threading.Event) -> None:
-    def handler(signum: int, _frame: Any) -> None:
-        console.print(f"signal {signum}: finishing in-flight messages, releasing the rest", highlight=False)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+def _announce_stop(reason: str) -> None:
+    console.print(f"{reason}: finishing in-flight messages, releasing the rest", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -41,17 +37,16 @@ def register(app: typer.Typer) -> None:
         """Run the timetable tick every ``--interval`` seconds (only the leader ticks)."""
         import scheduler as wiring
 
+        flag = StopFlag().install()
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         ctx = context(secret=True)
-        sched = wiring.build_scheduler(ctx, blocking=True, interval=interval)
-
-        def handler(signum: int, _frame: Any) -> None:
-            sched.shutdown(wait=False)
-
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        sched = wiring.build_scheduler(ctx, interval=interval)
         console.print(f"scheduler ticking every {interval:g}s", highlight=False)
         sched.start()
+        while flag.reason() is None:
+            time.sleep(POLL)
+        sched.shutdown(wait=True)  # a tick under way finishes
+        ctx.close()
 
     @app.command()
     def worker(
@@ -72,39 +67,57 @@ def register(app: typer.Typer) -> None:
             None, "--out", help="Dry run: write .eml files here instead of SMTP."
         ),
         resend_unknown: bool = typer.Option(False, "--resend-unknown", help="Requeue rows cut off in DATA."),
-        mark_window: int = typer.Option(
-            1, "--mark-window", min=1, max=1000, help="Messages marked 'data' per commit (1 = exact)."
+        mark_window: int | None = typer.Option(
+            None,
+            "--mark-window",
+            min=1,
+            max=1000,
+            help="Messages marked 'data' per commit; a crash leaves at most this many 'unknown'. "
+            "Default: 16 on PostgreSQL (one disk sync per group), 1 on SQLite or with --fast-marks.",
+        ),
+        fast_marks: bool = typer.Option(
+            False,
+            "--fast-marks",
+            help="PostgreSQL: asynchronous commit for 'data' marks. Faster, but a database server "
+            "crash can send messages twice.",
         ),
         durable_marks: bool = typer.Option(
-            False, "--durable-marks", help="PostgreSQL: synchronous commit for every 'data' mark."
+            False, "--durable-marks", hidden=True, help="The default now; accepted for old unit files."
         ),
+        parent_pid: int | None = typer.Option(None, "--parent-pid", hidden=True),
     ) -> None:
         """Send queued deliveries (run any number of workers against one PostgreSQL database)."""
+        from delivery.ledger import default_mark_window
         from delivery.worker import WorkerConfig, run_workers
 
+        if fast_marks and durable_marks:
+            fail("--fast-marks and --durable-marks contradict each other; give one", EXIT_USAGE)
+        flag = StopFlag(parent_pid).install()
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         if concurrency > 1 and not threads:
             from wildmail.cli.worker_processes import supervise
 
             context(secret=True).close()  # a settings error is reported once, here, not by every child
             options = ["--batch", str(batch), "--lease-seconds", str(lease_seconds)]
-            options += ["--mark-window", str(mark_window)]
+            options += ["--mark-window", str(mark_window)] if mark_window is not None else []
             options += ["--out", str(out)] if out is not None else []
             options += ["--resend-unknown"] if resend_unknown else []
-            options += ["--durable-marks"] if durable_marks else []
-            raise typer.Exit(supervise(concurrency, options))
+            options += ["--fast-marks"] if fast_marks else []
+            raise typer.Exit(supervise(concurrency, options, flag))
         ctx = context(secret=True)
-        stop = threading.Event()
-        _stop_on_signals(stop)
         config = WorkerConfig(
             batch=batch,
             lease=timedelta(seconds=lease_seconds),
             rate_per_second=ctx.settings.smtp_rate_per_second,
             resend_unknown=resend_unknown,
-            mark_window=mark_window,
-            durable_marks=durable_marks,
+            mark_window=mark_window or default_mark_window(ctx.engine, not fast_marks),
+            durable_marks=not fast_marks,
         )
-        run_workers(ctx, _transport_factory(ctx, out), concurrency, stop, config)
+        stop = threading.Event()
+        factory = _transport_factory(ctx, out)
+        run_until_stopped(
+            flag, stop, lambda: run_workers(ctx, factory, concurrency, stop, config), _announce_stop
+        )
         ctx.close()
 
     @app.command()
@@ -116,16 +129,23 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Scheduler + worker + web in one process (small installs)."""
         import scheduler as wiring
+        from delivery.ledger import default_mark_window
         from delivery.worker import WorkerConfig, run_workers
         from wildmail.web.app import create_app
         from wildmail.web.serving import run_server
 
+        # uvicorn handles SIGTERM/SIGINT while it serves, then restores the handler it found and
+        # raises the signal again: that handler must only record it, so the workers below still
+        # finish their in-flight messages and release the rest.
+        StopFlag().install()
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         ctx = context(secret=True)
         stop = threading.Event()
         sched = wiring.build_scheduler(ctx, interval=interval)
         sched.start()
-        config = WorkerConfig(rate_per_second=ctx.settings.smtp_rate_per_second)
+        config = WorkerConfig(
+            rate_per_second=ctx.settings.smtp_rate_per_second, mark_window=default_mark_window(ctx.engine)
+        )
         workers = threading.Thread(
             target=run_workers,
             args=(ctx, _transport_factory(ctx, None), concurrency, stop, config),
@@ -133,7 +153,7 @@ def register(app: typer.Typer) -> None:
         )
         workers.start()
         try:
-            run_server(create_app(ctx), host, port)  # uvicorn handles SIGTERM
+            run_server(create_app(ctx), host, port)
         finally:
             stop.set()
             sched.shutdown(wait=False)
