@@ -16,7 +16,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from delivery.enqueue import tick
 from delivery.leader import LeaderLock
-from wildmail.context import AppContext
+from wildmail.core.context import AppContext
 
 log = logging.getLogger("wildmail.scheduler")
 DEFAULT_INTERVAL = 30.0

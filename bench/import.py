@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from wildmail import migrate  # noqa: E402
-from wildmail.db import make_engine  # noqa: E402
+from wildmail.core.db import make_engine  # noqa: E402
+from wildmail.runtime import migrate  # noqa: E402
 
 ROWS = 20_000 if os.environ.get("BENCH_SMALL") else 1_000_000
 ZONES = ["Europe/Berlin", "America/New_York", "Asia/Vladivostok", "", "Africa/Nairobi", "Not/AZone"]

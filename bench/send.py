@@ -56,12 +56,12 @@ from delivery.models import Delivery  # noqa: E402
 from delivery.smtp_transport import SmtpTransport  # noqa: E402
 from delivery.worker import Worker, WorkerConfig  # noqa: E402
 from subscribers.models import ListMembership, Subscriber, SubscriberList  # noqa: E402
-from wildmail import migrate  # noqa: E402
-from wildmail.clock import FakeClock  # noqa: E402
-from wildmail.context import AppContext  # noqa: E402
-from wildmail.db import make_engine  # noqa: E402
-from wildmail.settings import Settings  # noqa: E402
-from wildmail.smtp_sink import free_port  # noqa: E402
+from wildmail.core.clock import FakeClock  # noqa: E402
+from wildmail.core.context import AppContext  # noqa: E402
+from wildmail.core.db import make_engine  # noqa: E402
+from wildmail.core.settings import Settings  # noqa: E402
+from wildmail.runtime import migrate  # noqa: E402
+from wildmail.runtime.smtp_sink import free_port  # noqa: E402
 
 SMALL = os.environ.get("BENCH_SMALL") == "1"
 PARTS = set(os.environ.get("BENCH_PARTS", "send,enqueue,memory").split(","))

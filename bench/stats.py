@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from campaigns.models import Campaign, Email, Link
 from stats import rollup
 from stats.report import campaign_report
-from wildmail import migrate
-from wildmail.db import make_engine
-from wildmail.models import Base
+from wildmail.core.db import make_engine
+from wildmail.runtime import migrate
+from wildmail.runtime.models import Base
 
 SMALL = os.environ.get("BENCH_SMALL") == "1"
 EMAILS = 8

@@ -113,7 +113,7 @@ def serve(kind: str, fd: int) -> None:
     if kind == "bare":
         app = bare_app
     else:
-        from wildmail.context import open_context
+        from wildmail.runtime.startup import open_context
         from wildmail.web.app import create_app
 
         app = create_app(open_context(schema=False))
@@ -131,8 +131,8 @@ def seed(url: str, n: int) -> tuple[list[int], int]:
     from campaigns.models import Campaign, Email, Link
     from delivery.models import Delivery
     from subscribers.models import Subscriber
-    from wildmail import migrate
-    from wildmail.db import make_engine
+    from wildmail.core.db import make_engine
+    from wildmail.runtime import migrate
 
     engine = make_engine(url)
     migrate.upgrade(engine)
@@ -285,7 +285,7 @@ def run_wrk(
 def count_events(url: str) -> dict[str, int]:
     from sqlalchemy import text
 
-    from wildmail.db import make_engine
+    from wildmail.core.db import make_engine
 
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -301,7 +301,7 @@ def count_events(url: str) -> dict[str, int]:
 
 
 def main() -> None:
-    from tracking import tokens
+    from wildmail.core import tokens
 
     load_start = load_average()
     tmp = Path(tempfile.mkdtemp(prefix="wm-bench-"))
@@ -309,7 +309,7 @@ def main() -> None:
     if url.startswith("postgresql"):
         from sqlalchemy import text
 
-        from wildmail.db import make_engine
+        from wildmail.core.db import make_engine
 
         eng = make_engine(url)
         with eng.begin() as conn:

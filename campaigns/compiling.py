@@ -6,7 +6,7 @@ from datetime import datetime
 
 from campaigns.models import Campaign, Email, Link
 from campaigns.render import Branding, EmailContent, RenderedEmail, render_email
-from wildmail.settings import Settings
+from wildmail.core.settings import Settings
 
 
 def branding(campaign: Campaign, settings: Settings) -> Branding:

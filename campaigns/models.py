@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from wildmail.db import Base, JSONType, UTCDateTime
+from wildmail.core.db import Base, JSONType, UTCDateTime
 
 
 class CampaignMode(enum.StrEnum):

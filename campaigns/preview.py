@@ -12,7 +12,7 @@ from pathlib import Path
 
 from campaigns.compiled import Recipient, compiled_email
 from campaigns.models import Campaign, Email
-from wildmail.settings import Settings
+from wildmail.core.settings import Settings
 
 SAMPLE_NAME = "Alex"
 # A transparent 1x1 GIF, so previews open offline without a tracking request.

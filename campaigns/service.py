@@ -27,7 +27,7 @@ from campaigns.render import ENGINES, RenderError
 from campaigns.splitter import SeriesPlan, split_article
 from campaigns.templates import TemplateProblem
 from subscribers.models import SubscriberList
-from wildmail.settings import Settings
+from wildmail.core.settings import Settings
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_WEEKDAY = "tue"

@@ -25,8 +25,8 @@ from campaigns.enrolment import rowcount
 from campaigns.models import Campaign, CampaignStatus, Enrolment
 from delivery.models import Delivery, DeliveryState, SmtpPhase
 from delivery.suppress import suppressed_among
-from wildmail.context import AppContext
-from wildmail.db import is_sqlite, write_transaction
+from wildmail.core.context import AppContext
+from wildmail.core.db import is_sqlite, write_transaction
 
 CLAIMABLE = (DeliveryState.QUEUED.value, DeliveryState.RETRY_WAIT.value)
 SENDING = DeliveryState.SENDING.value

@@ -14,7 +14,7 @@ from campaigns.models import Campaign, Email, Link
 from delivery.enqueue import message_id
 from delivery.message import LinkRef, MessageTemplate, Sender
 from subscribers.models import SubscriberList
-from wildmail.context import AppContext
+from wildmail.core.context import AppContext
 
 
 def load_template(s: Session, email_id: int, sender: Sender, subject_prefix: str = "") -> MessageTemplate:

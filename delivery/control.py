@@ -16,8 +16,8 @@ from delivery.enqueue import reschedule_overdue
 from delivery.message import Sender, mailbox
 from delivery.models import Delivery
 from delivery.transport import Envelope, Transport
-from wildmail.context import AppContext
-from wildmail.db import is_sqlite, write_transaction
+from wildmail.core.context import AppContext
+from wildmail.core.db import is_sqlite, write_transaction
 
 
 class CampaignError(ValueError):

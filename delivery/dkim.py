@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from wildmail.settings import Settings
+from wildmail.core.settings import Settings
 
 CRLF = b"\r\n"
 # Signed when present, in this order; OVERSIGNED ones are listed once more than they occur, so
@@ -162,7 +162,7 @@ class DkimSigner:
 
 def load_signer(settings: Settings) -> DkimSigner | None:
     """The signer for the keys named in ``settings`` (None without DKIM); a bad key file raises
-    :class:`~wildmail.settings.SettingsError` naming the setting."""
+    :class:`~wildmail.core.settings.SettingsError` naming the setting."""
     if not (settings.dkim_selector and settings.dkim_private_key_file):
         return None
     domain = settings.dkim_domain or settings.sender_address.rpartition("@")[2]

@@ -34,9 +34,9 @@ from campaigns.enrolment import (
 from campaigns.models import Campaign, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.timetable import zone
 from delivery.models import Delivery, DeliveryState, SmtpPhase
-from wildmail.context import AppContext
-from wildmail.db import write_transaction
-from wildmail.signing import keyed_hash
+from wildmail.core.context import AppContext
+from wildmail.core.db import write_transaction
+from wildmail.core.signing import keyed_hash
 
 ACTIVE = EnrolmentStatus.ACTIVE.value
 

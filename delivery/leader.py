@@ -17,7 +17,7 @@ from typing import IO
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
-from wildmail.db import is_sqlite
+from wildmail.core.db import is_sqlite
 
 log = logging.getLogger("wildmail.leader")
 ADVISORY_KEY = 0x77696C646D61696C  # "wildmail"

@@ -29,8 +29,8 @@ from sqlalchemy import Connection, Engine, Table, bindparam, or_, text
 from delivery.claim import SENDING, driver_sql, finish, local_writer, writer_lock
 from delivery.models import Delivery, DeliveryState, SmtpPhase
 from delivery.suppress import bounce_subscriber
-from wildmail.context import AppContext
-from wildmail.db import is_sqlite
+from wildmail.core.context import AppContext
+from wildmail.core.db import is_sqlite
 
 T: Table = Delivery.__table__  # type: ignore[assignment]
 GROUP_COMMIT = 16  # messages per durable mark commit on PostgreSQL (docs/performance.md)

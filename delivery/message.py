@@ -24,8 +24,8 @@ from email.utils import format_datetime, formataddr
 from campaigns.compiled import CompiledEmail, Recipient
 from delivery.dkim import DkimSigner, load_signer
 from delivery.qp_template import QPTemplate, interleave, stuff
-from tracking import tokens
-from wildmail.settings import Settings
+from wildmail.core import tokens
+from wildmail.core.settings import Settings
 
 CRLF = b"\r\n"
 NAME_FALLBACK = "friend"

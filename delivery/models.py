@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wildmail.db import Base, UTCDateTime
+from wildmail.core.db import Base, UTCDateTime
 
 
 class DeliveryState(enum.StrEnum):

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from campaigns.enrolment import upsert_ignore
 from delivery.models import RelayState
-from wildmail.context import AppContext
-from wildmail.db import is_sqlite, write_transaction
+from wildmail.core.context import AppContext
+from wildmail.core.db import is_sqlite, write_transaction
 
 
 def _row(s: Session, relay: str, now: datetime, lock: bool) -> RelayState:

@@ -16,7 +16,7 @@ from typing import Literal
 
 from delivery.models import SmtpPhase
 from delivery.transport import Envelope, LeaseLost, Result, SendFailure, StreamJob
-from wildmail.settings import Settings
+from wildmail.core.settings import Settings
 
 NETWORK_ERRORS = (smtplib.SMTPException, OSError, socket.timeout)
 MAX_LINE = 8192  # as smtplib

@@ -40,7 +40,7 @@ from delivery.models import DeliveryState, SmtpPhase
 from delivery.replies import Verdict, classify, reply_shape, without_addresses
 from delivery.retry import RetryPolicy
 from delivery.transport import Envelope, LeaseLost, Result, SendFailure, StreamJob, StreamTransport, Transport
-from wildmail.context import AppContext
+from wildmail.core.context import AppContext
 
 log = logging.getLogger("wildmail.worker")
 

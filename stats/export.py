@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 
 from stats.figures import COLUMNS, CampaignReport, CampaignSummary, Funnel
-from wildmail.csvsafe import SafeWriter
+from wildmail.core.csvsafe import SafeWriter
 
 OVERVIEW_COLUMNS = ("campaign", "title", "status", "emails", *COLUMNS[2:])
 
@@ -42,7 +42,7 @@ def _fmt(value: object) -> object:
 def report_csv(report: CampaignReport) -> str:
     """One row per email position, then a ``total`` row; rates as fractions (empty when undefined).
 
-    Formula-safe (see :mod:`wildmail.csvsafe`), like every CSV export."""
+    Formula-safe (see :mod:`wildmail.core.csvsafe`), like every CSV export."""
     out = io.StringIO()
     writer = SafeWriter(out, lineterminator="\n")
     writer.writerow(["campaign", *COLUMNS])

@@ -12,7 +12,7 @@ from stats.charts import dropoff_svg, timeline_svg
 from stats.export import percent
 from stats.figures import CampaignReport
 from stats.report import campaign_report
-from wildmail.clock import Clock
+from wildmail.core.clock import Clock
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

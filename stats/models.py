@@ -16,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wildmail.db import Base
+from wildmail.core.db import Base
 
 
 class StatsCursor(Base):

@@ -17,8 +17,8 @@ from delivery.models import Delivery
 from stats import rollup
 from stats.figures import Bucket, CampaignReport, CampaignSummary, DropOff, Funnel, TopLink
 from stats.models import StatsHourly, StatsLink, StatsTotal
-from wildmail.clock import Clock, SystemClock
-from wildmail.db import MAX_ROW_ID
+from wildmail.core.clock import Clock, SystemClock
+from wildmail.core.db import MAX_ROW_ID
 
 TOP_LINKS = 10
 

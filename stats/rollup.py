@@ -34,7 +34,7 @@ from stats import definitions as d
 from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTotal
 from tracking.classify import HONEYPOT_WINDOW
 from tracking.models import Event
-from wildmail.db import write_transaction
+from wildmail.core.db import write_transaction
 
 CURSOR = "events"
 SETTLE = HONEYPOT_WINDOW + timedelta(seconds=20)  # honeypot window + writer delay, with room to spare

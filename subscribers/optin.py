@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from subscribers.addresses import normalise_email, normalise_locale, normalise_name, normalise_timezone
 from subscribers.lifecycle import SUPPRESSED_STATUSES, add_membership, confirm, find_subscriber
 from subscribers.models import ConsentEvent, ConsentSource, Subscriber, SubscriberList, SubscriberStatus
-from wildmail.settings import Settings
-from wildmail.signing import BadToken, sign_ints, verify_ints
+from wildmail.core.settings import Settings
+from wildmail.core.signing import BadToken, sign_ints, verify_ints
 
 PURPOSE = "subscribers.confirm"
 CONFIRM_TTL = timedelta(days=7)

@@ -24,7 +24,7 @@ from subscribers.models import (
     SubscriberList,
     SubscriberStatus,
 )
-from wildmail.csvsafe import SafeWriter
+from wildmail.core.csvsafe import SafeWriter
 
 EXPORT_COLUMNS = ["email", "name", "status", "timezone", "locale", "lists", "created_at", "confirmed_at"]
 
@@ -59,7 +59,7 @@ def export_rows(
 def export_csv(
     session: Session, out: IO[str], list_slug: str | None = None, status: str | None = None
 ) -> int:
-    """Write the CSV export to ``out`` (formula-safe: see :mod:`wildmail.csvsafe`); returns the
+    """Write the CSV export to ``out`` (formula-safe: see :mod:`wildmail.core.csvsafe`); returns the
     number of subscribers written."""
     writer = SafeWriter(out)
     count = -1

@@ -18,13 +18,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from wildmail import migrate
-from wildmail.clock import FakeClock
-from wildmail.context import AppContext
-from wildmail.db import make_engine
-from wildmail.models import Base
-from wildmail.settings import Settings
-from wildmail.smtp_sink import RecordingSMTPServer
+from wildmail.core.clock import FakeClock
+from wildmail.core.context import AppContext
+from wildmail.core.db import make_engine
+from wildmail.core.settings import Settings
+from wildmail.runtime import migrate
+from wildmail.runtime.models import Base
+from wildmail.runtime.smtp_sink import RecordingSMTPServer
 
 PG_URL = os.environ.get("WILDMAIL_TEST_POSTGRES_URL", "")
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ import functools
 from datetime import datetime, timedelta
 
 from tracking.models import Classification
-from wildmail.clock import to_micros
+from wildmail.core.clock import to_micros
 
 HUMAN = Classification.HUMAN.value
 MACHINE = Classification.MACHINE.value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wildmail.signing import keyed_hash
+from wildmail.core.signing import keyed_hash
 
 IP_HASH_PURPOSE = "ip"
 CACHE_SIZE = 10_000  # addresses remembered; a busy proxy or mail gateway sends many requests

@@ -18,7 +18,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from wildmail.clock import to_micros
+from wildmail.core.clock import to_micros
 
 CACHE_SIZE = 100_000
 CACHE_TTL_SECONDS = 60.0  # campaign switches (track_identity) and `forget` take effect within a minute
@@ -39,7 +39,7 @@ class DeliveryMeta(NamedTuple):
     track_identity: bool
     campaign_slug: str
     list_id: int | None
-    sent_micros: int | None = None  # sent_at as wildmail.clock.to_micros gives it (the writer's form)
+    sent_micros: int | None = None  # sent_at as wildmail.core.clock.to_micros gives it (the writer's form)
     forgotten: bool = False  # the subscriber was forgotten: their links work but record nothing
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wildmail.db import Base, UTCDateTime
+from wildmail.core.db import Base, UTCDateTime
 
 
 class EventKind(enum.StrEnum):

@@ -21,7 +21,7 @@ from subscribers import lifecycle
 from subscribers.models import ConsentSource, ListMembership, Subscriber, SubscriberList, SubscriberStatus
 from tracking.lookup import DeliveryMeta
 from tracking.unsubscribe import mask_address, stop_sending, unsubscribe_delivery
-from wildmail.db import write_transaction
+from wildmail.core.db import write_transaction
 
 LEFT_LIST_REASON = "left_list"
 LEFT_LIST_REPLY = "recipient left the list"

@@ -12,7 +12,6 @@ from typing import NamedTuple
 from sqlalchemy import Engine, select
 
 from campaigns.models import Campaign, Email
-from tracking import tokens
 from tracking.batch import CLICK, OPEN
 from tracking.ip_hash import IpHasher
 from tracking.links import destination
@@ -20,9 +19,10 @@ from tracking.lookup import DeliveryMeta, MetaCache
 from tracking.unsubscribe import UnsubscribePage, page_for, unsubscribe_committed
 from tracking.writer import EventWriter
 from tracking.writer_process import ProcessEventWriter
-from wildmail.clock import Clock, nanos_of
-from wildmail.db import session_factory
-from wildmail.settings import Settings
+from wildmail.core import tokens
+from wildmail.core.clock import Clock, nanos_of
+from wildmail.core.db import session_factory
+from wildmail.core.settings import Settings
 
 
 class RequestInfo(NamedTuple):

@@ -20,7 +20,7 @@ from subscribers import lifecycle
 from subscribers.models import ConsentSource, Subscriber, SubscriberList, SubscriberStatus
 from tracking.lookup import DeliveryMeta
 from tracking.models import Classification, Event, EventKind
-from wildmail.db import write_transaction
+from wildmail.core.db import write_transaction
 
 EXIT_REASON = "unsubscribed"
 PENDING_DELIVERY_STATES = (DeliveryState.QUEUED.value, DeliveryState.RETRY_WAIT.value)

@@ -28,7 +28,7 @@ from typing import Any
 from tracking.batch import Hit
 from tracking.classify import is_prefetch
 from tracking.ip_hash import IpHasher
-from wildmail.clock import from_micros, to_micros
+from wildmail.core.clock import from_micros, to_micros
 
 RawHit = tuple[Any, ...]
 WireHit = tuple[Any, ...]

@@ -26,7 +26,7 @@ from tracking.batch import OPEN, BatchResult, Hit, write_batch, write_open_batch
 from tracking.ip_hash import IpHasher
 from tracking.lookup import MetaCache
 from tracking.wire import RawHit, Settler, WireHit, decode_hits, raw_from_hit
-from wildmail.db import is_sqlite
+from wildmail.core.db import is_sqlite
 
 log = logging.getLogger(__name__)
 

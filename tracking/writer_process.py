@@ -214,7 +214,7 @@ def _close_quietly(stream: IO[bytes] | None) -> None:
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     """The child: commit each frame of hits, acknowledge it, exit at end of input."""
-    from wildmail.db import make_engine, set_sqlite_cache
+    from wildmail.core.db import make_engine, set_sqlite_cache
 
     config = read_frame(stdin)
     if not isinstance(config, dict) or "database_url" not in config:

@@ -174,7 +174,7 @@ def test_an_operator_folder_is_a_server_setting(ctx, tmp_path: Path):
 
 
 def test_a_missing_operator_folder_is_a_settings_error(ctx, tmp_path: Path):
-    from wildmail.settings import SettingsError
+    from wildmail.core.settings import SettingsError
 
     with pytest.raises(SettingsError, match=r"WILDMAIL_TEMPLATE_DIR: .* is not a directory"):
         ctx.settings.with_overrides(template_dir=str(tmp_path / "missing"))

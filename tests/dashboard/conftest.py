@@ -7,8 +7,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from wildmail.db import write_transaction
-from wildmail.users import add_user
+from wildmail.core.db import write_transaction
+from wildmail.runtime.users import add_user
 
 PASSWORD = "correct-horse-battery"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -48,9 +48,9 @@ def fast_hashing(monkeypatch):
     """Cheaper argon2 parameters so tests stay quick (still argon2id, same code path)."""
     from argon2 import PasswordHasher
 
-    import wildmail.users
+    import wildmail.runtime.users
 
     monkeypatch.setattr(
-        wildmail.users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        wildmail.runtime.users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
-    monkeypatch.setattr(wildmail.users, "_dummy", [])
+    monkeypatch.setattr(wildmail.runtime.users, "_dummy", [])

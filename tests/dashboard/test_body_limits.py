@@ -22,8 +22,8 @@ from subscribers.lifecycle import create_list
 from subscribers.models import ListMembership
 from tests.dashboard.conftest import PASSWORD, csrf_of
 from tests.tracking.conftest import make_world
-from wildmail.db import write_transaction
-from wildmail.smtp_sink import free_port
+from wildmail.core.db import write_transaction
+from wildmail.runtime.smtp_sink import free_port
 from wildmail.web.body_limits import FORM_LIMIT, UPLOAD_LIMIT
 from wildmail.web.serving import ServerThread
 

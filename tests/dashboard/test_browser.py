@@ -20,7 +20,7 @@ from tests.browser import ARGS, CHROMIUM, needs_chromium
 from tests.conftest import REPO
 from tests.dashboard.conftest import PASSWORD
 from tests.stats import scenario as sc
-from wildmail.smtp_sink import free_port
+from wildmail.runtime.smtp_sink import free_port
 from wildmail.web.serving import ServerThread
 
 ARTIFACTS = REPO / "test-artifacts"

@@ -22,8 +22,8 @@ from subscribers import optin
 from subscribers.lifecycle import create_list, find_subscriber
 from tests.dashboard.conftest import csrf_of, log_in
 from tests.tracking.conftest import make_world
-from tracking import tokens
-from wildmail.db import write_transaction
+from wildmail.core import tokens
+from wildmail.core.db import write_transaction
 
 BAD_VALUES = ("99999999999999999999", "-1", "abc")
 PUBLIC_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -215,7 +215,7 @@ def test_the_pixel_fast_path_carries_the_headers_under_uvicorn(ctx) -> None:
     """The pixel is answered before FastAPI (``WildmailApp.__call__``): check it on a real server."""
     import httpx
 
-    from wildmail.smtp_sink import free_port
+    from wildmail.runtime.smtp_sink import free_port
     from wildmail.web.app import create_app
     from wildmail.web.serving import ServerThread
 

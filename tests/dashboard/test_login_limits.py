@@ -19,9 +19,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.dashboard.conftest import PASSWORD, csrf_of
-from wildmail.db import write_transaction
-from wildmail.settings import SettingsError, load_settings
-from wildmail.users import add_user
+from wildmail.core.db import write_transaction
+from wildmail.core.settings import SettingsError, load_settings
+from wildmail.runtime.users import add_user
 from wildmail.web.app import create_app
 from wildmail.web.dashboard.auth import ACCOUNT_LIMIT, CLIENT_LIMIT, GLOBAL_LIMIT, PAIR_LIMIT
 from wildmail.web.serving import ServerThread

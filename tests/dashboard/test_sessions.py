@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from tests.dashboard.conftest import log_in, post_form
 from wildmail.cli import app as cli
-from wildmail.db import write_transaction
-from wildmail.users import UserSession, set_password, set_role
+from wildmail.core.db import write_transaction
+from wildmail.runtime.users import UserSession, set_password, set_role
 from wildmail.web.app import create_app
 
 pytestmark = pytest.mark.postgres

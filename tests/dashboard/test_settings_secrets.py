@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.dashboard.conftest import log_in
-from wildmail.settings import SettingsError, load_settings
+from wildmail.core.settings import SettingsError, load_settings
 from wildmail.web.app import create_app
 
 pytestmark = pytest.mark.postgres

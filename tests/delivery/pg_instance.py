@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from wildmail.smtp_sink import free_port
+from wildmail.runtime.smtp_sink import free_port
 
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 TOOLS = ("initdb", "pg_ctl")

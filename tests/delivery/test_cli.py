@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from tests.delivery.factories import add_subscribers, make_campaign
 from wildmail.cli import app
-from wildmail.smtp_sink import free_port
+from wildmail.runtime.smtp_sink import free_port
 
 runner = CliRunner()
 

@@ -20,12 +20,12 @@ from delivery.enqueue import tick
 from delivery.models import Delivery
 from tests.delivery.factories import add_many_subscribers, make_campaign
 from tests.delivery.worker_env import start_worker, worker_env
-from wildmail.clock import FakeClock
-from wildmail.context import AppContext
-from wildmail.db import make_engine
-from wildmail.models import Base
-from wildmail.settings import Settings
-from wildmail.smtp_sink import free_port
+from wildmail.core.clock import FakeClock
+from wildmail.core.context import AppContext
+from wildmail.core.db import make_engine
+from wildmail.core.settings import Settings
+from wildmail.runtime.models import Base
+from wildmail.runtime.smtp_sink import free_port
 
 SLOT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 OPEN_STATES = ("queued", "sending", "retry_wait")

@@ -27,12 +27,12 @@ from delivery.models import Delivery
 from tests.delivery.pg_instance import PgInstance, find_bin
 from tests.delivery.test_crash import SLOT, enqueue, message_id_of
 from tests.delivery.worker_env import start_worker, worker_env
-from wildmail import migrate
-from wildmail.clock import FakeClock
-from wildmail.context import AppContext
-from wildmail.db import make_engine
-from wildmail.settings import Settings
-from wildmail.smtp_sink import RecordingSMTPServer
+from wildmail.core.clock import FakeClock
+from wildmail.core.context import AppContext
+from wildmail.core.db import make_engine
+from wildmail.core.settings import Settings
+from wildmail.runtime import migrate
+from wildmail.runtime.smtp_sink import RecordingSMTPServer
 
 COUNT = 1500
 CRASHES = 6

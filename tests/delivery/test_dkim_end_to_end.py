@@ -27,9 +27,9 @@ from subscribers import optin
 from subscribers.lifecycle import create_list
 from tests.conftest import REPO
 from tests.delivery.factories import add_subscribers
-from wildmail.context import AppContext
-from wildmail.mailer import send_one
-from wildmail.smtp_sink import free_port
+from wildmail.core.context import AppContext
+from wildmail.runtime.mailer import send_one
+from wildmail.runtime.smtp_sink import free_port
 
 SAMPLE = REPO / "campaigns" / "samples" / "amur-leopard.md"
 DOMAIN = "wildmail.test"

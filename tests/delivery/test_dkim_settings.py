@@ -21,8 +21,8 @@ from delivery.enqueue import tick
 from delivery.smtp_transport import SmtpTransport
 from delivery.worker import run_worker_once
 from tests.delivery.factories import add_subscribers, make_campaign
-from wildmail.context import AppContext
-from wildmail.settings import SettingsError, load_settings
+from wildmail.core.context import AppContext
+from wildmail.core.settings import SettingsError, load_settings
 
 SELECTOR, DOMAIN = "wm2026", "mail.wildmail.test"
 

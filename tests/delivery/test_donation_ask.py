@@ -17,7 +17,7 @@ from delivery.enqueue import tick
 from delivery.smtp_transport import SmtpTransport
 from delivery.worker import WorkerConfig, run_worker_once
 from tests.delivery.factories import add_subscribers, make_campaign
-from tracking import tokens
+from wildmail.core import tokens
 
 pytestmark = pytest.mark.postgres
 WEEK1 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

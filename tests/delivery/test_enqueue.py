@@ -9,7 +9,7 @@ from campaigns.models import Campaign, Enrolment
 from delivery.control import schedule_campaign
 from delivery.enqueue import TickReport, enqueue_campaign
 from tests.delivery.factories import add_subscribers, make_campaign
-from wildmail.context import AppContext
+from wildmail.core.context import AppContext
 
 pytestmark = pytest.mark.postgres_only
 SLOT = datetime(2026, 1, 5, 9, tzinfo=UTC)

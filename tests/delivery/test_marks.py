@@ -11,7 +11,7 @@ from sqlalchemy import text
 from delivery.ledger import GROUP_COMMIT, Ledger, default_mark_window
 from delivery.worker import Worker, WorkerConfig
 from tests.delivery.test_cli import run
-from wildmail.smtp_sink import RecordingSMTPServer
+from wildmail.runtime.smtp_sink import RecordingSMTPServer
 
 
 def _synchronous_commit(ledger: Ledger) -> str:

@@ -19,7 +19,7 @@ from delivery.compose import preview_eml
 from delivery.dkim import DkimKey, DkimSigner
 from delivery.message import HeaderInjection, LinkRef, MessageTemplate, Sender
 from tests.delivery.factories import HTML, PADDING, TEXT, make_campaign
-from tracking import tokens
+from wildmail.core import tokens
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SECRET = b"k" * 32

@@ -16,7 +16,7 @@ from delivery.models import Delivery
 from delivery.smtp_transport import SmtpTransport
 from delivery.worker import WorkerConfig, run_worker_once
 from tests.delivery.factories import add_subscribers, make_campaign
-from wildmail.smtp_sink import free_port
+from wildmail.runtime.smtp_sink import free_port
 
 SINK = Path("/usr/sbin/smtp-sink")
 DUMPS: dict[Path, Path] = {}

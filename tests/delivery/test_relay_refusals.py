@@ -22,7 +22,7 @@ from delivery.worker import Worker, WorkerConfig, run_worker_once
 from subscribers.addresses import address_hash
 from subscribers.models import ConsentEvent, Subscriber, Suppression
 from tests.delivery.factories import add_subscribers, make_campaign
-from wildmail.smtp_sink import RecordingSMTPServer
+from wildmail.runtime.smtp_sink import RecordingSMTPServer
 
 pytestmark = pytest.mark.postgres
 SLOT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

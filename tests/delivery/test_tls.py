@@ -32,8 +32,8 @@ from delivery.transport import Envelope, SendFailure
 from delivery.worker import WorkerConfig, run_worker_once
 from subscribers.models import Suppression
 from tests.delivery.factories import add_subscribers, make_campaign
-from wildmail.mailer import MailError, send_one
-from wildmail.smtp_sink import free_port
+from wildmail.runtime.mailer import MailError, send_one
+from wildmail.runtime.smtp_sink import free_port
 
 USER, PASSWORD = "wildmail", "correct horse battery"
 SLOT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -250,7 +250,7 @@ def test_worker_with_wrong_password_backs_off_relay_and_bounces_nobody(ctx, cloc
     assert len(relay.handler.messages) == 4 and all(m[3] for m in relay.handler.messages)
 
 
-# --- wildmail.mailer.send_one -----------------------------------------------------------------
+# --- wildmail.runtime.mailer.send_one -----------------------------------------------------------------
 
 
 def mail(to: str = "pat@example.org") -> EmailMessage:

@@ -18,7 +18,7 @@ from delivery.worker import Worker, WorkerConfig, run_worker_once
 from subscribers.addresses import address_hash
 from subscribers.models import Subscriber, Suppression
 from tests.delivery.factories import add_subscribers, make_campaign, set_status
-from tracking import tokens
+from wildmail.core import tokens
 
 pytestmark = pytest.mark.postgres
 SLOT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

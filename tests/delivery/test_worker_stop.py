@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from delivery.models import Delivery
 from tests.delivery.test_crash import enqueue
 from tests.delivery.worker_env import WILDMAIL, worker_env
-from wildmail.smtp_sink import free_port
+from wildmail.runtime.smtp_sink import free_port
 
 pytestmark = pytest.mark.postgres
 

@@ -6,14 +6,14 @@ import threading
 from pathlib import Path
 
 from delivery.claim import writer_lock
-from wildmail.db import make_engine
+from wildmail.core.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 HOLDER = """
 import sys
 sys.path.insert(0, {root!r})
 from delivery.claim import writer_lock
-from wildmail.db import make_engine
+from wildmail.core.db import make_engine
 with writer_lock(make_engine({url!r})):
     print("held", flush=True)
     sys.stdin.readline()

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from wildmail.settings import Settings
+from wildmail.core.settings import Settings
 
 WILDMAIL = Path(sys.executable).parent / "wildmail"
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tests.stats import scenario as sc
 from wildmail.cli import app
-from wildmail.users import authenticate
+from wildmail.runtime.users import authenticate
 
 
 @pytest.fixture

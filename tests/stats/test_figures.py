@@ -135,7 +135,7 @@ def test_unsettled_events_wait_so_a_honeypot_reclassification_is_never_missed(en
     (honeypot hit within 10 s), the report counts it as a bot without any rebuild."""
     from datetime import timedelta
 
-    from wildmail.clock import FakeClock
+    from wildmail.core.clock import FakeClock
 
     with Session(engine) as s:
         sc.build_leopard(s)

@@ -72,7 +72,7 @@ def test_cli_export_neutralises_formulas_in_every_user_field(db_url, tmp_path, m
 
 
 def test_safe_cell_leaves_numbers_and_plain_text_alone() -> None:
-    from wildmail.csvsafe import safe_cell
+    from wildmail.core.csvsafe import safe_cell
 
     assert [safe_cell(v) for v in (-3, 0.25, None, "-5", "+4930123", "-1.5", "Ada", "a=b")] == [
         -3, 0.25, None, "-5", "+4930123", "-1.5", "Ada", "a=b",

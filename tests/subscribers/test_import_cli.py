@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from subscribers.models import Subscriber
 from wildmail.cli import app
-from wildmail.db import make_engine
+from wildmail.core.db import make_engine
 
 pytestmark = pytest.mark.postgres
 

@@ -15,8 +15,8 @@ from subscribers.models import ConsentEvent, Subscriber
 from tests.dashboard.conftest import PASSWORD, log_in, post_form
 from tests.subscribers.helpers import make_list
 from wildmail.cli import app
-from wildmail.db import write_transaction
-from wildmail.users import add_user
+from wildmail.core.db import write_transaction
+from wildmail.runtime.users import add_user
 
 pytestmark = pytest.mark.postgres
 runner = CliRunner()

@@ -12,8 +12,8 @@ from delivery.enqueue import tick
 from delivery.leader import LeaderLock
 from delivery.models import Delivery
 from tests.delivery.factories import add_subscribers, make_campaign
-from wildmail.context import AppContext
-from wildmail.db import make_engine
+from wildmail.core.context import AppContext
+from wildmail.core.db import make_engine
 
 pytestmark = pytest.mark.postgres
 

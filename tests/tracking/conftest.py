@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from campaigns.models import Campaign, Email, Enrolment, Link
 from delivery.models import Delivery
 from subscribers.models import ListMembership, Subscriber, SubscriberList
-from tracking import tokens
 from tracking.models import Event
+from wildmail.core import tokens
 
 GMAIL_UA = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 BROWSER_UA = (

@@ -7,8 +7,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from tests.tracking.conftest import BROWSER_UA, flush
-from tracking import tokens
-from wildmail.signing import sign_ints
+from wildmail.core import tokens
+from wildmail.core.signing import sign_ints
 from wildmail.web.tracking_routes import PIXEL_GIF
 
 UA = {"User-Agent": BROWSER_UA}

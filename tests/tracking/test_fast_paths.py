@@ -20,7 +20,7 @@ from tracking.ip_hash import IpHasher
 from tracking.lookup import DeliveryMeta, MetaCache, _Lru
 from tracking.models import Event
 from tracking.wire import Settler
-from wildmail.clock import from_micros, to_micros
+from wildmail.core.clock import from_micros, to_micros
 
 pytestmark = pytest.mark.postgres
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from subscribers.models import Subscriber
 from subscribers.privacy import forget
 from tests.tracking.conftest import BROWSER_UA, flush
-from wildmail.db import write_transaction
+from wildmail.core.db import write_transaction
 
 UA = {"User-Agent": BROWSER_UA}
 

@@ -15,8 +15,8 @@ from delivery.models import Delivery
 from subscribers import lifecycle
 from subscribers.addresses import hash_of
 from subscribers.models import ConsentEvent, ListMembership, Subscriber, SubscriberList, Suppression
-from tracking import tokens
 from tracking.models import Event
+from wildmail.core import tokens
 
 pytestmark = pytest.mark.postgres
 

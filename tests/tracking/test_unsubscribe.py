@@ -13,7 +13,7 @@ from delivery.models import Delivery
 from subscribers.addresses import hash_of
 from subscribers.models import ConsentEvent, Subscriber, Suppression
 from tests.tracking.conftest import flush
-from wildmail.db import make_engine
+from wildmail.core.db import make_engine
 
 pytestmark = pytest.mark.postgres
 

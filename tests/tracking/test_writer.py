@@ -13,7 +13,7 @@ from sqlalchemy import text
 from tests.tracking.conftest import BROWSER_UA, make_world
 from tracking.batch import Hit
 from tracking.writer import EventWriter
-from wildmail.clock import to_micros
+from wildmail.core.clock import to_micros
 from wildmail.web.app import create_app
 
 pytestmark = pytest.mark.postgres

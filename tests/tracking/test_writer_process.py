@@ -17,7 +17,7 @@ from tracking.batch import Hit
 from tracking.service import Tracker
 from tracking.wire import decode_hits, encode_hits
 from tracking.writer_process import ProcessEventWriter
-from wildmail.settings import Settings, SettingsError
+from wildmail.core.settings import Settings, SettingsError
 
 pytestmark = pytest.mark.postgres
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from campaigns.models import Campaign, Email, Enrolment
 from delivery.models import Delivery
 from subscribers.models import Subscriber
-from wildmail import migrate
-from wildmail.models import Base
+from wildmail.runtime import migrate
+from wildmail.runtime.models import Base
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 pytestmark = pytest.mark.postgres

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from wildmail.cli import app
-from wildmail.settings import SettingsError, load_settings, secret_key_problem
+from wildmail.core.settings import SettingsError, load_settings, secret_key_problem
 
 GOOD = secrets.token_urlsafe(32)
 
@@ -69,7 +69,7 @@ def test_weak_key_in_the_file_names_the_file_and_the_environment_wins(tmp_path: 
 
 
 def test_weak_key_given_in_code_is_refused_when_used() -> None:
-    from wildmail.settings import Settings
+    from wildmail.core.settings import Settings
 
     with pytest.raises(SettingsError, match="secret_key: too short"):
         _ = Settings(secret_key="k9x").secret

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from wildmail.settings import SettingsError, load_settings
+from wildmail.core.settings import SettingsError, load_settings
 
 
 def test_defaults_when_nothing_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,7 +50,7 @@ def test_bad_toml_and_unknown_key_name_the_file(tmp_path: Path) -> None:
 
 
 def test_missing_secret_is_named_when_required() -> None:
-    from wildmail.settings import Settings
+    from wildmail.core.settings import Settings
 
     with pytest.raises(SettingsError, match="WILDMAIL_SECRET_KEY"):
         _ = Settings().secret

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from wildmail.cli import app
-from wildmail.signing import BadToken, sign_ints, verify_ints
-from wildmail.smtp_sink import RecordingSMTPServer
+from wildmail.core.signing import BadToken, sign_ints, verify_ints
+from wildmail.runtime.smtp_sink import RecordingSMTPServer
 
 
 def _all_command_paths(group, prefix=()):  # type: ignore[no-untyped-def]

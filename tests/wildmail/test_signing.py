@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wildmail.signing import BadToken, ints_verifier, sign, sign_ints, verify, verify_ints
+from wildmail.core.signing import BadToken, ints_verifier, sign, sign_ints, verify, verify_ints
 
 keys = st.binary(min_size=1, max_size=200)  # both sides of SHA-256's 64-byte block
 purposes = st.sampled_from(["open", "click", "unsubscribe", "ip"])

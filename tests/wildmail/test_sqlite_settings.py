@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from wildmail.db import SQLITE_WAL_CHECKPOINT_PAGES, make_engine, set_sqlite_cache
+from wildmail.core.db import SQLITE_WAL_CHECKPOINT_PAGES, make_engine, set_sqlite_cache
 
 
 def test_connections_use_wal_with_a_larger_checkpoint_interval(tmp_path):

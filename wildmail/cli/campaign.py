@@ -20,7 +20,7 @@ from campaigns import service
 from campaigns.models import Campaign
 from campaigns.preview import SAMPLE_NAME, EmlBuilder, write_eml_preview, write_preview
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
-from wildmail.context import AppContext
+from wildmail.core.context import AppContext
 
 app = typer.Typer(
     help="Campaigns: split an article, create, preview, test-send, schedule, pause, resume.",

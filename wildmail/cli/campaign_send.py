@@ -18,7 +18,7 @@ from delivery.control import (
 from delivery.smtp_transport import SmtpTransport
 from delivery.transport import SendFailure
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
-from wildmail.settings import SettingsError
+from wildmail.core.settings import SettingsError
 
 
 def register(app: typer.Typer) -> None:

@@ -11,8 +11,9 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-from wildmail.context import AppContext, SchemaOutOfDate, open_context
-from wildmail.settings import SettingsError, load_settings
+from wildmail.core.context import AppContext
+from wildmail.core.settings import SettingsError, load_settings
+from wildmail.runtime.startup import SchemaOutOfDate, open_context
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

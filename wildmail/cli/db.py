@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from wildmail import migrate
 from wildmail.cli.common import console, context
+from wildmail.runtime import migrate
 
 app = typer.Typer(help="Database schema: upgrade, downgrade, current revision.", no_args_is_help=True)
 

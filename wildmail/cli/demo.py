@@ -120,9 +120,9 @@ def demo(
 
 
 def _serve(database_url: str, port: int) -> None:
-    from wildmail.context import open_context
-    from wildmail.settings import Settings
-    from wildmail.users import add_user
+    from wildmail.core.settings import Settings
+    from wildmail.runtime.startup import open_context
+    from wildmail.runtime.users import add_user
     from wildmail.web.app import create_app
     from wildmail.web.serving import ServerThread
 

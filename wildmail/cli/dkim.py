@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from delivery.dkim import dns_record
 from wildmail.cli.common import EXIT_FAILURE, fail
-from wildmail.settings import SettingsError, load_settings
+from wildmail.core.settings import SettingsError, load_settings
 
 app = typer.Typer(help="DKIM signing keys.", no_args_is_help=True)
 LABELS = re.compile(

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from wildmail.cli.common import console, fail
-from wildmail.settings import DEFAULT_FILE, Settings
+from wildmail.core.settings import DEFAULT_FILE, Settings
 
 HEADER = """\
 # wildmail settings. WILDMAIL_* environment variables override anything here.

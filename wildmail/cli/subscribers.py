@@ -20,7 +20,7 @@ from subscribers.csv_import import ImportFileError, ImportReport, import_csv
 from subscribers.lifecycle import UnknownList
 from subscribers.models import ConsentEvent, ConsentSource, ListMembership, Subscriber, SubscriberList
 from wildmail.cli.common import EXIT_FAILURE, console, context, err_console, fail
-from wildmail.mailer import MailError, send_one
+from wildmail.runtime.mailer import MailError, send_one
 
 app = typer.Typer(help="Subscribers: lists, add, import, export, show, forget.", no_args_is_help=True)
 ListOpt = Annotated[str, typer.Option("--list", "-l", help="List slug.")]

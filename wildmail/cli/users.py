@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from wildmail.cli.common import console, context, fail
-from wildmail.db import write_transaction
-from wildmail.users import (
+from wildmail.core.db import write_transaction
+from wildmail.runtime.users import (
     UserError,
     add_user,
     list_users,

@@ -32,15 +32,15 @@ from stats.html_report import write_html_report
 from stats.report import campaign_report
 from subscribers.csv_import import import_csv
 from subscribers.lifecycle import create_list
-from tracking.tokens import BadToken, parse_click
-from wildmail import migrate
-from wildmail.clock import FakeClock
-from wildmail.context import AppContext
-from wildmail.db import make_engine
+from wildmail.core.clock import FakeClock
+from wildmail.core.context import AppContext
+from wildmail.core.db import make_engine
+from wildmail.core.settings import Settings
+from wildmail.core.tokens import BadToken, parse_click
 from wildmail.demo.population import make_population, write_csv
 from wildmail.demo.readers import Action, Reader, find_links, header
-from wildmail.settings import Settings
-from wildmail.smtp_sink import RecordingSMTPServer, free_port
+from wildmail.runtime import migrate
+from wildmail.runtime.smtp_sink import RecordingSMTPServer, free_port
 from wildmail.web.app import create_app
 from wildmail.web.serving import ServerThread
 

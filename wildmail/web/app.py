@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from tracking.service import Tracker
-from wildmail.context import AppContext
+from wildmail.core.context import AppContext
 from wildmail.web import dashboard_routes, preferences_routes, public_routes, tracking_routes
 from wildmail.web.body_limits import BodyLimits, BodyTooLarge, LimitedBody, too_large_response
 from wildmail.web.path_params import path_errors_as_404

@@ -13,7 +13,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 
-from wildmail.db import MAX_ROW_ID
+from wildmail.core.db import MAX_ROW_ID
 
 DbInt = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 NOT_FOUND_TEXT = "Not found: there is no page at this address.\n"

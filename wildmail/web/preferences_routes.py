@@ -20,8 +20,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from tracking.lookup import DeliveryMeta
 from tracking.preferences import Outcome, preferences_for, save_committed
-from wildmail.context import AppContext
-from wildmail.db import MAX_ROW_ID
+from wildmail.core.context import AppContext
+from wildmail.core.db import MAX_ROW_ID
 from wildmail.web.public_routes import CSRF_COOKIE, CSRF_SECONDS, csrf_token, csrf_valid
 from wildmail.web.templating import templates
 from wildmail.web.tracking_routes import NOT_FOUND_TEXT, tracker_of

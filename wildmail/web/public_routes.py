@@ -24,10 +24,10 @@ import campaigns.enrolment  # noqa: F401  (registers the hook that enrols people
 from subscribers import lifecycle, optin
 from subscribers.addresses import InvalidValue
 from subscribers.models import ConsentSource
-from wildmail.context import AppContext
-from wildmail.db import write_transaction
-from wildmail.mailer import MailError, send_one
-from wildmail.signing import BadToken, sign, verify
+from wildmail.core.context import AppContext
+from wildmail.core.db import write_transaction
+from wildmail.core.signing import BadToken, sign, verify
+from wildmail.runtime.mailer import MailError, send_one
 from wildmail.web.client_limits import WindowLimit
 from wildmail.web.templating import templates
 

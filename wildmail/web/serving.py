@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from wildmail.settings import Settings
+from wildmail.core.settings import Settings
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from starlette.types import Scope, Send
 
 from tracking.classify import PREFETCH_HEADERS
 from tracking.service import RequestInfo, Tracker
-from wildmail.context import AppContext
+from wildmail.core.context import AppContext
 from wildmail.web import security_headers
 from wildmail.web.templating import templates
 

@@ -5,10 +5,10 @@
   unless revoked earlier (logout, a password or role change, removal, ``wildmail users revoke-sessions``).
 * CSRF: cookie ``wm_csrf`` holds a random nonce; every form carries ``keyed_hash(nonce)``; a POST
   without the matching field is refused with 403 (also the login form).
-* Login rate limit (:class:`wildmail.users.LoginLimits`): within 15 minutes, 5 failures of one client on
-  one account, 20 of one client, 20 on one account or 200 overall -> 429. The client is the connecting
-  address (an IPv6 client is its /64), or what a ``trusted_proxies`` proxy forwarded: uvicorn rewrites
-  the address only for those (:mod:`wildmail.web.serving`).
+* Login rate limit (:class:`wildmail.runtime.users.LoginLimits`): within 15 minutes, 5 failures
+  of one client on one account, 20 of one client, 20 on one account or 200 overall -> 429. The
+  client is the connecting address (an IPv6 client is its /64), or what a ``trusted_proxies``
+  proxy forwarded: uvicorn rewrites the address only for those (:mod:`wildmail.web.serving`).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from datetime import timedelta
 from fastapi import Request, Response
 from starlette.datastructures import FormData
 
-from wildmail.context import AppContext
-from wildmail.db import write_transaction
-from wildmail.signing import BadToken, keyed_hash, sign, verify
-from wildmail.users import (
+from wildmail.core.context import AppContext
+from wildmail.core.db import write_transaction
+from wildmail.core.signing import BadToken, keyed_hash, sign, verify
+from wildmail.runtime.users import (
     LoginLimits,
     LoginThrottled,
     Role,

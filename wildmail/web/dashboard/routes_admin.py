@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from wildmail.db import write_transaction
-from wildmail.redaction import shown_settings
-from wildmail.users import UserError, add_user, list_users, remove_user
+from wildmail.core.db import write_transaction
+from wildmail.core.redaction import shown_settings
+from wildmail.runtime.users import UserError, add_user, list_users, remove_user
 from wildmail.web.dashboard.auth import CAN_ADMIN, ctx_of, require
 from wildmail.web.dashboard.pages import DashboardRoute, done, form_of, render
 

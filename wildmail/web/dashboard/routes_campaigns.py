@@ -27,8 +27,8 @@ from campaigns.service import (
     get_email,
 )
 from subscribers.models import SubscriberList
-from wildmail.db import MAX_ROW_ID, write_transaction
-from wildmail.users import User
+from wildmail.core.db import MAX_ROW_ID, write_transaction
+from wildmail.runtime.users import User
 from wildmail.web.dashboard.auth import CAN_EDIT, ctx_of, require
 from wildmail.web.dashboard.pages import DashboardRoute, done, error_page, form_of, render
 from wildmail.web.dashboard.routes_stats import campaign_page, not_found

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from delivery import ratelimit
 from subscribers.lifecycle import CannotLift, lift_bounce, suppressed_people
-from wildmail.db import write_transaction
+from wildmail.core.db import write_transaction
 from wildmail.web.dashboard.auth import CAN_ADMIN, ctx_of, require
 from wildmail.web.dashboard.pages import DashboardRoute, done, form_of, render
 

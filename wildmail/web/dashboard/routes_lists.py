@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
 
 from subscribers.models import ListMembership, SubscriberList
-from wildmail.db import write_transaction
+from wildmail.core.db import write_transaction
 from wildmail.web.dashboard.auth import CAN_EDIT, ctx_of, require
 from wildmail.web.dashboard.pages import DashboardRoute, done, error_page, form_of, render
 from wildmail.web.dashboard.routes_campaigns import optional

@@ -15,7 +15,7 @@ from stats.figures import CampaignReport
 from stats.html_report import headline_cards, render_html_report
 from stats.report import UnknownCampaign, campaign_report, overview
 from subscribers.models import SubscriberList
-from wildmail.users import Role
+from wildmail.runtime.users import Role
 from wildmail.web.dashboard.auth import CAN_EDIT, ctx_of, require
 from wildmail.web.dashboard.pages import DashboardRoute, error_page, render
 

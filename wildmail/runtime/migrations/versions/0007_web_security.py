@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import wildmail.db
+import wildmail.core.db
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("account_key", sa.String(length=64), nullable=False),
         sa.Column("client_key", sa.String(length=64), nullable=False),
-        sa.Column("at", wildmail.db.UTCDateTime(), nullable=False),
+        sa.Column("at", wildmail.core.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
     op.create_index(op.f("ix_login_failures_account_key_at"), "login_failures", ["account_key", "at"])
@@ -38,10 +38,10 @@ def upgrade() -> None:
         "user_sessions",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", wildmail.db.UTCDateTime(), nullable=False),
-        sa.Column("last_seen_at", wildmail.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", wildmail.db.UTCDateTime(), nullable=False),
-        sa.Column("revoked_at", wildmail.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", wildmail.core.db.UTCDateTime(), nullable=False),
+        sa.Column("last_seen_at", wildmail.core.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", wildmail.core.db.UTCDateTime(), nullable=False),
+        sa.Column("revoked_at", wildmail.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_user_sessions_user_id_users"), ondelete="CASCADE"
         ),
@@ -60,7 +60,7 @@ def downgrade() -> None:
         "login_failures",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
-        sa.Column("at", wildmail.db.UTCDateTime(), nullable=False),
+        sa.Column("at", wildmail.core.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
     op.create_index(op.f("ix_login_failures_key_hash_at"), "login_failures", ["key_hash", "at"])

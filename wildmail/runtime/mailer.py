@@ -18,7 +18,7 @@ from email.headerregistry import AddressHeader
 from email.message import EmailMessage
 
 from delivery.dkim import DkimSigner, load_signer
-from wildmail.settings import Settings
+from wildmail.core.settings import Settings
 
 
 class MailError(RuntimeError):

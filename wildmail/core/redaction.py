@@ -12,7 +12,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from wildmail.settings import Settings
+    from wildmail.core.settings import Settings
 
 HIDDEN = "(set, hidden)"
 MASK = "***"

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import wildmail.db
+import wildmail.core.db
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("slug", sa.String(length=100), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("double_opt_in", sa.Boolean(), nullable=False),
-        sa.Column("created_at", wildmail.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", wildmail.core.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscriber_lists")),
         sa.UniqueConstraint("slug", name=op.f("uq_subscriber_lists_slug")),
     )
@@ -43,11 +43,11 @@ def upgrade() -> None:
         ),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("consent_source", sa.String(length=16), nullable=False),
-        sa.Column("created_at", wildmail.db.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", wildmail.db.UTCDateTime(), nullable=False),
-        sa.Column("confirmed_at", wildmail.db.UTCDateTime(), nullable=True),
-        sa.Column("unsubscribed_at", wildmail.db.UTCDateTime(), nullable=True),
-        sa.Column("forgotten_at", wildmail.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", wildmail.core.db.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", wildmail.core.db.UTCDateTime(), nullable=False),
+        sa.Column("confirmed_at", wildmail.core.db.UTCDateTime(), nullable=True),
+        sa.Column("unsubscribed_at", wildmail.core.db.UTCDateTime(), nullable=True),
+        sa.Column("forgotten_at", wildmail.core.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscribers")),
         sa.UniqueConstraint("email", name=op.f("uq_subscribers_email")),
     )
@@ -57,7 +57,7 @@ def upgrade() -> None:
         "list_memberships",
         sa.Column("subscriber_id", sa.Integer(), nullable=False),
         sa.Column("list_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", wildmail.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", wildmail.core.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["list_id"],
             ["subscriber_lists.id"],
@@ -86,7 +86,7 @@ def upgrade() -> None:
         sa.Column("to_status", sa.String(length=16), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
-        sa.Column("at", wildmail.db.UTCDateTime(), nullable=False),
+        sa.Column("at", wildmail.core.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["subscriber_id"],
             ["subscribers.id"],
@@ -104,7 +104,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("address_hash", sa.String(length=64), nullable=False),
         sa.Column("reason", sa.String(length=16), nullable=False),
-        sa.Column("created_at", wildmail.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", wildmail.core.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_suppressions")),
         sa.UniqueConstraint("address_hash", name=op.f("uq_suppressions_address_hash")),
     )

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from wildmail.redaction import mask_url, shown_settings, shown_value
+from wildmail.core.redaction import mask_url, shown_settings, shown_value
 
 ENV_PREFIX = "WILDMAIL_"
 DEFAULT_FILE = "wildmail.toml"

@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import ForeignKey, Index, Integer, String, case, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from wildmail.db import Base, UTCDateTime
+from wildmail.core.db import Base, UTCDateTime
 
 
 class Role(enum.StrEnum):

@@ -2,13 +2,13 @@
 
 Paths: ``/o/<token>.gif`` (open), ``/c/<token>`` (click), ``/u/<token>`` (unsubscribe page and
 RFC 8058 one-click POST). Tokens carry ids only; destinations come from ``Link`` rows.
-Depends on nothing but :mod:`wildmail.signing`, so delivery can build URLs without importing
+Depends on nothing but :mod:`wildmail.core.signing`, so delivery can build URLs without importing
 the rest of tracking.
 """
 
 from __future__ import annotations
 
-from wildmail.signing import BadToken, IntsVerifier, ints_verifier, sign_ints, verify_ints
+from wildmail.core.signing import BadToken, IntsVerifier, ints_verifier, sign_ints, verify_ints
 
 TEST_DELIVERY = 0  # the delivery id in the URLs of test sends and previews: nothing is recorded
 OPEN = "open"

@@ -5,8 +5,8 @@ from delivery.models import Delivery, RelayState
 from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTotal
 from subscribers.models import ConsentEvent, ListMembership, Subscriber, SubscriberList, Suppression
 from tracking.models import Event
-from wildmail.db import Base
-from wildmail.users import LoginFailure, User, UserSession
+from wildmail.core.db import Base
+from wildmail.runtime.users import LoginFailure, User, UserSession
 
 __all__ = [
     "Base",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from wildmail.db import make_engine
-from wildmail.models import Base
+from wildmail.core.db import make_engine
+from wildmail.runtime.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -24,7 +24,7 @@ def _run(connection: Connection) -> None:
 
 
 def run_migrations_online() -> None:
-    """Use a connection handed in by wildmail.migrate, or open one from the URL."""
+    """Use a connection handed in by wildmail.runtime.migrate, or open one from the URL."""
     connection = config.attributes.get("connection")
     if connection is not None:
         _run(connection)

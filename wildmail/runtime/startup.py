@@ -1,40 +1,18 @@
-"""The application context: settings, engine and clock, built once per process."""
+"""Opening an application context: settings loaded, engine made, schema checked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from wildmail import migrate
-from wildmail.clock import Clock, SystemClock
-from wildmail.db import is_sqlite, make_engine, session_factory
-from wildmail.settings import Settings, load_settings
+from wildmail.core.clock import Clock, SystemClock
+from wildmail.core.context import AppContext
+from wildmail.core.db import is_sqlite, make_engine
+from wildmail.core.settings import Settings, load_settings
+from wildmail.runtime import migrate
 
 
 class SchemaOutOfDate(RuntimeError):
     """The database needs ``wildmail db upgrade`` first."""
-
-
-@dataclass
-class AppContext:
-    """What every command, worker and web request needs."""
-
-    settings: Settings
-    engine: Engine
-    clock: Clock = field(default_factory=SystemClock)
-    _sessions: sessionmaker[Session] | None = None
-
-    def session(self) -> Session:
-        """A new ORM session (use as a context manager)."""
-        if self._sessions is None:
-            self._sessions = session_factory(self.engine)
-        return self._sessions()
-
-    def close(self) -> None:
-        """Release the engine's connections."""
-        self.engine.dispose()
 
 
 def ensure_schema(engine: Engine) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import wildmail.db
+import wildmail.core.db
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("campaign_id", sa.Integer(), nullable=False),
         sa.Column("email_id", sa.Integer(), nullable=False),
         sa.Column("link_id", sa.Integer(), nullable=True),
-        sa.Column("at", wildmail.db.UTCDateTime(), nullable=False),
+        sa.Column("at", wildmail.core.db.UTCDateTime(), nullable=False),
         sa.Column("user_agent", sa.String(length=500), nullable=False),
         sa.Column("ip_hash", sa.String(length=64), nullable=False),
         sa.Column("reason", sa.String(length=64), nullable=False),

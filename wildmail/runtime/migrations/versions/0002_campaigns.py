@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import wildmail.db
+import wildmail.core.db
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -48,9 +48,9 @@ def upgrade() -> None:
         sa.Column("stop_donation_after_click", sa.Boolean(), nullable=False),
         sa.Column("grace_hours", sa.Integer(), nullable=False),
         sa.Column("min_gap_hours", sa.Integer(), nullable=False),
-        sa.Column("created_at", wildmail.db.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", wildmail.db.UTCDateTime(), nullable=False),
-        sa.Column("paused_at", wildmail.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", wildmail.core.db.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", wildmail.core.db.UTCDateTime(), nullable=False),
+        sa.Column("paused_at", wildmail.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["list_id"], ["subscriber_lists.id"], name=op.f("fk_campaigns_list_id_subscriber_lists")
         ),
@@ -74,7 +74,7 @@ def upgrade() -> None:
         sa.Column("reading_minutes", sa.Integer(), nullable=False),
         sa.Column("compiled_html", sa.Text(), nullable=False),
         sa.Column("compiled_text", sa.Text(), nullable=False),
-        sa.Column("compiled_at", wildmail.db.UTCDateTime(), nullable=True),
+        sa.Column("compiled_at", wildmail.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
             ["campaigns.id"],
@@ -104,12 +104,12 @@ def upgrade() -> None:
         sa.Column("subscriber_id", sa.Integer(), nullable=False),
         sa.Column("campaign_id", sa.Integer(), nullable=False),
         sa.Column("next_position", sa.Integer(), nullable=False),
-        sa.Column("next_send_at", wildmail.db.UTCDateTime(), nullable=True),
-        sa.Column("last_sent_at", wildmail.db.UTCDateTime(), nullable=True),
+        sa.Column("next_send_at", wildmail.core.db.UTCDateTime(), nullable=True),
+        sa.Column("last_sent_at", wildmail.core.db.UTCDateTime(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("exit_reason", sa.String(length=32), nullable=False),
         sa.Column("donation_clicked", sa.Boolean(), nullable=False),
-        sa.Column("created_at", wildmail.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", wildmail.core.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
             ["campaigns.id"],

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import wildmail.db
+import wildmail.core.db
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -30,8 +30,8 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("password_hash", sa.String(length=200), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
-        sa.Column("created_at", wildmail.db.UTCDateTime(), nullable=False),
-        sa.Column("last_login_at", wildmail.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", wildmail.core.db.UTCDateTime(), nullable=False),
+        sa.Column("last_login_at", wildmail.core.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
     )
@@ -39,7 +39,7 @@ def upgrade() -> None:
         "login_failures",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
-        sa.Column("at", wildmail.db.UTCDateTime(), nullable=False),
+        sa.Column("at", wildmail.core.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
     op.create_index(op.f("ix_login_failures_key_hash_at"), "login_failures", ["key_hash", "at"])

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import wildmail.db
+import wildmail.core.db
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -29,13 +29,13 @@ def upgrade() -> None:
         sa.Column("smtp_phase", sa.String(length=8), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("lease_owner", sa.String(length=100), nullable=True),
-        sa.Column("lease_expires_at", wildmail.db.UTCDateTime(), nullable=True),
-        sa.Column("next_attempt_at", wildmail.db.UTCDateTime(), nullable=False),
+        sa.Column("lease_expires_at", wildmail.core.db.UTCDateTime(), nullable=True),
+        sa.Column("next_attempt_at", wildmail.core.db.UTCDateTime(), nullable=False),
         sa.Column("message_id", sa.String(length=300), nullable=False),
         sa.Column("last_reply", sa.Text(), nullable=False),
-        sa.Column("queued_at", wildmail.db.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", wildmail.db.UTCDateTime(), nullable=True),
-        sa.Column("updated_at", wildmail.db.UTCDateTime(), nullable=False),
+        sa.Column("queued_at", wildmail.core.db.UTCDateTime(), nullable=False),
+        sa.Column("sent_at", wildmail.core.db.UTCDateTime(), nullable=True),
+        sa.Column("updated_at", wildmail.core.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["email_id"], ["emails.id"], name=op.f("fk_deliveries_email_id_emails"), ondelete="CASCADE"
         ),
@@ -68,8 +68,8 @@ def upgrade() -> None:
         "relay_state",
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("tokens", sa.Float(), nullable=False),
-        sa.Column("refilled_at", wildmail.db.UTCDateTime(), nullable=False),
-        sa.Column("backoff_until", wildmail.db.UTCDateTime(), nullable=True),
+        sa.Column("refilled_at", wildmail.core.db.UTCDateTime(), nullable=False),
+        sa.Column("backoff_until", wildmail.core.db.UTCDateTime(), nullable=True),
         sa.Column("last_reply", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_relay_state")),
     )

@@ -1,0 +1,1 @@
+"""The floor: database, settings, clock, signing and signed links; no domain knowledge."""

@@ -1,0 +1,1 @@
+"""Process wiring: opening a context, schema upgrades, the single-message mailer, dashboard users."""
