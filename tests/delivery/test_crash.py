@@ -19,7 +19,7 @@ from delivery.control import schedule_campaign
 from delivery.enqueue import tick
 from delivery.models import Delivery
 from tests.delivery.factories import add_many_subscribers, make_campaign
-from tests.delivery.worker_env import start_worker, worker_env
+from tests.delivery.worker_env import start_worker, wait_ready, worker_env
 from wildmail.core.clock import FakeClock
 from wildmail.core.context import AppContext
 from wildmail.core.db import make_engine
@@ -150,6 +150,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_duplicates_nothing(ctx, clo
         proc.wait(timeout=10)
     assert kills >= 5
     proc = start_worker(env, "--lease-seconds", "1", "--batch", "25")
+    wait_ready(proc)  # a SIGTERM before its handlers exist would kill it, not stop it
     try:
         wait_until_done(ctx, 90)
     finally:

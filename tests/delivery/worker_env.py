@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from wildmail.core.settings import Settings
@@ -25,6 +27,18 @@ def worker_env(settings: Settings, smtp_port: int) -> dict[str, str]:
         WILDMAIL_CONFIG="/dev/null",
     )
     return env
+
+
+def wait_ready(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Read the worker's stderr until its start-up line (its signal handlers are installed by then)."""
+    assert proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while b"worker started" not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0 and proc.poll() is None, f"worker not ready: {seen.decode(errors='replace')}"
+        if select.select([proc.stderr], [], [], min(left, 0.5))[0]:
+            seen += proc.stderr.readline()
 
 
 def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:

@@ -13,6 +13,21 @@ import typer
 
 from wildmail.cli.common import EXIT_USAGE, console, context, fail
 from wildmail.cli.stopping import POLL, StopFlag, run_until_stopped
+from wildmail.core.context import AppContext
+from wildmail.core.redaction import mask_url
+
+
+def _announce_start(role: str, ctx: AppContext, sessions: int) -> None:
+    """One line when a role is ready (its signal handlers installed): what it talks to."""
+    settings = ctx.settings
+    logging.getLogger(f"wildmail.{role}").info(
+        "%s started: %d session(s), relay %s:%s, database %s",
+        role,
+        sessions,
+        settings.smtp_host,
+        settings.smtp_port,
+        mask_url(settings.database_url),
+    )
 
 
 def _announce_stop(reason: str) -> None:
@@ -115,6 +130,7 @@ def register(app: typer.Typer) -> None:
         )
         stop = threading.Event()
         factory = _transport_factory(ctx, out)
+        _announce_start("worker", ctx, concurrency)
         run_until_stopped(
             flag, stop, lambda: run_workers(ctx, factory, concurrency, stop, config), _announce_stop
         )
