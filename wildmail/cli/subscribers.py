@@ -26,11 +26,6 @@ app = typer.Typer(help="Subscribers: lists, add, import, export, show, forget.",
 ListOpt = Annotated[str, typer.Option("--list", "-l", help="List slug.")]
 
 
-def load_activation_hooks() -> None:
-    """Make sure activated subscribers are enrolled in running campaigns (the import registers it)."""
-    import campaigns.enrolment  # noqa: F401
-
-
 def _subscriber(session: Session, email: str) -> Subscriber:
     sub = lifecycle.find_subscriber(session, email)
     if sub is None:
@@ -76,8 +71,7 @@ def add(
     locale: Annotated[str, typer.Option(help="Language tag, e.g. en or pt-BR.")] = "",
 ) -> None:
     """Subscribe an address; double opt-in lists get a confirmation email (sent through SMTP)."""
-    ctx = context(secret=True)
-    load_activation_hooks()
+    ctx = context(secret=True)  # wires the hook that enrols an activated subscriber
     try:
         with ctx.session() as session, session.begin():
             lst = lifecycle.require_list(session, list_slug)
