@@ -29,7 +29,6 @@ from sqlalchemy.sql import Select
 
 from campaigns.models import Campaign, CampaignStatus, Enrolment, EnrolmentStatus
 from campaigns.timetable import Timetable, zone
-from subscribers.events import on_activated
 from subscribers.models import ListMembership, Subscriber, SubscriberStatus
 from subscribers.segments import segment_clause
 
@@ -145,11 +144,11 @@ def enrol_members(conn: Conn, campaign: Campaign, now: datetime, subscriber_id: 
     return added
 
 
-@on_activated
 def enrol_on_activation(session: Session, subscriber: Subscriber, list_id: int, at: datetime) -> None:
     """Enrol a newly active subscriber in the list's scheduled and running campaigns at once.
 
-    Registered with :mod:`subscribers.events` (subscribers cannot import campaigns); the tick's
+    Registered with :mod:`subscribers.events` by :func:`wildmail.runtime.startup.wire_hooks`
+    (subscribers cannot import campaigns); the tick's
     :func:`enrol_late_joiners` would catch them too, this only saves waiting for it.
     """
     query = select(Campaign).where(Campaign.list_id == list_id, Campaign.status.in_(ACTIVE_CAMPAIGN))

@@ -25,6 +25,7 @@ from wildmail.core.settings import Settings
 from wildmail.runtime import migrate
 from wildmail.runtime.models import Base
 from wildmail.runtime.smtp_sink import RecordingSMTPServer
+from wildmail.runtime.startup import wire_hooks
 
 PG_URL = os.environ.get("WILDMAIL_TEST_POSTGRES_URL", "")
 REPO = Path(__file__).resolve().parents[1]
@@ -112,7 +113,9 @@ def settings(db_url: str) -> Settings:
 
 @pytest.fixture
 def ctx(settings: Settings, engine: Engine, clock: FakeClock) -> AppContext:
-    """An application context on the per-test database with the fake clock."""
+    """An application context on the per-test database with the fake clock, wired as
+    :func:`wildmail.runtime.startup.open_context` wires every process."""
+    wire_hooks()
     return AppContext(settings=settings, engine=engine, clock=clock)
 
 

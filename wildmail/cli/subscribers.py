@@ -11,24 +11,19 @@ from typing import Annotated, BinaryIO
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from subscribers import lifecycle, optin, privacy
 from subscribers.addresses import InvalidValue
 from subscribers.csv_import import ImportFileError, ImportReport, import_csv
 from subscribers.lifecycle import UnknownList
-from subscribers.models import ConsentEvent, ConsentSource, ListMembership, Subscriber, SubscriberList
+from subscribers.models import ConsentSource, Subscriber
+from subscribers.queries import consent_history, lists_with_counts
 from wildmail.cli.common import EXIT_FAILURE, console, context, err_console, fail
 from wildmail.runtime.mailer import MailError, send_one
 
 app = typer.Typer(help="Subscribers: lists, add, import, export, show, forget.", no_args_is_help=True)
 ListOpt = Annotated[str, typer.Option("--list", "-l", help="List slug.")]
-
-
-def load_activation_hooks() -> None:
-    """Make sure activated subscribers are enrolled in running campaigns (the import registers it)."""
-    import campaigns.enrolment  # noqa: F401
 
 
 def _subscriber(session: Session, email: str) -> Subscriber:
@@ -43,13 +38,9 @@ def lists() -> None:
     """Show every list with its opt-in mode and member count."""
     ctx = context()
     with ctx.session() as session:
-        grouped = select(ListMembership.list_id, func.count()).group_by(ListMembership.list_id)
-        counts: dict[int, int] = {list_id: n for list_id, n in session.execute(grouped)}
         table = Table("slug", "name", "opt-in", "members")
-        for lst in session.scalars(select(SubscriberList).order_by(SubscriberList.slug)):
-            table.add_row(
-                lst.slug, lst.name, "double" if lst.double_opt_in else "single", str(counts.get(lst.id, 0))
-            )
+        for lst, members in lists_with_counts(session, order_by="slug"):
+            table.add_row(lst.slug, lst.name, "double" if lst.double_opt_in else "single", str(members))
     console.print(table)
 
 
@@ -80,8 +71,7 @@ def add(
     locale: Annotated[str, typer.Option(help="Language tag, e.g. en or pt-BR.")] = "",
 ) -> None:
     """Subscribe an address; double opt-in lists get a confirmation email (sent through SMTP)."""
-    ctx = context(secret=True)
-    load_activation_hooks()
+    ctx = context(secret=True)  # wires the hook that enrols an activated subscriber
     try:
         with ctx.session() as session, session.begin():
             lst = lifecycle.require_list(session, list_slug)
@@ -232,10 +222,7 @@ def show(email: str) -> None:
         for key, value in sorted((sub.attributes or {}).items()):
             console.print(f"  {key}: {value}", highlight=False)
         table = Table("when", "from", "to", "source")
-        events = session.scalars(
-            select(ConsentEvent).where(ConsentEvent.subscriber_id == sub.id).order_by(ConsentEvent.id)
-        )
-        for event in events:
+        for event in consent_history(session, sub.id):
             table.add_row(
                 event.at.isoformat(timespec="seconds"),
                 event.from_status or "-",

@@ -1,9 +1,15 @@
-"""Opening an application context: settings loaded, engine made, schema checked."""
+"""Opening an application context: settings loaded, engine made, schema checked, hooks wired.
+
+This is the composition root of every process (CLI commands, the web server, workers): the one
+place where packages that must not import each other are connected.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from campaigns.enrolment import enrol_on_activation
+from subscribers import events
 from wildmail.core.clock import Clock, SystemClock
 from wildmail.core.context import AppContext
 from wildmail.core.db import is_sqlite, make_engine
@@ -28,10 +34,17 @@ def ensure_schema(engine: Engine) -> None:
     )
 
 
+def wire_hooks() -> None:
+    """Connect the packages: a subscriber who becomes active is enrolled in their list's running
+    and scheduled campaigns at once (idempotent)."""
+    events.on_activated(enrol_on_activation)
+
+
 def open_context(
     settings: Settings | None = None, clock: Clock | None = None, *, schema: bool = True
 ) -> AppContext:
-    """Build a context from settings (loaded from file/env when not given)."""
+    """Build a context from settings (loaded from file/env when not given), with the hooks wired."""
+    wire_hooks()
     settings = settings or load_settings()
     engine = make_engine(settings.database_url)
     if schema:

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import ForeignKey, Index, Integer, String, case, delete, func, select, update
+from sqlalchemy import Engine, ForeignKey, Index, Integer, String, case, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from wildmail.core.db import Base, UTCDateTime
+from wildmail.core.db import Base, UTCDateTime, write_transaction
 
 
 class Role(enum.StrEnum):
@@ -293,3 +293,58 @@ def revoke_sessions(session: Session, user_id: int, now: datetime) -> int:
 def revoke_user_sessions(session: Session, email: str, now: datetime) -> int:
     """End every session of the account with this address (log it out everywhere)."""
     return revoke_sessions(session, get_user(session, email).id, now)
+
+
+# Whole use cases for the dashboard, each in its own transaction; the users they return are detached
+# (their columns stay readable after the session closes).
+
+
+def log_in(
+    engine: Engine,
+    email: str,
+    password: str,
+    *,
+    account_key: str,
+    client_key: str,
+    now: datetime,
+    limits: LoginLimits,
+) -> User | None:
+    """:func:`attempt_login` committed (a failure is recorded even though None is returned)."""
+    with write_transaction(engine) as session:
+        user = attempt_login(
+            session, email, password, account_key=account_key, client_key=client_key, now=now, limits=limits
+        )
+        if user is not None:
+            session.flush()
+            session.expunge(user)
+        return user
+
+
+def start_session(
+    engine: Engine, user: User, now: datetime, lifetime: timedelta, replacing: str | None
+) -> str:
+    """Open a session for ``user``, revoking ``replacing`` (the browser's previous one); returns the token."""
+    with write_transaction(engine) as session:
+        if replacing is not None:
+            revoke_session(session, replacing, now)
+        return open_session(session, user, now, lifetime)
+
+
+def end_session(engine: Engine, token: str, now: datetime) -> None:
+    """Revoke one session (logout): a copy of its cookie stops working."""
+    with write_transaction(engine) as session:
+        revoke_session(session, token, now)
+
+
+def live_session_user(engine: Engine, token: str, now: datetime, touch_every: timedelta) -> User | None:
+    """The user of a live session, noting the visit when it was last seen ``touch_every`` ago or more."""
+    with Session(engine, expire_on_commit=False) as session:
+        found = session_owner(session, token, now)
+        if found is None:
+            return None
+        user, last_seen = found
+        session.expunge(user)
+    if now - last_seen >= touch_every:
+        with write_transaction(engine) as session:
+            touch_session(session, token, now)
+    return user

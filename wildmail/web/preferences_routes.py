@@ -1,9 +1,9 @@
 """The email preferences page: ``GET``/``POST /u/<token>/preferences``.
 
 Uses the unsubscribe token of a delivery (same signature checks; a bad or unknown token gets
-the plain 404 page and changes nothing). The form carries the public pages' CSRF token bound
-to a cookie (:func:`wildmail.web.public_routes.csrf_token`); a POST without a valid one gets
-403 and changes nothing. The logic lives in :mod:`tracking.preferences`.
+the plain 404 page and changes nothing). The form carries a CSRF token (:mod:`wildmail.web.csrf`,
+with the public pages' window); a POST without a valid one gets 403 and changes nothing. The
+logic lives in :mod:`tracking.preferences`.
 
 This router must be included before :mod:`wildmail.web.tracking_routes`, whose
 ``/u/{token:path}`` would otherwise also match ``/u/<token>/preferences``.
@@ -11,7 +11,6 @@ This router must be included before :mod:`wildmail.web.tracking_routes`, whose
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -22,7 +21,8 @@ from tracking.lookup import DeliveryMeta
 from tracking.preferences import Outcome, preferences_for, save_committed
 from wildmail.core.context import AppContext
 from wildmail.core.db import MAX_ROW_ID
-from wildmail.web.public_routes import CSRF_COOKIE, CSRF_SECONDS, csrf_token, csrf_valid
+from wildmail.web import csrf
+from wildmail.web.public_routes import CSRF_WINDOW
 from wildmail.web.templating import templates
 from wildmail.web.tracking_routes import NOT_FOUND_TEXT, tracker_of
 
@@ -47,10 +47,9 @@ def _render(
         page = preferences_for(session, meta.subscriber_id)
     if page is None:
         return _not_found()
-    nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(18)
     context = {
         "page": page,
-        "csrf": csrf_token(ctx.settings.secret, nonce, ctx.clock.now()),
+        "csrf": csrf.token(ctx.settings.secret, request, ctx.clock.now()),
         "action": request.app.url_path_for("preferences", token=token),
         "unsubscribe_url": request.app.url_path_for("unsubscribe_page", token=token),
         "leave_value": LEAVE_EVERYTHING,
@@ -63,10 +62,7 @@ def _render(
         status_code=status,
         headers={"Cache-Control": "no-store"},
     )
-    secure = ctx.settings.base_url.startswith("https://")
-    response.set_cookie(
-        CSRF_COOKIE, nonce, max_age=CSRF_SECONDS, httponly=True, samesite="lax", secure=secure
-    )
+    csrf.set_cookie(request, response, ctx.settings.base_url.startswith("https://"))
     return response
 
 
@@ -105,10 +101,7 @@ async def preferences_submit(token: str, request: Request) -> Response:
     except Exception:  # malformed body: a clear 400, never a 500
         return PlainTextResponse("Bad request: the form could not be read.\n", status_code=400)
     ctx = _ctx(request)
-    csrf = form.get("csrf_token")
-    if not isinstance(csrf, str) or not csrf_valid(
-        ctx.settings.secret, request.cookies.get(CSRF_COOKIE), csrf, ctx.clock.now()
-    ):
+    if not csrf.valid(ctx.settings.secret, request, form.get("csrf_token"), ctx.clock.now(), CSRF_WINDOW):
         error = "The form expired. Please make your choice again."
         return await run_in_threadpool(_render, request, token, meta, status=403, error=error)
     keep = _keep_ids(form.getlist("keep"))

@@ -1,7 +1,7 @@
 """Public pages: the subscribe form and the confirmation link.
 
-The form carries a CSRF token signed with the app secret and bound to a random nonce kept in a
-cookie (double submit, 2 hour window). A confirmation link opens a page with a button that
+The form carries a CSRF token (:mod:`wildmail.web.csrf`, the scheme of every form) with a
+2 hour window. A confirmation link opens a page with a button that
 POSTs back: link scanners that prefetch URLs in mail (GET) cannot confirm on someone's behalf.
 
 Against bots and inbox flooding: a honeypot field (hidden by the stylesheet; a bot that fills it
@@ -12,29 +12,24 @@ per-address limits of :func:`subscribers.optin.subscribe` (a few confirmations a
 
 from __future__ import annotations
 
-import hmac
-import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse
 
-import campaigns.enrolment  # noqa: F401  (registers the hook that enrols people when they confirm)
 from subscribers import lifecycle, optin
 from subscribers.addresses import InvalidValue
 from subscribers.models import ConsentSource
 from wildmail.core.context import AppContext
 from wildmail.core.db import write_transaction
-from wildmail.core.signing import BadToken, sign, verify
 from wildmail.runtime.mailer import MailError, send_one
+from wildmail.web import csrf
 from wildmail.web.client_limits import WindowLimit
 from wildmail.web.templating import templates
 
 router = APIRouter()
-CSRF_PURPOSE = "public.subscribe.csrf"
-CSRF_COOKIE = "wm_csrf"
-CSRF_SECONDS = 2 * 3600
+CSRF_WINDOW = timedelta(hours=2)  # how long a public form (sign-up, preferences) stays usable
 SUBSCRIBES_PER_CLIENT = 5  # form posts per client address per hour
 CLIENT_WINDOW = timedelta(hours=1)
 
@@ -52,21 +47,6 @@ def _message(request: Request, status: int, title: str, text: str) -> HTMLRespon
     return _page(request, "message.html", status, title=title, text=text)
 
 
-def csrf_token(secret: bytes, nonce: str, now: datetime) -> str:
-    """A form token bound to the cookie ``nonce`` and the time it was made."""
-    return sign(secret, CSRF_PURPOSE, f"{nonce}|{int(now.timestamp())}".encode())
-
-
-def csrf_valid(secret: bytes, cookie: str | None, token: str, now: datetime) -> bool:
-    """True for a token made for this cookie less than two hours ago (constant-time checks)."""
-    try:
-        nonce, _, stamp = verify(secret, CSRF_PURPOSE, token).decode().partition("|")
-        age = now.timestamp() - int(stamp)
-    except (BadToken, UnicodeDecodeError, ValueError):
-        return False
-    return bool(cookie) and hmac.compare_digest(nonce, cookie or "") and -300 <= age <= CSRF_SECONDS
-
-
 def _form(request: Request, slug: str, status: int = 200, **values: Any) -> HTMLResponse:
     ctx = _ctx(request)
     with ctx.session() as session:
@@ -74,15 +54,11 @@ def _form(request: Request, slug: str, status: int = 200, **values: Any) -> HTML
         if lst is None:
             return _message(request, 404, "List not found", "There is no mailing list at this address.")
         list_name = lst.name
-    nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(18)
-    token = csrf_token(ctx.settings.secret, nonce, ctx.clock.now())
+    token = csrf.token(ctx.settings.secret, request, ctx.clock.now())
     values.setdefault("email", "")
     values.setdefault("name", "")
     response = _page(request, "subscribe.html", status, slug=slug, list_name=list_name, csrf=token, **values)
-    secure = ctx.settings.base_url.startswith("https://")
-    response.set_cookie(
-        CSRF_COOKIE, nonce, max_age=CSRF_SECONDS, httponly=True, samesite="lax", secure=secure
-    )
+    csrf.set_cookie(request, response, ctx.settings.base_url.startswith("https://"))
     return response
 
 
@@ -104,7 +80,7 @@ def subscribe_submit(
     """Create a pending subscriber and send the confirmation email (or activate on single opt-in)."""
     ctx = _ctx(request)
     now = ctx.clock.now()
-    if not csrf_valid(ctx.settings.secret, request.cookies.get(CSRF_COOKIE), csrf_token_, now):
+    if not csrf.valid(ctx.settings.secret, request, csrf_token_, now, CSRF_WINDOW):
         return _form(
             request, slug, 403, email=email, name=name, error="The form expired. Please send it again."
         )
@@ -173,8 +149,7 @@ def confirm_submit(request: Request, token: str) -> HTMLResponse:
 
 
 async def startup(app: FastAPI) -> None:
-    """Start counting form posts per client (``campaigns.enrolment``, imported above, registered
-    the activation hook)."""
+    """Start counting form posts per client."""
     app.state.subscribe_limit = WindowLimit(SUBSCRIBES_PER_CLIENT, CLIENT_WINDOW)
 
 

@@ -3,8 +3,8 @@
 * Session cookie ``wm_session``: a signed random token naming a row of ``user_sessions`` (only its
   hash is stored); HttpOnly, SameSite=Lax, Secure when ``base_url`` is https; valid for 12 hours
   unless revoked earlier (logout, a password or role change, removal, ``wildmail users revoke-sessions``).
-* CSRF: cookie ``wm_csrf`` holds a random nonce; every form carries ``keyed_hash(nonce)``; a POST
-  without the matching field is refused with 403 (also the login form).
+* CSRF: the scheme of :mod:`wildmail.web.csrf` (signed, dated double submit) with the session's
+  lifetime as its window; a POST without a valid ``csrf`` field is refused with 403 (also the login form).
 * Login rate limit (:class:`wildmail.runtime.users.LoginLimits`): within 15 minutes, 5 failures
   of one client on one account, 20 of one client, 20 on one account or 200 overall -> 429. The
   client is the connecting address (an IPv6 client is its /64), or what a ``trusted_proxies``
@@ -13,34 +13,21 @@
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
-import secrets
 from datetime import timedelta
 
 from fastapi import Request, Response
 from starlette.datastructures import FormData
 
 from wildmail.core.context import AppContext
-from wildmail.core.db import write_transaction
 from wildmail.core.signing import BadToken, keyed_hash, sign, verify
-from wildmail.runtime.users import (
-    LoginLimits,
-    LoginThrottled,
-    Role,
-    User,
-    UserError,
-    attempt_login,
-    normalise_email,
-    open_session,
-    revoke_session,
-    session_owner,
-    touch_session,
-)
+from wildmail.runtime import users
+from wildmail.runtime.users import LoginLimits, LoginThrottled, Role, User, UserError, normalise_email
+from wildmail.web import csrf
 
 SESSION_COOKIE = "wm_session"
-CSRF_COOKIE = "wm_csrf"
 SESSION_HOURS = 12
+CSRF_WINDOW = timedelta(hours=SESSION_HOURS)  # a dashboard form stays usable while its session lives
 LIMITS = LoginLimits()
 PAIR_LIMIT, CLIENT_LIMIT, ACCOUNT_LIMIT, GLOBAL_LIMIT = (
     LIMITS.per_pair,
@@ -87,11 +74,10 @@ def start_session(request: Request, response: Response, user: User) -> None:
     A session this browser already had is revoked: its cookie is being replaced.
     """
     ctx = ctx_of(request)
-    previous = _session_token(request)
-    with write_transaction(ctx.engine) as s:
-        if previous is not None:
-            revoke_session(s, previous, ctx.clock.now())
-        token = open_session(s, user, ctx.clock.now(), timedelta(hours=SESSION_HOURS))
+    now = ctx.clock.now()
+    token = users.start_session(
+        ctx.engine, user, now, timedelta(hours=SESSION_HOURS), replacing=_session_token(request)
+    )
     response.set_cookie(
         SESSION_COOKIE,
         sign(ctx.settings.secret, "dashboard-session", token.encode()),
@@ -100,7 +86,8 @@ def start_session(request: Request, response: Response, user: User) -> None:
         samesite="lax",
         secure=_secure(ctx),
     )
-    set_csrf_cookie(request, response, rotate=True)
+    csrf.rotate(request)
+    csrf.set_cookie(request, response, _secure(ctx))
 
 
 def _session_token(request: Request) -> str | None:
@@ -118,8 +105,7 @@ def end_session(request: Request, response: Response) -> None:
     ctx = ctx_of(request)
     token = _session_token(request)
     if token is not None:
-        with write_transaction(ctx.engine) as s:
-            revoke_session(s, token, ctx.clock.now())
+        users.end_session(ctx.engine, token, ctx.clock.now())
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=_secure(ctx))
 
 
@@ -132,16 +118,9 @@ def session_user(request: Request) -> User | None:
     if token is None:
         return None
     ctx = ctx_of(request)
-    now = ctx.clock.now()
-    with ctx.session() as s:
-        found = session_owner(s, token, now)
-        if found is None:
-            return None
-        user, last_seen = found
-        s.expunge(user)
-    if now - last_seen >= TOUCH_EVERY:
-        with write_transaction(ctx.engine) as s:
-            touch_session(s, token, now)
+    user = users.live_session_user(ctx.engine, token, ctx.clock.now(), TOUCH_EVERY)
+    if user is None:
+        return None
     request.state.session_user = user
     return user
 
@@ -156,38 +135,21 @@ def require(request: Request, roles: tuple[Role, ...] = CAN_READ) -> User:
     return user
 
 
-def _nonce(request: Request) -> str:
-    nonce: str | None = getattr(request.state, "csrf_nonce", None) or request.cookies.get(CSRF_COOKIE)
-    if not nonce or len(nonce) > 64:
-        nonce = secrets.token_urlsafe(24)
-    request.state.csrf_nonce = nonce
-    return nonce
-
-
 def csrf_token(request: Request) -> str:
     """The token forms must carry (bound to this browser's CSRF cookie)."""
-    return keyed_hash(ctx_of(request).settings.secret, "csrf", _nonce(request))[:40]
+    ctx = ctx_of(request)
+    return csrf.token(ctx.settings.secret, request, ctx.clock.now())
 
 
-def set_csrf_cookie(request: Request, response: Response, rotate: bool = False) -> None:
-    """Make sure the browser holds the nonce the page's tokens were made from."""
-    if rotate:
-        request.state.csrf_nonce = secrets.token_urlsafe(24)
-    nonce = _nonce(request)
-    if rotate or request.cookies.get(CSRF_COOKIE) != nonce:
-        response.set_cookie(
-            CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=_secure(ctx_of(request))
-        )
+def set_csrf_cookie(request: Request, response: Response) -> None:
+    """Give the browser the nonce the page's tokens were made from."""
+    csrf.set_cookie(request, response, _secure(ctx_of(request)))
 
 
 def check_csrf(request: Request, form: FormData) -> None:
-    """Raise :class:`CsrfFailed` unless the form's token matches the browser's CSRF cookie."""
-    cookie = request.cookies.get(CSRF_COOKIE)
-    sent = form.get("csrf")
-    if not cookie or not isinstance(sent, str):
-        raise CsrfFailed
-    expected = keyed_hash(ctx_of(request).settings.secret, "csrf", cookie)[:40]
-    if not hmac.compare_digest(sent.encode(), expected.encode()):
+    """Raise :class:`CsrfFailed` unless the form's ``csrf`` token matches the browser's CSRF cookie."""
+    ctx = ctx_of(request)
+    if not csrf.valid(ctx.settings.secret, request, form.get("csrf"), ctx.clock.now(), CSRF_WINDOW):
         raise CsrfFailed
 
 
@@ -216,19 +178,14 @@ def login(request: Request, email: str, password: str) -> User | None:
     account_key = keyed_hash(secret, "login-account", account)
     client_key = keyed_hash(secret, "login-client", client_address(request))
     try:
-        with write_transaction(ctx.engine) as s:
-            user = attempt_login(
-                s,
-                email,
-                password,
-                account_key=account_key,
-                client_key=client_key,
-                now=ctx.clock.now(),
-                limits=LIMITS,
-            )
-            if user is not None:
-                s.flush()
-                s.expunge(user)
-            return user
+        return users.log_in(
+            ctx.engine,
+            email,
+            password,
+            account_key=account_key,
+            client_key=client_key,
+            now=ctx.clock.now(),
+            limits=LIMITS,
+        )
     except LoginThrottled:
         raise TooManyAttempts from None

@@ -14,14 +14,14 @@ from typing import IO, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
 
-from subscribers.models import ListMembership, SubscriberList
+from subscribers import lifecycle
+from subscribers.csv_import import import_csv as import_file
+from subscribers.queries import list_name, lists_with_counts
 from wildmail.core.db import write_transaction
 from wildmail.web.dashboard.auth import CAN_EDIT, ctx_of, require
-from wildmail.web.dashboard.pages import DashboardRoute, done, error_page, form_of, render
-from wildmail.web.dashboard.routes_campaigns import optional
+from wildmail.web.dashboard.pages import DashboardRoute, done, form_of, render
 
 router = APIRouter(route_class=DashboardRoute)
 READ_SIZE = 64 * 1024
@@ -57,15 +57,7 @@ def is_utf8(raw: IO[bytes]) -> bool:
 def _lists_page(request: Request, status: int = 200, **extra: Any) -> Response:
     user = require(request, CAN_EDIT)
     with ctx_of(request).session() as s:
-        counts = dict(
-            s.execute(select(ListMembership.list_id, func.count()).group_by(ListMembership.list_id))
-            .tuples()
-            .all()
-        )
-        lists = [
-            (lst, counts.get(lst.id, 0))
-            for lst in s.scalars(select(SubscriberList).order_by(SubscriberList.name))
-        ]
+        lists = lists_with_counts(s, order_by="name")
     return render(request, "lists.html", status, user=user, lists=lists, form=extra.pop("form", {}), **extra)
 
 
@@ -79,9 +71,6 @@ async def create_list(request: Request) -> Response:
     """Create a list (slug rules are the subscribers package's)."""
     require(request, CAN_EDIT)
     form = await form_of(request)
-    lifecycle = optional("subscribers.lifecycle")
-    if lifecycle is None:
-        return error_page(request, 503, "Not available yet", "Creating lists is not available yet.")
     ctx = ctx_of(request)
     slug, name = str(form.get("slug") or "").strip(), str(form.get("name") or "").strip()
     try:
@@ -99,9 +88,6 @@ async def import_csv(request: Request, slug: str) -> Response:
     """Import an uploaded CSV into the list and show the report with its rejects."""
     user = require(request, CAN_EDIT)
     form = await form_of(request)
-    importer = optional("subscribers.csv_import")
-    if importer is None:
-        return error_page(request, 503, "Not available yet", "Importing subscribers is not available yet.")
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return _lists_page(request, 400, error="Choose a CSV file to import.")
@@ -113,22 +99,20 @@ async def import_csv(request: Request, slug: str) -> Response:
     source = UploadText(upload.file, upload.filename)
     try:
         report = await run_in_threadpool(
-            lambda: importer.import_csv(
-                ctx.engine, source, slug, status=status, rejects=rejects, at=ctx.clock.now()
-            )
+            lambda: import_file(ctx.engine, source, slug, status=status, rejects=rejects, at=ctx.clock.now())
         )
     except (LookupError, ValueError) as exc:
         return _lists_page(request, 400, error=f"Import failed: {exc}")
     finally:
         source.detach()  # the form closes the upload itself
     with ctx.session() as s:
-        list_name = s.scalar(select(SubscriberList.name).where(SubscriberList.slug == slug)) or slug
+        name = list_name(s, slug) or slug
     return render(
         request,
         "import_report.html",
         user=user,
         report=report,
-        list_name=list_name,
+        list_name=name,
         filename=upload.filename,
         rejects_csv=rejects.getvalue(),
     )

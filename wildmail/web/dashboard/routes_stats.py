@@ -6,15 +6,13 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 from markupsafe import Markup
-from sqlalchemy import select
 
-from campaigns.models import Campaign
 from stats.charts import dense, dropoff_svg, timeline_svg
 from stats.export import overview_csv, percent, report_csv
 from stats.figures import CampaignReport
 from stats.html_report import headline_cards, render_html_report
+from stats.queries import campaign_details
 from stats.report import UnknownCampaign, campaign_report, overview
-from subscribers.models import SubscriberList
 from wildmail.runtime.users import Role
 from wildmail.web.dashboard.auth import CAN_EDIT, ctx_of, require
 from wildmail.web.dashboard.pages import DashboardRoute, error_page, render
@@ -70,11 +68,10 @@ def campaign_page(request: Request, slug: str, error: str | None = None, status:
     except UnknownCampaign:
         return not_found(request, slug)
     with ctx.session() as s:
-        campaign = s.get(Campaign, report.campaign_id)
-        assert campaign is not None
-        emails = list(campaign.emails)
-        lists = list(s.scalars(select(SubscriberList).order_by(SubscriberList.name)))
-    list_name = next((lst.name for lst in lists if lst.id == campaign.list_id), None)
+        details = campaign_details(s, report.campaign_id)
+    if details is None:  # deleted between the report and this read
+        return not_found(request, slug)
+    campaign = details.campaign
     start = campaign.start_date.isoformat() if campaign.start_date else "first slot after start"
     day = WEEKDAYS[campaign.send_weekday % 7]
     timetable = f"{day}s at {campaign.send_hour:02d}:00 {campaign.timezone}, from {start}"
@@ -85,9 +82,9 @@ def campaign_page(request: Request, slug: str, error: str | None = None, status:
         user=user,
         r=report,
         campaign=campaign,
-        emails=emails,
-        lists=lists,
-        list_name=list_name,
+        emails=details.emails,
+        lists=details.lists,
+        list_name=details.list_name,
         timetable=timetable,
         rows=[*report.emails, report.total],
         cards=headline_cards(report),
