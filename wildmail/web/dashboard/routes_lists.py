@@ -17,11 +17,12 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
 
+from subscribers.csv_import import import_csv as import_csv_file
+from subscribers.lifecycle import create_list as create_subscriber_list
 from subscribers.models import ListMembership, SubscriberList
 from wildmail.core.db import write_transaction
 from wildmail.web.dashboard.auth import CAN_EDIT, ctx_of, require
-from wildmail.web.dashboard.pages import DashboardRoute, done, error_page, form_of, render
-from wildmail.web.dashboard.routes_campaigns import optional
+from wildmail.web.dashboard.pages import DashboardRoute, done, form_of, render
 
 router = APIRouter(route_class=DashboardRoute)
 READ_SIZE = 64 * 1024
@@ -79,14 +80,11 @@ async def create_list(request: Request) -> Response:
     """Create a list (slug rules are the subscribers package's)."""
     require(request, CAN_EDIT)
     form = await form_of(request)
-    lifecycle = optional("subscribers.lifecycle")
-    if lifecycle is None:
-        return error_page(request, 503, "Not available yet", "Creating lists is not available yet.")
     ctx = ctx_of(request)
     slug, name = str(form.get("slug") or "").strip(), str(form.get("name") or "").strip()
     try:
         with write_transaction(ctx.engine) as s:
-            lifecycle.create_list(
+            create_subscriber_list(
                 s, slug, name or None, double_opt_in=bool(form.get("double_opt_in")), at=ctx.clock.now()
             )
     except ValueError as exc:
@@ -99,9 +97,6 @@ async def import_csv(request: Request, slug: str) -> Response:
     """Import an uploaded CSV into the list and show the report with its rejects."""
     user = require(request, CAN_EDIT)
     form = await form_of(request)
-    importer = optional("subscribers.csv_import")
-    if importer is None:
-        return error_page(request, 503, "Not available yet", "Importing subscribers is not available yet.")
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return _lists_page(request, 400, error="Choose a CSV file to import.")
@@ -113,7 +108,7 @@ async def import_csv(request: Request, slug: str) -> Response:
     source = UploadText(upload.file, upload.filename)
     try:
         report = await run_in_threadpool(
-            lambda: importer.import_csv(
+            lambda: import_csv_file(
                 ctx.engine, source, slug, status=status, rejects=rejects, at=ctx.clock.now()
             )
         )
