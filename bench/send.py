@@ -48,9 +48,9 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from campaigns.models import Campaign, Email, Enrolment, Link  # noqa: E402
 from delivery.compose import load_template  # noqa: E402
-from delivery.control import schedule_campaign  # noqa: E402
 from delivery.enqueue import tick  # noqa: E402
 from delivery.ledger import default_mark_window  # noqa: E402
+from delivery.lifecycle import schedule_campaign  # noqa: E402
 from delivery.message import MessageTemplate, Sender  # noqa: E402
 from delivery.models import Delivery  # noqa: E402
 from delivery.smtp_transport import SmtpTransport  # noqa: E402

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from campaigns.compiled import Recipient, compiled_email
 from campaigns.models import Campaign, Email
+from campaigns.slugs import slugify
 from wildmail.core.settings import Settings
 
 SAMPLE_NAME = "Alex"
@@ -42,8 +43,6 @@ def sample_recipient(email: Email, settings: Settings) -> Recipient:
 
 
 def _stem(email: Email) -> str:
-    from campaigns.service import slugify
-
     return f"{email.position:02d}-{slugify(email.title)[:60] or 'email'}"
 
 

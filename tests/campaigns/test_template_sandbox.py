@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from campaigns import service, templates
+from campaigns import templates
 from campaigns.article import ArticleError
 from campaigns.models import Campaign
 from campaigns.render import Branding, EmailContent, render_email
 from campaigns.templates import TemplateProblem
+from delivery import lifecycle
 
 CONTENT = EmailContent(1, 2, "Title", "Subject", "Preheader", ["A paragraph."], 1, "text")
 
@@ -127,10 +128,10 @@ ARTICLE = (
 
 @pytest.mark.postgres
 def test_jinja_syntax_in_article_text_is_shown_literally(ctx):
-    opts = service.CampaignOptions(name="Jinja Cats")
+    opts = lifecycle.CampaignOptions(name="Jinja Cats")
     with ctx.session() as s:
-        campaign = service.create_campaign_from_text(s, ctx.settings, ARTICLE, opts, ctx.clock.now())
-        service.edit_email(
+        campaign = lifecycle.create_campaign_from_text(s, ctx.settings, ARTICLE, opts, ctx.clock.now())
+        lifecycle.edit_email(
             s,
             ctx.settings,
             campaign,
@@ -157,18 +158,18 @@ def test_an_operator_folder_is_a_server_setting(ctx, tmp_path: Path):
         encoding="utf-8",
     )
     settings = ctx.settings.with_overrides(template_dir=str(tmp_path))
-    assert service.available_templates(settings) == ["appeal", "default", "letter"]
-    assert service.available_templates(ctx.settings) == ["default", "letter"]
+    assert lifecycle.available_templates(settings) == ["appeal", "default", "letter"]
+    assert lifecycle.available_templates(ctx.settings) == ["default", "letter"]
     with ctx.session() as s:
-        opts = service.CampaignOptions(name="Appeal", template="appeal")
-        campaign = service.create_campaign_from_text(s, settings, ARTICLE, opts, ctx.clock.now())
+        opts = lifecycle.CampaignOptions(name="Appeal", template="appeal")
+        campaign = lifecycle.create_campaign_from_text(s, settings, ARTICLE, opts, ctx.clock.now())
         assert campaign.template == "appeal" and "Appeal Cats" in campaign.emails[0].compiled_html
         with pytest.raises(TemplateProblem, match="unknown template 'appeal'; available: default, letter"):
-            service.create_campaign_from_text(
+            lifecycle.create_campaign_from_text(
                 s,
                 ctx.settings,
                 ARTICLE,
-                service.CampaignOptions(name="Other", template="appeal"),
+                lifecycle.CampaignOptions(name="Other", template="appeal"),
                 ctx.clock.now(),
             )
 
@@ -186,8 +187,8 @@ def test_a_path_in_front_matter_is_an_article_error_with_the_line(ctx, tmp_path:
     evil.write_text(escape_attempts(marker)["globals"], encoding="utf-8")
     article = f"---\ntitle: Cats\ntemplate: {evil}\n---\nIntro.\n\n# Two\n\nMore.\n"
     with ctx.session() as s, pytest.raises(ArticleError) as info:
-        service.create_campaign_from_text(
-            s, ctx.settings, article, service.CampaignOptions(name="Evil"), ctx.clock.now(), "cats.md"
+        lifecycle.create_campaign_from_text(
+            s, ctx.settings, article, lifecycle.CampaignOptions(name="Evil"), ctx.clock.now(), "cats.md"
         )
     assert str(info.value) == f"cats.md:3: unknown template {str(evil)!r}; available: default, letter"
     assert not marker.exists()

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from delivery.control import schedule_campaign
 from delivery.enqueue import tick
+from delivery.lifecycle import schedule_campaign
 from delivery.models import Delivery
 from tests.delivery.factories import add_many_subscribers, make_campaign
 from tests.delivery.worker_env import start_worker, wait_ready, worker_env

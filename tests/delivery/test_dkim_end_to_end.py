@@ -17,10 +17,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from campaigns.service import CampaignOptions, create_campaign_from_file
-from delivery.control import schedule_campaign, test_send
 from delivery.dkim import dns_record, split_message
 from delivery.enqueue import tick
+from delivery.lifecycle import CampaignOptions, create_campaign_from_file, schedule_campaign, test_send
 from delivery.smtp_transport import SmtpTransport
 from delivery.worker import WorkerConfig, run_worker_once
 from subscribers import optin

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from campaigns.models import Email
 from delivery.compose import build_message
-from delivery.control import schedule_campaign
 from delivery.enqueue import tick
+from delivery.lifecycle import schedule_campaign
 from delivery.smtp_transport import SmtpTransport
 from delivery.worker import run_worker_once
 from tests.delivery.factories import add_subscribers, make_campaign

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from campaigns.enrolment import mark_donation_click
 from campaigns.models import Email, Enrolment, Link
-from delivery.control import schedule_campaign
 from delivery.enqueue import tick
+from delivery.lifecycle import schedule_campaign
 from delivery.smtp_transport import SmtpTransport
 from delivery.worker import WorkerConfig, run_worker_once
 from tests.delivery.factories import add_subscribers, make_campaign

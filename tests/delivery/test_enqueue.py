@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select, text
 
 from campaigns.models import Campaign, Enrolment
-from delivery.control import schedule_campaign
 from delivery.enqueue import TickReport, enqueue_campaign
+from delivery.lifecycle import schedule_campaign
 from tests.delivery.factories import add_subscribers, make_campaign
 from wildmail.core.context import AppContext
 

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select, text
 
 from delivery.claim import claim
-from delivery.control import schedule_campaign
 from delivery.enqueue import tick
 from delivery.ledger import Ledger, Outcome
+from delivery.lifecycle import schedule_campaign
 from delivery.models import Delivery, DeliveryState, SmtpPhase
 from tests.delivery.factories import add_subscribers, make_campaign
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from campaigns.compiled import CompiledEmail
 from campaigns.models import Email
-from campaigns.service import CampaignOptions, create_campaign_from_file
+from delivery.lifecycle import CampaignOptions, create_campaign_from_file
 from delivery.message import LinkRef, MessageTemplate, Sender, fold
 from subscribers.lifecycle import create_list
 from subscribers.models import Subscriber, SubscriberList

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from delivery.control import schedule_campaign
 from delivery.enqueue import tick
+from delivery.lifecycle import schedule_campaign
 from delivery.models import Delivery
 from delivery.smtp_transport import SmtpTransport
 from delivery.worker import WorkerConfig, run_worker_once

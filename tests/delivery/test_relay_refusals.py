@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from delivery import ratelimit
-from delivery.control import schedule_campaign
 from delivery.enqueue import tick
+from delivery.lifecycle import schedule_campaign
 from delivery.models import Delivery
 from delivery.retry import RetryPolicy
 from delivery.smtp_transport import SmtpTransport

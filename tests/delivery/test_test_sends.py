@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from delivery.control import test_send
+from delivery.lifecycle import test_send
 from delivery.smtp_transport import SmtpTransport
 from subscribers.models import Subscriber
 from tests.dashboard.conftest import log_in, post_form, users  # noqa: F401  (the fixture)

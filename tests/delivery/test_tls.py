@@ -23,8 +23,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
 from delivery import ratelimit
-from delivery.control import schedule_campaign
 from delivery.enqueue import tick
+from delivery.lifecycle import schedule_campaign
 from delivery.models import Delivery, DeliveryState, RelayState, SmtpPhase
 from delivery.retry import RetryPolicy
 from delivery.smtp_transport import SmtpTransport

@@ -8,9 +8,9 @@ from sqlalchemy import select, update
 
 from delivery import ratelimit
 from delivery.claim import claim, mark_data, reap
-from delivery.control import schedule_campaign, test_send
 from delivery.enqueue import tick
 from delivery.file_transport import FileTransport
+from delivery.lifecycle import schedule_campaign, test_send
 from delivery.models import Delivery, RelayState
 from delivery.retry import RetryPolicy
 from delivery.smtp_transport import SmtpTransport

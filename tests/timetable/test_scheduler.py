@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import func, select
 
 import scheduler as wiring
-from delivery.control import schedule_campaign
 from delivery.enqueue import tick
 from delivery.leader import LeaderLock
+from delivery.lifecycle import schedule_campaign
 from delivery.models import Delivery
 from tests.delivery.factories import add_subscribers, make_campaign
 from wildmail.core.context import AppContext

@@ -9,14 +9,14 @@ from sqlalchemy import func, select
 from campaigns.enrolment import mark_donation_click
 from campaigns.models import Enrolment
 from delivery.claim import claim
-from delivery.control import (
+from delivery.enqueue import message_id, tick
+from delivery.lifecycle import (
     CampaignError,
     campaign_status,
     pause_campaign,
     resume_campaign,
     schedule_campaign,
 )
-from delivery.enqueue import message_id, tick
 from delivery.models import Delivery
 from tests.delivery.factories import add_subscribers, make_campaign, set_status
 

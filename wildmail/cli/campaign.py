@@ -1,7 +1,7 @@
 """``wildmail campaign``: split, create, list, show, edit, delete, preview.
 
-Delivery-backed commands (schedule, pause, resume, status, test-send) are attached by
-:mod:`wildmail.cli.campaign_send` through the hook at the end of this file.
+The sending commands (schedule, pause, resume, status, test-send) are in
+:mod:`wildmail.cli.campaign_send` and added to this group at the end of this file.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from campaigns import service
 from campaigns.models import Campaign
 from campaigns.preview import SAMPLE_NAME, EmlBuilder, write_eml_preview, write_preview
+from delivery import lifecycle
+from delivery.compose import preview_eml
+from wildmail.cli import campaign_send
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
 from wildmail.core.context import AppContext
 
@@ -36,7 +38,7 @@ def _session(*, secret: bool = False) -> Iterator[tuple[AppContext, Session]]:
         with ctx.session() as session:
             try:
                 yield ctx, session
-            except service.USER_ERRORS as exc:
+            except lifecycle.USER_ERRORS as exc:
                 session.rollback()
                 fail(str(exc))
     finally:
@@ -51,8 +53,8 @@ def split(
 ) -> None:
     """Show how an article splits into emails (the database is not touched)."""
     try:
-        plan = service.plan_file(file, parts)
-    except service.USER_ERRORS as exc:
+        plan = lifecycle.plan_file(file, parts)
+    except lifecycle.USER_ERRORS as exc:
         fail(str(exc))
     if as_json:
         typer.echo(json.dumps([e.as_json() for e in plan.emails], ensure_ascii=False, indent=2))
@@ -99,7 +101,7 @@ def create(
             start_date = date.fromisoformat(start)
         except ValueError:
             fail(f"--start: expected a date like 2026-02-03, got {start!r}")
-    options = service.CampaignOptions(
+    options = lifecycle.CampaignOptions(
         name=name,
         list_slug=list_slug,
         start=start_date,
@@ -114,11 +116,11 @@ def create(
         parts=parts,
     )
     with _session() as (ctx, session):
-        campaign = service.create_campaign_from_file(session, ctx.settings, file, options, ctx.clock.now())
+        campaign = lifecycle.create_campaign_from_file(session, ctx.settings, file, options, ctx.clock.now())
         session.commit()
         console.print(
             f"created campaign [bold]{campaign.slug}[/] with {len(campaign.emails)} emails "
-            f"({campaign.mode}, {service.WEEKDAYS[campaign.send_weekday]} {campaign.send_hour}:00 "
+            f"({campaign.mode}, {lifecycle.WEEKDAYS[campaign.send_weekday]} {campaign.send_hour}:00 "
             f"{campaign.timezone})",
             highlight=False,
         )
@@ -134,7 +136,7 @@ def list_() -> None:
         table.add_column("Slug", no_wrap=True)
         for column in ("Title", "Mode", "Status", "Emails", "Start"):
             table.add_column(column)
-        for c in service.list_campaigns(session):
+        for c in lifecycle.list_campaigns(session):
             start = c.start_date.isoformat() if c.start_date else "-"
             table.add_row(c.slug, c.title, c.mode, c.status, str(len(c.emails)), start)
         console.print(table)
@@ -144,7 +146,7 @@ def _describe(campaign: Campaign) -> None:
     console.print(f"[bold]{campaign.title}[/] ({campaign.slug}) - {campaign.status}", highlight=False)
     console.print(
         f"mode {campaign.mode}, every {campaign.cadence_days} days, "
-        f"{service.WEEKDAYS[campaign.send_weekday]} {campaign.send_hour}:00 {campaign.timezone}, "
+        f"{lifecycle.WEEKDAYS[campaign.send_weekday]} {campaign.send_hour}:00 {campaign.timezone}, "
         f"start {campaign.start_date or 'not set'}; engine {campaign.render_engine}, "
         f"template {campaign.template or 'default'}; donation {campaign.donation_url or 'none'}",
         highlight=False,
@@ -162,7 +164,7 @@ def _describe(campaign: Campaign) -> None:
 def show(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
     """Show a campaign's settings and emails."""
     with _session() as (_ctx, session):
-        _describe(service.get_campaign(session, name))
+        _describe(lifecycle.get_campaign(session, name))
 
 
 @app.command()
@@ -176,8 +178,8 @@ def edit(
     if subject is None and preheader is None:
         fail("nothing to change: give --subject and/or --preheader")
     with _session() as (ctx, session):
-        campaign = service.get_campaign(session, name)
-        email = service.edit_email(
+        campaign = lifecycle.get_campaign(session, name)
+        email = lifecycle.edit_email(
             session,
             ctx.settings,
             campaign,
@@ -194,23 +196,16 @@ def edit(
 def delete(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
     """Delete a campaign (refused once anything was queued or sent)."""
     with _session() as (_ctx, session):
-        campaign = service.get_campaign(session, name)
+        campaign = lifecycle.get_campaign(session, name)
         slug = campaign.slug
-        service.delete_campaign(session, campaign)
+        lifecycle.delete_campaign(session, campaign)
         session.commit()
         console.print(f"deleted campaign {slug}", highlight=False)
 
 
-def _eml_builder(ctx: AppContext) -> EmlBuilder | None:
-    """The delivery package's ``.eml`` builder for previews, when it is installed."""
-    try:
-        from delivery import compose
-    except ImportError:
-        return None
-    build = getattr(compose, "preview_eml", None)
-    if build is None:
-        return None
-    return lambda email: bytes(build(ctx, email.id, name=SAMPLE_NAME))
+def _eml_builder(ctx: AppContext) -> EmlBuilder:
+    """The ``.eml`` builder for previews (MIME is built by the delivery package)."""
+    return lambda email: preview_eml(ctx, email.id, name=SAMPLE_NAME)
 
 
 @app.command()
@@ -218,30 +213,26 @@ def preview(
     name: str = typer.Argument(..., help="Campaign name or slug."),
     out: Path | None = typer.Option(None, "--out", help="Output directory (default out/<slug>)."),
 ) -> None:
-    """Write each email as HTML and text (and .eml when delivery is installed) with sample values."""
+    """Write each email as HTML, text and .eml with sample values."""
     with _session(secret=True) as (ctx, session):
-        campaign = service.get_campaign(session, name)
+        campaign = lifecycle.get_campaign(session, name)
         target = out or Path("out") / campaign.slug
         try:
             paths = write_preview(campaign, ctx.settings, target)
         except OSError as exc:
             fail(f"{target}: cannot write preview ({exc.strerror or exc})", EXIT_FAILURE)
-        build = _eml_builder(ctx)
-        if build is not None:
-            try:
-                paths += write_eml_preview(campaign, target, build)
-            except (OSError, ValueError) as exc:
-                for path in paths:
-                    console.print(str(path), highlight=False)
-                fail(f".eml preview not written: {exc}", EXIT_FAILURE)
+        try:
+            paths += write_eml_preview(campaign, target, _eml_builder(ctx))
+        except (OSError, ValueError) as exc:
+            for path in paths:
+                console.print(str(path), highlight=False)
+            fail(f".eml preview not written: {exc}", EXIT_FAILURE)
         for path in paths:
             console.print(str(path), highlight=False)
 
 
-def _register_delivery_commands() -> None:
-    from wildmail.cli import campaign_send
-
-    campaign_send.register(app)
-
-
-_register_delivery_commands()
+app.command()(campaign_send.schedule)
+app.command()(campaign_send.pause)
+app.command()(campaign_send.resume)
+app.command()(campaign_send.status)
+app.command(name="test-send")(campaign_send.test_send)

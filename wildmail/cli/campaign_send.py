@@ -1,4 +1,7 @@
-"""Campaign commands backed by delivery: schedule, pause, resume, status, test-send."""
+"""The sending commands of ``wildmail campaign``: schedule, pause, resume, status, test-send.
+
+:mod:`wildmail.cli.campaign` adds them to its group.
+"""
 
 from __future__ import annotations
 
@@ -7,106 +10,102 @@ import json
 import typer
 from rich.table import Table
 
-from delivery.control import (
+from delivery.lifecycle import (
     CampaignError,
     campaign_status,
     pause_campaign,
     resume_campaign,
     schedule_campaign,
-    test_send,
 )
+from delivery.lifecycle import test_send as send_test
 from delivery.smtp_transport import SmtpTransport
 from delivery.transport import SendFailure
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
 from wildmail.core.settings import SettingsError
 
 
-def register(app: typer.Typer) -> None:
-    """Attach the delivery-backed campaign commands to ``wildmail campaign``."""
+def schedule(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
+    """Schedule a campaign: enrol its list's active members; the tick sends at each slot."""
+    ctx = context()
+    try:
+        enrolled = schedule_campaign(ctx, name)
+    except CampaignError as exc:
+        fail(str(exc))
+    finally:
+        ctx.close()
+    console.print(f"scheduled {name}: {enrolled} subscribers enrolled", highlight=False)
 
-    @app.command()
-    def schedule(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
-        """Schedule a campaign: enrol its list's active members; the tick sends at each slot."""
-        ctx = context()
-        try:
-            enrolled = schedule_campaign(ctx, name)
-        except CampaignError as exc:
-            fail(str(exc))
-        finally:
-            ctx.close()
-        console.print(f"scheduled {name}: {enrolled} subscribers enrolled", highlight=False)
 
-    @app.command()
-    def pause(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
-        """Stop new deliveries (queued ones wait until resume)."""
-        ctx = context()
-        try:
-            pause_campaign(ctx, name)
-        except CampaignError as exc:
-            fail(str(exc))
-        finally:
-            ctx.close()
-        console.print(f"paused {name}", highlight=False)
+def pause(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
+    """Stop new deliveries (queued ones wait until resume)."""
+    ctx = context()
+    try:
+        pause_campaign(ctx, name)
+    except CampaignError as exc:
+        fail(str(exc))
+    finally:
+        ctx.close()
+    console.print(f"paused {name}", highlight=False)
 
-    @app.command()
-    def resume(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
-        """Continue where each subscriber was, at their next slot (no burst)."""
-        ctx = context()
-        try:
-            moved = resume_campaign(ctx, name)
-        except CampaignError as exc:
-            fail(str(exc))
-        finally:
-            ctx.close()
-        console.print(f"resumed {name}: {moved} missed sends moved to the next slot", highlight=False)
 
-    @app.command()
-    def status(
-        name: str = typer.Argument(..., help="Campaign name or slug."),
-        as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
-    ) -> None:
-        """How many are enrolled, at which position, deliveries by state, next sends."""
-        ctx = context()
-        try:
-            report = campaign_status(ctx, name)
-        except CampaignError as exc:
-            fail(str(exc))
-        finally:
-            ctx.close()
-        if as_json:
-            data = dict(report.__dict__)
-            data["next_sends"] = [[when.isoformat(), n] for when, n in report.next_sends]
-            typer.echo(json.dumps(data, indent=2))
-            return
-        console.print(f"[bold]{report.slug}[/]: {report.status}", highlight=False)
-        table = Table("what", "value")
-        for state, n in sorted(report.enrolments.items()):
-            table.add_row(f"enrolments {state}", str(n))
-        for pos, n in sorted(report.positions.items()):
-            table.add_row(f"next email {pos}", str(n))
-        for state, n in sorted(report.deliveries.items()):
-            table.add_row(f"deliveries {state}", str(n))
-        for when, n in report.next_sends:
-            table.add_row(f"next send {when:%Y-%m-%d %H:%M} UTC", str(n))
-        console.print(table)
+def resume(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
+    """Continue where each subscriber was, at their next slot (no burst)."""
+    ctx = context()
+    try:
+        moved = resume_campaign(ctx, name)
+    except CampaignError as exc:
+        fail(str(exc))
+    finally:
+        ctx.close()
+    console.print(f"resumed {name}: {moved} missed sends moved to the next slot", highlight=False)
 
-    @app.command(name="test-send")
-    def test_send_command(
-        name: str = typer.Argument(..., help="Campaign name or slug."),
-        to: list[str] = typer.Option(..., "--to", help="Address to send the test to (repeat for more)."),
-        position: int | None = typer.Option(None, "--position", min=1, help="Only this email."),
-    ) -> None:
-        """Send the campaign's emails to one or more addresses through the configured relay
-        (DKIM-signed when a key is configured; links work, nothing is recorded)."""
-        ctx = context(secret=True)
-        try:
-            sent = test_send(ctx, name, to, SmtpTransport.from_settings(ctx.settings), position)
-        except (CampaignError, SettingsError) as exc:
-            fail(str(exc))
-        except ValueError as exc:  # bad address (header check)
-            fail(f"--to: {exc}")
-        except SendFailure as exc:
-            fail(f"test send failed: {exc}", EXIT_FAILURE)
-        finally:
-            ctx.close()
-        console.print(f"sent {sent} test message(s) to {', '.join(to)}", highlight=False)
+
+def status(
+    name: str = typer.Argument(..., help="Campaign name or slug."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """How many are enrolled, at which position, deliveries by state, next sends."""
+    ctx = context()
+    try:
+        report = campaign_status(ctx, name)
+    except CampaignError as exc:
+        fail(str(exc))
+    finally:
+        ctx.close()
+    if as_json:
+        data = dict(report.__dict__)
+        data["next_sends"] = [[when.isoformat(), n] for when, n in report.next_sends]
+        typer.echo(json.dumps(data, indent=2))
+        return
+    console.print(f"[bold]{report.slug}[/]: {report.status}", highlight=False)
+    table = Table("what", "value")
+    for state, n in sorted(report.enrolments.items()):
+        table.add_row(f"enrolments {state}", str(n))
+    for pos, n in sorted(report.positions.items()):
+        table.add_row(f"next email {pos}", str(n))
+    for state, n in sorted(report.deliveries.items()):
+        table.add_row(f"deliveries {state}", str(n))
+    for when, n in report.next_sends:
+        table.add_row(f"next send {when:%Y-%m-%d %H:%M} UTC", str(n))
+    console.print(table)
+
+
+def test_send(
+    name: str = typer.Argument(..., help="Campaign name or slug."),
+    to: list[str] = typer.Option(..., "--to", help="Address to send the test to (repeat for more)."),
+    position: int | None = typer.Option(None, "--position", min=1, help="Only this email."),
+) -> None:
+    """Send the campaign's emails to one or more addresses through the configured relay
+    (DKIM-signed when a key is configured; links work, nothing is recorded)."""
+    ctx = context(secret=True)
+    try:
+        sent = send_test(ctx, name, to, SmtpTransport.from_settings(ctx.settings), position)
+    except (CampaignError, SettingsError) as exc:
+        fail(str(exc))
+    except ValueError as exc:  # bad address (header check)
+        fail(f"--to: {exc}")
+    except SendFailure as exc:
+        fail(f"test send failed: {exc}", EXIT_FAILURE)
+    finally:
+        ctx.close()
+    console.print(f"sent {sent} test message(s) to {', '.join(to)}", highlight=False)

@@ -21,9 +21,8 @@ import httpx
 from sqlalchemy import func, select
 
 from campaigns.models import Campaign, Email, Enrolment, Link
-from campaigns.service import CampaignOptions, create_campaign_from_file
-from delivery.control import schedule_campaign
 from delivery.enqueue import tick
+from delivery.lifecycle import CampaignOptions, create_campaign_from_file, schedule_campaign
 from delivery.models import Delivery, DeliveryState
 from delivery.smtp_transport import SmtpTransport
 from delivery.worker import WorkerConfig, run_worker_once

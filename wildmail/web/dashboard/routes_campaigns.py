@@ -1,32 +1,34 @@
 """Marketer pages: create a campaign from an article, edit and preview emails, timetable, start/pause/resume,
-send a test. Domain work is done by ``campaigns.service`` and ``delivery.control``."""
+send a test. The domain work is done by ``delivery.lifecycle``."""
 
 from __future__ import annotations
 
-import importlib
 import re
-from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
-from campaigns.models import Campaign, CampaignMode
-from campaigns.preview import preview_emails
-from campaigns.service import (
+from campaigns.models import Campaign, Email
+from campaigns.preview import PreviewEmail
+from delivery.lifecycle import (
     USER_ERRORS,
     CampaignError,
     CampaignOptions,
     available_templates,
     create_campaign_from_text,
     edit_email,
+    email_preview,
     get_campaign,
-    get_email,
+    list_choices,
+    pause_campaign,
+    resume_campaign,
+    schedule_campaign,
+    set_timetable,
 )
-from subscribers.models import SubscriberList
+from delivery.lifecycle import test_send as send_test
+from delivery.smtp_transport import SmtpTransport
 from wildmail.core.db import MAX_ROW_ID, write_transaction
 from wildmail.runtime.users import User
 from wildmail.web.dashboard.auth import CAN_EDIT, ctx_of, require
@@ -37,19 +39,6 @@ from wildmail.web.path_params import DbInt
 router = APIRouter(route_class=DashboardRoute)
 MAX_ARTICLE_BYTES = 2_000_000
 TEST_RECIPIENTS_MAX = 10  # a test send is not a way to mail a list
-
-
-def optional(module: str) -> Any | None:
-    """A module another issue provides, or None while it has not landed."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
-
-
-def _lists(request: Request) -> list[SubscriberList]:
-    with ctx_of(request).session() as s:
-        return list(s.scalars(select(SubscriberList).order_by(SubscriberList.name)))
 
 
 @router.get("/dashboard/campaigns/new")
@@ -68,7 +57,7 @@ def _new_page(
         status,
         user=user,
         form=form,
-        lists=_lists(request),
+        lists=list_choices(ctx_of(request)),
         templates=names,
         **extra,
     )
@@ -141,17 +130,11 @@ async def edit(request: Request, slug: str, position: DbInt) -> Response:
     return done(f"/dashboard/campaigns/{slug}", "edited")
 
 
-def _preview(request: Request, slug: str, position: int) -> tuple[Campaign, Any, Any] | Response:
-    ctx = ctx_of(request)
-    with ctx.session() as s:
-        try:
-            campaign = get_campaign(s, slug)
-            email = get_email(campaign, position)
-        except CampaignError as exc:
-            return error_page(request, 404, "No such email", str(exc))
-        item = next(p for p in preview_emails(campaign, ctx.settings) if p.position == position)
-        s.expunge_all()
-    return campaign, email, item
+def _preview(request: Request, slug: str, position: int) -> tuple[Campaign, Email, PreviewEmail] | Response:
+    try:
+        return email_preview(ctx_of(request), slug, position)
+    except CampaignError as exc:
+        return error_page(request, 404, "No such email", str(exc))
 
 
 @router.get("/dashboard/campaigns/{slug}/emails/{position}/preview")
@@ -180,55 +163,22 @@ def preview_html(request: Request, slug: str, position: DbInt) -> Response:
     return HTMLResponse(found[2].html, headers=headers)
 
 
-def _schedule_fields(form: dict[str, Any], lists: dict[str, int]) -> dict[str, Any]:
-    """Validate the timetable form; raises CampaignError naming the field."""
-    try:
-        weekday, hour = int(form.get("weekday", "")), int(form.get("hour", ""))
-    except ValueError:
-        raise CampaignError("weekday and hour must be numbers") from None
-    if not 0 <= weekday <= 6 or not 0 <= hour <= 23:
-        raise CampaignError("hour must be 0..23 and weekday Monday..Sunday")
-    zone = str(form.get("timezone", "")).strip()
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CampaignError(f"unknown time zone {zone!r} (use a name like Europe/Berlin)") from None
-    mode = str(form.get("mode", ""))
-    if mode not in {m.value for m in CampaignMode}:
-        raise CampaignError("mode must be drip or broadcast")
-    start_text = str(form.get("start") or "").strip()
-    try:
-        start = date.fromisoformat(start_text) if start_text else None
-    except ValueError:
-        raise CampaignError(f"start date {start_text!r} is not a date (YYYY-MM-DD)") from None
-    list_slug = str(form.get("list") or "")
-    if list_slug and list_slug not in lists:
-        raise CampaignError(f"no subscriber list {list_slug!r}")
-    return {
-        "send_weekday": weekday,
-        "send_hour": hour,
-        "timezone": zone,
-        "mode": mode,
-        "start_date": start,
-        "list_id": lists.get(list_slug),
-    }
-
-
 @router.post("/dashboard/campaigns/{slug}/schedule")
 async def schedule(request: Request, slug: str) -> Response:
     """Save the timetable of a draft campaign."""
     require(request, CAN_EDIT)
     form = await form_of(request)
-    ctx = ctx_of(request)
     try:
-        with write_transaction(ctx.engine) as s:
-            campaign = get_campaign(s, slug)
-            if campaign.status != "draft":
-                raise CampaignError("the timetable can only be changed before the campaign starts")
-            lists = dict(s.execute(select(SubscriberList.slug, SubscriberList.id)).tuples().all())
-            for key, value in _schedule_fields(form, lists).items():
-                setattr(campaign, key, value)
-            campaign.updated_at = ctx.clock.now()
+        set_timetable(
+            ctx_of(request),
+            slug,
+            weekday=str(form.get("weekday") or ""),
+            hour=str(form.get("hour") or ""),
+            timezone=str(form.get("timezone") or ""),
+            mode=str(form.get("mode") or ""),
+            start=str(form.get("start") or ""),
+            list_slug=str(form.get("list") or ""),
+        )
     except CampaignError as exc:
         return campaign_page(request, slug, error=f"Timetable: {exc}", status=400)
     return done(f"/dashboard/campaigns/{slug}", "scheduled")
@@ -240,9 +190,6 @@ async def test_send(request: Request, slug: str) -> Response:
     ``to`` field (commas, spaces or lines between them), or to the logged-in marketer."""
     user = require(request, CAN_EDIT)
     form = await form_of(request)
-    control, smtp = optional("delivery.control"), optional("delivery.smtp_transport")
-    if control is None or smtp is None:
-        return error_page(request, 503, "Not available yet", "Sending test emails is not available yet.")
     ctx = ctx_of(request)
     raw = str(form.get("position") or "").strip()
     if raw and not (raw.isdigit() and 1 <= int(raw) <= MAX_ROW_ID):
@@ -253,9 +200,9 @@ async def test_send(request: Request, slug: str) -> Response:
         error = f"Test not sent: at most {TEST_RECIPIENTS_MAX} addresses at a time"
         return campaign_page(request, slug, error=error, status=400)
     try:
-        transport = smtp.SmtpTransport.from_settings(ctx.settings)
-        control.test_send(ctx, slug, addresses or [user.email], transport, position)
-    except (control.CampaignError, *USER_ERRORS) as exc:
+        transport = SmtpTransport.from_settings(ctx.settings)
+        send_test(ctx, slug, addresses or [user.email], transport, position)
+    except USER_ERRORS as exc:
         return campaign_page(request, slug, error=f"Test not sent: {exc}", status=400)
     except Exception as exc:  # the relay refused or could not be reached: an operational failure
         message = (
@@ -265,25 +212,24 @@ async def test_send(request: Request, slug: str) -> Response:
     return done(f"/dashboard/campaigns/{slug}", "tested")
 
 
-ACTIONS = {"start": ("schedule_campaign", "started"), "pause": ("pause_campaign", "paused")}
-ACTIONS["resume"] = ("resume_campaign", "resumed")
-
-
 @router.post("/dashboard/campaigns/{slug}/{action}")
 async def act(request: Request, slug: str, action: str) -> Response:
-    """Start, pause or resume (done by ``delivery.control``)."""
+    """Start, pause or resume the campaign."""
     require(request, CAN_EDIT)
     await form_of(request)
-    if action not in ACTIONS:
-        return not_found(request, slug)
-    control = optional("delivery.control")
-    if control is None:
-        return error_page(
-            request, 503, "Not available yet", "Starting and pausing campaigns is not available yet."
-        )
-    function, code = ACTIONS[action]
+    ctx = ctx_of(request)
     try:
-        getattr(control, function)(ctx_of(request), slug)
-    except (control.CampaignError, *USER_ERRORS) as exc:
+        if action == "start":
+            schedule_campaign(ctx, slug)
+            code = "started"
+        elif action == "pause":
+            pause_campaign(ctx, slug)
+            code = "paused"
+        elif action == "resume":
+            resume_campaign(ctx, slug)
+            code = "resumed"
+        else:
+            return not_found(request, slug)
+    except USER_ERRORS as exc:
         return campaign_page(request, slug, error=f"Cannot {action}: {exc}", status=400)
     return done(f"/dashboard/campaigns/{slug}", code)

@@ -1,0 +1,508 @@
+"""The campaign lifecycle, the one owner of it for the CLI and the dashboard.
+
+Create (from a file or text), list, show, edit, delete, the timetable, schedule, pause, resume,
+status and test send. It lives in ``delivery`` because schedule, resume, status and test send
+need delivery, and delivery may import campaigns but not the reverse; the pure parts (article,
+split, compile, templates, preview) stay in ``campaigns``.
+
+Functions taking a ``Session`` flush but never commit: the caller commits, so a failure writes
+nothing. Functions taking an ``AppContext`` run their own transaction. User mistakes raise
+:class:`CampaignError` (or ``ArticleError``/``TemplateProblem``/``RenderError``, all
+``ValueError``, together :data:`USER_ERRORS`) with a message fit to show as is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from campaigns import templates
+from campaigns.article import Article, ArticleError, parse_article_text, read_article_file
+from campaigns.compiling import compile_campaign, compile_email
+from campaigns.enrolment import enrol_members
+from campaigns.models import Campaign, CampaignMode, CampaignStatus, Email, Enrolment, EnrolmentStatus
+from campaigns.preview import PreviewEmail, preview_emails
+from campaigns.render import ENGINES, RenderError
+from campaigns.slugs import slugify
+from campaigns.splitter import SeriesPlan, split_article
+from campaigns.templates import TemplateProblem
+from delivery.compose import build_message
+from delivery.enqueue import reschedule_overdue
+from delivery.message import Sender, mailbox
+from delivery.models import Delivery
+from delivery.transport import Envelope, Transport
+from subscribers.models import SubscriberList
+from wildmail.core.context import AppContext
+from wildmail.core.db import is_sqlite, write_transaction
+from wildmail.core.settings import Settings
+
+
+class CampaignError(ValueError):
+    """A user mistake about a campaign (bad option, duplicate name, refused action)."""
+
+
+class CampaignNotFound(CampaignError):
+    """No campaign has that name or slug."""
+
+
+class CampaignInUse(CampaignError):
+    """The campaign has deliveries, so it cannot be deleted."""
+
+
+USER_ERRORS: tuple[type[ValueError], ...] = (ArticleError, TemplateProblem, RenderError, CampaignError)
+"""Exceptions whose message is meant for the user (CLI exit code 2, a form error on the web)."""
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_WEEKDAY = "tue"
+DEFAULT_HOUR = 9
+
+
+@dataclass(frozen=True)
+class CampaignOptions:
+    """Options for a new campaign; ``None`` means front matter value, else the default."""
+
+    name: str
+    list_slug: str | None = None
+    start: date | None = None
+    weekday: str | None = None  # mon..sun
+    hour: int | None = None
+    timezone: str | None = None
+    mode: str | None = None  # drip | broadcast
+    donation_url: str | None = None
+    donation_text: str | None = None
+    engine: str | None = None  # css-inline | premailer
+    template: str | None = None
+    parts: int | None = None
+
+
+def plan_file(path: Path | str, parts: int | None = None) -> SeriesPlan:
+    """Read and split an article file without touching the database."""
+    return split_article(read_article_file(path), parts=parts)
+
+
+def _pick(given: Any, article: Article, key: str, default: Any) -> Any:
+    if given is not None:
+        return given
+    return article.options.get(key, default)
+
+
+def _campaign_fields(
+    session: Session, settings: Settings, article: Article, o: CampaignOptions
+) -> dict[str, Any]:
+    name = " ".join(o.name.split())
+    slug = slugify(name)
+    if not slug:
+        raise CampaignError("campaign name needs at least one letter or digit")
+    if session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
+        raise CampaignError(f"a campaign named {slug!r} already exists")
+    mode = str(_pick(o.mode, article, "mode", CampaignMode.DRIP.value)).lower()
+    if mode not in {m.value for m in CampaignMode}:
+        raise CampaignError(f"mode must be drip or broadcast, got {mode!r}")
+    weekday = str(_pick(o.weekday, article, "weekday", DEFAULT_WEEKDAY)).lower()[:3]
+    if weekday not in WEEKDAYS:
+        raise CampaignError(f"weekday must be one of {', '.join(WEEKDAYS)}, got {weekday!r}")
+    hour = _pick(o.hour, article, "hour", DEFAULT_HOUR)
+    if not isinstance(hour, int) or not 0 <= hour <= 23:
+        raise CampaignError(f"hour must be 0..23, got {hour!r}")
+    zone = str(_pick(o.timezone, article, "timezone", settings.default_timezone))
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CampaignError(f"unknown time zone {zone!r}") from None
+    engine = str(_pick(o.engine, article, "engine", ENGINES[0]))
+    if engine not in ENGINES:
+        raise CampaignError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    template = _template(settings, article, o.template)
+    donation_url = str(_pick(o.donation_url, article, "donation_url", "")).strip()
+    check_donation_url(donation_url)
+    donation_text = " ".join(str(_pick(o.donation_text, article, "donation_text", "Donate")).split())
+    list_id = None
+    if o.list_slug:
+        list_id = session.scalar(select(SubscriberList.id).where(SubscriberList.slug == o.list_slug))
+        if list_id is None:
+            raise CampaignError(f"no subscriber list {o.list_slug!r}")
+    return {
+        "slug": slug,
+        "title": name,
+        "mode": mode,
+        "send_weekday": WEEKDAYS.index(weekday),
+        "send_hour": hour,
+        "timezone": zone,
+        "render_engine": engine,
+        "template": template,
+        "donation_url": donation_url,
+        "donation_text": donation_text or "Donate",
+        "list_id": list_id,
+        "start_date": o.start,
+    }
+
+
+def available_templates(settings: Settings) -> list[str]:
+    """The email template names a campaign can use (shipped, plus the operator's ``template_dir``)."""
+    return templates.available(settings.template_dir)
+
+
+def _template(settings: Settings, article: Article, given: str | None) -> str:
+    """The template name to store: ``given``, else the article's ``template:`` line, else default.
+
+    Only a name is accepted; a bad one in the front matter is an article error on its line.
+    """
+    spec = given if given is not None else str(article.options.get("template", ""))
+    try:
+        templates.resolve(spec, settings.template_dir)
+    except TemplateProblem as exc:
+        if given is None and "template" in article.options:
+            raise article.error("template", str(exc)) from None
+        raise
+    return templates.canonical(spec)
+
+
+def check_donation_url(url: str) -> None:
+    """Donation links must be absolute http(s) URLs without spaces."""
+    if url and (not re.match(r"https?://[^\s/]+", url) or any(c.isspace() for c in url)):
+        raise CampaignError(f"donation URL must be an absolute http(s) URL, got {url!r}")
+
+
+def create_campaign(
+    session: Session, settings: Settings, article: Article, options: CampaignOptions, now: datetime
+) -> Campaign:
+    """Split ``article``, store the campaign (status draft) and its compiled emails."""
+    fields = _campaign_fields(session, settings, article, options)
+    plan = split_article(article, title=fields["title"], parts=options.parts)
+    campaign = Campaign(
+        **fields,
+        source_name=article.source,
+        source_text=article.text,
+        source_format=article.format,
+        segment={},
+        cadence_days=7,
+        created_at=now,
+        updated_at=now,
+    )
+    for planned in plan.emails:
+        campaign.emails.append(
+            Email(
+                position=planned.position,
+                title=planned.title,
+                subject=planned.subject,
+                preheader=planned.preheader,
+                paragraphs=planned.paragraphs,
+                word_count=planned.word_count,
+                reading_minutes=planned.reading_minutes,
+            )
+        )
+    compile_campaign(campaign, settings, now)
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def create_campaign_from_file(
+    session: Session, settings: Settings, path: Path | str, options: CampaignOptions, now: datetime
+) -> Campaign:
+    """:func:`create_campaign` from an article file (Markdown by extension/front matter, else text)."""
+    return create_campaign(session, settings, read_article_file(path), options, now)
+
+
+def create_campaign_from_text(
+    session: Session,
+    settings: Settings,
+    article_text: str,
+    options: CampaignOptions,
+    now: datetime,
+    source_name: str = "pasted article",
+    fmt: str = "auto",
+) -> Campaign:
+    """:func:`create_campaign` from text (e.g. a dashboard form); ``fmt``: auto, markdown or text."""
+    return create_campaign(
+        session, settings, parse_article_text(article_text, source_name, fmt), options, now
+    )
+
+
+def list_campaigns(session: Session) -> list[Campaign]:
+    """Every campaign, newest first."""
+    return list(session.scalars(select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())))
+
+
+def get_campaign(session: Session, name: str) -> Campaign:
+    """The campaign whose slug is ``name`` or ``slugify(name)``; raises :class:`CampaignNotFound`."""
+    for slug in dict.fromkeys((name.strip(), slugify(name))):
+        found = session.scalar(select(Campaign).where(Campaign.slug == slug))
+        if found is not None:
+            return found
+    raise CampaignNotFound(f"no campaign named {name!r} (see 'wildmail campaign list')")
+
+
+def get_email(campaign: Campaign, position: int) -> Email:
+    """Email ``position`` (1-based) of a campaign; raises :class:`CampaignError` when absent."""
+    for email in campaign.emails:
+        if email.position == position:
+            return email
+    raise CampaignError(f"campaign {campaign.slug!r} has emails 1..{len(campaign.emails)}, not {position}")
+
+
+def _one_line(value: str, field_name: str, limit: int) -> str:
+    if "\r" in value or "\n" in value:
+        raise CampaignError(f"{field_name} must be a single line")
+    value = " ".join(value.split())
+    if len(value) > limit:
+        raise CampaignError(f"{field_name} is {len(value)} characters, the limit is {limit}")
+    return value
+
+
+def edit_email(
+    session: Session,
+    settings: Settings,
+    campaign: Campaign,
+    position: int,
+    *,
+    subject: str | None = None,
+    preheader: str | None = None,
+    now: datetime | None = None,
+) -> Email:
+    """Change an email's subject and/or preheader and recompile it (links keep their ids)."""
+    email = get_email(campaign, position)
+    if subject is not None:
+        subject = _one_line(subject, "subject", 300)
+        if not subject:
+            raise CampaignError("subject cannot be empty")
+        email.subject = subject
+    if preheader is not None:
+        email.preheader = _one_line(preheader, "preheader", 300)
+    now = now or datetime.now(UTC)
+    compile_email(campaign, email, settings, now)
+    campaign.updated_at = now
+    session.flush()
+    return email
+
+
+def has_deliveries(session: Session, campaign_id: int) -> bool:
+    """True once any delivery row (queued or sent) exists for the campaign."""
+    return session.scalar(select(Delivery.id).where(Delivery.campaign_id == campaign_id).limit(1)) is not None
+
+
+def delete_campaign(session: Session, campaign: Campaign) -> None:
+    """Delete a campaign with its emails and links; refused once anything was queued or sent."""
+    if has_deliveries(session, campaign.id):
+        raise CampaignInUse(
+            f"campaign {campaign.slug!r} already has deliveries; pause it instead of deleting"
+        )
+    session.delete(campaign)
+    session.flush()
+
+
+class ListChoice(NamedTuple):
+    """A subscriber list a campaign can be sent to, as a form offers it."""
+
+    slug: str
+    name: str
+
+
+def list_choices(ctx: AppContext) -> list[ListChoice]:
+    """Every subscriber list by name, for the campaign forms."""
+    with ctx.session() as s:
+        rows = s.execute(select(SubscriberList.slug, SubscriberList.name).order_by(SubscriberList.name))
+        return [ListChoice(slug, name) for slug, name in rows]
+
+
+def email_preview(ctx: AppContext, slug: str, position: int) -> tuple[Campaign, Email, PreviewEmail]:
+    """Email ``position`` of a campaign with its sample preview (objects detached, safe to read).
+
+    Raises :class:`CampaignError` when the campaign or the email does not exist.
+    """
+    with ctx.session() as s:
+        campaign = get_campaign(s, slug)
+        email = get_email(campaign, position)
+        item = next(p for p in preview_emails(campaign, ctx.settings) if p.position == position)
+        s.expunge_all()
+    return campaign, email, item
+
+
+def set_timetable(
+    ctx: AppContext,
+    slug: str,
+    *,
+    weekday: str,
+    hour: str,
+    timezone: str,
+    mode: str,
+    start: str = "",
+    list_slug: str = "",
+) -> None:
+    """Change a draft campaign's timetable from form text; raises :class:`CampaignError` naming the field."""
+    with write_transaction(ctx.engine) as s:
+        campaign = get_campaign(s, slug)
+        if campaign.status != CampaignStatus.DRAFT.value:
+            raise CampaignError("the timetable can only be changed before the campaign starts")
+        try:
+            day, at_hour = int(weekday), int(hour)
+        except ValueError:
+            raise CampaignError("weekday and hour must be numbers") from None
+        if not 0 <= day <= 6 or not 0 <= at_hour <= 23:
+            raise CampaignError("hour must be 0..23 and weekday Monday..Sunday")
+        zone = timezone.strip()
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise CampaignError(f"unknown time zone {zone!r} (use a name like Europe/Berlin)") from None
+        if mode not in {m.value for m in CampaignMode}:
+            raise CampaignError("mode must be drip or broadcast")
+        start = start.strip()
+        try:
+            start_date = date.fromisoformat(start) if start else None
+        except ValueError:
+            raise CampaignError(f"start date {start!r} is not a date (YYYY-MM-DD)") from None
+        list_id = None
+        if list_slug:
+            list_id = s.scalar(select(SubscriberList.id).where(SubscriberList.slug == list_slug))
+            if list_id is None:
+                raise CampaignError(f"no subscriber list {list_slug!r}")
+        campaign.send_weekday, campaign.send_hour, campaign.timezone = day, at_hour, zone
+        campaign.mode, campaign.start_date, campaign.list_id = mode, start_date, list_id
+        campaign.updated_at = ctx.clock.now()
+
+
+def schedule_campaign(ctx: AppContext, slug: str) -> int:
+    """Schedule a draft (or paused-before-start) campaign and enrol its list; returns enrolled count."""
+    now = ctx.clock.now()
+    if not is_sqlite(ctx.engine):
+        # Fresh, committed statistics after a bulk import, so the bulk enrolment gets hash joins
+        # (statistics gathered inside the enrolling transaction were not used by the planner).
+        with ctx.engine.connect() as conn:
+            conn.execute(text("ANALYZE subscribers, list_memberships"))
+            conn.commit()
+    with write_transaction(ctx.engine) as s:
+        c = get_campaign(s, slug)
+        if c.status in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
+            raise CampaignError(f"campaign {slug!r} is already {c.status}")
+        if c.status == CampaignStatus.FINISHED.value:
+            raise CampaignError(f"campaign {slug!r} is finished")
+        if c.list_id is None:
+            raise CampaignError(f"campaign {slug!r} has no subscriber list")
+        emails = s.execute(select(Email.position, Email.compiled_html).where(Email.campaign_id == c.id)).all()
+        if not emails:
+            raise CampaignError(f"campaign {slug!r} has no emails")
+        missing = sorted(p for p, html in emails if not html)
+        if missing:
+            raise CampaignError(f"campaign {slug!r}: email(s) {missing} are not compiled yet")
+        c.status = CampaignStatus.SCHEDULED.value
+        c.start_date = c.start_date or now.date()
+        c.updated_at = now
+        c.paused_at = None
+        return enrol_members(s, c, now)
+
+
+def pause_campaign(ctx: AppContext, slug: str) -> None:
+    """Stop new deliveries; queued ones not yet claimed are held until resume."""
+    now = ctx.clock.now()
+    with write_transaction(ctx.engine) as s:
+        c = get_campaign(s, slug)
+        if c.status not in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
+            raise CampaignError(f"campaign {slug!r} is {c.status}, not running")
+        c.status = CampaignStatus.PAUSED.value
+        c.paused_at = now
+        c.updated_at = now
+
+
+def resume_campaign(ctx: AppContext, slug: str) -> int:
+    """Continue each subscriber where they were, at their next slot (no burst of missed sends).
+
+    Returns how many enrolments were moved to a later slot.
+    """
+    now = ctx.clock.now()
+    with write_transaction(ctx.engine) as s:
+        c = get_campaign(s, slug)
+        if c.status != CampaignStatus.PAUSED.value:
+            raise CampaignError(f"campaign {slug!r} is {c.status}, not paused")
+        c.status = CampaignStatus.RUNNING.value
+        c.paused_at = None
+        c.updated_at = now
+        return reschedule_overdue(s, c, now, before=now)
+
+
+@dataclass
+class CampaignStatusReport:
+    """What the ``status`` command and the dashboard show about a campaign's timetable."""
+
+    slug: str
+    status: str
+    enrolments: dict[str, int] = field(default_factory=dict)
+    positions: dict[int, int] = field(default_factory=dict)
+    deliveries: dict[str, int] = field(default_factory=dict)
+    next_sends: list[tuple[datetime, int]] = field(default_factory=list)
+
+
+def campaign_status(ctx: AppContext, slug: str, upcoming: int = 5) -> CampaignStatusReport:
+    """Enrolments by state and position, deliveries by state, and the next send times."""
+    with ctx.session() as s:
+        c = get_campaign(s, slug)
+        report = CampaignStatusReport(slug=c.slug, status=c.status)
+        mine = Enrolment.campaign_id == c.id
+        for state, n in s.execute(
+            select(Enrolment.status, func.count()).where(mine).group_by(Enrolment.status)
+        ):
+            report.enrolments[state] = n
+        active = (mine, Enrolment.status == EnrolmentStatus.ACTIVE.value)
+        rows = s.execute(
+            select(Enrolment.next_position, func.count()).where(*active).group_by(Enrolment.next_position)
+        )
+        report.positions = {pos: n for pos, n in rows}
+        rows = s.execute(
+            select(Delivery.state, func.count()).where(Delivery.campaign_id == c.id).group_by(Delivery.state)
+        )
+        report.deliveries = {state: n for state, n in rows}
+        rows = s.execute(
+            select(Enrolment.next_send_at, func.count())
+            .where(*active, Enrolment.next_send_at.is_not(None))
+            .group_by(Enrolment.next_send_at)
+            .order_by(Enrolment.next_send_at)
+            .limit(upcoming)
+        )
+        report.next_sends = [(when, n) for when, n in rows]
+    return report
+
+
+def test_send(
+    ctx: AppContext, slug: str, to: str | Sequence[str], transport: Transport, position: int | None = None
+) -> int:
+    """Send every email of the campaign (or one position) to each address in ``to``, subject
+    prefixed ``[TEST]``, each message with a Message-ID of its own.
+
+    Nothing is recorded as a delivery; tracking URLs carry delivery id 0 (links redirect, nothing
+    is recorded). Every address is checked before anything is sent. Returns messages sent.
+    """
+    recipients = [to] if isinstance(to, str) else list(to)
+    if not recipients:
+        raise CampaignError("no address to send the test to")
+    for address in recipients:
+        mailbox("", address, "test address")  # raises HeaderInjection (a ValueError)
+    sender = Sender.from_settings(ctx.settings)  # the DKIM key is read once
+    with ctx.session() as s:
+        c = get_campaign(s, slug)
+        query = select(Email.id, Email.position).where(Email.campaign_id == c.id).order_by(Email.position)
+        if position is not None:
+            query = query.where(Email.position == position)
+        emails = s.execute(query).all()
+    if not emails:
+        raise CampaignError(f"campaign {slug!r} has no email at position {position}")
+    sent = 0
+    try:
+        for address in recipients:
+            for email_id, _position in emails:
+                data = build_message(ctx, email_id, address, subject_prefix="[TEST] ", sender=sender)
+                transport.send(Envelope(ctx.settings.sender_address, address, data), lambda: True)
+                sent += 1
+    finally:
+        transport.close()
+    return sent
+
+
+test_send.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
