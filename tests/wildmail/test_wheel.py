@@ -66,9 +66,12 @@ def test_installed_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
     site.mkdir()
     _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", src, "-w", dist, cwd=tmp_path)
     (wheel,) = dist.glob("wildmail-*.whl")
-    _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
+    _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp_path)  # a plain venv, no system site
     python, wildmail = venv / "bin" / "python", venv / "bin" / "wildmail"
-    _run(python, "-m", "pip", "install", "-q", wheel, cwd=tmp_path)
+    # This pip installs into the new venv (faster than bootstrapping a pip there), dependencies included.
+    _run(
+        sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-compile", wheel, cwd=tmp_path
+    )
 
     where = json.loads(
         _run(
@@ -104,6 +107,12 @@ def test_installed_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
     first = html[0].read_text(encoding="utf-8")
     assert plan[0]["subject"] in first and "</html>" in first.lower()  # the MJML template rendered
     assert sorted((site / "preview").glob("*.txt"))[0].read_text(encoding="utf-8").strip()
+
+    demo = site / "demo"
+    demo.mkdir()
+    _run(wildmail, "demo", "--subscribers", "20", "--weeks", "1", cwd=demo)  # reads the installed sample
+    figures = json.loads((demo / "demo-output" / "figures.json").read_text(encoding="utf-8"))
+    assert figures["campaign"]["slug"] == "amur-leopard" and figures["total"]["sent"] > 0
 
     port = _free_port()
     # The default event writer starts its child process (python -m tracking.writer_process) at startup.
