@@ -47,6 +47,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _child_commands(pid: int) -> list[list[str]]:
+    """The command lines of the processes whose parent is ``pid`` (Linux /proc)."""
+    commands = []
+    for proc in Path("/proc").iterdir():
+        try:
+            status = (proc / "status").read_text()
+            if f"\nPPid:\t{pid}\n" in status:
+                commands.append((proc / "cmdline").read_text().split("\0")[:-1])
+        except OSError:  # not a process, or it ended meanwhile
+            continue
+    return commands
+
+
 def _wait_for(url: str, server: subprocess.Popen[str], timeout: float = 30) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while True:
@@ -131,6 +144,8 @@ def test_installed_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
         assert css.content == (REPO / "wildmail" / "web" / "static" / "wildmail.css").read_bytes()
         page = httpx.get(f"{base}/subscribe/supporters", timeout=5)
         assert page.status_code == 200 and "Supporters" in page.text and "<form" in page.text
+        writer = [str(python), "-m", "tracking.writer_process"]
+        assert writer in _child_commands(server.pid), _child_commands(server.pid)
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
