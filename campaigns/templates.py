@@ -22,7 +22,9 @@ from pathlib import Path
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "email"
+from templates import EMAIL_DIR
+
+TEMPLATE_DIR = EMAIL_DIR
 HTML_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "email.txt.j2"
 DEFAULT_NAME = "default"

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from pathlib import Path
 
 from jinja2 import FileSystemLoader, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 from subscribers.addresses import normalise_email, normalise_locale, normalise_name, normalise_timezone
 from subscribers.lifecycle import SUPPRESSED_STATUSES, add_membership, confirm, find_subscriber
 from subscribers.models import ConsentEvent, ConsentSource, Subscriber, SubscriberList, SubscriberStatus
+from templates import EMAIL_DIR
 from wildmail.core.settings import Settings
 from wildmail.core.signing import BadToken, sign_ints, verify_ints
 
@@ -35,7 +35,7 @@ CONFIRM_TTL = timedelta(days=7)
 FORM_RESEND_INTERVAL = timedelta(minutes=10)
 FORM_CONFIRMATIONS_PER_DAY = 3
 CONFIRMATION_SENT_DETAIL = "confirmation sent for list "
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "email"
+TEMPLATES = EMAIL_DIR
 # Shipped templates only, but they show what strangers typed into the public form: sandboxed anyway.
 _env = ImmutableSandboxedEnvironment(
     loader=FileSystemLoader(str(TEMPLATES)),

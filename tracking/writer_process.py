@@ -140,7 +140,6 @@ class ProcessEventWriter(EventWriter):
                 [sys.executable, "-m", "tracking.writer_process"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                env={**os.environ, "PYTHONPATH": _python_path()},
             )
             assert child.stdin is not None and child.stdout is not None
             try:
@@ -197,13 +196,6 @@ class ProcessEventWriter(EventWriter):
         if child is not None and child.poll() is None:
             child.kill()
             child.wait()
-
-
-def _python_path() -> str:
-    """The parent's import path, so the child imports the same code (also from a source tree)."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    existing = os.environ.get("PYTHONPATH", "")
-    return here + (os.pathsep + existing if existing else "")
 
 
 def _close_quietly(stream: IO[bytes] | None) -> None:

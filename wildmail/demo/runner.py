@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from importlib.resources import files
 from pathlib import Path
 
 import httpx
@@ -43,7 +44,7 @@ from wildmail.runtime.smtp_sink import RecordingSMTPServer, free_port
 from wildmail.web.app import create_app
 from wildmail.web.serving import ServerThread
 
-SAMPLE = Path(__file__).resolve().parents[2] / "campaigns" / "samples" / "amur-leopard.md"
+SAMPLE = Path(str(files("campaigns") / "samples" / "amur-leopard.md"))  # package data
 SLUG = "amur-leopard"
 LIST = "supporters"
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a Monday morning

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+from templates import WEB_DIR
 
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR / "web"))
+STATIC_DIR = Path(str(files("wildmail.web") / "static"))  # package data, also in an installed wheel
+
+templates = Jinja2Templates(directory=str(WEB_DIR))
