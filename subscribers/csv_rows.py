@@ -187,18 +187,19 @@ def _cells_of(line: str) -> list[str]:
     return [*cells[:-1], cells[-1].rstrip("\r\n")] if cells else cells
 
 
-def _swallowed_rows(record: list[str], fields: list[str], header: Header) -> bool:
+_ADDRESS_LIKE = re.compile(r"[^@\s\"]+@[^@\s\"]+\.[^@\s\"]+")
+
+
+def _swallowed_rows(record: list[str], header: Header) -> bool:
     """True when a record read over several lines is an unclosed quote rather than a quoted field
-    holding a line break (valid CSV): it has more fields than the header, or a later line reads
-    by itself as a row with an address in the email column."""
-    if len(fields) > len(header.names):
-        return True
+    holding a line break (valid CSV): a later line reads by itself as a row with an address in
+    the email column."""
     for line in record[1:]:
         try:
             cells = next(csv.reader([line]), [])
         except csv.Error:
             continue
-        if len(cells) > max(header.email, 1) and "@" in cells[header.email]:
+        if len(cells) > max(header.email, 1) and _ADDRESS_LIKE.fullmatch(cells[header.email].strip()):
             return True
     return False
 
@@ -254,7 +255,7 @@ def read_rows(
             except csv.Error as exc:
                 yield _broken(lines, line, exc)
                 continue
-            if len(lines.record) > 1 and _swallowed_rows(lines.record, fields, header):
+            if len(lines.record) > 1 and _swallowed_rows(lines.record, header):
                 yield _broken(lines, line, None)
             elif fields and (fields[0].strip() or "".join(fields).strip()):
                 yield line, fields

@@ -8,7 +8,7 @@ import string
 
 import pytest
 from email_validator import EmailNotValidError, validate_email
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -49,6 +49,8 @@ CELL = st.one_of(
 
 
 @given(rows=st.lists(st.lists(CELL, min_size=0, max_size=6), max_size=25))
+@example(rows=[["0@0.A", "\n"]])  # a short row with a quoted line break
+@example(rows=[["", "", "", "", "\n", ""], ["0@0.A"], ["\n"]])  # a long one, then a valid row
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_arbitrary_rows_never_crash_and_valid_rows_all_arrive(engine, clock, rows) -> None:
     with Session(engine) as s, s.begin():  # hypothesis reuses the database between examples
