@@ -42,9 +42,8 @@ def test_a_click_on_a_cached_link_never_leaves_the_event_loop(client, world, mon
 
 
 def test_clicks_on_a_new_link_arriving_together_read_it_once(client, world, monkeypatch):
-    import tracking.service
+    from tracking.lookup import load_link_target as real
 
-    real = tracking.service.load_link_target
     calls: list[int] = []
 
     def slow_load(engine, link_id):
@@ -52,7 +51,7 @@ def test_clicks_on_a_new_link_arriving_together_read_it_once(client, world, monk
         time.sleep(0.2)  # the other clicks arrive while this read runs
         return real(engine, link_id)
 
-    monkeypatch.setattr(tracking.service, "load_link_target", slow_load)
+    monkeypatch.setattr("tracking.service.load_link_target", slow_load)
     path = world.click_path("donation", 0)
     answers: list[tuple[int, bytes]] = []
 

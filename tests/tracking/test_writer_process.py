@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from tests.tracking.conftest import BROWSER_UA, make_world
 from tracking.service import Tracker
-from tracking.wire import RawHit
+from tracking.wire import Hit, RawHit
 from tracking.writer_process import ProcessEventWriter
 from wildmail.core.clock import to_micros
 from wildmail.core.settings import Settings, SettingsError
@@ -143,12 +143,22 @@ def test_a_batch_with_clicks_stores_its_opens_as_a_batch_of_opens_alone(engine, 
     agents = [BROWSER_UA, "Mozilla/5.0", "python-requests/2.31", "", "x GoogleImageProxy y"]
     deliveries = [*world.deliveries, *quiet.deliveries, 999_999]  # the last one does not exist
     base = to_micros(clock.now())
-    opens = [
+    opens: list[Hit] = [
         (f"u{n}", "open", deliveries[n % len(deliveries)], None, base + (n % 3 - 1) * 1_000_000,
          agents[n % len(agents)], "ip", "HEAD" if n % 7 == 0 else "GET", n % 11 == 0)
         for n in range(60)
     ]  # fmt: skip
-    click = ("c1", "click", world.deliveries[0], world.links["content"], base, BROWSER_UA, "ip", "GET", False)
+    click: Hit = (
+        "c1",
+        "click",
+        world.deliveries[0],
+        world.links["content"],
+        base,
+        BROWSER_UA,
+        "ip",
+        "GET",
+        False,
+    )
     columns = "uid, kind, classification, delivery_id, campaign_id, email_id, link_id, at, user_agent, reason"
     stored, results = [], []
     for batch in (opens, [*opens[:30], click, *opens[30:]]):
