@@ -1,4 +1,5 @@
-"""Turn a batch of raw hits into Event rows in one transaction.
+"""Turn a batch of settled hits (opens and clicks, see :mod:`tracking.wire`) into Event rows in one
+transaction.
 
 Per batch: one query resolves the deliveries (most come from the cache), the rules of
 :mod:`tracking.classify` run in memory, the honeypot window and implied opens are settled with
@@ -8,8 +9,9 @@ replayed batch (a retry after an unclear commit) writes nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, select, update
@@ -18,50 +20,12 @@ from campaigns.models import Enrolment, LinkKind
 from tracking import classify as rules
 from tracking.lookup import DeliveryMeta, LinkMeta, MetaCache
 from tracking.models import Event, EventKind
+from tracking.wire import Hit
+from wildmail.core.clock import from_micros, to_micros
 
 OPEN = EventKind.OPEN.value
 CLICK = EventKind.CLICK.value
 IMPLIED_SUFFIX = ":open"  # uid of the open implied by a click = click uid + this
-
-
-@dataclass(slots=True)
-class Hit:
-    """One pixel fetch or click as the web layer saw it (ids already verified by HMAC)."""
-
-    uid: str
-    kind: str
-    delivery_id: int
-    link_id: int | None
-    at: datetime
-    user_agent: str
-    ip_hash: str
-    method: str = "GET"
-    prefetch: bool = False
-
-
-@dataclass(slots=True)
-class _Row:
-    hit: Hit
-    meta: DeliveryMeta
-    link: LinkMeta | None
-    classification: str
-    reason: str
-    implied: bool = False
-
-    def params(self, sqlite_dates: bool) -> tuple[Any, ...]:
-        hit = self.hit
-        return event_params(
-            hit.uid,
-            hit.kind,
-            self.classification,
-            self.meta,
-            hit.link_id,
-            stored_time(hit.at, sqlite_dates),
-            hit.user_agent,
-            hit.ip_hash,
-            self.reason,
-            self.implied,
-        )
 
 
 def event_params(
@@ -76,8 +40,8 @@ def event_params(
     reason: str,
     implied: bool,
 ) -> tuple[Any, ...]:
-    """One event's insert parameters in ``EVENT_COLUMNS`` order (``at`` as :func:`stored_time`
-    gives it); the delivery id only for campaigns tracked per person."""
+    """One event's insert parameters in ``EVENT_COLUMNS`` order (``at`` as :func:`stored_micros_text`
+    or :func:`stored_micros_datetime` gives it); the delivery id only for campaigns tracked per person."""
     return (
         uid,
         kind,
@@ -99,24 +63,14 @@ def event_params(
 # text format SQLAlchemy uses, so ORM reads and range queries see the same values.
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
-
-def stored_time(at: datetime, sqlite_dates: bool) -> datetime | str:
-    """``at`` as UTCDateTime stores it: naive UTC; on SQLite the text ``SQLITE_DATETIME`` gives
-    (``isoformat`` with microseconds writes the same text several times faster)."""
-    utc = at if at.tzinfo is UTC else at.astimezone(UTC)
-    if sqlite_dates:  # the text without its "+00:00" (cheaper than .replace(tzinfo=None))
-        return utc.isoformat(" ", "microseconds")[:26]
-    return utc.replace(tzinfo=None)
-
-
 _SECOND_TEXTS: dict[int, str] = {}
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
 
 
 def stored_micros_text(micros: int) -> str:
-    """:func:`stored_time` on SQLite for a time in integer microseconds: the text of the second
-    is made once per second seen (most events of a batch share a few seconds)."""
+    """A time in integer microseconds as UTCDateTime stores it on SQLite (``SQLITE_DATETIME``):
+    the text of the second is made once per second seen (most events of a batch share a few)."""
     seconds, fraction = divmod(micros, 1_000_000)
     text = _SECOND_TEXTS.get(seconds)
     if text is None:
@@ -127,7 +81,7 @@ def stored_micros_text(micros: int) -> str:
 
 
 def stored_micros_datetime(micros: int) -> datetime:
-    """:func:`stored_time` on other databases (a naive UTC datetime) for integer microseconds."""
+    """A time in integer microseconds as UTCDateTime stores it on other databases (naive UTC)."""
     return _NAIVE_EPOCH + micros * _MICROSECOND
 
 
@@ -149,14 +103,9 @@ EVENT_COLUMNS = ", ".join(
 )
 
 
-def insert_events(conn: Connection, rows: list[_Row]) -> None:
-    """``INSERT INTO events ... ON CONFLICT (uid) DO NOTHING`` for all rows, in one executemany."""
-    sqlite_dates = conn.dialect.name == "sqlite"
-    insert_params(conn, [r.params(sqlite_dates) for r in rows])
-
-
 def insert_params(conn: Connection, params: list[tuple[Any, ...]]) -> None:
-    """The insert of :func:`insert_events` for rows already in column order (``EVENT_COLUMNS``)."""
+    """``INSERT INTO events ... ON CONFLICT (uid) DO NOTHING`` for rows in ``EVENT_COLUMNS`` order,
+    in one executemany."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (
         f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join([mark] * 12)}) ON CONFLICT (uid) DO NOTHING"  # noqa: S608 (constants only)
@@ -164,91 +113,148 @@ def insert_params(conn: Connection, params: list[tuple[Any, ...]]) -> None:
     conn.exec_driver_sql(sql, params)
 
 
-def _classify(hits: list[Hit], metas: dict[int, DeliveryMeta], links: dict[int, LinkMeta]) -> list[_Row]:
-    rows: list[_Row] = []
+@dataclass(slots=True)
+class _Click:
+    """A click of the batch while the click rules that need other events run."""
+
+    hit: Hit
+    meta: DeliveryMeta
+    link: LinkMeta
+    classification: str
+    reason: str
+
+
+@dataclass
+class BatchResult:
+    """What one batch did: rows offered for insert, hits dropped (unknown ids), reclassified."""
+
+    rows: int = 0
+    dropped: int = 0
+    reclassified_deliveries: frozenset[int] = frozenset()
+
+
+def write_batch(conn: Connection, cache: MetaCache, hits: list[Hit], opened: set[int]) -> BatchResult:
+    """Classify and insert settled ``hits`` (opens and clicks, see :mod:`tracking.wire`) inside
+    the caller's transaction.
+
+    Opens need nothing but their delivery: they are classified and turned into insert parameters
+    in one pass. Clicks also take the honeypot window, the open each human click implies and the
+    donation mark; that work is done for the clicks alone. ``opened`` holds delivery ids known to
+    have a human open (a memory shared across batches; the only source for campaigns tracked
+    without identity) and is updated in place.
+    """
+    metas = cache.deliveries({hit[2] for hit in hits}, conn)
+    link_ids = {hit[3] for hit in hits if hit[3] is not None}
+    links = cache.links(link_ids, conn) if link_ids else {}
+    stored = stored_micros_text if conn.dialect.name == "sqlite" else stored_micros_datetime
+    classify_open, classify_click = rules.classify_open_micros, rules.classify_click_micros
+    human, honeypot = rules.HUMAN, LinkKind.HONEYPOT.value
+    params: list[Any] = []  # insert parameters in hit order; a click's once its rules have run
+    clicks: list[_Click] = []
     for hit in hits:
-        meta = metas.get(hit.delivery_id)
+        uid, kind, delivery_id, link_id, micros, user_agent, ip_hash, method, prefetch = hit
+        meta = metas.get(delivery_id)
         if meta is None or meta.forgotten:
             continue
-        if hit.kind == CLICK:
-            link = links.get(hit.link_id or 0)
-            if link is None or link.email_id != meta.email_id:
-                continue
-            cls, reason = rules.classify_click(
-                user_agent=hit.user_agent,
-                method=hit.method,
-                prefetch=hit.prefetch,
-                sent_at=meta.sent_at,
-                at=hit.at,
-                honeypot=link.kind == LinkKind.HONEYPOT.value,
+        if kind == OPEN:
+            cls, reason = classify_open(user_agent, method, prefetch, meta.sent_micros, micros)
+            if cls == human:
+                opened.add(delivery_id)
+            params.append(
+                event_params(uid, kind, cls, meta, None, stored(micros), user_agent, ip_hash, reason, False)
             )
-            rows.append(_Row(hit, meta, link, cls, reason))
-        else:
-            cls, reason = rules.classify_open(
-                user_agent=hit.user_agent,
-                method=hit.method,
-                prefetch=hit.prefetch,
-                sent_at=meta.sent_at,
-                at=hit.at,
-            )
-            rows.append(_Row(hit, meta, None, cls, reason))
-    return rows
+            continue
+        link = links.get(link_id) if link_id is not None else None
+        if link is None or link.email_id != meta.email_id:
+            continue
+        cls, reason = classify_click(
+            user_agent, method, prefetch, meta.sent_micros, micros, link.kind == honeypot
+        )
+        click = _Click(hit, meta, link, cls, reason)
+        clicks.append(click)
+        params.append(click)
+    kept = len(params)
+    touched: set[int] = set()
+    if clicks:
+        honeypot_hits = _apply_honeypot_window(conn, clicks)
+        params = [_click_params(p, stored) if p.__class__ is _Click else p for p in params]
+        params.extend(_implied_opens(conn, clicks, opened, stored))
+    if params:
+        insert_params(conn, params)
+    if clicks:
+        touched = _reclassify_stored_clicks(conn, honeypot_hits, clicks)
+        opened.difference_update(touched)
+        _mark_donation_clicks(conn, clicks)
+    return BatchResult(len(params), len(hits) - kept, frozenset(touched))
 
 
-def _honeypot_hits(
-    conn: Connection, delivery_ids: set[int], lo: datetime, hi: datetime
-) -> dict[int, list[datetime]]:
-    found: dict[int, list[datetime]] = {}
+def _click_params(click: _Click, stored: Callable[[int], Any]) -> tuple[Any, ...]:
+    uid, kind, _, link_id, micros, user_agent, ip_hash, _, _ = click.hit
+    return event_params(
+        uid, kind, click.classification, click.meta, link_id, stored(micros), user_agent, ip_hash,
+        click.reason, False,
+    )  # fmt: skip
+
+
+def _stored_honeypot_hits(conn: Connection, delivery_ids: set[int], lo: int, hi: int) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {}
     if not delivery_ids:
         return found
+    window = rules.HONEYPOT_WINDOW_MICROS
     query = select(Event.delivery_id, Event.at).where(
         Event.delivery_id.in_(delivery_ids),
         Event.kind == CLICK,
         Event.reason == rules.REASON_HONEYPOT,
-        Event.at.between(lo - rules.HONEYPOT_WINDOW, hi + rules.HONEYPOT_WINDOW),
+        Event.at.between(from_micros(lo - window), from_micros(hi + window)),
     )
     for delivery_id, at in conn.execute(query):
-        found.setdefault(delivery_id, []).append(at)
+        found.setdefault(delivery_id, []).append(to_micros(at))
     return found
 
 
-def _apply_honeypot_window(conn: Connection, rows: list[_Row]) -> dict[int, list[datetime]]:
-    """Mark this batch's human clicks near a honeypot hit (in this batch or stored) as bots."""
-    batch_hits: dict[int, list[datetime]] = {}
-    for row in rows:
-        if row.reason == rules.REASON_HONEYPOT:
-            batch_hits.setdefault(row.meta.delivery_id, []).append(row.hit.at)
-    human = [r for r in rows if r.hit.kind == CLICK and r.classification == rules.HUMAN]
+def _apply_honeypot_window(conn: Connection, clicks: list[_Click]) -> dict[int, list[int]]:
+    """Mark this batch's human clicks near a honeypot hit (in this batch or stored) as bots;
+    returns this batch's honeypot hits (times in microseconds) by delivery id."""
+    batch_hits: dict[int, list[int]] = {}
+    for click in clicks:
+        if click.reason == rules.REASON_HONEYPOT:
+            batch_hits.setdefault(click.meta.delivery_id, []).append(click.hit[4])
+    human = [c for c in clicks if c.classification == rules.HUMAN]
     if not human:
         return batch_hits
     known = {k: list(v) for k, v in batch_hits.items()}
-    stored_ids = {r.meta.delivery_id for r in human if r.meta.track_identity}
-    times = [r.hit.at for r in human]
-    for delivery_id, ats in _honeypot_hits(conn, stored_ids, min(times), max(times)).items():
+    stored_ids = {c.meta.delivery_id for c in human if c.meta.track_identity}
+    times = [c.hit[4] for c in human]
+    for delivery_id, ats in _stored_honeypot_hits(conn, stored_ids, min(times), max(times)).items():
         known.setdefault(delivery_id, []).extend(ats)
-    for row in human:
-        if rules.near_honeypot(row.hit.at, known.get(row.meta.delivery_id, [])):
-            row.classification, row.reason = rules.BOT, rules.REASON_HONEYPOT_WINDOW
+    for click in human:
+        if rules.near_honeypot_micros(click.hit[4], known.get(click.meta.delivery_id, [])):
+            click.classification, click.reason = rules.BOT, rules.REASON_HONEYPOT_WINDOW
     return batch_hits
 
 
 def _reclassify_stored_clicks(
-    conn: Connection, batch_hits: dict[int, list[datetime]], rows: list[_Row]
+    conn: Connection, batch_hits: dict[int, list[int]], clicks: list[_Click]
 ) -> set[int]:
     """Earlier human clicks of a recipient who just hit the honeypot become bots; their implied
     opens become machine opens. Returns the delivery ids touched."""
-    identity = {r.meta.delivery_id for r in rows if r.meta.track_identity}
+    identity = {c.meta.delivery_id for c in clicks if c.meta.track_identity}
     ids = set(batch_hits) & identity
     if not ids:
         return set()
     every = [at for d in ids for at in batch_hits[d]]
+    window = rules.HONEYPOT_WINDOW_MICROS
     query = select(Event.id, Event.uid, Event.delivery_id, Event.at).where(
         Event.delivery_id.in_(ids),
         Event.kind == CLICK,
         Event.classification == rules.HUMAN,
-        Event.at.between(min(every) - rules.HONEYPOT_WINDOW, max(every) + rules.HONEYPOT_WINDOW),
+        Event.at.between(from_micros(min(every) - window), from_micros(max(every) + window)),
     )
-    bots = [row for row in conn.execute(query) if rules.near_honeypot(row.at, batch_hits[row.delivery_id])]
+    bots = [
+        row
+        for row in conn.execute(query)
+        if rules.near_honeypot_micros(to_micros(row.at), batch_hits[row.delivery_id])
+    ]
     if bots:
         conn.execute(
             update(Event)
@@ -263,39 +269,40 @@ def _reclassify_stored_clicks(
     return {b.delivery_id for b in bots}
 
 
-def _implied_opens(conn: Connection, rows: list[_Row], opened: set[int]) -> list[_Row]:
-    """An open for each human click whose recipient has no human open yet."""
-    for row in rows:
-        if row.hit.kind == OPEN and row.classification == rules.HUMAN:
-            opened.add(row.meta.delivery_id)
-    clicks = [r for r in rows if r.hit.kind == CLICK and r.classification == rules.HUMAN]
-    ask = {r.meta.delivery_id for r in clicks if r.meta.track_identity} - opened
+def _implied_opens(
+    conn: Connection, clicks: list[_Click], opened: set[int], stored: Callable[[int], Any]
+) -> list[tuple[Any, ...]]:
+    """An open for each human click whose recipient has no human open yet (this batch's human
+    opens are already in ``opened``)."""
+    human = [c for c in clicks if c.classification == rules.HUMAN]
+    ask = {c.meta.delivery_id for c in human if c.meta.track_identity} - opened
     if ask:
         query = select(Event.delivery_id).where(
             Event.delivery_id.in_(ask), Event.kind == OPEN, Event.classification == rules.HUMAN
         )
         opened.update(conn.scalars(query).all())  # type: ignore[arg-type]
-    implied: list[_Row] = []
-    for row in clicks:
-        if row.meta.delivery_id in opened:
+    implied: list[tuple[Any, ...]] = []
+    for click in human:
+        if click.meta.delivery_id in opened:
             continue
-        opened.add(row.meta.delivery_id)
-        hit = row.hit
-        open_hit = Hit(
-            hit.uid + IMPLIED_SUFFIX, OPEN, hit.delivery_id, None, hit.at, hit.user_agent, hit.ip_hash
-        )
-        implied.append(_Row(open_hit, row.meta, None, rules.HUMAN, rules.REASON_IMPLIED, implied=True))
+        opened.add(click.meta.delivery_id)
+        uid, _, _, _, micros, user_agent, ip_hash, _, _ = click.hit
+        implied.append(
+            event_params(
+                uid + IMPLIED_SUFFIX, OPEN, rules.HUMAN, click.meta, None, stored(micros), user_agent,
+                ip_hash, rules.REASON_IMPLIED, True,
+            )
+        )  # fmt: skip
     return implied
 
 
-def _mark_donation_clicks(conn: Connection, rows: list[_Row]) -> None:
+def _mark_donation_clicks(conn: Connection, clicks: list[_Click]) -> None:
     pairs = {
-        (r.meta.subscriber_id, r.meta.campaign_id)
-        for r in rows
-        if r.link is not None
-        and r.link.kind == LinkKind.DONATION.value
-        and r.classification == rules.HUMAN
-        and r.meta.track_identity
+        (c.meta.subscriber_id, c.meta.campaign_id)
+        for c in clicks
+        if c.link.kind == LinkKind.DONATION.value
+        and c.classification == rules.HUMAN
+        and c.meta.track_identity
     }
     for subscriber_id, campaign_id in sorted(pairs):
         conn.execute(
@@ -303,59 +310,3 @@ def _mark_donation_clicks(conn: Connection, rows: list[_Row]) -> None:
             .where(and_(Enrolment.subscriber_id == subscriber_id, Enrolment.campaign_id == campaign_id))
             .values(donation_clicked=True)
         )
-
-
-@dataclass
-class BatchResult:
-    """What one batch did: rows offered for insert, hits dropped (unknown ids), reclassified."""
-
-    rows: int = 0
-    dropped: int = 0
-    reclassified_deliveries: frozenset[int] = frozenset()
-
-
-def write_batch(conn: Connection, cache: MetaCache, hits: list[Hit], opened: set[int]) -> BatchResult:
-    """Classify and insert ``hits`` inside the caller's transaction.
-
-    ``opened`` holds delivery ids known to have a human open (a memory shared across batches;
-    the only source for campaigns tracked without identity) and is updated in place.
-    """
-    metas = cache.deliveries((h.delivery_id for h in hits), conn)
-    link_ids = {h.link_id for h in hits if h.link_id is not None}
-    links = cache.links(link_ids, conn) if link_ids else {}
-    rows = _classify(hits, metas, links)
-    batch_hits = _apply_honeypot_window(conn, rows)
-    rows.extend(_implied_opens(conn, rows, opened))
-    if rows:
-        insert_events(conn, rows)
-    touched = _reclassify_stored_clicks(conn, batch_hits, rows)
-    opened.difference_update(touched)
-    _mark_donation_clicks(conn, rows)
-    return BatchResult(len(rows), len(hits) - len([r for r in rows if not r.implied]), frozenset(touched))
-
-
-def write_open_batch(
-    conn: Connection, cache: MetaCache, rows: list[tuple[Any, ...]], opened: set[int]
-) -> BatchResult:
-    """:func:`write_batch` for a batch of opens only, read straight from their wire tuples
-    (see :mod:`tracking.wire`). Without clicks there is no honeypot window, no implied open and
-    no donation mark: classifying and inserting is all the work, done here on the wire form
-    (integer times, no Hit, row or datetime objects per event)."""
-    metas = cache.deliveries({row[2] for row in rows}, conn)
-    stored = stored_micros_text if conn.dialect.name == "sqlite" else stored_micros_datetime
-    classify = rules.classify_open_micros
-    human = rules.HUMAN
-    params: list[tuple[Any, ...]] = []
-    for uid, kind, delivery_id, _link, micros, user_agent, ip_hash, method, prefetch in rows:
-        meta = metas.get(delivery_id)
-        if meta is None or meta.forgotten:
-            continue
-        cls, reason = classify(user_agent, method, prefetch, meta.sent_micros, micros)
-        if cls == human:
-            opened.add(delivery_id)
-        params.append(
-            event_params(uid, kind, cls, meta, None, stored(micros), user_agent, ip_hash, reason, False)
-        )
-    if params:
-        insert_params(conn, params)
-    return BatchResult(len(params), len(rows) - len(params))

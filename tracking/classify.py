@@ -112,10 +112,6 @@ def is_scanner_agent(user_agent: str) -> bool:
     return any(marker in ua for marker in SCANNER_AGENT_MARKERS)
 
 
-def _too_soon(sent_at: datetime | None, at: datetime, minimum: timedelta) -> bool:
-    return sent_at is not None and at - sent_at < minimum
-
-
 @functools.lru_cache(maxsize=4096)
 def open_agent_verdict(user_agent: str) -> tuple[str, str] | None:
     """What the user agent alone says about a pixel fetch, or None when it looks like a person
@@ -173,6 +169,10 @@ def classify_open_micros(
     return HUMAN, ""
 
 
+CLICK_MIN_DELAY_MICROS = CLICK_MIN_DELAY // timedelta(microseconds=1)
+HONEYPOT_WINDOW_MICROS = HONEYPOT_WINDOW // timedelta(microseconds=1)
+
+
 def classify_click(
     *,
     user_agent: str,
@@ -183,6 +183,14 @@ def classify_click(
     honeypot: bool,
 ) -> tuple[str, str]:
     """(classification, reason) of a click, before the honeypot window (applied by the writer)."""
+    sent_micros = to_micros(sent_at) if sent_at is not None else None
+    return classify_click_micros(user_agent, method, prefetch, sent_micros, to_micros(at), honeypot)
+
+
+def classify_click_micros(
+    user_agent: str, method: str, prefetch: bool, sent_micros: int | None, micros: int, honeypot: bool
+) -> tuple[str, str]:
+    """:func:`classify_click` with both times as integer microseconds since the epoch."""
     if honeypot:
         return BOT, REASON_HONEYPOT
     if method == "HEAD":
@@ -192,11 +200,16 @@ def classify_click(
     verdict = click_agent_verdict(user_agent)
     if verdict is not None:
         return verdict
-    if _too_soon(sent_at, at, CLICK_MIN_DELAY):
+    if sent_micros is not None and micros - sent_micros < CLICK_MIN_DELAY_MICROS:
         return BOT, REASON_TOO_SOON
     return HUMAN, ""
 
 
 def near_honeypot(at: datetime, honeypot_hits: list[datetime]) -> bool:
     """True when ``at`` lies within :data:`HONEYPOT_WINDOW` of any honeypot hit."""
-    return any(abs(at - hit) <= HONEYPOT_WINDOW for hit in honeypot_hits)
+    return near_honeypot_micros(to_micros(at), [to_micros(hit) for hit in honeypot_hits])
+
+
+def near_honeypot_micros(micros: int, honeypot_hits: list[int]) -> bool:
+    """:func:`near_honeypot` with integer microseconds since the epoch."""
+    return any(abs(micros - hit) <= HONEYPOT_WINDOW_MICROS for hit in honeypot_hits)

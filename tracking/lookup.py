@@ -124,14 +124,6 @@ class MetaCache:
         """One delivery's metadata, or None when it does not exist."""
         return self.deliveries([delivery_id]).get(delivery_id)
 
-    def link(self, link_id: int) -> LinkMeta | None:
-        """One link, or None when it does not exist."""
-        meta = self._links.get(link_id)
-        if meta is not None:
-            return meta
-        with self.engine.connect() as conn:
-            return self.links([link_id], conn).get(link_id)
-
     def links(self, ids: Iterable[int], conn: Connection) -> dict[int, LinkMeta]:
         """Every existing link among ``ids``."""
         wanted = set(ids)
@@ -151,6 +143,26 @@ DELIVERY_SQL = (
     " WHERE d.id IN ({marks})"
 )
 LINK_SQL = "SELECT id, email_id, url, kind FROM links WHERE id IN ({marks})"
+LINK_TARGET_SQL = (
+    "SELECT l.id, l.email_id, l.url, l.kind, c.slug"
+    " FROM links l JOIN emails e ON e.id = l.email_id JOIN campaigns c ON c.id = e.campaign_id"
+    " WHERE l.id IN ({marks})"
+)
+
+
+class LinkTarget(NamedTuple):
+    """A tracked link with the slug of its campaign: everything a redirect needs."""
+
+    link: LinkMeta
+    campaign_slug: str
+
+
+def load_link_target(engine: Engine, link_id: int) -> LinkTarget | None:
+    """One link and its campaign's slug, or None when the link does not exist (one short read)."""
+    with engine.connect() as conn:
+        for link_id_, email_id, url, kind, slug in _select_in(conn, LINK_TARGET_SQL, [link_id]):
+            return LinkTarget(LinkMeta(link_id_, email_id, url, kind), slug)
+    return None
 
 
 def _select_in(conn: Connection, sql: str, ids: list[int]) -> list[Any]:

@@ -1,38 +1,48 @@
 """What the tracking endpoints do, without any web framework.
 
 :class:`Tracker` verifies tokens (HMAC, constant time), hands opens and clicks to the batching
-:class:`~tracking.writer.EventWriter` and performs unsubscribes synchronously. The web layer
+:class:`~tracking.writer.EventWriter` (no database access per hit; a click's destination comes
+from a per-process cache of link id -> URL) and performs unsubscribes synchronously. The web layer
 only translates HTTP to these calls; the demo can call them directly too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from time import time_ns
 from typing import NamedTuple
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from campaigns.models import Campaign, Email
 from tracking.batch import CLICK, OPEN
 from tracking.ip_hash import IpHasher
 from tracking.links import destination
-from tracking.lookup import DeliveryMeta, MetaCache
+from tracking.lookup import CACHE_SIZE, CACHE_TTL_SECONDS, DeliveryMeta, MetaCache, _Lru, load_link_target
 from tracking.unsubscribe import UnsubscribePage, page_for, unsubscribe_committed
 from tracking.writer import EventWriter
 from tracking.writer_process import ProcessEventWriter
 from wildmail.core import tokens
-from wildmail.core.clock import Clock, nanos_of
+from wildmail.core.clock import Clock, SystemClock, to_micros
 from wildmail.core.db import session_factory
 from wildmail.core.settings import Settings
+from wildmail.core.signing import ints_verifier
 
 
 class RequestInfo(NamedTuple):
-    """The parts of an HTTP request the rules look at (the raw IP is hashed, never stored;
-    ``purpose`` holds the prefetch headers, judged by the writer: see :mod:`tracking.wire`)."""
+    """The parts of an HTTP request an unsubscribe keeps (the raw IP is hashed, never stored)."""
 
     method: str = "GET"
     user_agent: str = ""
     purpose: str = ""
     ip: str = ""
+
+
+def micros_of(clock: Clock) -> Callable[[], int]:
+    """A function giving ``clock``'s current time in integer microseconds since the epoch (the
+    time of every hit; for the system clock no datetime is made)."""
+    if type(clock) is SystemClock:
+        return lambda: time_ns() // 1000
+    return lambda: to_micros(clock.now())
 
 
 def new_writer(settings: Settings, engine: Engine, cache: MetaCache) -> EventWriter:
@@ -52,9 +62,11 @@ class Tracker:
         self.settings = settings
         self.key = settings.secret
         self._verify_open = tokens.open_verifier(self.key)
+        self._verify_click = ints_verifier(self.key, tokens.CLICK, 2)
+        self._destinations: _Lru[int, str] = _Lru(CACHE_SIZE, CACHE_TTL_SECONDS)
         self.engine = engine
         self.clock = clock
-        self._nanos = nanos_of(clock)
+        self._micros = micros_of(clock)
         self.cache = writer.cache if writer is not None else MetaCache(engine)
         self.writer = writer or new_writer(settings, engine, self.cache)
         self._ip = IpHasher(self.key)
@@ -73,75 +85,55 @@ class Tracker:
         """Keyed hash of an IP address (memoised: a busy proxy sends many requests)."""
         return self._ip.hash(ip)
 
-    def record_open(self, token: str, request: RequestInfo) -> bool:
-        """Queue an open for a pixel token; False (nothing recorded) when the token is bad."""
-        return self.record_pixel(token, request.user_agent, request.purpose, request.method, request.ip)
-
-    def record_pixel(
-        self, token: str, user_agent: str | bytes, purpose: str | bytes, method: str, ip: str
-    ) -> bool:
-        """:meth:`record_open` for the hot path, with the request's parts as they arrive (header
-        values may be bytes). No database access and nothing computed that the writer can do
-        (see :mod:`tracking.wire`): a validly signed id whose delivery no longer exists is
-        dropped by the writer."""
+    def record_pixel(self, token: str, user_agent: bytes, purpose: bytes, method: str, ip: str) -> bool:
+        """Queue an open for a pixel token (without its ``.gif``); False (nothing recorded) when the
+        token is bad. No database access and nothing computed that the writer can do (see
+        :mod:`tracking.wire`): a validly signed id whose delivery no longer exists is dropped by
+        the writer."""
         try:
-            (delivery_id,) = self._verify_open(token.removesuffix(".gif"))
+            (delivery_id,) = self._verify_open(token)
         except tokens.BadToken:
             return False
-        self.writer.record(OPEN, delivery_id, None, self._nanos(), user_agent, purpose, method, ip)
+        self.writer.record(OPEN, delivery_id, None, self._micros(), user_agent, purpose, method, ip)
         return True
 
-    def record_click(self, token: str, request: RequestInfo) -> str | None:
-        """Queue a click and return where to redirect, or None (nothing recorded) for a bad
-        token, an unknown delivery or link, a link of another email, or an unsafe stored URL.
-        A forgotten person's link still redirects, and records nothing."""
+    def verify_click(self, token: str) -> tuple[int, int] | None:
+        """(delivery id, link id) of a validly signed click token, or None."""
         try:
-            delivery_id, link_id = tokens.parse_click(self.key, token)
+            delivery_id, link_id = self._verify_click(token)
         except tokens.BadToken:
             return None
-        if delivery_id == tokens.TEST_DELIVERY:
-            return self.test_click(link_id)
-        link = self.cache.link(link_id)
-        meta = self.cache.delivery(delivery_id) if link is not None else None
-        if link is None or meta is None or link.email_id != meta.email_id:
-            return None
-        url = destination(
-            link,
-            campaign_slug=meta.campaign_slug,
-            utm_source=self.settings.utm_source,
-            utm_medium=self.settings.utm_medium,
-        )
-        if url is not None and not meta.forgotten:
-            self.writer.record(
-                CLICK,
-                delivery_id,
-                link_id,
-                self._nanos(),
-                request.user_agent,
-                request.purpose,
-                request.method,
-                request.ip,
+        return delivery_id, link_id
+
+    def cached_destination(self, link_id: int) -> str | None:
+        """Where a click on ``link_id`` redirects, from this process's cache: the URL, ``""`` when
+        it must not redirect (no such link, unsafe stored URL), None when not cached."""
+        return self._destinations.get(link_id)
+
+    def load_destination(self, link_id: int) -> str:
+        """:meth:`cached_destination` after one short database read (and cached for
+        ``CACHE_TTL_SECONDS``, so an edited link or campaign slug is seen within a minute)."""
+        target = load_link_target(self.engine, link_id)
+        url = ""
+        if target is not None:
+            found = destination(
+                target.link,
+                campaign_slug=target.campaign_slug,
+                utm_source=self.settings.utm_source,
+                utm_medium=self.settings.utm_medium,
             )
+            url = found or ""
+        self._destinations.put(link_id, url)
         return url
 
-    def test_click(self, link_id: int) -> str | None:
-        """Where a test send's link goes (its signed token carries delivery id 0): the link's
-        destination, UTM-tagged like a real click; nothing is recorded."""
-        link = self.cache.link(link_id)
-        if link is None:
-            return None
-        with self._sessions() as session:
-            slug = session.scalar(
-                select(Campaign.slug)
-                .join(Email, Email.campaign_id == Campaign.id)
-                .where(Email.id == link.email_id)
-            )
-        return destination(
-            link,
-            campaign_slug=slug or "",
-            utm_source=self.settings.utm_source,
-            utm_medium=self.settings.utm_medium,
-        )
+    def record_click(
+        self, delivery_id: int, link_id: int, user_agent: bytes, purpose: bytes, method: str, ip: str
+    ) -> None:
+        """Queue a click whose token was verified and whose link redirects. A test send's click
+        (delivery id 0) records nothing; the writer drops a click of an unknown or forgotten
+        person's delivery, or of a link that belongs to another email."""
+        if delivery_id != tokens.TEST_DELIVERY:
+            self.writer.record(CLICK, delivery_id, link_id, self._micros(), user_agent, purpose, method, ip)
 
     def is_test_unsubscribe(self, token: str) -> bool:
         """True for the validly signed unsubscribe token of a test send (delivery id 0)."""

@@ -7,7 +7,7 @@ IP hashes) and writes it in one transaction (see :mod:`tracking.batch`). A faile
 retried with the same uids, so a retry after an unclear commit is harmless. :meth:`stop` writes
 everything still queued before returning.
 
-Usable without any web framework: the demo and tests call ``submit``/``flush`` directly.
+Usable without any web framework: the demo and tests call ``record``/``flush`` directly.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from tracking.batch import OPEN, BatchResult, Hit, write_batch, write_open_batch
+from tracking.batch import BatchResult, write_batch
 from tracking.ip_hash import IpHasher
 from tracking.lookup import MetaCache
-from tracking.wire import RawHit, Settler, WireHit, decode_hits, raw_from_hit
+from tracking.wire import Hit, RawHit, Settler
 from wildmail.core.db import is_sqlite
 
 log = logging.getLogger(__name__)
@@ -91,24 +91,18 @@ class EventWriter:
         kind: str,
         delivery_id: int,
         link_id: int | None,
-        nanos: int,
-        user_agent: str | bytes,
-        purpose: str | bytes,
+        micros: int,
+        user_agent: bytes,
+        purpose: bytes,
         method: str,
         ip: str,
     ) -> None:
         """Queue a hit as the request saw it (the request path's call; see :mod:`tracking.wire`):
-        ``nanos`` since the epoch, header values as str or bytes, the raw client address."""
+        ``micros`` since the epoch, header values as bytes, the raw client address."""
         queue = self._queue
-        queue.append((None, kind, delivery_id, link_id, nanos, user_agent, purpose, method, ip, None))
+        queue.append((kind, delivery_id, link_id, micros, user_agent, purpose, method, ip))
         # "==": only the hit that fills a batch wakes the writer, not every hit until it has run
         if len(queue) == self.batch_size:
-            self._wake.set()
-
-    def submit(self, hit: Hit) -> None:
-        """Queue one finished hit (its uid and IP hash given); never blocks on the database."""
-        self._queue.append(raw_from_hit(hit))
-        if len(self._queue) >= self.batch_size:
             self._wake.set()
 
     def pending(self) -> int:
@@ -162,14 +156,11 @@ class EventWriter:
         """What :meth:`_write_with_retries` takes for one batch, computed once for all attempts."""
         return self._settler.settle(batch, uid_base)
 
-    def _write(self, conn: Connection, batch: list[WireHit]) -> BatchResult:
-        """Write one settled batch inside ``conn``'s transaction. A batch of opens only takes
-        :func:`~tracking.batch.write_open_batch`, anything else the general :func:`write_batch`."""
-        if all(row[1] == OPEN for row in batch):
-            return write_open_batch(conn, self.cache, batch, self._opened)
-        return write_batch(conn, self.cache, decode_hits(batch), self._opened)
+    def _write(self, conn: Connection, batch: list[Hit]) -> BatchResult:
+        """Write one settled batch inside ``conn``'s transaction."""
+        return write_batch(conn, self.cache, batch, self._opened)
 
-    def _write_with_retries(self, batch: list[WireHit]) -> None:
+    def _write_with_retries(self, batch: list[Hit]) -> None:
         bound = (
             self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             if is_sqlite(self.engine)

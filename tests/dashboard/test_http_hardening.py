@@ -95,7 +95,7 @@ def _walk(routes: Iterable[Any]) -> Iterator[APIRoute]:
 
 def _api_routes(client: TestClient) -> list[APIRoute]:
     """Every route of the app (its routers are included without a prefix)."""
-    routes = list(_walk(client.app.routes))  # type: ignore[attr-defined]
+    routes = list(_walk(client.app.api.routes))  # type: ignore[attr-defined]
     assert len(routes) > 20  # the whole app, not one router
     return routes
 
@@ -189,15 +189,21 @@ def test_every_response_carries_the_security_headers(site) -> None:
     seen["static 404"] = client.get("/static/nope.css")
     seen["unknown path"] = client.get("/nowhere")
     seen["wrong method"] = client.put("/healthz")
+    # answered ahead of FastAPI by the tracking shortcut (wildmail.web.tracking_routes)
+    seen["pixel"] = client.get(f"/o/{site.values['o']}")
     seen["bad pixel token"] = client.get("/o/garbage.gif")
+    seen["click"] = client.get(f"/c/{site.values['c']}", follow_redirects=False)
+    seen["bad click token"] = client.get("/c/garbage")
+    seen["click, wrong method"] = client.post(f"/c/{site.values['c']}")
     seen["dashboard while logged out"] = TestClient(client.app).get("/dashboard", follow_redirects=False)
     for what, r in seen.items():
         _assert_secure(r, f"{what} -> {r.status_code}")
     statuses = {r.status_code for r in seen.values()}
     assert {200, 302, 303, 404, 405} <= statuses  # pages, redirects and errors were all looked at
-    assert seen["GET /o/{token:path}"].headers["content-type"] == "image/gif"  # the pixel fast path
-    assert seen["GET /c/{token:path}"].status_code == 302  # the click redirect
-    assert seen["GET /c/{token:path}"].headers["referrer-policy"] == "no-referrer"
+    assert seen["pixel"].headers["content-type"] == "image/gif"  # the pixel shortcut
+    assert seen["click"].status_code == 302  # the click redirect
+    assert seen["click"].headers["referrer-policy"] == "no-referrer"
+    assert seen["bad click token"].status_code == 404 and seen["click, wrong method"].status_code == 405
     assert "text/csv" in seen["GET /dashboard/export.csv"].headers["content-type"]
 
 
@@ -212,7 +218,7 @@ def test_only_the_email_preview_may_be_framed_and_only_by_the_dashboard(site) ->
 
 
 def test_the_pixel_fast_path_carries_the_headers_under_uvicorn(ctx) -> None:
-    """The pixel is answered before FastAPI (``WildmailApp.__call__``): check it on a real server."""
+    """The pixel and clicks are answered before FastAPI (``TrackingShortcut``): check on a real server."""
     import httpx
 
     from wildmail.runtime.smtp_sink import free_port
@@ -222,8 +228,13 @@ def test_the_pixel_fast_path_carries_the_headers_under_uvicorn(ctx) -> None:
     world = make_world(ctx.engine, ctx.settings.secret, ctx.clock.now(), slug="fast")
     server = ServerThread(create_app(ctx), port=free_port()).start()
     try:
-        for path in (world.open_path(), tokens.open_url("", b"wrong-key", 1)):
+        for path in (
+            world.open_path(),
+            tokens.open_url("", b"wrong-key", 1),
+            world.click_path("content"),
+            tokens.click_url("", b"wrong-key", 1, 1),
+        ):
             r = httpx.get(server.url + path)
-            _assert_secure(r, f"pixel {r.status_code}")
+            _assert_secure(r, f"{path[:3]} {r.status_code}")
     finally:
         server.stop()

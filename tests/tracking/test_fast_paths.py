@@ -15,7 +15,7 @@ from campaigns.models import Campaign
 from delivery.models import Delivery
 from tests.tracking.conftest import BROWSER_UA, GMAIL_UA, make_world
 from tracking import classify as rules
-from tracking.batch import SQLITE_DATETIME, stored_micros_datetime, stored_micros_text, stored_time
+from tracking.batch import SQLITE_DATETIME, stored_micros_datetime, stored_micros_text
 from tracking.ip_hash import IpHasher
 from tracking.lookup import DeliveryMeta, MetaCache, _Lru
 from tracking.models import Event
@@ -46,8 +46,8 @@ AGENTS = [
 )
 def test_stored_time_is_the_text_and_value_sqlalchemy_stores(at):
     naive = at.astimezone(UTC).replace(tzinfo=None)
-    assert stored_time(at, True) == naive.strftime(SQLITE_DATETIME)
-    value = stored_time(at, False)
+    assert stored_micros_text(to_micros(at)) == naive.strftime(SQLITE_DATETIME)
+    value = stored_micros_datetime(to_micros(at))
     assert isinstance(value, datetime) and value == naive and value.tzinfo is None
 
 
@@ -86,17 +86,17 @@ def test_gmail_proxy_stays_human_even_right_after_sending():
     assert got == (rules.HUMAN, rules.REASON_GMAIL)
 
 
-def _settled_prefetch(purpose: str | bytes) -> bool:
-    raw = (None, "open", 1, None, 0, BROWSER_UA, purpose, "GET", "", "h")
-    (wire,) = Settler("p", IpHasher(None)).settle([raw], 0)
-    return bool(wire[8])
+def _settled_prefetch(purpose: bytes) -> bool:
+    raw = ("open", 1, None, 0, BROWSER_UA.encode(), purpose, "GET", "")
+    (hit,) = Settler("p", IpHasher(None)).settle([raw], 0)
+    return hit[8]
 
 
 def test_the_writer_judges_the_prefetch_headers():
-    assert not _settled_prefetch("")
-    assert _settled_prefetch("prefetch;prerender")
+    assert not _settled_prefetch(b"")
     assert _settled_prefetch(b"prefetch;prerender")
-    assert not _settled_prefetch("something-else")
+    assert _settled_prefetch(b"Prefetch")
+    assert not _settled_prefetch(b"something-else")
 
 
 def test_bulk_delivery_lookup_reads_what_the_orm_reads(engine, settings, clock):
@@ -139,24 +139,23 @@ def test_lru_bulk_calls_expire_and_stay_bounded(monkeypatch):
 
 
 def test_writer_stores_times_that_orm_range_queries_find(engine, settings, clock):
-    from tracking.batch import Hit
     from tracking.writer import EventWriter
 
     world = make_world(engine, settings.secret, clock.now())
     at = clock.now().replace(microsecond=0)  # the case isoformat would shorten
     writer = EventWriter(engine)
-    writer.submit(Hit("t-1", "open", world.deliveries[0], None, at, BROWSER_UA, "h"))
+    writer.record("open", world.deliveries[0], None, to_micros(at), BROWSER_UA.encode(), b"", "GET", "")
     writer.flush()
     with Session(engine) as s:
         found = s.scalars(select(Event).where(Event.at >= at, Event.at <= at)).all()
-    assert [(e.uid, e.at) for e in found] == [("t-1", at)]
+    assert [e.at for e in found] == [at]
 
 
 @given(micros=st.integers(min_value=0, max_value=4_102_444_800_000_000))  # 1970 to 2100
 def test_stored_times_from_micros_are_those_of_the_datetime(micros):
-    at = from_micros(micros)
-    assert stored_micros_text(micros) == stored_time(at, True)
-    assert stored_micros_datetime(micros) == stored_time(at, False)
+    naive = from_micros(micros).replace(tzinfo=None)
+    assert stored_micros_text(micros) == naive.strftime(SQLITE_DATETIME)
+    assert stored_micros_datetime(micros) == naive
 
 
 @pytest.mark.parametrize(

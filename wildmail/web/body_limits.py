@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FORM_LIMIT = 64 * 1024
 UPLOAD_LIMIT = 20 * 1024 * 1024
@@ -113,3 +113,20 @@ async def too_large_response(request: Request, exc: Exception) -> Response:
     """Exception handler for :class:`BodyTooLarge` raised in a route (the 413 replaces it anyway)."""
     assert isinstance(exc, BodyTooLarge)
     return _answer(exc)
+
+
+class BodyLimit:
+    """ASGI wrapper: each HTTP request to ``app`` is held to its route's body limit (:class:`LimitedBody`)."""
+
+    def __init__(self, app: ASGIApp, limits: BodyLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            body = LimitedBody(scope, receive, send, self.limits)
+            if body.declared_too_large():
+                await body.refuse()
+                return
+            receive, send = body.receive, body.send
+        await self.app(scope, receive, send)

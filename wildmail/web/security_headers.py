@@ -6,15 +6,15 @@ sets a sandboxing policy that lets the dashboard frame it). The offline HTML rep
 stylesheet inline (it is made to be saved as one file), so its path gets ``'unsafe-inline'`` for
 styles, and only for styles.
 
-The open pixel is answered before this wrapper (see ``wildmail.web.app``): its header lists
-include :data:`HEADERS` directly.
+The open pixel and click redirects are answered before this wrapper (see ``wildmail.web.app``):
+their header lists include :data:`HEADERS` directly.
 """
 
 from __future__ import annotations
 
 import re
 
-from starlette.types import Message, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _POLICY = (
     "default-src 'none'; script-src 'none'; style-src {style}; img-src 'self' data:; font-src 'self'; "
@@ -60,3 +60,15 @@ def wrap_send(send: Send, path: str) -> Send:
         await send(message)
 
     return send_with_headers
+
+
+class SecurityHeaders:
+    """ASGI wrapper: every HTTP response of ``app`` gets the security headers (see :func:`wrap_send`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            send = wrap_send(send, scope["path"])
+        await self.app(scope, receive, send)

@@ -12,9 +12,9 @@ import time
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
 
 from wildmail.core.settings import Settings
+from wildmail.web.app import WebApp
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -24,12 +24,12 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
 
 
-def _settings_of(app: FastAPI) -> Settings:
+def _settings_of(app: WebApp) -> Settings:
     settings: Settings = app.state.ctx.settings
     return settings
 
 
-def run_server(app: FastAPI, host: str, port: int) -> None:
+def run_server(app: WebApp, host: str, port: int) -> None:
     """Serve ``app`` in the foreground until SIGINT/SIGTERM."""
     uvicorn.run(app, host=host, port=port, log_level="warning", **uvicorn_options(_settings_of(app)))
 
@@ -40,7 +40,7 @@ class ServerThread:
     ``port=0`` picks a free port; :attr:`url` is set once :meth:`start` returns.
     """
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> None:
+    def __init__(self, app: WebApp, host: str = "127.0.0.1", port: int = 8000) -> None:
         config = uvicorn.Config(
             app,
             host=host,

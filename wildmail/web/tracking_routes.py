@@ -1,34 +1,45 @@
 """HTTP endpoints of tracking: open pixel, click redirect, unsubscribe page and RFC 8058 POST.
 
-The logic lives in :mod:`tracking.service`; this module only translates HTTP. The pixel is
-answered by :func:`send_pixel` straight from ``wildmail.web.app.WildmailApp.__call__``, before
-FastAPI's middleware, telemetry and router (they cost more than the pixel itself; see
-bench/tracking.py). The same pixel is also registered as an ordinary route, as a fallback.
+The logic lives in :mod:`tracking.service`; this module only translates HTTP. The pixel and the
+click redirect are the hot paths: :class:`TrackingShortcut`, the outermost ASGI wrapper of the
+app (see :mod:`wildmail.web.app`), answers them before FastAPI's middleware, telemetry and router
+(they cost more than the work itself; see bench/tracking.py). Both do the same: verify the
+token, queue the hit for the event writer, answer. Neither reads the database per request: a
+click's destination comes from the tracker's per-process cache of link id -> URL; a miss is read
+once (on a worker thread, so the event loop never waits for the database, and one read per link
+however many clicks on it arrive while it runs) and kept for a minute.
 
 Test sends carry delivery id 0 in their signed tokens: their clicks redirect without being
 recorded and their unsubscribe link opens a page that says it was a test.
 Bad tokens: clicks and unsubscribes answer 404 with a plain page, never redirect, record
-nothing. The pixel answers 404 too for a token whose signature fails (only a tampered URL
-does that; mail clients never see it), and the GIF for every validly signed token without a
-database lookup, so a pixel whose delivery was deleted is served but not recorded.
+nothing; so does a click on a link that no longer exists or whose stored URL is not http(s).
+The pixel answers 404 too for a token whose signature fails (only a tampered URL does that;
+mail clients never see it). A validly signed token is served without looking up its delivery:
+the GIF, or the redirect to the link's stored URL; the writer drops the hit when the delivery
+no longer exists, belongs to a forgotten person or to another email than the link.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import NoMatchFound
-from starlette.types import Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracking.classify import PREFETCH_HEADERS
 from tracking.service import RequestInfo, Tracker
 from wildmail.core.context import AppContext
 from wildmail.web import security_headers
+from wildmail.web.security_headers import RawHeaders
 from wildmail.web.templating import templates
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 # The smallest valid transparent 1x1 GIF (43 bytes).
@@ -36,7 +47,7 @@ PIXEL_GIF = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
     b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
-# The fast path is answered before the app's security-header wrapper: the headers are included here.
+# The shortcut answers before the app's security-header wrapper: the headers are included here.
 PIXEL_HEADERS = [
     (b"content-type", b"image/gif"),
     (b"content-length", str(len(PIXEL_GIF)).encode()),
@@ -44,12 +55,28 @@ PIXEL_HEADERS = [
     *security_headers.HEADERS,
 ]
 NOT_FOUND_TEXT = "Not found: this link is not valid.\n"
-NOT_FOUND_HEADERS = [
-    (b"content-type", b"text/plain; charset=utf-8"),
-    (b"content-length", str(len(NOT_FOUND_TEXT)).encode()),
-    (b"cache-control", b"no-store"),
-    *security_headers.HEADERS,
-]
+
+
+def _plain(text: str, *extra: tuple[bytes, bytes]) -> tuple[bytes, RawHeaders]:
+    body = text.encode()
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        *extra,
+        *security_headers.HEADERS,
+    ]
+    return body, headers
+
+
+NOT_FOUND_BODY, NOT_FOUND_HEADERS = _plain(NOT_FOUND_TEXT)
+NOT_ALLOWED_BODY, NOT_ALLOWED_HEADERS = _plain("Method Not Allowed\n", (b"allow", b"GET, HEAD"))
+UNAVAILABLE_BODY, UNAVAILABLE_HEADERS = _plain(
+    "Service unavailable: please try the link again in a minute.\n", (b"retry-after", b"60")
+)
+# The security headers include "Referrer-Policy: no-referrer": the token never reaches the destination.
+REDIRECT_HEADERS = [(b"content-length", b"0"), (b"cache-control", b"no-store"), *security_headers.HEADERS]
+LOCATION_SAFE = ":/%#?=@[]!$&'()*+,;"  # what Starlette's RedirectResponse leaves unquoted
 ONE_CLICK_FIELD = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"
 _PREFETCH_NAMES = tuple(name.encode() for name in PREFETCH_HEADERS)
@@ -83,6 +110,11 @@ def _info_from_scope(scope: Scope) -> RequestInfo:
     )
 
 
+async def _answer(send: Send, method: str, status: int, headers: RawHeaders, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+
+
 async def send_pixel(scope: Scope, send: Send, tracker: Tracker) -> None:
     """Record an open (when the token is valid) and answer the GIF, or a plain 404.
 
@@ -92,41 +124,79 @@ async def send_pixel(scope: Scope, send: Send, tracker: Tracker) -> None:
     if token.endswith(".gif"):
         user_agent, purpose = _classified_headers(scope)
         client = scope.get("client")
-        ok = tracker.record_pixel(token, user_agent, purpose, scope["method"], client[0] if client else "")
-    body = PIXEL_GIF if ok else NOT_FOUND_TEXT.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200 if ok else 404,
-            "headers": PIXEL_HEADERS if ok else NOT_FOUND_HEADERS,
-        }
-    )
-    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        ok = tracker.record_pixel(
+            token[:-4], user_agent, purpose, scope["method"], client[0] if client else ""
+        )
+    if ok:
+        await _answer(send, scope["method"], 200, PIXEL_HEADERS, PIXEL_GIF)
+    else:
+        await _answer(send, scope["method"], 404, NOT_FOUND_HEADERS, NOT_FOUND_BODY)
 
 
-@router.api_route("/o/{token:path}", methods=["GET", "HEAD"], include_in_schema=False)
-async def open_pixel(token: str, request: Request) -> Response:
-    """Fallback for the pixel when the app does not answer it first (see ``wildmail.web.app``)."""
-    tracker = tracker_of(request.app)
-    info = _info_from_scope(request.scope)
-    if token.endswith(".gif") and tracker.record_open(token, info):
-        return Response(PIXEL_GIF, media_type="image/gif", headers={"Cache-Control": "no-cache, max-age=0"})
-    return _not_found()
+class TrackingShortcut:
+    """ASGI wrapper: GET/HEAD ``/o/<token>.gif`` (open pixel) and ``/c/<token>`` (click redirect)
+    are answered here, every other request goes to ``app``. ``tracker`` is set at startup."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.tracker: Tracker | None = None
+        self._loading: dict[int, asyncio.Future[str]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        tracker = self.tracker
+        if tracker is not None and scope["type"] == "http":
+            path = scope["path"]
+            if path.startswith(("/o/", "/c/")):
+                if scope["method"] not in ("GET", "HEAD"):
+                    await _answer(send, scope["method"], 405, NOT_ALLOWED_HEADERS, NOT_ALLOWED_BODY)
+                elif path[1] == "o":
+                    await send_pixel(scope, send, tracker)
+                else:
+                    await self.click(scope, send, tracker)
+                return
+        await self.app(scope, receive, send)
+
+    async def click(self, scope: Scope, send: Send, tracker: Tracker) -> None:
+        """Record a click (when the token is valid and its link redirects) and answer the 302 to the
+        link's stored URL (UTM-tagged on donation links), or a plain 404."""
+        method = scope["method"]
+        ids = tracker.verify_click(scope["path"][3:])
+        url = ""
+        if ids is not None:
+            delivery_id, link_id = ids
+            cached = tracker.cached_destination(link_id)
+            try:
+                url = cached if cached is not None else await self._load(tracker, link_id)
+            except Exception:  # the database is unreachable: say so, never "not valid"
+                log.exception("loading the destination of link %d failed", link_id)
+                await _answer(send, method, 503, UNAVAILABLE_HEADERS, UNAVAILABLE_BODY)
+                return
+            if url:
+                user_agent, purpose = _classified_headers(scope)
+                client = scope.get("client")
+                tracker.record_click(
+                    delivery_id, link_id, user_agent, purpose, method, client[0] if client else ""
+                )
+        if not url:
+            await _answer(send, method, 404, NOT_FOUND_HEADERS, NOT_FOUND_BODY)
+            return
+        location = quote(url, safe=LOCATION_SAFE).encode("latin-1")
+        await _answer(send, method, 302, [(b"location", location), *REDIRECT_HEADERS], b"")
+
+    async def _load(self, tracker: Tracker, link_id: int) -> str:
+        """The destination of a link not in the cache: one read on a worker thread, shared by every
+        click on that link that arrives while it runs."""
+        pending = self._loading.get(link_id)
+        if pending is None:
+            pending = asyncio.ensure_future(asyncio.to_thread(tracker.load_destination, link_id))
+            self._loading[link_id] = pending
+            pending.add_done_callback(lambda _: self._loading.pop(link_id, None))
+        # shield: a client that hangs up must not cancel the read the other clicks wait for
+        return await asyncio.shield(pending)
 
 
 def _not_found() -> PlainTextResponse:
     return PlainTextResponse(NOT_FOUND_TEXT, status_code=404, headers={"Cache-Control": "no-store"})
-
-
-@router.api_route("/c/{token:path}", methods=["GET", "HEAD"], include_in_schema=False)
-def click(token: str, request: Request) -> Response:
-    """Record a click and redirect (302) to the link's stored URL."""
-    url = tracker_of(request.app).record_click(token, _info_from_scope(request.scope))
-    if url is None:
-        return _not_found()
-    return RedirectResponse(
-        url, status_code=302, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-    )
 
 
 def _preferences_url(request: Request, token: str) -> str | None:
