@@ -23,7 +23,8 @@ from email.utils import format_datetime, formataddr
 
 from campaigns.compiled import CompiledEmail, Recipient
 from delivery.dkim import DkimSigner, load_signer
-from delivery.qp_template import QPTemplate, interleave, stuff
+from delivery.qp_template import QPTemplate, interleave
+from delivery.smtp_data import END_OF_DATA, stuff
 from wildmail.core import tokens
 from wildmail.core.settings import Settings
 
@@ -31,7 +32,6 @@ CRLF = b"\r\n"
 NAME_FALLBACK = "friend"
 SPECIALS = re.compile(r'[][\\()<>@,:;".]')  # email.utils.specialsre: names that need quoting
 NOT_IN_ADDRESS = re.compile(r'[ <>,;"]')
-END_OF_DATA = b".\r\n"
 BETWEEN_WORDS = re.compile(r"(?<=\S) (?=\S)")  # where a header may fold
 
 

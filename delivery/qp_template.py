@@ -13,18 +13,11 @@ import html
 from collections.abc import Mapping
 
 from campaigns.compiled import PLACEHOLDER, MissingField
+from delivery.smtp_data import stuff
 
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
 LIMIT = 76
-
-
-def stuff(data: bytes) -> bytes:
-    """``data`` (which starts at a line start) with each line's leading dot doubled (RFC 5321
-    4.5.2). Chunks that each start at a line start may be stuffed one by one and joined."""
-    if b"\r\n." in data:
-        data = data.replace(b"\r\n.", b"\r\n..")
-    return b"." + data if data[:1] == b"." else data
 
 
 def crlf(text: str) -> str:

@@ -11,13 +11,14 @@ import dkim
 import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from campaigns.compiled import CompiledEmail
 from delivery.compose import preview_eml
 from delivery.dkim import DkimKey, DkimSigner
 from delivery.message import HeaderInjection, LinkRef, MessageTemplate, Sender
+from delivery.smtp_data import frame
 from tests.delivery.factories import HTML, PADDING, TEXT, make_campaign
 from wildmail.core import tokens
 
@@ -228,22 +229,32 @@ def _dotted_template(**kw):
 @given(name=NAMES | st.sampled_from([".", "..", ".Ana", ". .", "." * 80, ".é" * 50]))
 def test_wire_form_is_the_dot_stuffed_message(name):
     """What the SMTP transport sends (stuffed per insert) equals stuffing the whole message."""
-    from delivery.smtp_transport import dot_stuff
-
     for t in (template(), _dotted_template()):
         for ask in (True, False):
             data, wire = t.render_wire(
                 9, "<m.9@wildmail.test>", "zoe@example.org", name, NOW, ask_donation=ask
             )
             assert data == t.render(9, "<m.9@wildmail.test>", "zoe@example.org", name, NOW, ask_donation=ask)
-            assert wire == dot_stuff(data)
+            assert wire == frame(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.text(alphabet=".a \r", max_size=6), max_size=6), tail=st.text(alphabet=".a", max_size=3)
+)
+def test_frame_doubles_each_leading_dot_and_ends_the_data(lines, tail):
+    """Against the rule read line by line (RFC 5321 4.5.2), not against the same replace;
+    an unterminated last line gets its CRLF."""
+    data = "".join(f"{line}\r\n" for line in lines) + tail
+    assume(data)
+    complete = [*lines, tail] if tail else lines
+    want = "".join(("." + line if line.startswith(".") else line) + "\r\n" for line in complete)
+    assert frame(data.encode()) == want.encode() + b".\r\n"
 
 
 def test_wire_form_with_dkim_is_the_dot_stuffed_signed_message(tmp_path):
-    from delivery.smtp_transport import dot_stuff
-
     private, _public = _rsa_key(tmp_path)
     t = _dotted_template(snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", rsa_key(private))])))
     data, wire = t.render_wire(12, "<m.12@wildmail.test>", "ana@example.org", ".Ana", NOW)
     assert data.startswith(b"DKIM-Signature:")
-    assert wire == dot_stuff(data)
+    assert wire == frame(data)
