@@ -26,6 +26,7 @@ from delivery.dkim import DkimSigner, load_signer
 from delivery.qp_template import QPTemplate, interleave
 from delivery.smtp_data import END_OF_DATA, stuff
 from wildmail.core import tokens
+from wildmail.core.message_ids import sender_domain
 from wildmail.core.settings import Settings
 
 CRLF = b"\r\n"
@@ -147,7 +148,7 @@ class Sender:
 
     @property
     def domain(self) -> str:
-        return self.address.rpartition("@")[2] or "localhost"
+        return sender_domain(self.address)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from delivery.control import (
     resume_campaign,
     schedule_campaign,
 )
-from delivery.enqueue import message_id, tick
+from delivery.enqueue import tick
 from delivery.models import Delivery
 from tests.delivery.factories import add_subscribers, make_campaign, set_status
+from wildmail.core.message_ids import delivery_message_id
 
 pytestmark = pytest.mark.postgres
 
@@ -56,7 +57,9 @@ def test_schedule_enrols_active_members_and_sends_at_the_slot_once(ctx, clock, b
     c_id = campaign_status(ctx, "leopard")
     assert c_id.positions == {2: 4}
     first = rows[0]
-    assert first.message_id == message_id(ctx.settings.secret, "wildmail.test", 1, 1, first.subscriber_id)
+    assert first.message_id == delivery_message_id(
+        ctx.settings.secret, "wildmail.test", 1, 1, first.subscriber_id
+    )
     for week in (1, 2, 3):
         clock.set(utc(2026, 1, 5, 9) + timedelta(weeks=week))
         tick(ctx)
