@@ -7,10 +7,11 @@ import pytest
 from sqlalchemy import select, update
 
 from delivery import ratelimit
-from delivery.claim import claim, mark_data, reap
+from delivery.claim import claim, reap
 from delivery.control import schedule_campaign, test_send
 from delivery.enqueue import tick
 from delivery.file_transport import FileTransport
+from delivery.ledger import Ledger
 from delivery.models import Delivery, RelayState
 from delivery.retry import RetryPolicy
 from delivery.smtp_transport import SmtpTransport
@@ -168,8 +169,8 @@ def test_reaper_requeues_before_data_and_marks_unknown_inside_data(ctx, clock, b
     queue(ctx, clock, 3)
     held = claim(ctx, "crashed-worker", 10, timedelta(seconds=30))
     assert len(held) == 3
-    with ctx.session() as s, s.begin():
-        assert mark_data(s, "crashed-worker", held[0].id, clock.now())
+    crashed = Ledger(ctx, "crashed-worker")  # the worker's own DATA mark, then the worker dies
+    assert crashed.mark_data(held[0].id)
     assert reap(ctx) == {"requeued": 0, "unknown": 0}  # leases still valid
     clock.advance(seconds=31)
     assert reap(ctx) == {"requeued": 2, "unknown": 1}
@@ -179,8 +180,7 @@ def test_reaper_requeues_before_data_and_marks_unknown_inside_data(ctx, clock, b
     # The crashed worker cannot take its row back once someone else holds it.
     again = claim(ctx, "new-worker", 10, timedelta(seconds=30))
     assert sorted(c.id for c in again) == sorted(h.id for h in held[1:])
-    with ctx.session() as s, s.begin():
-        assert not mark_data(s, "crashed-worker", held[1].id, clock.now())
+    assert not Ledger(ctx, "crashed-worker").mark_data(held[1].id)
 
 
 def test_unsubscribed_between_enqueue_and_send_is_not_mailed(ctx, clock, smtp_server, backend):
