@@ -7,11 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from campaigns import templates
-from campaigns.compiled import CompiledEmail, Recipient
+from campaigns.compiled import CompiledEmail, Recipient, Template
 from campaigns.render import ENGINES, MAX_HTML_BYTES, Branding, EmailContent, RenderError, render_email
 from campaigns.templates import TemplateProblem
+from tests.reference import fill
 
 CONTENT = EmailContent(
     position=2,
@@ -246,3 +249,13 @@ def test_an_unclosed_donation_block_is_refused(tmp_path: Path):
     )
     with pytest.raises(TemplateProblem, match="unbalanced"):
         render_email(CONTENT, brand(template_dir=str(tmp_path)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.lists(st.sampled_from(["a", "%", "%%WM_NAME%%", "%%WM_LINK_1%%", "WM_", "\n"])).map("".join))
+def test_template_cuts_at_every_placeholder_and_fills_back(text):
+    template = Template.parse(text)
+    assert len(template.literals) == len(template.names) + 1
+    assert template.fill({name: f"%%WM_{name}%%" for name in template.names}) == text
+    values = {name: f"<{name.lower()}> & %%WM_X%%" for name in template.names}
+    assert template.fill(values) == fill(text, values)

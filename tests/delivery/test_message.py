@@ -20,6 +20,7 @@ from delivery.dkim import DkimKey, DkimSigner
 from delivery.message import HeaderInjection, LinkRef, MessageTemplate, Sender
 from delivery.smtp_data import frame
 from tests.delivery.factories import HTML, PADDING, TEXT, make_campaign
+from tests.reference import personalised, recipient_values
 from wildmail.core import tokens
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -80,7 +81,7 @@ def test_headers_and_parts_round_trip():
     assert msg.get_content_type() == "multipart/alternative"
     plain, html = msg.iter_parts()
     assert plain.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
-    want_html, want_text = t.compiled.personalise(t.recipient(99, "Ana Lima"))
+    want_html, want_text = personalised(t.compiled, recipient_values(t, 99, "Ana Lima"))
     assert html.get_content().replace("\r\n", "\n").rstrip("\n") == want_html
     assert plain.get_content().replace("\r\n", "\n").rstrip("\n") == want_text.rstrip("\n")
     clicks = re.findall(r'href="https://mail.example.org/c/([^"]+)"', html.get_content())
@@ -188,7 +189,7 @@ def test_donors_message_leaves_out_the_ask_and_its_parts_are_built_once_on_deman
     again = t.render(98, "<m@x>", "bo@example.org", "Bo", NOW, ask_donation=False)
     assert set(t._parts) == {True, False}
     plain, html = parse(data).iter_parts()
-    want_html, want_text = t.compiled.personalise(t.recipient(99, "Ana Lima", ask_donation=False))
+    want_html, want_text = personalised(t.compiled, recipient_values(t, 99, "Ana Lima"), ask_donation=False)
     assert html.get_content().replace("\r\n", "\n").rstrip("\n") == want_html
     assert plain.get_content().replace("\r\n", "\n").rstrip("\n") == want_text.rstrip("\n")
     clicks = re.findall(r'href="https://mail.example.org/c/([^"]+)"', html.get_content())
