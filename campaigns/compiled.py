@@ -13,7 +13,6 @@ per recipient.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -146,17 +145,6 @@ class CompiledEmail:
     def templates(self, ask_donation: bool = True) -> tuple[Template, Template]:
         """(html, text) of one variant as :class:`Template`, cut at the placeholders."""
         return self._templates[ask_donation]
-
-    def personalise(self, recipient: Recipient) -> tuple[str, str]:
-        """(html, text) for one recipient (previews; the worker splices QP bytes instead); values
-        are HTML-escaped in the HTML part only.
-
-        ``recipient.ask_donation`` False drops the donation blocks from both parts.
-        """
-        raw = recipient.values()
-        escaped = {k: html.escape(v, quote=True) for k, v in raw.items()}
-        html_template, text_template = self._templates[recipient.ask_donation]
-        return html_template.fill(escaped), text_template.fill(raw)
 
 
 class NotCompiled(ValueError):
