@@ -13,7 +13,6 @@ per recipient.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -72,31 +71,38 @@ def donation_variants(template: str) -> tuple[str, str]:
     return kept, dropped
 
 
-Split = tuple[tuple[str, ...], tuple[str, ...]]
+@dataclass(frozen=True)
+class Template:
+    """A part cut at its placeholders, once: ``literals[0], names[0], literals[1], ...`` (one
+    more literal than names). The one placeholder template type: the worker QP-encodes its
+    literals once (``delivery.qp_template``); previews fill it as text (:meth:`fill`)."""
 
+    literals: tuple[str, ...]
+    names: tuple[str, ...]
 
-def _split(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Literal segments and the placeholder names between them (len(lits) = len(names) + 1)."""
-    literals: list[str] = []
-    names: list[str] = []
-    last = 0
-    for match in PLACEHOLDER.finditer(template):
-        literals.append(template[last : match.start()])
-        names.append(match.group(1))
-        last = match.end()
-    literals.append(template[last:])
-    return tuple(literals), tuple(names)
+    @classmethod
+    def parse(cls, text: str) -> Template:
+        """``text`` cut at every ``%%WM_<NAME>%%``."""
+        literals: list[str] = []
+        names: list[str] = []
+        last = 0
+        for match in PLACEHOLDER.finditer(text):
+            literals.append(text[last : match.start()])
+            names.append(match.group(1))
+            last = match.end()
+        literals.append(text[last:])
+        return cls(tuple(literals), tuple(names))
 
-
-def _join(literals: tuple[str, ...], names: tuple[str, ...], values: Mapping[str, str]) -> str:
-    parts = [literals[0]]
-    for name, literal in zip(names, literals[1:], strict=True):
-        try:
-            parts.append(values[name])
-        except KeyError:
-            raise MissingField(name) from None
-        parts.append(literal)
-    return "".join(parts)
+    def fill(self, values: Mapping[str, str]) -> str:
+        """The text with each placeholder replaced by its value (:class:`MissingField` if none)."""
+        parts = [self.literals[0]]
+        for name, literal in zip(self.names, self.literals[1:], strict=True):
+            try:
+                parts.append(values[name])
+            except KeyError:
+                raise MissingField(name) from None
+            parts.append(literal)
+        return "".join(parts)
 
 
 @dataclass(frozen=True)
@@ -111,21 +117,21 @@ class CompiledEmail:
     html: str
     text: str
     _variants: dict[bool, tuple[str, str]] = field(init=False, repr=False, compare=False)
-    _splits: dict[bool, tuple[Split, Split]] = field(init=False, repr=False, compare=False)
+    _templates: dict[bool, tuple[Template, Template]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         html_ask, html_no_ask = donation_variants(self.html)
         text_ask, text_no_ask = donation_variants(self.text)
         variants = {True: (html_ask, text_ask), False: (html_no_ask, text_no_ask)}
         object.__setattr__(self, "_variants", variants)
-        splits = {ask: (_split(h), _split(t)) for ask, (h, t) in variants.items()}
-        object.__setattr__(self, "_splits", splits)
+        templates = {ask: (Template.parse(h), Template.parse(t)) for ask, (h, t) in variants.items()}
+        object.__setattr__(self, "_templates", templates)
 
     @property
     def placeholders(self) -> frozenset[str]:
         """Every placeholder name used in either part (of the variant with the donation ask)."""
-        html_split, text_split = self._splits[True]
-        return frozenset(html_split[1]) | frozenset(text_split[1])
+        html_template, text_template = self._templates[True]
+        return frozenset(html_template.names) | frozenset(text_template.names)
 
     @property
     def has_donation_block(self) -> bool:
@@ -133,18 +139,12 @@ class CompiledEmail:
         return self._variants[True] != self._variants[False]
 
     def parts(self, ask_donation: bool = True) -> tuple[str, str]:
-        """(html, text) templates of one variant: placeholders kept, block markers resolved."""
+        """(html, text) of one variant: placeholders kept, block markers resolved."""
         return self._variants[ask_donation]
 
-    def personalise(self, recipient: Recipient) -> tuple[str, str]:
-        """(html, text) for one recipient; values are HTML-escaped in the HTML part only.
-
-        ``recipient.ask_donation`` False drops the donation blocks from both parts.
-        """
-        raw = recipient.values()
-        escaped = {k: html.escape(v, quote=True) for k, v in raw.items()}
-        html_split, text_split = self._splits[recipient.ask_donation]
-        return _join(*html_split, escaped), _join(*text_split, raw)
+    def templates(self, ask_donation: bool = True) -> tuple[Template, Template]:
+        """(html, text) of one variant as :class:`Template`, cut at the placeholders."""
+        return self._templates[ask_donation]
 
 
 class NotCompiled(ValueError):

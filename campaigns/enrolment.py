@@ -175,17 +175,3 @@ def exit_departed(conn: Conn, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return rowcount(conn.execute(stmt))
-
-
-def mark_donation_click(conn: Conn, subscriber_id: int, campaign_id: int) -> None:
-    """Record that this subscriber clicked a donation link of this campaign (tracking calls this).
-
-    The series goes on; in campaigns with ``stop_donation_after_click`` the worker sends this
-    subscriber's next emails without the donation ask (``delivery.claim.spared_donors``).
-    """
-    conn.execute(
-        update(Enrolment)
-        .where(Enrolment.subscriber_id == subscriber_id, Enrolment.campaign_id == campaign_id)
-        .values(donation_clicked=True)
-        .execution_options(synchronize_session=False)
-    )

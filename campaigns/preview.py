@@ -6,11 +6,12 @@ caller (the CLI) passes an ``.eml`` builder in; campaigns never imports delivery
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from campaigns.compiled import Recipient, compiled_email
+from campaigns.compiled import CompiledEmail, Recipient, compiled_email
 from campaigns.models import Campaign, Email
 from campaigns.slugs import slugify
 from wildmail.core.settings import Settings
@@ -42,6 +43,16 @@ def sample_recipient(email: Email, settings: Settings) -> Recipient:
     )
 
 
+def personalise(compiled: CompiledEmail, recipient: Recipient) -> tuple[str, str]:
+    """(html, text) as ``recipient`` reads them; values are HTML-escaped in the HTML part only and
+    ``recipient.ask_donation`` False drops the donation blocks. (The worker splices QP-encoded
+    bytes instead: ``delivery.qp_template``.)"""
+    raw = recipient.values()
+    escaped = {k: html.escape(v, quote=True) for k, v in raw.items()}
+    html_template, text_template = compiled.templates(recipient.ask_donation)
+    return html_template.fill(escaped), text_template.fill(raw)
+
+
 def _stem(email: Email) -> str:
     return f"{email.position:02d}-{slugify(email.title)[:60] or 'email'}"
 
@@ -50,7 +61,7 @@ def preview_emails(campaign: Campaign, settings: Settings) -> list[PreviewEmail]
     """Every email of ``campaign`` personalised with sample values."""
     out: list[PreviewEmail] = []
     for email in campaign.emails:
-        html, text = compiled_email(email).personalise(sample_recipient(email, settings))
+        html, text = personalise(compiled_email(email), sample_recipient(email, settings))
         out.append(PreviewEmail(email.position, _stem(email), email.subject, email.preheader, html, text))
     return out
 

@@ -171,7 +171,7 @@ REAP_CHECK_SQL = "SELECT 1 FROM deliveries WHERE state = 'sending' AND lease_exp
 
 
 class Person(NamedTuple):
-    """The subscriber fields a claim needs (what ``suppressed_ids`` reads)."""
+    """The subscriber fields a claim needs (what ``suppressed_among`` reads)."""
 
     id: int
     email: str
@@ -292,17 +292,6 @@ def finish(
         .execution_options(synchronize_session=False)
     )
     return rowcount(s.execute(stmt))
-
-
-def mark_data(s: Session, owner: str, delivery_id: int, now: datetime) -> bool:
-    """Record that DATA is about to be sent; False when this worker no longer holds the lease."""
-    stmt = (
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.lease_owner == owner, Delivery.state == SENDING)
-        .values(smtp_phase=SmtpPhase.DATA.value, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return rowcount(s.execute(stmt)) == 1
 
 
 def extend_leases(engine: Engine, owner: str, ids: list[int], until: datetime) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 from datetime import datetime
 
@@ -11,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from campaigns.compiled import compiled_email
 from campaigns.models import Campaign, Email, Link
-from delivery.enqueue import message_id
 from delivery.message import LinkRef, MessageTemplate, Sender
 from subscribers.models import SubscriberList
 from wildmail.core.context import AppContext
+from wildmail.core.message_ids import delivery_message_id, one_off_message_id
 
 
 def load_template(s: Session, email_id: int, sender: Sender, subject_prefix: str = "") -> MessageTemplate:
@@ -76,9 +75,11 @@ def build_message(
     sender = sender or Sender.from_settings(ctx.settings)
     with ctx.session() as s:
         template = load_template(s, email_id, sender, subject_prefix)
-    mid = message_id(ctx.settings.secret, sender.domain, template.compiled.campaign_id, 0, 0)
+    campaign_id = template.compiled.campaign_id
     if delivery_id == 0:
-        mid = mid.replace("<wm.", f"<wm.test.{email_id}.{secrets.token_hex(8)}.", 1)
+        mid = one_off_message_id("test", sender.domain, campaign_id, email_id)
+    else:
+        mid = delivery_message_id(ctx.settings.secret, sender.domain, campaign_id, 0, 0)
     return template.render(delivery_id, mid, to, name, now or ctx.clock.now(), ask_donation=ask_donation)
 
 

@@ -36,7 +36,7 @@ from campaigns.timetable import zone
 from delivery.models import Delivery, DeliveryState, SmtpPhase
 from wildmail.core.context import AppContext
 from wildmail.core.db import write_transaction
-from wildmail.core.signing import keyed_hash
+from wildmail.core.message_ids import delivery_id_bounds, sender_domain
 
 ACTIVE = EnrolmentStatus.ACTIVE.value
 
@@ -54,30 +54,14 @@ class TickReport:
     reaped: dict[str, int] = field(default_factory=dict)
 
 
-def sender_domain(address: str) -> str:
-    """Domain part of the sender address (used in Message-IDs)."""
-    return address.rpartition("@")[2] or "localhost"
-
-
-def message_id_tag(secret: bytes, campaign_id: int) -> str:
-    """A short keyed hash per campaign, so Message-IDs cannot be forged from ids alone."""
-    return keyed_hash(secret, "message-id", str(campaign_id))[:12]
-
-
-def message_id(secret: bytes, domain: str, campaign_id: int, position: int, subscriber_id: int) -> str:
-    """The deterministic Message-ID of one delivery (same formula as the SQL in the tick)."""
-    tag = message_id_tag(secret, campaign_id)
-    return f"<wm.{campaign_id}.{position}.{subscriber_id}.{tag}@{domain}>"
-
-
 def _message_id_sql(secret: bytes, domain: str, campaign_id: int) -> Any:
-    tag = message_id_tag(secret, campaign_id)
+    head, tail = delivery_id_bounds(secret, domain, campaign_id)
     return (
-        literal(f"<wm.{campaign_id}.")
+        literal(head)
         + cast(Enrolment.next_position, String)
         + literal(".")
         + cast(Enrolment.subscriber_id, String)
-        + literal(f".{tag}@{domain}>")
+        + literal(tail)
     )
 
 

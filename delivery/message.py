@@ -21,17 +21,18 @@ from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
 
-from campaigns.compiled import CompiledEmail, Recipient
+from campaigns.compiled import CompiledEmail
 from delivery.dkim import DkimSigner, load_signer
-from delivery.qp_template import QPTemplate, interleave, stuff
+from delivery.qp_template import QPTemplate, interleave
+from delivery.smtp_data import END_OF_DATA, stuff
 from wildmail.core import tokens
+from wildmail.core.message_ids import sender_domain
 from wildmail.core.settings import Settings
 
 CRLF = b"\r\n"
 NAME_FALLBACK = "friend"
 SPECIALS = re.compile(r'[][\\()<>@,:;".]')  # email.utils.specialsre: names that need quoting
 NOT_IN_ADDRESS = re.compile(r'[ <>,;"]')
-END_OF_DATA = b".\r\n"
 BETWEEN_WORDS = re.compile(r"(?<=\S) (?=\S)")  # where a header may fold
 
 
@@ -147,7 +148,7 @@ class Sender:
 
     @property
     def domain(self) -> str:
-        return self.address.rpartition("@")[2] or "localhost"
+        return sender_domain(self.address)
 
 
 @dataclass(frozen=True)
@@ -212,26 +213,13 @@ class MessageTemplate:
         """The encoded (text, html) part templates of one variant, built on first use."""
         found = self._parts.get(ask_donation)
         if found is None:
-            html_source, text_source = self.compiled.parts(ask_donation)
-            found = (QPTemplate(text_source, escape=False), QPTemplate(html_source, escape=True))
+            html_template, text_template = self.compiled.templates(ask_donation)
+            found = (QPTemplate(text_template, escape=False), QPTemplate(html_template, escape=True))
             self._parts[ask_donation] = found
         return found
 
-    def recipient(self, delivery_id: int, name: str, *, ask_donation: bool = True) -> Recipient:
-        """The per-recipient placeholder values for one delivery."""
-        base, key = self.sender.base_url, self.sender.secret
-        return Recipient(
-            name=name or NAME_FALLBACK,
-            open_url=tokens.open_url(base, key, delivery_id),
-            unsubscribe_url=tokens.unsubscribe_url(base, key, delivery_id),
-            link_urls={
-                link.position: tokens.click_url(base, key, delivery_id, link.id) for link in self.links
-            },
-            ask_donation=ask_donation,
-        )
-
     def values(self, delivery_id: int, name: str) -> dict[str, str]:
-        """``recipient(...).values()``, built directly (the hot path)."""
+        """Placeholder name -> raw value for one delivery (signed tracking and unsubscribe URLs)."""
         base, key = self.sender.base_url, self.sender.secret
         values = {
             "NAME": name or NAME_FALLBACK,

@@ -1,9 +1,9 @@
 """A body part quoted-printable encoded once, with per-recipient values spliced in as bytes.
 
-The compiled text is cut at its placeholders (``campaigns.compiled.PLACEHOLDER``); each literal
-piece is encoded once and ends with a soft line break (``=`` CRLF), which decodes to nothing,
+The compiled text, cut at its placeholders once (``campaigns.compiled.Template``), has each literal
+piece encoded once and ends with a soft line break (``=`` CRLF), which decodes to nothing,
 so per recipient only the short values (name, tracking URLs) are encoded and joined. The
-decoded result is exactly ``CompiledEmail.personalise`` (tests compare the two).
+decoded result is exactly the template filled with the values (tests compare it with a reference).
 """
 
 from __future__ import annotations
@@ -12,19 +12,12 @@ import binascii
 import html
 from collections.abc import Mapping
 
-from campaigns.compiled import PLACEHOLDER, MissingField
+from campaigns.compiled import MissingField, Template
+from delivery.smtp_data import stuff
 
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
 LIMIT = 76
-
-
-def stuff(data: bytes) -> bytes:
-    """``data`` (which starts at a line start) with each line's leading dot doubled (RFC 5321
-    4.5.2). Chunks that each start at a line start may be stuffed one by one and joined."""
-    if b"\r\n." in data:
-        data = data.replace(b"\r\n.", b"\r\n..")
-    return b"." + data if data[:1] == b"." else data
 
 
 def crlf(text: str) -> str:
@@ -69,22 +62,14 @@ def encode_general(text: str) -> bytes:
 class QPTemplate:
     """One body part (``escape`` = values are HTML-escaped), prepared for fast personalising."""
 
-    def __init__(self, template: str, *, escape: bool) -> None:
+    def __init__(self, template: Template, *, escape: bool) -> None:
         self.escape = escape
-        pieces: list[bytes] = []
-        names: list[str] = []
-        last = 0
-        for match in PLACEHOLDER.finditer(template):
-            pieces.append(encode_piece(template[last : match.start()]))
-            names.append(match.group(1))
-            last = match.end()
-        tail = template[last:]
-        if not crlf(tail).endswith("\r\n"):
-            tail += "\n"
-        pieces.append(encode_piece(tail))
-        self.pieces = tuple(pieces)
-        self.wire_pieces = tuple(stuff(p) for p in pieces)  # every piece starts at a line start
-        self.names = tuple(names)
+        literals = list(template.literals)
+        if not crlf(literals[-1]).endswith("\r\n"):
+            literals[-1] += "\n"
+        self.pieces = tuple(encode_piece(text) for text in literals)
+        self.wire_pieces = tuple(stuff(p) for p in self.pieces)  # every piece starts at a line start
+        self.names = template.names
 
     def encode_values(self, values: Mapping[str, str]) -> list[bytes]:
         """The encoded value of each placeholder, in order (each starts at a line start)."""

@@ -15,19 +15,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from delivery.models import SmtpPhase
+from delivery.smtp_data import frame
 from delivery.transport import Envelope, LeaseLost, Result, SendFailure, StreamJob
 from wildmail.core.settings import Settings
 
 NETWORK_ERRORS = (smtplib.SMTPException, OSError, socket.timeout)
 MAX_LINE = 8192  # as smtplib
-
-
-def dot_stuff(data: bytes) -> bytes:
-    """CRLF-terminated content with leading dots doubled, plus the end-of-data marker."""
-    body = data.replace(b"\r\n.", b"\r\n..")
-    if body.startswith(b"."):
-        body = b"." + body
-    return body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n")
 
 
 def read_reply(conn: smtplib.SMTP) -> tuple[int, bytes]:
@@ -92,27 +85,10 @@ class SmtpTransport:
         return cls(**values)  # type: ignore[arg-type]
 
     def _connect(self) -> smtplib.SMTP:
-        """Open, secure and log in; every failure here is the relay's, never the recipient's."""
-        try:
-            if self.tls == "implicit":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=tls_context(self.ca_file)
-                )
-            else:
-                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        except NETWORK_ERRORS as exc:
-            raise SendFailure(SmtpPhase.CONNECT, None, f"cannot connect to {self.name}: {exc}") from None
-        try:
-            secure_and_login(conn, self.tls, self.user, self.password, self.ca_file)
-        except SendFailure:
-            conn.close()
-            raise
-        except smtplib.SMTPResponseException as exc:
-            conn.close()
-            raise SendFailure(SmtpPhase.CONNECT, exc.smtp_code, _text(exc.smtp_error)) from None
-        except NETWORK_ERRORS as exc:
-            conn.close()
-            raise SendFailure(SmtpPhase.CONNECT, None, f"{self.name}: {type(exc).__name__}: {exc}") from None
+        conn = open_session(
+            self.host, self.port, tls=self.tls, user=self.user, password=self.password,
+            ca_file=self.ca_file, timeout=self.timeout, name=self.name,
+        )  # fmt: skip
         self.connects += 1
         self._used = 0
         return conn
@@ -159,7 +135,7 @@ class SmtpTransport:
             self._abort()
             raise SendFailure(phase, None, f"{type(exc).__name__}: {exc}") from None
         try:
-            conn.send(envelope.wire or dot_stuff(envelope.data))  # type: ignore[arg-type]
+            conn.send(envelope.wire or frame(envelope.data))  # type: ignore[arg-type]
             code, reply = read_reply(conn)
         except NETWORK_ERRORS as exc:
             self._abort()
@@ -251,7 +227,7 @@ class SmtpTransport:
                     report(job, LeaseLost(job.envelope.message_id))
                     continue
                 envelope = job.envelope
-                self._unsent = envelope.wire or dot_stuff(envelope.data)
+                self._unsent = envelope.wire or frame(envelope.data)
                 pending = job
             self._send_unsent()
             self._finish(pending, report)
@@ -375,6 +351,9 @@ class SmtpTransport:
             self._abort()
 
 
+# -- the relay policy: one for the worker and for single messages (wildmail.runtime.mailer) --
+
+
 def tls_context(ca_file: str = "") -> ssl.SSLContext:
     """A verifying client context: system CAs, plus ``ca_file`` when given (hostname checked)."""
     context = ssl.create_default_context()
@@ -383,12 +362,40 @@ def tls_context(ca_file: str = "") -> ssl.SSLContext:
     return context
 
 
-def secure_and_login(conn: smtplib.SMTP, tls: str, user: str, password: str, ca_file: str = "") -> None:
-    """EHLO, STARTTLS when ``tls == "starttls"`` (never falling back to clear text), then AUTH.
+def open_session(
+    host: str, port: int, *, tls: str, user: str, password: str, ca_file: str, timeout: float, name: str = ""
+) -> smtplib.SMTP:
+    """A connection to the relay, secured and logged in, ready for MAIL FROM.
 
-    Raises :class:`SendFailure` (phase ``connect``) when the relay does not offer STARTTLS or AUTH,
-    or refuses the login; smtplib/ssl errors otherwise.
+    ``tls``: ``implicit`` (TLS from the first byte), ``starttls`` (required: a relay that does
+    not offer it is refused, never spoken to in clear text) or ``none``. Certificates are always
+    verified (system CAs plus ``ca_file``). With ``user``, AUTH is required. Every failure is
+    raised as :class:`SendFailure` in phase ``connect``: the relay's problem, never a recipient's.
+    ``name`` names the relay in errors (default ``host:port``).
     """
+    name = name or f"{host}:{port}"
+    try:
+        if tls == "implicit":
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=tls_context(ca_file))
+        else:
+            conn = smtplib.SMTP(host, port, timeout=timeout)
+    except NETWORK_ERRORS as exc:
+        raise SendFailure(SmtpPhase.CONNECT, None, f"cannot connect to {name}: {exc}") from None
+    try:
+        _secure_and_login(conn, tls, user, password, ca_file)
+    except SendFailure:
+        conn.close()
+        raise
+    except smtplib.SMTPResponseException as exc:
+        conn.close()
+        raise SendFailure(SmtpPhase.CONNECT, exc.smtp_code, _text(exc.smtp_error)) from None
+    except NETWORK_ERRORS as exc:
+        conn.close()
+        raise SendFailure(SmtpPhase.CONNECT, None, f"{name}: {type(exc).__name__}: {exc}") from None
+    return conn
+
+
+def _secure_and_login(conn: smtplib.SMTP, tls: str, user: str, password: str, ca_file: str) -> None:
     conn.ehlo()
     if tls == "starttls":
         if not conn.has_extn("starttls"):

@@ -11,31 +11,21 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from subscribers.addresses import address_hash
 from subscribers.lifecycle import mark_bounced
-from subscribers.models import Subscriber, SubscriberStatus, Suppression
+from subscribers.models import SubscriberStatus
 
 ACTIVE = SubscriberStatus.ACTIVE.value
 SUPPRESSED_SQL = "SELECT address_hash FROM suppressions WHERE address_hash IN ({hashes})"
 
 
-def suppressed_ids(s: Session, people: Iterable[Any]) -> set[int]:
-    """Ids among ``people`` (rows with id, email, status) that must not be mailed now."""
-    people = list(people)
-    blocked = {p.id for p in people if p.status != ACTIVE}
-    hashes = {address_hash(p.email): p.id for p in people if p.id not in blocked}
-    if hashes:
-        found = s.execute(select(Suppression.address_hash).where(Suppression.address_hash.in_(hashes)))
-        blocked.update(hashes[h] for h in found.scalars())
-    return blocked
-
-
 def suppressed_among(conn: Connection, people: Iterable[Any]) -> set[int]:
-    """:func:`suppressed_ids` as one plain statement on ``conn`` (the claim's hot path). The
-    hashes are inlined: they are SHA-256 hex digests we computed, nothing a user typed."""
+    """Ids among ``people`` (rows with id, email, status) that must not be mailed now, found with
+    one plain statement on ``conn`` (the claim's hot path). The hashes are inlined: they are
+    SHA-256 hex digests we computed, nothing a user typed."""
     people = list(people)
     blocked = {p.id for p in people if p.status != ACTIVE}
     hashes = {address_hash(p.email): p.id for p in people if p.id not in blocked}
@@ -43,14 +33,6 @@ def suppressed_among(conn: Connection, people: Iterable[Any]) -> set[int]:
         found = conn.exec_driver_sql(SUPPRESSED_SQL.format(hashes=",".join(f"'{h}'" for h in hashes)))
         blocked.update(hashes[row[0]] for row in found)
     return blocked
-
-
-def is_mailable(s: Session, subscriber_id: int) -> bool:
-    """True when this subscriber is active and their address is not suppressed."""
-    row = s.execute(
-        select(Subscriber.id, Subscriber.email, Subscriber.status).where(Subscriber.id == subscriber_id)
-    ).first()
-    return row is not None and not suppressed_ids(s, [row])
 
 
 def bounce_subscriber(conn: Connection, subscriber_id: int, reply: str, now: datetime) -> None:

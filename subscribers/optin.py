@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 from jinja2 import FileSystemLoader, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -24,6 +24,7 @@ from subscribers.addresses import normalise_email, normalise_locale, normalise_n
 from subscribers.lifecycle import SUPPRESSED_STATUSES, add_membership, confirm, find_subscriber
 from subscribers.models import ConsentEvent, ConsentSource, Subscriber, SubscriberList, SubscriberStatus
 from templates import EMAIL_DIR
+from wildmail.core.message_ids import one_off_message_id, sender_domain
 from wildmail.core.settings import Settings
 from wildmail.core.signing import BadToken, sign_ints, verify_ints
 
@@ -144,7 +145,7 @@ def build_confirmation(
     msg["From"] = Address(settings.sender_name, addr_spec=settings.sender_address)
     msg["To"] = Address(sub.name, addr_spec=sub.email) if sub.email.isascii() else sub.email
     msg["Date"] = format_datetime(at)
-    msg["Message-ID"] = make_msgid("confirm", settings.sender_address.rpartition("@")[2] or None)
+    msg["Message-ID"] = one_off_message_id("confirm", sender_domain(settings.sender_address))
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(_env.get_template("confirmation.txt.j2").render(values))
     msg.add_alternative(_env.get_template("confirmation.html.j2").render(values), subtype="html")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from campaigns.article import read_article_file
 from campaigns.compiled import CompiledEmail, Recipient
+from campaigns.preview import personalise
 from campaigns.render import ENGINES, Branding, EmailContent, render_email
 from campaigns.splitter import split_article
 from tests.browser import ARGS, CHROMIUM, needs_chromium
@@ -38,13 +39,14 @@ def _pages(tmp_path: Path) -> list[Path]:
                 engine=engine,
             )
             r = render_email(content, brand)
-            html, _ = CompiledEmail(1, 1, e.position, e.subject, e.preheader, r.html, r.text).personalise(
+            html, _ = personalise(
+                CompiledEmail(1, 1, e.position, e.subject, e.preheader, r.html, r.text),
                 Recipient(
                     "Alex",
                     "data:image/gif;base64,R0lGODlhAQABAAAAACw=",
                     "http://testserver/u/x",
                     {link.position: link.url for link in r.links},
-                )
+                ),
             )
             page = tmp_path / f"{engine}-{template or 'default'}.html"
             page.write_text(html, encoding="utf-8")

@@ -7,11 +7,15 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from campaigns import templates
-from campaigns.compiled import CompiledEmail, Recipient
+from campaigns.compiled import CompiledEmail, Recipient, Template
+from campaigns.preview import personalise
 from campaigns.render import ENGINES, MAX_HTML_BYTES, Branding, EmailContent, RenderError, render_email
 from campaigns.templates import TemplateProblem
+from tests.reference import fill
 
 CONTENT = EmailContent(
     position=2,
@@ -121,7 +125,7 @@ def test_personalise_fills_every_placeholder():
         "LINK_4",
     }
     links = {link.position: f"http://t/c/{link.position}?x=1&y=2" for link in rendered.links}
-    html, text = compiled.personalise(Recipient("Ana <b>", "http://t/o.gif", "http://t/u/1", links))
+    html, text = personalise(compiled, Recipient("Ana <b>", "http://t/o.gif", "http://t/u/1", links))
     assert "%%WM_" not in html and "%%WM_" not in text
     assert "Ana &lt;b&gt;" in html and "Hello Ana <b>," in text
     assert 'href="http://t/c/1?x=1&amp;y=2"' in html
@@ -204,9 +208,9 @@ def test_donation_ask_is_left_out_only_when_the_recipient_should_not_be_asked(en
     links = {link.position: f"http://t/c/{link.position}" for link in rendered.links}
     donation = next(link.position for link in rendered.links if link.kind == "donation")
     person = Recipient("Ana", "http://t/o.gif", "http://t/u/1", links)
-    asked = compiled.personalise(person)
-    spared = compiled.personalise(
-        Recipient("Ana", "http://t/o.gif", "http://t/u/1", links, ask_donation=False)
+    asked = personalise(compiled, person)
+    spared = personalise(
+        compiled, Recipient("Ana", "http://t/o.gif", "http://t/u/1", links, ask_donation=False)
     )
     assert person.ask_donation is True  # the default keeps asking
     for html, text in (asked, spared):
@@ -246,3 +250,13 @@ def test_an_unclosed_donation_block_is_refused(tmp_path: Path):
     )
     with pytest.raises(TemplateProblem, match="unbalanced"):
         render_email(CONTENT, brand(template_dir=str(tmp_path)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.lists(st.sampled_from(["a", "%", "%%WM_NAME%%", "%%WM_LINK_1%%", "WM_", "\n"])).map("".join))
+def test_template_cuts_at_every_placeholder_and_fills_back(text):
+    template = Template.parse(text)
+    assert len(template.literals) == len(template.names) + 1
+    assert template.fill({name: f"%%WM_{name}%%" for name in template.names}) == text
+    values = {name: f"<{name.lower()}> & %%WM_X%%" for name in template.names}
+    assert template.fill(values) == fill(text, values)

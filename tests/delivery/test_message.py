@@ -11,14 +11,16 @@ import dkim
 import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from campaigns.compiled import CompiledEmail
 from delivery.compose import preview_eml
 from delivery.dkim import DkimKey, DkimSigner
 from delivery.message import HeaderInjection, LinkRef, MessageTemplate, Sender
+from delivery.smtp_data import frame
 from tests.delivery.factories import HTML, PADDING, TEXT, make_campaign
+from tests.reference import personalised, recipient_values
 from wildmail.core import tokens
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -79,7 +81,7 @@ def test_headers_and_parts_round_trip():
     assert msg.get_content_type() == "multipart/alternative"
     plain, html = msg.iter_parts()
     assert plain.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
-    want_html, want_text = t.compiled.personalise(t.recipient(99, "Ana Lima"))
+    want_html, want_text = personalised(t.compiled, recipient_values(t, 99, "Ana Lima"))
     assert html.get_content().replace("\r\n", "\n").rstrip("\n") == want_html
     assert plain.get_content().replace("\r\n", "\n").rstrip("\n") == want_text.rstrip("\n")
     clicks = re.findall(r'href="https://mail.example.org/c/([^"]+)"', html.get_content())
@@ -187,7 +189,7 @@ def test_donors_message_leaves_out_the_ask_and_its_parts_are_built_once_on_deman
     again = t.render(98, "<m@x>", "bo@example.org", "Bo", NOW, ask_donation=False)
     assert set(t._parts) == {True, False}
     plain, html = parse(data).iter_parts()
-    want_html, want_text = t.compiled.personalise(t.recipient(99, "Ana Lima", ask_donation=False))
+    want_html, want_text = personalised(t.compiled, recipient_values(t, 99, "Ana Lima"), ask_donation=False)
     assert html.get_content().replace("\r\n", "\n").rstrip("\n") == want_html
     assert plain.get_content().replace("\r\n", "\n").rstrip("\n") == want_text.rstrip("\n")
     clicks = re.findall(r'href="https://mail.example.org/c/([^"]+)"', html.get_content())
@@ -228,22 +230,32 @@ def _dotted_template(**kw):
 @given(name=NAMES | st.sampled_from([".", "..", ".Ana", ". .", "." * 80, ".é" * 50]))
 def test_wire_form_is_the_dot_stuffed_message(name):
     """What the SMTP transport sends (stuffed per insert) equals stuffing the whole message."""
-    from delivery.smtp_transport import dot_stuff
-
     for t in (template(), _dotted_template()):
         for ask in (True, False):
             data, wire = t.render_wire(
                 9, "<m.9@wildmail.test>", "zoe@example.org", name, NOW, ask_donation=ask
             )
             assert data == t.render(9, "<m.9@wildmail.test>", "zoe@example.org", name, NOW, ask_donation=ask)
-            assert wire == dot_stuff(data)
+            assert wire == frame(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.text(alphabet=".a \r", max_size=6), max_size=6), tail=st.text(alphabet=".a", max_size=3)
+)
+def test_frame_doubles_each_leading_dot_and_ends_the_data(lines, tail):
+    """Against the rule read line by line (RFC 5321 4.5.2), not against the same replace;
+    an unterminated last line gets its CRLF."""
+    data = "".join(f"{line}\r\n" for line in lines) + tail
+    assume(data)
+    complete = [*lines, tail] if tail else lines
+    want = "".join(("." + line if line.startswith(".") else line) + "\r\n" for line in complete)
+    assert frame(data.encode()) == want.encode() + b".\r\n"
 
 
 def test_wire_form_with_dkim_is_the_dot_stuffed_signed_message(tmp_path):
-    from delivery.smtp_transport import dot_stuff
-
     private, _public = _rsa_key(tmp_path)
     t = _dotted_template(snd=sender(dkim=DkimSigner([DkimKey("wm1", "wildmail.test", rsa_key(private))])))
     data, wire = t.render_wire(12, "<m.12@wildmail.test>", "ana@example.org", ".Ana", NOW)
     assert data.startswith(b"DKIM-Signature:")
-    assert wire == dot_stuff(data)
+    assert wire == frame(data)

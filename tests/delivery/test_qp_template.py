@@ -5,8 +5,10 @@ import binascii
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaigns.compiled import CompiledEmail, Recipient
+from campaigns.compiled import CompiledEmail, Recipient, Template
+from campaigns.preview import personalise
 from delivery.qp_template import QPTemplate, crlf, encode_general, encode_piece
+from tests.reference import personalised
 
 # Literal template text never holds the placeholder marker itself (a stray "%%WM_" next to a
 # placeholder would make a different placeholder; Hypothesis draws such strings from this file).
@@ -26,13 +28,14 @@ HOLES = st.sampled_from(["%%WM_NAME%%", "%%WM_OPEN_URL%%", "%%WM_UNSUBSCRIBE_URL
 
 @settings(max_examples=300, deadline=None)
 @given(parts=st.lists(st.tuples(TEXT, HOLES), max_size=6), tail=TEXT, name=VALUE, url=VALUE)
-def test_splice_decodes_to_personalise(parts, tail, name, url):
+def test_splice_decodes_to_the_filled_template(parts, tail, name, url):
     template = "".join(a + b for a, b in parts) + tail
     compiled = CompiledEmail(1, 1, 1, "s", "", template, template)
     person = Recipient(name=name, open_url=url + "o", unsubscribe_url=url + "u", link_urls={1: url + "1"})
-    want_html, want_text = compiled.personalise(person)
+    want_html, want_text = personalised(compiled, person.values())
+    assert personalise(compiled, person) == (want_html, want_text)  # the previews' text fill
     for escape, want in ((True, want_html), (False, want_text)):
-        encoded = QPTemplate(template, escape=escape).render(person.values())
+        encoded = QPTemplate(Template.parse(template), escape=escape).render(person.values())
         lines = encoded.split(b"\r\n")
         assert lines[-1] == b""  # ends with a line break
         assert all(len(line) <= 76 for line in lines)

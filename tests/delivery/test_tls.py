@@ -284,24 +284,101 @@ def test_send_one_starttls_and_auth(start_relay, cert, settings):
     assert b"Please confirm" in data
 
 
-def test_send_one_implicit_tls(start_relay, cert, settings):
-    relay = start_relay("implicit")
-    send_one(mail_settings(settings, relay, cert, smtp_tls="implicit"), mail())
-    assert [m[3] for m in relay.handler.messages] == [True]
-
-
 def test_send_one_wrong_password_is_a_clear_error(start_relay, cert, settings):
     relay = start_relay("starttls")
     with pytest.raises(MailError) as info:
         send_one(mail_settings(settings, relay, cert, smtp_password="wrong"), mail())
     message = str(info.value)
-    assert f"127.0.0.1:{relay.port} refused the login as 'wildmail': 535" in message
+    assert f"could not send through 127.0.0.1:{relay.port}: 535 login as 'wildmail' refused" in message
     assert "wrong" not in message
     assert relay.handler.messages == []
 
 
-def test_send_one_refuses_clear_text_when_starttls_is_configured(start_relay, cert, settings):
+# --- one policy, both callers: the worker's transport and the single-message mailer ---------
+
+
+@pytest.fixture(params=["worker", "mailer"])
+def send_via(request, cert, settings):
+    """Send one message through ``relay`` with the given policy (tls, user, password, ca_file);
+    None when it went out, else the error text. Both callers read the same policy."""
+
+    def worker(relay: Relay, **policy: Any) -> str | None:
+        t = SmtpTransport.from_settings(policy_settings(relay, **policy), timeout=5.0)
+        try:
+            t.send(ENVELOPE, lambda: True)
+        except SendFailure as exc:
+            assert exc.phase == SmtpPhase.CONNECT and exc.relay_busy and not exc.uncertain
+            return str(exc)
+        finally:
+            t.close()
+        return None
+
+    def mailer(relay: Relay, **policy: Any) -> str | None:
+        try:
+            send_one(policy_settings(relay, **policy), mail("ana@example.org"))
+        except MailError as exc:
+            return str(exc)
+        return None
+
+    def policy_settings(
+        relay: Relay, tls: str, user: str = USER, password: str = PASSWORD, ca_file: str = ""
+    ):
+        return settings.with_overrides(
+            smtp_port=relay.port, smtp_tls=tls, smtp_user=user, smtp_password=password,
+            smtp_ca_file=ca_file or str(cert.cert), smtp_timeout=5.0,
+        )  # fmt: skip
+
+    return worker if request.param == "worker" else mailer
+
+
+def delivered(relay: Relay) -> list[tuple[list[str], bool, Any]]:
+    return [(m[1], m[3], m[4]) for m in relay.handler.messages]
+
+
+@pytest.mark.parametrize("mode", ["starttls", "implicit"])
+def test_both_callers_deliver_over_tls_with_auth(start_relay, send_via, mode):
+    relay = start_relay(mode)
+    assert send_via(relay, tls=mode) is None
+    assert delivered(relay) == [(["ana@example.org"], True, USER.encode())]
+
+
+def test_both_callers_speak_plainly_when_tls_is_none(start_relay, send_via):
     relay = start_relay("plain", auth=False)
-    with pytest.raises(MailError, match="does not offer STARTTLS; refusing to send in clear text"):
-        send_one(mail_settings(settings, relay, cert, smtp_user=""), mail())
+    assert send_via(relay, tls="none", user="") is None
+    assert delivered(relay) == [(["ana@example.org"], False, None)]
+
+
+def test_both_callers_refuse_clear_text_when_starttls_is_configured(start_relay, send_via):
+    relay = start_relay("plain", auth=False)
+    error = send_via(relay, tls="starttls", user="")
+    assert error is not None and "does not offer STARTTLS; refusing to send in clear text" in error
+    assert relay.handler.messages == []
+
+
+def test_both_callers_verify_the_certificate(start_relay, send_via, tmp_path):
+    """Only the CA file makes the test certificate trusted: another CA's file is not enough."""
+    other = tmp_path / "other.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other",
+         "-keyout", str(tmp_path / "other.key"), "-out", str(other)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    for mode in ("starttls", "implicit"):
+        relay = start_relay(mode)
+        error = send_via(relay, tls=mode, ca_file=str(other))
+        assert error is not None and "CERTIFICATE_VERIFY_FAILED" in error
+        assert relay.handler.messages == []
+
+
+def test_both_callers_report_a_refused_login_without_the_password(start_relay, send_via):
+    relay = start_relay("starttls")
+    error = send_via(relay, tls="starttls", password="wrong")
+    assert error is not None and "535" in error and "login as 'wildmail' refused" in error
+    assert "wrong" not in error and relay.handler.messages == []
+
+
+def test_both_callers_keep_the_password_from_a_relay_without_auth(start_relay, send_via):
+    relay = start_relay("plain", auth=False)  # AUTH is offered only over TLS here
+    error = send_via(relay, tls="none")
+    assert error is not None and "does not offer AUTH; not sending the password" in error
     assert relay.handler.messages == []

@@ -4,12 +4,11 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from campaigns.enrolment import mark_donation_click
 from campaigns.models import Enrolment
 from delivery.claim import claim
-from delivery.enqueue import message_id, tick
+from delivery.enqueue import tick
 from delivery.lifecycle import (
     CampaignError,
     campaign_status,
@@ -19,6 +18,7 @@ from delivery.lifecycle import (
 )
 from delivery.models import Delivery
 from tests.delivery.factories import add_subscribers, make_campaign, set_status
+from wildmail.core.message_ids import delivery_message_id
 
 pytestmark = pytest.mark.postgres
 
@@ -56,7 +56,9 @@ def test_schedule_enrols_active_members_and_sends_at_the_slot_once(ctx, clock, b
     c_id = campaign_status(ctx, "leopard")
     assert c_id.positions == {2: 4}
     first = rows[0]
-    assert first.message_id == message_id(ctx.settings.secret, "wildmail.test", 1, 1, first.subscriber_id)
+    assert first.message_id == delivery_message_id(
+        ctx.settings.secret, "wildmail.test", 1, 1, first.subscriber_id
+    )
     for week in (1, 2, 3):
         clock.set(utc(2026, 1, 5, 9) + timedelta(weeks=week))
         tick(ctx)
@@ -189,9 +191,12 @@ def test_donation_click_keeps_the_series_and_flags_the_ask(ctx, clock, backend, 
     clock.set(utc(2026, 1, 5, 9))
     tick(ctx)
     claim(ctx, "w", 10, timedelta(minutes=5))  # email 1 is out of the way
-    with ctx.session() as s:
-        mark_donation_click(s, a, c.id)
-        s.commit()
+    with ctx.session() as s, s.begin():  # what tracking records for a person's donation click
+        s.execute(
+            update(Enrolment)
+            .where(Enrolment.subscriber_id == a, Enrolment.campaign_id == c.id)
+            .values(donation_clicked=True)
+        )
     clock.set(utc(2026, 1, 12, 9))
     report = tick(ctx)
     assert report.exited == 0

@@ -1,36 +1,28 @@
 """Send one ready message through the configured relay (confirmation mails, notices).
 
 Bulk sending goes through ``delivery``'s pooled transport instead; this is the simple path for
-single messages that the application shell sends on a user's request. The message is turned
-into its wire bytes here and signed by :mod:`delivery.dkim` when a key is configured, so the
-signature covers exactly what is sent. TLS always verifies the
-relay's certificate (system CAs plus ``smtp_ca_file``); with ``smtp_tls = "starttls"`` a relay
-that does not offer STARTTLS is refused rather than spoken to in clear text.
+single messages that the application shell sends on a user's request. It meets the relay the
+way the worker does (:func:`delivery.smtp_transport.open_session`: the same TLS, certificate,
+STARTTLS and AUTH policy). The message is turned into its wire bytes here and signed by
+:mod:`delivery.dkim` when a key is configured, so the signature covers exactly what is sent.
 """
 
 from __future__ import annotations
 
 import smtplib
-import ssl
 from copy import deepcopy
 from email import policy
 from email.headerregistry import AddressHeader
 from email.message import EmailMessage
 
 from delivery.dkim import DkimSigner, load_signer
+from delivery.smtp_transport import open_session
+from delivery.transport import SendFailure
 from wildmail.core.settings import Settings
 
 
 class MailError(RuntimeError):
     """The relay refused the message or could not be reached."""
-
-
-def tls_context(settings: Settings) -> ssl.SSLContext:
-    """A verifying client context: system CAs, plus ``smtp_ca_file`` when set."""
-    context = ssl.create_default_context()
-    if settings.smtp_ca_file:
-        context.load_verify_locations(cafile=settings.smtp_ca_file)
-    return context
 
 
 def wire_bytes(message: EmailMessage, signer: DkimSigner | None) -> tuple[str, list[str], bytes, bool]:
@@ -68,32 +60,20 @@ def send_one(settings: Settings, message: EmailMessage) -> None:
     options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
     relay = f"{settings.smtp_host}:{settings.smtp_port}"
     try:
-        if settings.smtp_tls == "implicit":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                settings.smtp_host,
-                settings.smtp_port,
-                timeout=settings.smtp_timeout,
-                context=tls_context(settings),
-            )
-        else:
-            client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout)
+        client = open_session(
+            settings.smtp_host,
+            settings.smtp_port,
+            tls=settings.smtp_tls,
+            user=settings.smtp_user,
+            password=settings.smtp_password,
+            ca_file=settings.smtp_ca_file,
+            timeout=settings.smtp_timeout,
+        )
+    except SendFailure as exc:
+        code = f"{exc.code} " if exc.code else ""
+        raise MailError(f"could not send through {relay}: {code}{exc.reply}") from None
+    try:
         with client:
-            client.ehlo()
-            if settings.smtp_tls == "starttls":
-                if not client.has_extn("starttls"):
-                    raise MailError(f"{relay} does not offer STARTTLS; refusing to send in clear text")
-                client.starttls(context=tls_context(settings))
-                client.ehlo()
-            if settings.smtp_user:
-                if not client.has_extn("auth"):
-                    raise MailError(f"{relay} does not offer AUTH; not sending the password")
-                client.login(settings.smtp_user, settings.smtp_password)
             client.sendmail(from_addr, recipients, data, mail_options=options)
-    except smtplib.SMTPAuthenticationError as exc:
-        error = exc.smtp_error
-        reply = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
-        raise MailError(
-            f"{relay} refused the login as {settings.smtp_user!r}: {exc.smtp_code} {reply}"
-        ) from exc
     except (smtplib.SMTPException, OSError) as exc:
         raise MailError(f"could not send through {relay}: {exc}") from exc

@@ -2,8 +2,9 @@
 
 Used by the tests and by ``wildmail demo``. Faults are queued per SMTP phase
 (``mail``, ``rcpt``, ``data``): answer a code, delay, or drop the connection.
-Addresses in ``hard_bounce`` always get ``550`` at RCPT. ``pipelining=True`` advertises
-PIPELINING (RFC 2920), so clients stream MAIL/RCPT/DATA; the server reads them in order anyway.
+Addresses in ``hard_bounce`` always get ``550`` at RCPT. PIPELINING (RFC 2920) is advertised, as
+by every real relay, so the worker streams MAIL/RCPT/DATA behind the previous message's content
+and the faults hit that path; ``pipelining=False`` gives a relay without it (one reply at a time).
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ class RecordingSMTPServer:
     host: str = "127.0.0.1"
     port: int = 0
     hard_bounce: set[str] = field(default_factory=set)
-    pipelining: bool = False
+    pipelining: bool = True
     messages: list[Received] = field(default_factory=list)
     connections: int = 0
     _faults: dict[str, deque[Fault]] = field(default_factory=lambda: {p: deque() for p in PHASES})
