@@ -19,6 +19,7 @@ Measurements: docs/performance.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -80,9 +81,9 @@ class MarkStore:
     """Every ``data`` mark and ``sent`` record of one worker session, on one kept connection.
 
     :meth:`sent_and_mark` and :meth:`only_mark` are one autocommitted statement each (the hot
-    path); :meth:`transaction` with :meth:`mark_sent` and :meth:`mark_many` is the rest. The
-    backends differ only in how the autocommitted statement reaches the driver
-    (:meth:`_run`); :func:`mark_store` picks the one for an engine.
+    path, implemented per backend); :meth:`transaction` with :meth:`mark_sent` and
+    :meth:`mark_many` is the rest, the same SQL on both. :func:`mark_store` picks the
+    implementation for an engine.
     """
 
     def __init__(self, engine: Engine, owner: str, *, durable: bool = True) -> None:
@@ -100,8 +101,6 @@ class MarkStore:
         self.to_db = datetime_binder(engine)
         self._lock = writer_lock(engine)
         self._conn: Connection | None = None
-        self._cursor: Any = None  # the driver cursor of the hot path, kept while the connection lives
-        self._params: dict[str, Any] = {"owner": owner}
 
     def connection(self) -> Connection:
         """The kept connection (opened on first use, again after :meth:`discard`)."""
@@ -113,38 +112,14 @@ class MarkStore:
     def _opened(self, conn: Connection) -> None:
         """Per-session settings of a new connection."""
 
-    def _driver_cursor(self) -> Any:
-        if self._cursor is None:
-            raw = self.connection().connection.driver_connection
-            assert raw is not None
-            self._cursor = raw.cursor()
-        return self._cursor
-
-    def _run(self, sql: str, params: dict[str, Any]) -> Any:
-        """Execute ``sql`` on the kept cursor as its own committed transaction; the cursor."""
+    def sent_and_mark(self, cur: int, prev: int, reply: str, now: datetime) -> bool:
+        """Record ``prev`` sent with ``reply`` and mark ``cur`` ``data`` in one autocommitted
+        statement; True when ``cur`` is marked (still ours)."""
         raise NotImplementedError
 
-    def sent_and_mark(self, cur: int, prev: int, reply: str, now: datetime) -> bool:
-        """Record ``prev`` sent with ``reply`` and mark ``cur`` ``data``: one statement; True when
-        ``cur`` is marked (still ours)."""
-        params = self._params
-        params.update(cur=cur, prev=prev, reply=reply, now=self.to_db(now))
-        cursor = self._guarded(self.sql["sent_and_mark"], params)
-        return any(row[0] == cur for row in cursor.fetchall())
-
     def only_mark(self, cur: int, now: datetime) -> bool:
-        """Mark ``cur`` ``data``: one statement; True when it is still ours."""
-        params = {"cur": cur, "owner": self.owner, "now": self.to_db(now)}
-        cursor = self._guarded(self.sql["only_mark"], params)
-        return bool(cursor.rowcount == 1)
-
-    def _guarded(self, sql: str, params: dict[str, Any]) -> Any:
-        try:
-            with self._lock:
-                return self._run(sql, params)
-        except BaseException:
-            self.discard()
-            raise
+        """Mark ``cur`` ``data`` in one autocommitted statement; True when it is still ours."""
+        raise NotImplementedError
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -176,62 +151,146 @@ class MarkStore:
 
     def discard(self) -> None:
         """Forget the connection (after an error it may be broken): the next write opens a new one."""
-        cursor, conn, self._cursor, self._conn = self._cursor, self._conn, None, None
-        if cursor is not None:
-            with suppress(Exception):  # a broken connection's cursor: nothing to release
-                cursor.close()
+        conn, self._conn = self._conn, None
         if conn is not None:
-            with suppress(Exception):
+            with suppress(Exception):  # a connection the server dropped: nothing to release
                 conn.invalidate()
 
     def close(self) -> None:
         """Return the connection to the pool."""
-        cursor, conn, self._cursor, self._conn = self._cursor, self._conn, None, None
-        if cursor is not None:
-            with suppress(Exception):
-                cursor.close()
+        conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
 
 
 class SqliteMarks(MarkStore):
-    """SQLite through ``sqlite3``: the connection runs without implicit transactions
-    (``wildmail.core.db``), so a statement outside ``BEGIN`` commits by itself."""
+    """SQLite through a kept ``sqlite3`` cursor: the connection runs without implicit
+    transactions (``wildmail.core.db``), so a statement outside ``BEGIN`` commits by itself."""
 
-    def _run(self, sql: str, params: dict[str, Any]) -> Any:
-        cursor = self._driver_cursor()
-        cursor.execute(sql, params)
-        return cursor
+    def __init__(self, engine: Engine, owner: str, *, durable: bool = True) -> None:
+        super().__init__(engine, owner, durable=durable)
+        self._cursor: Any = None
+        self._params: dict[str, Any] = {"owner": owner}
+
+    def _execute(self, sql: str, params: dict[str, Any]) -> Any:
+        try:
+            if self._cursor is None:
+                raw = self.connection().connection.driver_connection
+                assert raw is not None
+                self._cursor = raw.cursor()
+            with self._lock:
+                return self._cursor.execute(sql, params)
+        except BaseException:
+            self.discard()
+            raise
+
+    def sent_and_mark(self, cur: int, prev: int, reply: str, now: datetime) -> bool:
+        params = self._params
+        params.update(cur=cur, prev=prev, reply=reply, now=self.to_db(now))
+        return any(row[0] == cur for row in self._execute(self.sql["sent_and_mark"], params).fetchall())
+
+    def only_mark(self, cur: int, now: datetime) -> bool:
+        params = {"cur": cur, "owner": self.owner, "now": self.to_db(now)}
+        return bool(self._execute(self.sql["only_mark"], params).rowcount == 1)
+
+    def discard(self) -> None:
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None:
+            with suppress(Exception):  # a broken connection's cursor: nothing to release
+                cursor.close()
+        super().discard()
+
+    def close(self) -> None:
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None:
+            with suppress(Exception):
+                cursor.close()
+        super().close()
+
+
+def _numbered(sql: str, names: tuple[str, ...]) -> bytes:
+    """``sql`` with ``:name`` parameters as libpq's ``$n`` (n: position in ``names``)."""
+    return re.sub(r":(\w+)", lambda m: f"${names.index(m.group(1)) + 1}", sql).encode()
+
+
+# Server-side prepared statements of the PostgreSQL hot path: (SQL, parameter order).
+PG_PREPARED = {
+    b"wm_sent_and_mark": _numbered(SENT_AND_MARK, ("cur", "prev", "owner", "now", "reply")),
+    b"wm_only_mark": _numbered(ONLY_MARK, ("cur", "owner", "now")),
+}
 
 
 class PostgresMarks(MarkStore):
-    """PostgreSQL through psycopg 3: the statement is prepared on the server once per connection
-    (``prepare=True``) and runs in autocommit mode; marks commit synchronously unless
-    ``durable=False`` (``--fast-marks``)."""
+    """PostgreSQL: each hot statement is prepared on the server once per connection and run
+    through psycopg's libpq wrapper (``Connection.pgconn``) outside any transaction, so it
+    commits by itself, with no cursor machinery and the GIL released while waiting
+    (psycopg's ``prepare=True`` cost more CPU per mark: docs/performance.md). Marks commit
+    synchronously unless ``durable=False`` (``--fast-marks``)."""
 
     def __init__(self, engine: Engine, owner: str, *, durable: bool = True) -> None:
         from psycopg import pq  # only PostgreSQL workers load the driver
 
         super().__init__(engine, owner, durable=durable)
-        self._idle = pq.TransactionStatus.IDLE
+        self._ok, self._rows, self._idle = (
+            pq.ExecStatus.COMMAND_OK,
+            pq.ExecStatus.TUPLES_OK,
+            pq.TransactionStatus.IDLE,
+        )
+        self._pgconn: Any = None  # the libpq connection with PG_PREPARED prepared on it
+        self._owner = owner.encode()
 
     def _opened(self, conn: Connection) -> None:
         if not self.durable:
             conn.exec_driver_sql("SET synchronous_commit TO OFF")
             conn.commit()
 
-    def _run(self, sql: str, params: dict[str, Any]) -> Any:
-        cursor = self._driver_cursor()
-        raw = cursor.connection
-        if raw.info.transaction_status != self._idle:
-            raise RuntimeError("the mark store's connection is inside a transaction")
-        raw.autocommit = True  # idle between transactions, so this is a client-side switch
+    def _exec(self, name: bytes, params: list[bytes], expect: Any) -> Any:
         try:
-            cursor.execute(sql, params, prepare=True)
-        finally:
-            if not raw.broken:
-                raw.autocommit = False
-        return cursor
+            pgconn = self._pgconn
+            if pgconn is None:
+                driver = self.connection().connection.driver_connection
+                assert driver is not None
+                pgconn = driver.pgconn
+                for statement, sql in PG_PREPARED.items():
+                    # A pooled connection may carry them from an earlier store (same name, same text).
+                    if pgconn.describe_prepared(statement).status != self._ok:
+                        _check(pgconn.prepare(statement, sql, None), self._ok)
+                self._pgconn = pgconn
+            if pgconn.transaction_status != self._idle:
+                raise RuntimeError("the mark connection is inside a transaction")
+            return _check(pgconn.exec_prepared(name, params), expect)
+        except BaseException:
+            self._pgconn = None
+            self.discard()
+            raise
+
+    def sent_and_mark(self, cur: int, prev: int, reply: str, now: datetime) -> bool:
+        key = str(int(cur)).encode()
+        params = [key, str(int(prev)).encode(), self._owner, str(self.to_db(now)).encode(), reply.encode()]
+        res = self._exec(b"wm_sent_and_mark", params, self._rows)
+        return any(res.get_value(i, 0) == key for i in range(res.ntuples))
+
+    def only_mark(self, cur: int, now: datetime) -> bool:
+        params = [str(int(cur)).encode(), self._owner, str(self.to_db(now)).encode()]
+        res = self._exec(b"wm_only_mark", params, self._ok)
+        return bool(res.command_tuples == 1)
+
+    def discard(self) -> None:
+        self._pgconn = None
+        super().discard()
+
+    def close(self) -> None:
+        self._pgconn = None
+        super().close()
+
+
+def _check(res: Any, status: Any) -> Any:
+    """``res`` when libpq reports ``status``; otherwise the server's error as an exception."""
+    if res.status != status:
+        import psycopg
+
+        raise psycopg.OperationalError((res.error_message or b"").decode("utf-8", "replace").strip())
+    return res
 
 
 def mark_store(engine: Engine, owner: str, *, durable: bool = True) -> MarkStore:
