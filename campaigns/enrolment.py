@@ -8,22 +8,9 @@ All functions take an open connection/session inside the caller's transaction.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    CursorResult,
-    Insert,
-    Result,
-    and_,
-    exists,
-    func,
-    literal,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, exists, func, literal, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -31,6 +18,7 @@ from campaigns.models import Campaign, CampaignStatus, Enrolment, EnrolmentStatu
 from campaigns.timetable import Timetable, zone
 from subscribers.models import ListMembership, Subscriber, SubscriberStatus
 from subscribers.segments import segment_clause
+from wildmail.core.sql import Conn, is_postgres, rowcount, upsert_ignore
 
 ACTIVE_CAMPAIGN = (CampaignStatus.SCHEDULED.value, CampaignStatus.RUNNING.value)
 EXIT_STATUSES = (
@@ -38,13 +26,6 @@ EXIT_STATUSES = (
     SubscriberStatus.BOUNCED.value,
     SubscriberStatus.COMPLAINED.value,
 )
-
-Conn = Session | Connection
-
-
-def rowcount(result: Result[Any]) -> int:
-    """Rows touched by an INSERT/UPDATE/DELETE result."""
-    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def timetable_of(campaign: Campaign) -> Timetable:
@@ -56,13 +37,6 @@ def timetable_of(campaign: Campaign) -> Timetable:
         grace=timedelta(hours=campaign.grace_hours),
         min_gap=timedelta(hours=campaign.min_gap_hours),
     )
-
-
-def upsert_ignore(conn: Conn, table: Any) -> Insert:
-    """``INSERT`` that skips rows hitting a unique constraint, for this connection's dialect."""
-    name = conn.dialect.name if isinstance(conn, Connection) else conn.get_bind().dialect.name
-    stmt = (postgresql.insert if name == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
-    return stmt.execution_options(preserve_rowcount=True)  # type: ignore[no-any-return]
 
 
 def _members(campaign: Campaign) -> Select[Any]:
@@ -100,9 +74,7 @@ def enrol_members(conn: Conn, campaign: Campaign, now: datetime, subscriber_id: 
     zones = list(conn.execute(members.with_only_columns(tz_expr).distinct()).scalars())
     timetable = timetable_of(campaign)
     added = 0
-    postgres = (
-        conn.dialect if isinstance(conn, Connection) else conn.get_bind().dialect
-    ).name == "postgresql"
+    postgres = is_postgres(conn)
     if postgres and zones:
         # The anti-join reads the table being inserted into: a nested loop over a seq scan of it
         # (chosen when statistics say it is empty) is quadratic. Hash joins keep it linear.

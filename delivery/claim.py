@@ -8,12 +8,7 @@ lease cannot overwrite another worker's row.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import re
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -21,12 +16,12 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Engine, Row, select, update
 from sqlalchemy.orm import Session
 
-from campaigns.enrolment import rowcount
 from campaigns.models import Campaign, CampaignStatus, Enrolment
 from delivery.models import Delivery, DeliveryState, SmtpPhase
 from delivery.suppress import suppressed_among
 from wildmail.core.context import AppContext
-from wildmail.core.db import is_sqlite, write_transaction
+from wildmail.core.db import is_sqlite, write_connection, write_transaction
+from wildmail.core.sql import driver_sql, int_list, rowcount
 
 CLAIMABLE = (DeliveryState.QUEUED.value, DeliveryState.RETRY_WAIT.value)
 SENDING = DeliveryState.SENDING.value
@@ -63,88 +58,6 @@ def spared_donors(s: Session, rows: list[Row[Any]]) -> set[tuple[int, int]]:
         )
     )
     return {(r.subscriber_id, r.campaign_id) for r in s.execute(query)} & pairs
-
-
-class WriterLock:
-    """SQLite writers of this process one at a time (a reentrant thread lock) and, for a file
-    database, of every worker process too: ``flock`` on a lock file beside the database, held
-    while the outermost holder writes. Waiters sleep in the kernel and wake when it is released,
-    instead of polling in SQLite's busy handler (which sleeps a millisecond or more per retry).
-    Writers that do not take it (web, tick) still meet the workers in the busy handler."""
-
-    def __init__(self, path: str | None) -> None:
-        self._thread_lock = threading.RLock()
-        self._path = path
-        self._fd = -1
-        self._depth = 0
-
-    def __enter__(self) -> WriterLock:
-        self._thread_lock.acquire()
-        try:
-            if self._depth == 0 and self._path is not None:
-                if self._fd < 0:
-                    try:
-                        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-                    except OSError:  # a read-only directory: threads of this process only
-                        self._path = None
-                if self._fd >= 0:
-                    fcntl.flock(self._fd, fcntl.LOCK_EX)
-        except BaseException:
-            self._thread_lock.release()
-            raise
-        self._depth += 1
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._depth -= 1
-        try:
-            if self._depth == 0 and self._fd >= 0:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            self._thread_lock.release()
-
-
-_WRITERS: dict[str, WriterLock] = {}
-
-
-def _lock_path(engine: Engine) -> str | None:
-    """``<database file>-wmlock`` for a file database; None for an in-memory one."""
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return os.path.abspath(database) + "-wmlock"
-
-
-def writer_lock(engine: Engine) -> AbstractContextManager[Any]:
-    """The lock :func:`local_writer` takes for ``engine`` (SQLite), or a no-op context (PostgreSQL);
-    hot paths look it up once and keep it. One per process and database (not inherited by a fork:
-    keyed by process id)."""
-    key = str(engine.url)
-    if not key.startswith("sqlite"):
-        return nullcontext()
-    key = f"{os.getpid()}:{key}"
-    found = _WRITERS.get(key)
-    if found is None:
-        found = _WRITERS.setdefault(key, WriterLock(_lock_path(engine)))
-    return found
-
-
-@contextmanager
-def local_writer(engine: Engine) -> Iterator[None]:
-    """SQLite: this process's threads write one at a time, queued on a Python lock rather than
-    in SQLite's busy handler (which sleeps a millisecond or more per retry). PostgreSQL: no-op."""
-    with writer_lock(engine):
-        yield
-
-
-def driver_sql(sql: str, sqlite: bool) -> str:
-    """``sql`` in the driver's named parameter style (sqlite3 ``:name``, psycopg ``%(name)s``)."""
-    return sql if sqlite else re.sub(r":(\w+)", r"%(\1)s", sql)
-
-
-def int_list(values: Iterable[int]) -> str:
-    """``1,2,3``: integers from our own rows, inlined into an ``IN (...)`` list."""
-    return ",".join(str(int(v)) for v in values)
 
 
 # The claim in plain SQL, run with ``exec_driver_sql``: no statement compilation per batch.
@@ -203,8 +116,7 @@ def claim(ctx: AppContext, owner: str, limit: int, lease: timedelta) -> list[Cla
     sqlite = is_sqlite(engine)
     to_db = datetime_binder(engine)
     params = {"owner": owner, "until": to_db(now + lease), "now": to_db(now), "limit": int(limit)}
-    bound = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE") if sqlite else engine
-    with local_writer(engine), bound.connect() as conn, conn.begin():
+    with write_connection(engine) as conn:
         if not sqlite:
             # No wait for the WAL flush: a claim lost with the database server leaves its rows
             # queued, and a durable (synchronous) data mark later flushes the claim with it.
@@ -296,7 +208,7 @@ def finish(
 
 def extend_leases(engine: Engine, owner: str, ids: list[int], until: datetime) -> None:
     """Push the lease of rows still held by ``owner`` out to ``until``."""
-    with local_writer(engine), write_transaction(engine) as s:
+    with write_transaction(engine) as s:
         s.execute(
             update(Delivery)
             .where(Delivery.id.in_(ids), Delivery.lease_owner == owner, Delivery.state == SENDING)
@@ -318,7 +230,7 @@ def reap(ctx: AppContext, *, resend_unknown: bool = False) -> dict[str, int]:
         return {"requeued": 0, "unknown": 0}
     expired = [Delivery.state == SENDING, Delivery.lease_expires_at < now]
     reached_data = Delivery.smtp_phase == SmtpPhase.DATA.value
-    with local_writer(engine), write_transaction(engine) as s:
+    with write_transaction(engine) as s:
         requeued = rowcount(
             s.execute(
                 update(Delivery)
@@ -351,7 +263,7 @@ def release(ctx: AppContext, owner: str, ids: list[int]) -> int:
     mark from a mark window without having been sent).
     """
     now = ctx.clock.now()
-    with local_writer(ctx.engine), write_transaction(ctx.engine) as s:
+    with write_transaction(ctx.engine) as s:
         return rowcount(
             s.execute(
                 update(Delivery)
@@ -378,7 +290,7 @@ def uncount(ctx: AppContext, ids: list[int]) -> int:
     refusal is not the message's failure, so it never brings the give-up closer."""
     if not ids:
         return 0
-    with local_writer(ctx.engine), write_transaction(ctx.engine) as s:
+    with write_transaction(ctx.engine) as s:
         return rowcount(
             s.execute(
                 update(Delivery)

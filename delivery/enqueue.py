@@ -9,7 +9,7 @@ queues nothing twice (the unique (subscriber, email) constraint backs this up).
 The insert skips rows that already exist (``ON CONFLICT DO NOTHING``) only when some delivery
 of that email exists already; an email nobody has been queued yet (every broadcast step, the
 first cohort of a drip) takes a plain ``INSERT``, which on PostgreSQL spares a speculative
-insertion per row (about a sixth of the insert's CPU at a million rows). A duplicate there
+insertion per row (docs/performance.md, "Plain INSERT for a fresh email"). A duplicate there
 could only come from a second tick running at once: it violates the unique constraint and
 rolls that whole tick back, so nothing is ever queued twice.
 """
@@ -23,20 +23,14 @@ from typing import Any
 from sqlalchemy import String, case, cast, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from campaigns.enrolment import (
-    ACTIVE_CAMPAIGN,
-    enrol_late_joiners,
-    exit_departed,
-    rowcount,
-    timetable_of,
-    upsert_ignore,
-)
+from campaigns.enrolment import ACTIVE_CAMPAIGN, enrol_late_joiners, exit_departed, timetable_of
 from campaigns.models import Campaign, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.timetable import zone
 from delivery.models import Delivery, DeliveryState, SmtpPhase
 from wildmail.core.context import AppContext
 from wildmail.core.db import write_transaction
 from wildmail.core.message_ids import delivery_id_bounds, sender_domain
+from wildmail.core.sql import rowcount, upsert_ignore
 
 ACTIVE = EnrolmentStatus.ACTIVE.value
 

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from campaigns.enrolment import upsert_ignore
 from delivery.models import RelayState
 from wildmail.core.context import AppContext
 from wildmail.core.db import is_sqlite, write_transaction
+from wildmail.core.sql import upsert_ignore
 
 
 def _row(s: Session, relay: str, now: datetime, lock: bool) -> RelayState:

@@ -21,6 +21,7 @@ from subscribers import bulk_sql
 from subscribers.csv_rows import Reject, Row
 from subscribers.lifecycle import SUPPRESSED_STATUSES
 from subscribers.models import ConsentSource, SubscriberStatus
+from wildmail.core.db import writer_lock
 
 _LEFT = {s.value for s in SUPPRESSED_STATUSES}
 KEEP_REJECTS = 1000
@@ -167,8 +168,9 @@ class Writer:
         finished = False
         try:
             with engine.connect() as raw, _import_connection(raw, self.job) as conn:
+                lock = writer_lock(engine)
                 while (rows := self._queue.get()) is not None:
-                    with conn.begin():
+                    with lock, conn.begin():
                         if conn.dialect.name == "postgresql" and not self.job.dry_run:
                             # A chunk is idempotent: losing the last commits in an OS crash costs a rerun.
                             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")

@@ -26,7 +26,7 @@ from tracking.batch import BatchResult, write_batch
 from tracking.ip_hash import IpHasher
 from tracking.lookup import MetaCache
 from tracking.wire import Hit, RawHit, Settler
-from wildmail.core.db import is_sqlite
+from wildmail.core.db import write_connection
 
 log = logging.getLogger(__name__)
 
@@ -161,14 +161,9 @@ class EventWriter:
         return write_batch(conn, self.cache, batch, self._opened)
 
     def _write_with_retries(self, batch: list[Hit]) -> None:
-        bound = (
-            self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            if is_sqlite(self.engine)
-            else self.engine
-        )
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                with bound.begin() as conn:
+                with write_connection(self.engine) as conn:
                     result = self._write(conn, batch)
             except Exception:
                 self.stats.failures += 1

@@ -15,7 +15,7 @@ from wildmail.runtime.smtp_sink import RecordingSMTPServer
 
 
 def _synchronous_commit(ledger: Ledger) -> str:
-    conn = ledger._connection()
+    conn = ledger.store.connection()
     value = str(conn.execute(text("SHOW synchronous_commit")).scalar_one())
     conn.rollback()
     return value

@@ -6,12 +6,15 @@ used through psycopg 3. All datetimes are stored as UTC and come back aware.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -76,10 +79,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
-    # Checkpoint the WAL every ~40 MB instead of every 4 MB: a page written by several commits in
-    # between is copied back once. With events arriving in random delivery order (each batch dirties
-    # an index page per event) this and the writer's larger page cache (tracking.writer_process)
-    # took the event writer from 29 to 21 µs of CPU per event; the cache alone gave 24 µs.
+    # Checkpoint the WAL every ~40 MB instead of every 4 MB (docs/performance.md, "WAL checkpoints").
     cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
     cur.close()
 
@@ -121,13 +121,87 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+class WriterLock:
+    """SQLite writers of this process one at a time (a reentrant thread lock) and, for a file
+    database, of every process too: ``flock`` on ``<database>-wmlock``, held while the outermost
+    holder writes. Waiters sleep in the kernel until it is released instead of polling in
+    SQLite's busy handler (docs/performance.md, "The SQLite writer lock")."""
+
+    def __init__(self, path: str | None) -> None:
+        self._thread_lock = threading.RLock()
+        self._path = path
+        self._fd = -1
+        self._depth = 0
+
+    def __enter__(self) -> WriterLock:
+        self._thread_lock.acquire()
+        try:
+            if self._depth == 0 and self._path is not None:
+                if self._fd < 0:
+                    try:
+                        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                    except OSError:  # a read-only directory: threads of this process only
+                        self._path = None
+                if self._fd >= 0:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._fd >= 0:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+_WRITERS: dict[str, WriterLock] = {}
+
+
+def _lock_path(engine: Engine) -> str | None:
+    """``<database file>-wmlock`` for a file database; None for an in-memory one."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return os.path.abspath(database) + "-wmlock"
+
+
+def writer_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """The lock every write transaction on ``engine`` takes before it begins (SQLite), or a
+    no-op context (PostgreSQL). One per process and database (keyed by process id, so a fork
+    does not share it); hot paths look it up once and keep it."""
+    key = str(engine.url)
+    if not key.startswith("sqlite"):
+        return nullcontext()
+    key = f"{os.getpid()}:{key}"
+    found = _WRITERS.get(key)
+    if found is None:
+        found = _WRITERS.setdefault(key, WriterLock(_lock_path(engine)))
+    return found
+
+
+def immediate(engine: Engine) -> Engine:
+    """``engine`` whose transactions begin with ``BEGIN IMMEDIATE`` on SQLite (the write lock
+    up front, so read-then-write cannot deadlock on lock upgrade); unchanged on PostgreSQL.
+    For a connection kept open across transactions; each of them runs under :func:`writer_lock`."""
+    return engine.execution_options(sqlite_begin="BEGIN IMMEDIATE") if is_sqlite(engine) else engine
+
+
+@contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in a write transaction: :func:`writer_lock` first, then ``BEGIN IMMEDIATE``
+    on SQLite (an ordinary transaction on PostgreSQL). Commits on success, rolls back on error.
+    Every writer goes through this or :func:`write_transaction`."""
+    with writer_lock(engine), immediate(engine).begin() as conn:
+        yield conn
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Session]:
-    """A session whose transaction takes the write lock up front.
-
-    SQLite: ``BEGIN IMMEDIATE`` (so claim-then-update cannot deadlock on lock upgrade);
-    PostgreSQL: an ordinary transaction. Commits on success, rolls back on error.
-    """
-    bound = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE") if is_sqlite(engine) else engine
-    with Session(bound, expire_on_commit=False) as session, session.begin():
+    """:func:`write_connection` as an ORM session (same lock, same ``BEGIN IMMEDIATE``)."""
+    with writer_lock(engine), Session(immediate(engine), expire_on_commit=False) as session, session.begin():
         yield session
