@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TypeVar
 
 import typer
 from rich.table import Table
@@ -21,42 +23,38 @@ from delivery.lifecycle import test_send as send_test
 from delivery.smtp_transport import SmtpTransport
 from delivery.transport import SendFailure
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
+from wildmail.core.context import AppContext
 from wildmail.core.settings import SettingsError
 
+T = TypeVar("T")
 
-def schedule(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
-    """Schedule a campaign: enrol its list's active members; the tick sends at each slot."""
+
+def _on_campaign(action: Callable[[AppContext, str], T], name: str) -> T:
+    """Run one lifecycle step on ``name``; a :class:`CampaignError` becomes one line and exit 2."""
     ctx = context()
     try:
-        enrolled = schedule_campaign(ctx, name)
+        return action(ctx, name)
     except CampaignError as exc:
         fail(str(exc))
     finally:
         ctx.close()
+
+
+def schedule(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
+    """Schedule a campaign: enrol its list's active members; the tick sends at each slot."""
+    enrolled = _on_campaign(schedule_campaign, name)
     console.print(f"scheduled {name}: {enrolled} subscribers enrolled", highlight=False)
 
 
 def pause(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
     """Stop new deliveries (queued ones wait until resume)."""
-    ctx = context()
-    try:
-        pause_campaign(ctx, name)
-    except CampaignError as exc:
-        fail(str(exc))
-    finally:
-        ctx.close()
+    _on_campaign(pause_campaign, name)
     console.print(f"paused {name}", highlight=False)
 
 
 def resume(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
     """Continue where each subscriber was, at their next slot (no burst)."""
-    ctx = context()
-    try:
-        moved = resume_campaign(ctx, name)
-    except CampaignError as exc:
-        fail(str(exc))
-    finally:
-        ctx.close()
+    moved = _on_campaign(resume_campaign, name)
     console.print(f"resumed {name}: {moved} missed sends moved to the next slot", highlight=False)
 
 
@@ -65,13 +63,7 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """How many are enrolled, at which position, deliveries by state, next sends."""
-    ctx = context()
-    try:
-        report = campaign_status(ctx, name)
-    except CampaignError as exc:
-        fail(str(exc))
-    finally:
-        ctx.close()
+    report = _on_campaign(campaign_status, name)
     if as_json:
         data = dict(report.__dict__)
         data["next_sends"] = [[when.isoformat(), n] for when, n in report.next_sends]
