@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from wildmail.cli.demo import FIGURE_COLUMNS
+
 pytestmark = pytest.mark.slow
 
 
@@ -45,20 +47,6 @@ def test_demo_prints_table_and_report(demo_run) -> None:  # type: ignore[no-unty
     assert "Traceback" not in proc.stderr
 
 
-TABLE_FIGURES = (
-    "delivered",
-    "bounced",
-    "opens",
-    "machine",
-    "open %",
-    "clickers",
-    "CTR",
-    "donate",
-    "bots",
-    "unsub",
-)
-
-
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
@@ -84,8 +72,8 @@ def _table_rows(stdout: str) -> dict[str, list[str]]:
     rows = {}
     for line in stdout.splitlines():
         words = line.split()
-        if len(words) > len(TABLE_FIGURES) and (words[0].isdigit() or words[0] == "all"):
-            rows[words[0]] = words[-len(TABLE_FIGURES) :]
+        if len(words) > len(FIGURE_COLUMNS) and (words[0].isdigit() or words[0] == "all"):
+            rows[words[0]] = words[-len(FIGURE_COLUMNS) :]
     return rows
 
 

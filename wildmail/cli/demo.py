@@ -20,6 +20,21 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
+FIGURE_COLUMNS = (
+    "delivered",
+    "bounced",
+    "opens",
+    "machine",
+    "open %",
+    "clickers",
+    "CTR",
+    "donate",
+    "bots",
+    "unsub",
+)
+"""The figure columns of the demo's table, after ``#`` and ``subject``."""
+
+
 def figures_table(report: CampaignReport) -> Table:
     """Per-email figures of a campaign, the same numbers ``wildmail stats`` prints."""
     table = Table(
@@ -33,18 +48,7 @@ def figures_table(report: CampaignReport) -> Table:
     )
     table.add_column("#", justify="right")
     table.add_column("subject", no_wrap=True, max_width=22, overflow="ellipsis")
-    for name in (
-        "delivered",
-        "bounced",
-        "opens",
-        "machine",
-        "open %",
-        "clickers",
-        "CTR",
-        "donate",
-        "bots",
-        "unsub",
-    ):
+    for name in FIGURE_COLUMNS:
         table.add_column(name, justify="right")
 
     def row(f: Funnel, label: str, subject: str) -> list[str]:
