@@ -10,6 +10,7 @@ import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -141,6 +142,13 @@ def check_secret_key(key: str, source: str) -> None:
         )
 
 
+@lru_cache(maxsize=8)
+def _parsed_key(pem: bytes) -> PrivateKeyTypes:
+    """``pem`` loaded once per content: checking an RSA key costs about 30 ms, and settings
+    validation, the campaign sender and every single message (confirmations, test sends) ask."""
+    return load_pem_private_key(pem, password=None)
+
+
 def _read_key(key: str, path: str) -> PrivateKeyTypes:
     """A PEM private key file, or a one-line SettingsError naming the setting."""
     name = f"{ENV_PREFIX}{key.upper()}"
@@ -149,7 +157,7 @@ def _read_key(key: str, path: str) -> PrivateKeyTypes:
     except OSError as exc:
         raise SettingsError(f"{name}: cannot read {path!r}: {exc.strerror or exc}") from None
     try:
-        return load_pem_private_key(data, password=None)
+        return _parsed_key(data)
     except TypeError:  # the key is encrypted
         raise SettingsError(f"{name}: {path!r} is encrypted; wildmail needs an unencrypted key") from None
     except (ValueError, UnsupportedAlgorithm):
