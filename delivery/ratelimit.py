@@ -24,14 +24,6 @@ def _row(s: Session, relay: str, now: datetime, lock: bool) -> RelayState:
     return s.execute(query).scalar_one()
 
 
-def blocked_until(ctx: AppContext, relay: str) -> datetime | None:
-    """When the relay's back-off ends, if it is backed off now."""
-    now = ctx.clock.now()
-    with ctx.session() as s:
-        until = s.execute(select(RelayState.backoff_until).where(RelayState.name == relay)).scalar()
-    return until if until is not None and until > now else None
-
-
 def back_off(ctx: AppContext, relay: str, until: datetime, reply: str) -> None:
     """Stop every worker from using ``relay`` until ``until`` (421 answers)."""
     now = ctx.clock.now()

@@ -227,7 +227,8 @@ def test_worker_with_wrong_password_backs_off_relay_and_bounces_nobody(ctx, cloc
     config = WorkerConfig(retry=RetryPolicy(jitter=0.0, max_attempts=1))
     bad = transport(relay, cert, password="wrong")
     assert run_worker_once(ctx, bad, config) == 0
-    assert ratelimit.blocked_until(ctx, bad.name) is not None
+    status = ratelimit.relay_status(ctx, bad.name)
+    assert status is not None and status.paused(ctx.clock.now())
     with ctx.session() as s:
         deliveries = s.execute(select(Delivery)).scalars().all()
         states = sorted(d.state for d in deliveries)

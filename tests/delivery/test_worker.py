@@ -135,7 +135,9 @@ def test_421_backs_off_the_whole_relay(ctx, clock, smtp_server, backend):
     t = smtp(smtp_server)
     assert run_worker_once(ctx, t, config()) == 0
     assert sorted(states(ctx).values()) == ["queued", "queued", "queued", "retry_wait"]
-    assert ratelimit.blocked_until(ctx, t.name) == SLOT + timedelta(minutes=5)
+    status = ratelimit.relay_status(ctx, t.name)
+    assert status is not None and status.paused(ctx.clock.now())
+    assert status.backoff_until == SLOT + timedelta(minutes=5)
     other = smtp(smtp_server)  # another worker sharing the database also waits
     assert run_worker_once(ctx, other, config()) == 0
     assert smtp_server.messages == []

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -66,12 +64,3 @@ def to_micros(at: datetime) -> int:
 def from_micros(micros: int) -> datetime:
     """The aware UTC datetime of :func:`to_micros`'s integer."""
     return EPOCH + micros * _MICROSECOND
-
-
-def nanos_of(clock: Clock) -> Callable[[], int]:
-    """A function giving ``clock``'s current time in integer nanoseconds since the epoch. For the
-    system clock it is :func:`time.time_ns` itself: no datetime and no Python frame (the open
-    pixel takes the time on every request)."""
-    if type(clock) is SystemClock:
-        return time.time_ns
-    return lambda: to_micros(clock.now()) * 1000
