@@ -41,6 +41,7 @@ SIGNED_HEADERS = (
     b"Reply-To",
 )
 OVERSIGNED = frozenset((b"from", b"subject", b"list-unsubscribe", b"list-unsubscribe-post"))
+SIGNED_LOWER = tuple(name.lower() for name in SIGNED_HEADERS)
 LINE = 76  # fold the signature header near this width
 
 _WSP_RUN = re.compile(rb"[ \t]+")
@@ -120,6 +121,15 @@ def _fold_list(names: Sequence[bytes]) -> bytes:
     return out
 
 
+@lru_cache(maxsize=64)
+def _h_tag(counts: tuple[int, ...]) -> bytes:
+    """The folded ``h=`` tag for messages holding ``counts[i]`` copies of ``SIGNED_HEADERS[i]``."""
+    names: list[bytes] = []
+    for name, count in zip(SIGNED_HEADERS, counts, strict=True):
+        names.extend([name] * (count + (name.lower() in OVERSIGNED)))
+    return _fold_list(names)
+
+
 def _fold_base64(value: bytes, first: int) -> bytes:
     """Base64 text broken into lines (whitespace inside ``b=`` is ignored by verifiers)."""
     lines = [value[:first]]
@@ -169,20 +179,19 @@ class DkimSigner:
         by_name: dict[bytes, list[bytes]] = {}
         for name, value in fields:
             by_name.setdefault(name.strip(b" \t").lower(), []).append(value)
-        names: list[bytes] = []
-        signed = b""
-        for name in SIGNED_HEADERS:
-            lower = name.lower()
-            present = by_name.get(lower, [])
-            for value in reversed(present):  # RFC 6376 5.4.2: the last instance is signed first
-                signed += relaxed_header(lower, value)
-            names.extend([name] * (len(present) + (lower in OVERSIGNED)))
+        signed: list[bytes] = []
+        for lower in SIGNED_LOWER:
+            present = by_name.get(lower)
+            if present:  # RFC 6376 5.4.2: the last instance is signed first
+                signed.extend(relaxed_header(lower, value) for value in reversed(present))
+        counts = tuple(len(by_name.get(lower, ())) for lower in SIGNED_LOWER)
         tail = b";\r\n t=%d; " % (int(time.time()) if timestamp is None else timestamp)
-        tail += _fold_list(names) + b";\r\n bh=" + bh + b";\r\n b="
+        tail += _h_tag(counts) + b";\r\n bh=" + bh + b";\r\n b="
+        head_data = b"".join(signed)
         out = b""
         for key, head in zip(self.keys, self._heads, strict=True):
             text = b"DKIM-Signature: " + head + tail
-            data = signed + relaxed_header(b"dkim-signature", text.partition(b":")[2])[:-2]
+            data = head_data + relaxed_header(b"dkim-signature", text.partition(b":")[2])[:-2]
             value = base64.b64encode(key.signature(data))
             out += text + _fold_base64(value, LINE - 3) + CRLF
         return out
