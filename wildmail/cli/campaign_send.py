@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
 from typing import TypeVar
 
 import typer
@@ -14,10 +16,13 @@ from rich.table import Table
 
 from delivery.lifecycle import (
     CampaignError,
+    SchedulePreview,
+    Start,
     campaign_status,
     pause_campaign,
     resume_campaign,
     schedule_campaign,
+    schedule_preview,
 )
 from delivery.lifecycle import test_send as send_test
 from delivery.smtp_transport import SmtpTransport
@@ -40,10 +45,64 @@ def _on_campaign(action: Callable[[AppContext, str], T], name: str) -> T:
         ctx.close()
 
 
-def schedule(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
-    """Schedule a campaign: enrol its list's active members; the tick sends at each slot."""
-    enrolled = _on_campaign(schedule_campaign, name)
-    console.print(f"scheduled {name}: {enrolled} subscribers enrolled", highlight=False)
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _describe(preview: SchedulePreview) -> str:
+    """When email 1 goes out and the rhythm after it."""
+    if not preview.recipients or preview.first_send is None:
+        first = "nobody to send email 1 to yet (members who join later are enrolled by the scheduler)"
+    elif preview.at_once:
+        first = f"email 1 is due now ({preview.first_send:%Y-%m-%d %H:%M} UTC)"
+    elif preview.first_send == preview.last_first_send:
+        first = f"email 1 at {preview.first_send:%Y-%m-%d %H:%M} UTC"
+    else:
+        first = (
+            f"email 1 between {preview.first_send:%Y-%m-%d %H:%M} and "
+            f"{preview.last_first_send:%Y-%m-%d %H:%M} UTC (each subscriber's own time zone)"
+        )
+    later = f"later emails weekly on {WEEKDAY_NAMES[preview.weekday]} at {preview.hour:02d}:00 local time"
+    return f"{first}; {later}"
+
+
+def schedule(
+    name: str = typer.Argument(..., help="Campaign name or slug."),
+    now: bool = typer.Option(False, "--now", help="Email 1 at once; later emails weekly from it."),
+    start: str | None = typer.Option(None, "--start", help="First slot on or after this day (YYYY-MM-DD)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say who gets email 1 and when; change nothing."),
+) -> None:
+    """Schedule a campaign: enrol its list's active members; the scheduler queues each email at its
+    slot and the worker sends it."""
+    if now and start:
+        fail("--now and --start are alternatives; give one")
+    try:
+        when = date.fromisoformat(start) if start else None
+    except ValueError:
+        fail(f"--start: {start!r} is not a date (YYYY-MM-DD)")
+    ctx = context()
+    try:
+        begin: Start = ctx.clock.now() if now else when
+        preview = schedule_preview(ctx, name, begin)
+        if not dry_run:
+            preview = replace(preview, recipients=schedule_campaign(ctx, name, begin))
+    except CampaignError as exc:
+        fail(str(exc))
+    finally:
+        ctx.close()
+    verb = "would schedule" if dry_run else "scheduled"
+    enrolled = "would be enrolled" if dry_run else "enrolled"
+    console.print(
+        f"{verb} {preview.slug}: {preview.recipients} subscribers {enrolled}; {_describe(preview)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if now and not dry_run and preview.recipients:
+        console.print(
+            "the scheduler queues it at its next tick and the worker sends it "
+            "('wildmail run', or 'wildmail scheduler --once' then 'wildmail worker --until-idle')",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def pause(name: str = typer.Argument(..., help="Campaign name or slug.")) -> None:
