@@ -125,7 +125,9 @@ def _print_report(report: ImportReport, rejects: Path | None) -> None:
     if report.rejected + report.warned > 20:
         err_console.print(f"  ... and {report.rejected + report.warned - 20} more", highlight=False)
     if rejects is not None and report.rejected + report.warned:
-        console.print(f"rejected rows (and rows with warnings) written to {rejects}", highlight=False)
+        console.print(
+            f"rejected rows (and rows with warnings) written to {rejects}", highlight=False, soft_wrap=True
+        )
 
 
 @app.command("import")
@@ -135,8 +137,13 @@ def import_(
     status: Annotated[str, typer.Option(help="Status of new subscribers: active or pending.")] = "active",
     dry_run: Annotated[bool, typer.Option(help="Check and count, change nothing.")] = False,
     rejects: Annotated[
-        Path | None, typer.Option(help="Write rejected rows (with reasons) to this CSV.")
+        Path | None,
+        typer.Option(
+            help="Write rejected rows and rows with warnings (with reasons) to this CSV "
+            "[default: NAME.rejects.csv beside the input, when there are any]."
+        ),
     ] = None,
+    no_rejects: Annotated[bool, typer.Option("--no-rejects", help="Write no rejects file.")] = False,
     encoding: Annotated[
         str,
         typer.Option(help="The file's text encoding, e.g. latin-1 or cp1252 for older spreadsheet exports."),
@@ -154,6 +161,9 @@ def import_(
         fail(f"--encoding: unknown encoding {encoding!r} (try utf-8, latin-1 or cp1252)")
     ctx = context()
     source: Path | BinaryIO = sys.stdin.buffer if str(file) == "-" else file
+    beside = rejects is None and not no_rejects and source is file and file.is_file()
+    if beside:
+        rejects = file.with_name(f"{file.name.removesuffix('.csv')}.rejects.csv")
     out = None
     try:
         out = rejects.open("w", encoding="utf-8", newline="") if rejects is not None else None
@@ -178,6 +188,9 @@ def import_(
     finally:
         if out is not None:
             out.close()
+    if beside and rejects is not None and not report.rejected + report.warned:
+        rejects.unlink(missing_ok=True)  # nothing to report: no empty (or stale) rejects file beside it
+        rejects = None
     _print_report(report, rejects)
     if report.valid == 0:
         name = "standard input" if source is not file else str(file)
