@@ -35,6 +35,7 @@ from campaigns.slugs import slugify
 from campaigns.splitter import SeriesPlan, split_article
 from campaigns.templates import TemplateProblem
 from campaigns.timetable import zone
+from delivery.alerts import relay_alerts
 from delivery.compose import build_message
 from delivery.enqueue import reschedule_overdue
 from delivery.message import Sender, mailbox
@@ -513,10 +514,14 @@ class CampaignStatusReport:
     positions: dict[int, int] = field(default_factory=dict)
     deliveries: dict[str, int] = field(default_factory=dict)
     next_sends: list[tuple[datetime, int]] = field(default_factory=list)
+    more_sends: int = 0  # send times after those in ``next_sends``
+    more_people: int = 0  # subscribers due at them
+    alerts: list[str] = field(default_factory=list)  # relay trouble (see delivery.alerts)
 
 
-def campaign_status(ctx: AppContext, slug: str, upcoming: int = 5) -> CampaignStatusReport:
-    """Enrolments by state and position, deliveries by state, and the next send times."""
+def campaign_status(ctx: AppContext, slug: str, upcoming: int | None = 5) -> CampaignStatusReport:
+    """Enrolments by state and position, deliveries by state, the next ``upcoming`` send times
+    (all when None; how many more there are otherwise) and relay alerts."""
     with ctx.session() as s:
         c = get_campaign(s, slug)
         report = CampaignStatusReport(slug=c.slug, status=c.status)
@@ -534,14 +539,21 @@ def campaign_status(ctx: AppContext, slug: str, upcoming: int = 5) -> CampaignSt
             select(Delivery.state, func.count()).where(Delivery.campaign_id == c.id).group_by(Delivery.state)
         )
         report.deliveries = {state: n for state, n in rows}
-        rows = s.execute(
-            select(Enrolment.next_send_at, func.count())
-            .where(*active, Enrolment.next_send_at.is_not(None))
-            .group_by(Enrolment.next_send_at)
-            .order_by(Enrolment.next_send_at)
-            .limit(upcoming)
-        )
-        report.next_sends = [(when, n) for when, n in rows]
+        sends = [
+            (when, n)
+            for when, n in s.execute(
+                select(Enrolment.next_send_at, func.count())
+                .where(*active, Enrolment.next_send_at.is_not(None))
+                .group_by(Enrolment.next_send_at)
+                .order_by(Enrolment.next_send_at)
+            )
+        ]
+        shown = sends if upcoming is None else sends[:upcoming]
+        report.next_sends = shown
+        report.more_sends = len(sends) - len(shown)
+        report.more_people = sum(n for _, n in sends[len(shown) :])
+        campaign_id = c.id
+    report.alerts = relay_alerts(ctx, campaign_id)
     return report
 
 

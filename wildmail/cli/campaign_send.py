@@ -12,7 +12,6 @@ from datetime import date
 from typing import TypeVar
 
 import typer
-from rich.table import Table
 
 from delivery.lifecycle import (
     CampaignError,
@@ -28,6 +27,7 @@ from delivery.lifecycle import test_send as send_test
 from delivery.smtp_transport import SmtpTransport
 from delivery.transport import SendFailure
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
+from wildmail.cli.tables import Grid, print_grid
 from wildmail.core.context import AppContext
 from wildmail.core.settings import SettingsError
 
@@ -120,25 +120,34 @@ def resume(name: str = typer.Argument(..., help="Campaign name or slug.")) -> No
 def status(
     name: str = typer.Argument(..., help="Campaign name or slug."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    show_all: bool = typer.Option(False, "--all", help="Every upcoming send time, not the first 5."),
 ) -> None:
-    """How many are enrolled, at which position, deliveries by state, next sends."""
-    report = _on_campaign(campaign_status, name)
+    """How many are enrolled, at which position, deliveries by state, next sends, relay alerts."""
+    report = _on_campaign(lambda ctx, slug: campaign_status(ctx, slug, None if show_all else 5), name)
     if as_json:
         data = dict(report.__dict__)
         data["next_sends"] = [[when.isoformat(), n] for when, n in report.next_sends]
         typer.echo(json.dumps(data, indent=2))
         return
     console.print(f"[bold]{report.slug}[/]: {report.status}", highlight=False)
-    table = Table("what", "value")
+    for alert in report.alerts:
+        console.print(f"[bold red]alert:[/] {alert}", highlight=False, soft_wrap=True)
+    grid = Grid("", ["what", "value"], right={1})
     for state, n in sorted(report.enrolments.items()):
-        table.add_row(f"enrolments {state}", str(n))
+        grid.add(f"enrolments {state}", str(n))
     for pos, n in sorted(report.positions.items()):
-        table.add_row(f"next email {pos}", str(n))
+        grid.add(f"next email {pos}", str(n))
     for state, n in sorted(report.deliveries.items()):
-        table.add_row(f"deliveries {state}", str(n))
+        grid.add(f"deliveries {state}", str(n))
     for when, n in report.next_sends:
-        table.add_row(f"next send {when:%Y-%m-%d %H:%M} UTC", str(n))
-    console.print(table)
+        grid.add(f"next send {when:%Y-%m-%d %H:%M} UTC", str(n))
+    print_grid(console, grid)
+    if report.more_sends:
+        console.print(
+            f"... and {report.more_sends} later send times for {report.more_people} subscribers"
+            " (--all lists them)",
+            highlight=False,
+        )
 
 
 def test_send(

@@ -10,7 +10,6 @@ from typing import Annotated, BinaryIO
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from sqlalchemy.orm import Session
 
 from subscribers import lifecycle, optin, privacy
@@ -20,6 +19,7 @@ from subscribers.lifecycle import UnknownList
 from subscribers.models import ConsentSource, Subscriber
 from subscribers.queries import consent_history, lists_with_counts
 from wildmail.cli.common import EXIT_FAILURE, console, context, err_console, fail
+from wildmail.cli.tables import Grid, print_grid
 from wildmail.runtime.mailer import MailError, send_one
 
 app = typer.Typer(help="Subscribers: lists, add, import, export, show, forget.", no_args_is_help=True)
@@ -38,10 +38,10 @@ def lists() -> None:
     """Show every list with its opt-in mode and member count."""
     ctx = context()
     with ctx.session() as session:
-        table = Table("slug", "name", "opt-in", "members")
+        grid = Grid("", ["slug", "name", "opt-in", "members"], right={3})
         for lst, members in lists_with_counts(session, order_by="slug"):
-            table.add_row(lst.slug, lst.name, "double" if lst.double_opt_in else "single", str(members))
-    console.print(table)
+            grid.add(lst.slug, lst.name, "double" if lst.double_opt_in else "single", str(members))
+    print_grid(console, grid)
 
 
 @app.command("list-create")
@@ -234,15 +234,15 @@ def show(email: str) -> None:
         console.print(f"suppressed: {'yes' if lifecycle.is_suppressed(session, sub.email) else 'no'}")
         for key, value in sorted((sub.attributes or {}).items()):
             console.print(f"  {key}: {value}", highlight=False)
-        table = Table("when", "from", "to", "source")
+        grid = Grid("", ["when", "from", "to", "source"])
         for event in consent_history(session, sub.id):
-            table.add_row(
+            grid.add(
                 event.at.isoformat(timespec="seconds"),
                 event.from_status or "-",
                 event.to_status,
                 event.source,
             )
-        console.print(table)
+        print_grid(console, grid)
 
 
 @app.command("export-person")
