@@ -49,11 +49,11 @@ def cli(settings, monkeypatch):
     console.width = saved
 
 
-def assert_fits(text: str, width: int) -> None:
+def assert_fits(text: str, width: int, what: object = "") -> None:
     lines = text.splitlines()
     assert lines, "nothing printed"
     too_long = [line for line in lines if len(line) > width]
-    assert not too_long, f"{len(too_long)} lines wider than {width}: {too_long[:3]}"
+    assert not too_long, f"{what}: {len(too_long)} lines wider than {width}: {too_long[:3]}"
 
 
 COMMANDS = [
@@ -79,7 +79,7 @@ def test_every_table_fits_the_terminal(cli, engine, ctx, tmp_path, width) -> Non
     outputs = {args: cli(width, *args) for args in COMMANDS}
     outputs[("campaign", "split")] = cli(width, "campaign", "split", str(article))
     for args, text in outputs.items():
-        assert_fits(text, width), args
+        assert_fits(text, width, args)
     figures = outputs[("stats", "leopard")]
     for label in ("Human opens", "Machine opens", "Donation CTR", "All emails", "60.0%"):
         assert label in figures
