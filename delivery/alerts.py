@@ -8,24 +8,24 @@ from datetime import datetime
 
 from delivery import ratelimit
 from delivery.queue_state import queue_state
-from wildmail.core.context import AppContext
+from wildmail.core.store import Store
 
 
 def _at(when: datetime | None) -> str:
     return f"{when:%Y-%m-%d %H:%M:%S} UTC" if when is not None else "later"
 
 
-def relay_alerts(ctx: AppContext, campaign_id: int | None = None) -> list[str]:
+def relay_alerts(store: Store, campaign_id: int | None = None) -> list[str]:
     """Why mail is not going out, one line each (empty when nothing is wrong)."""
-    now = ctx.clock.now()
+    now = store.clock.now()
     alerts = []
-    for relay in ratelimit.relay_statuses(ctx):
+    for relay in ratelimit.relay_statuses(store):
         if relay.paused(now):
             reason = relay.alert or relay.last_reply or "no reason recorded"
             alerts.append(f"relay {relay.name} is paused until {_at(relay.backoff_until)}: {reason}")
         elif relay.alert:
             alerts.append(f"relay {relay.name}: {relay.alert} (since {_at(relay.alert_since)})")
-    waiting = queue_state(ctx.engine, now, campaign_id)
+    waiting = queue_state(store.engine, now, campaign_id)
     if waiting.retrying:
         alerts.append(
             f"{waiting.retrying} deliveries could not be sent and wait for a retry, the next at "

@@ -36,12 +36,12 @@ def test_now_makes_email_1_due_at_once_and_later_emails_weekly_from_it(ctx, cloc
     assert campaign_status(ctx, "leopard").status == "draft"  # the preview changed nothing
 
     assert schedule_campaign(ctx, "leopard", start=now) == 2
-    assert tick(ctx).queued == 2
+    assert tick(ctx, ctx.message_ids).queued == 2
     assert {(r.subscriber_id, r.position, r.queued_at) for r in queued(ctx)} == {(i, 1, now) for i in ids}
     assert campaign_status(ctx, "leopard").status == "running"
     for week in (1, 2):
         clock.set(MONDAY_0800 + timedelta(weeks=week, hours=1))
-        tick(ctx)
+        tick(ctx, ctx.message_ids)
     rows = queued(ctx)
     assert [r.queued_at for r in rows if r.subscriber_id == ids[0]] == [
         now,
@@ -66,9 +66,9 @@ def test_a_start_day_gives_the_first_slot_on_or_after_it_in_each_zone(ctx, clock
     assert preview.first_send == datetime(2026, 1, 13, 8, tzinfo=UTC)  # 09:00 in Paris
     assert preview.last_first_send == datetime(2026, 1, 13, 9, tzinfo=UTC)
     assert schedule_campaign(ctx, "leopard", start=date(2026, 1, 8)) == 2
-    assert tick(ctx).queued == 0
+    assert tick(ctx, ctx.message_ids).queued == 0
     clock.set(datetime(2026, 1, 13, 9, tzinfo=UTC))
-    assert tick(ctx).queued == 2
+    assert tick(ctx, ctx.message_ids).queued == 2
 
 
 def test_a_start_day_in_the_past_or_a_running_campaign_is_refused(ctx, clock, backend):

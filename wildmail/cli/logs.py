@@ -17,8 +17,8 @@ from typing import Any
 
 import typer
 
-from wildmail.core.context import AppContext
 from wildmail.core.redaction import mask_url
+from wildmail.runtime.context import AppContext
 
 
 class LogFormat(enum.StrEnum):

@@ -142,7 +142,10 @@ def register(app: typer.Typer) -> None:
         stop = threading.Event()
         banner(["worker"], ctx, sessions=concurrency)
         run_until_stopped(
-            flag, stop, lambda: run_workers(ctx, factory, concurrency, stop, config), _announce_stop
+            flag,
+            stop,
+            lambda: run_workers(ctx, factory, ctx.sender(), concurrency, stop, config),
+            _announce_stop,
         )
         ctx.close()
 
@@ -176,7 +179,7 @@ def register(app: typer.Typer) -> None:
         )
         workers = threading.Thread(
             target=run_workers,
-            args=(ctx, _transport_factory(ctx, None), concurrency, stop, config),
+            args=(ctx, _transport_factory(ctx, None), ctx.sender(), concurrency, stop, config),
             daemon=True,
         )
         workers.start()
@@ -203,7 +206,7 @@ def _tick_once(log_format: LogFormat) -> None:
         if not lock.acquire():
             console.print("another scheduler is running and ticks for this database; nothing done")
             return
-        report = tick(ctx)
+        report = tick(ctx, ctx.message_ids)
     finally:
         lock.release()
         ctx.close()

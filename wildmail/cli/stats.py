@@ -16,7 +16,7 @@ from stats.report import UnknownCampaign, campaign_report, overview
 from stats.rollup import SETTLE
 from wildmail.cli.common import console, context, err_console, fail
 from wildmail.cli.tables import Grid, print_grid
-from wildmail.core.context import AppContext
+from wildmail.runtime.context import AppContext
 
 _COLUMNS = (
     ("Sent", "sent"), ("Delivered", "delivered"), ("Bounced", "bounced"), ("Unknown", "unknown"),

@@ -17,7 +17,7 @@ from delivery.transport import Transport
 from delivery.worker import Worker, WorkerConfig
 from wildmail.cli.common import EXIT_FAILURE, EXIT_OK
 from wildmail.cli.stopping import StopFlag
-from wildmail.core.context import AppContext
+from wildmail.runtime.context import AppContext
 
 log = logging.getLogger("wildmail.worker")
 
@@ -30,7 +30,7 @@ def drain(
     ctx: AppContext, make_transport: Callable[[], Transport], config: WorkerConfig, flag: StopFlag
 ) -> int:
     """One sending session until the outbox is idle, the relay is paused, or a signal; the exit code."""
-    worker = Worker(ctx, make_transport(), config)
+    worker = Worker(ctx, make_transport(), ctx.sender(), config)
     sent = 0
     paused_until = None
     reason = ""

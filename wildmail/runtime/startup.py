@@ -12,11 +12,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, NoSuchModu
 from campaigns.enrolment import enrol_on_activation
 from subscribers import events
 from wildmail.core.clock import Clock, SystemClock
-from wildmail.core.context import AppContext
 from wildmail.core.db import is_sqlite, make_engine
 from wildmail.core.redaction import mask_url
 from wildmail.core.settings import Settings, SettingsError, load_settings, setting_source
 from wildmail.runtime import migrate
+from wildmail.runtime.context import AppContext
 
 
 class SchemaOutOfDate(RuntimeError):
