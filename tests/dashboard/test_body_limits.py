@@ -102,7 +102,7 @@ def _read_answer(sock: socket.socket) -> tuple[int, str]:
 
 def _post(server: Server, path: str, blocks: Iterator[bytes], *, length: int | None = None) -> Answer:
     """POST ``blocks`` (chunked, or with a declared Content-Length) until the server answers."""
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=180)  # a busy machine imports slowly
     framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
     sock.sendall(
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nCookie: {server.cookies}\r\n"
