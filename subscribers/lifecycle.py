@@ -278,6 +278,50 @@ def leave_list(
     return True
 
 
+def pause(
+    session: Session, subscriber: Subscriber | int, until: datetime, source: ConsentSource | str, at: datetime
+) -> Subscriber:
+    """Stop every email to the subscriber until ``until`` (the tick queues nothing for them before
+    then); kept in the consent history, the status does not change."""
+    sub = _resolve(session, subscriber)
+    sub.paused_until = until
+    sub.updated_at = at
+    session.add(
+        ConsentEvent(
+            subscriber_id=sub.id,
+            from_status=sub.status,
+            to_status=sub.status,
+            source=str(source),
+            detail=f"paused until {until.date().isoformat()}",
+            at=at,
+        )
+    )
+    session.flush()
+    return sub
+
+
+def resume(session: Session, subscriber: Subscriber | int, source: ConsentSource | str, at: datetime) -> bool:
+    """End a pause now; True if one was running."""
+    sub = _resolve(session, subscriber)
+    if sub.paused_until is None or sub.paused_until <= at:
+        sub.paused_until = None
+        return False
+    sub.paused_until = None
+    sub.updated_at = at
+    session.add(
+        ConsentEvent(
+            subscriber_id=sub.id,
+            from_status=sub.status,
+            to_status=sub.status,
+            source=str(source),
+            detail="pause ended",
+            at=at,
+        )
+    )
+    session.flush()
+    return True
+
+
 class CannotLift(ValueError):
     """The suppression may not be lifted by an admin (or there is none)."""
 

@@ -101,7 +101,7 @@ def members_page(request: Request) -> Response:
         current=current,
         query=query,
         by=by.value,
-        status=status or "",
+        status_filter=status or "",
         statuses=STATUSES,
         next_url=next_url,
         first_url=first_url,
