@@ -67,8 +67,8 @@ def test_unbranded_settings_show_no_logo_or_privacy_link(client, ctx) -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("privacy_url", "javascript:alert(1)"), ("privacy_url", "/privacy"), ("logo_url", "//evil.example/x.png"),
-     ("logo_url", "ftp://x.example/logo.png")],
+    [("privacy_url", "javascript:alert(1)"), ("privacy_url", "/privacy"),
+     ("logo_url", "//evil.example/x.png"), ("logo_url", "ftp://x.example/logo.png")],
 )  # fmt: skip
 def test_bad_branding_urls_are_refused_naming_the_setting(key, value) -> None:
     with pytest.raises(SettingsError, match=f"WILDMAIL_{key.upper()}"):

@@ -11,7 +11,6 @@ get them too.
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlparse
