@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select, tuple_
+from sqlalchemy import ColumnElement, exists, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from subscribers.models import ListMembership, Subscriber, SubscriberStatus
@@ -148,7 +148,7 @@ def search_members(
             key = func.lower(Subscriber.name)
             conditions += _prefix_range(key, fold(prefix))
             if after is not None:
-                conditions.append(tuple_(key, Subscriber.id) > tuple_(after.key, after.id))
+                conditions.append(tuple_(key, Subscriber.id) > tuple_(literal(after.key), literal(after.id)))
             stmt = stmt.order_by(key, Subscriber.id)
     rows = session.execute(stmt.where(*conditions).limit(limit + 1)).all()
     members = [Member(*row) for row in rows[:limit]]

@@ -96,6 +96,7 @@ def test_marketer_unsubscribes_with_csrf(client, users, people, ctx) -> None:
     assert done.status_code == 303
     with Session(ctx.engine) as s:
         ana = s.get(Subscriber, people["ana"])
+        assert ana is not None
         assert ana.status == SubscriberStatus.UNSUBSCRIBED.value and lifecycle.is_suppressed(s, ana.email)
         detail = s.scalars(select(ConsentEvent.detail).order_by(ConsentEvent.id.desc())).first()
     assert detail == "by marketer@example.org (dashboard)"
@@ -112,6 +113,7 @@ def test_admin_forgets_only_with_the_typed_address(client, users, people, ctx) -
     assert post_form(client, url, f"{url}/forget", {"confirm": " Ana@Example.org "}).status_code == 303
     with Session(ctx.engine) as s:
         ana = s.get(Subscriber, people["ana"])
+        assert ana is not None
         assert ana.forgotten_at is not None and ana.email.startswith("forgotten-")
     assert client.get(url).status_code == 404
     assert "ana@example.org" not in client.get("/dashboard/subscribers").text
@@ -130,6 +132,7 @@ def test_admin_lifts_a_bounce_with_a_note(client, users, people, ctx) -> None:
     )
     with Session(ctx.engine) as s:
         bo = s.get(Subscriber, people["bo"])
+        assert bo is not None
         assert bo.status == "active" and not lifecycle.is_suppressed(s, bo.email)
         note = s.scalars(select(ConsentEvent.detail).order_by(ConsentEvent.id.desc())).first()
     assert note == "suppression lifted by admin@example.org (dashboard): relay incident 3 Jan"

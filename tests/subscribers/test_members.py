@@ -59,6 +59,7 @@ def test_browsing_is_newest_first_in_keyset_pages(engine, people) -> None:
 def test_address_prefix_search_in_address_order_across_pages(engine, people) -> None:
     with Session(engine) as s:
         first = search_members(s, query="  ANA", limit=2)
+        assert first.next_cursor is not None
         rest = search_members(s, query="ana", after=Cursor.decode(first.next_cursor.encode()), limit=2)
     # "a-nb@" and "anb@" do not start with "ana": byte order, whatever the database collation.
     assert _emails(first) == ["ana.lima@example.net", "ana@example.org"]
@@ -93,7 +94,9 @@ def test_list_and_status_filters(engine, people) -> None:
 def test_forgotten_people_are_not_listed(engine, people) -> None:
     ids, _ = people
     with Session(engine) as s, s.begin():
-        privacy.forget(s, s.get(Subscriber, ids["bo@example.org"]), NOW)
+        bo = s.get(Subscriber, ids["bo@example.org"])
+        assert bo is not None
+        privacy.forget(s, bo, NOW)
     with Session(engine) as s:
         assert "bo@example.org" not in _emails(search_members(s))
         assert search_members(s, query="forgotten").members == []

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from subscribers import lifecycle, optin
+from subscribers.models import Subscriber
 from wildmail.core.settings import Settings, SettingsError
 from wildmail.web.app import create_app
 
@@ -44,9 +45,7 @@ def test_subscribe_page_is_branded_and_in_plain_words(branded) -> None:
 def test_confirmation_page_names_the_list(branded, ctx) -> None:
     with Session(ctx.engine) as s, s.begin():
         lst = lifecycle.require_list(s, "amur-leopard")
-        sub = lifecycle.Subscriber(
-            email="ana@example.org", created_at=ctx.clock.now(), updated_at=ctx.clock.now()
-        )
+        sub = Subscriber(email="ana@example.org", created_at=ctx.clock.now(), updated_at=ctx.clock.now())
         s.add(sub)
         s.flush()
         url = optin.confirmation_url(ctx.settings, sub.id, lst.id, ctx.clock.now())

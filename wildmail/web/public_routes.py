@@ -143,7 +143,7 @@ def confirm_page(request: Request, token: str) -> HTMLResponse:
     ctx = _ctx(request)
     with ctx.session() as session:
         lst = optin.list_of_token(session, ctx.settings.secret, token, ctx.clock.now())
-        about = {"list_name": lst.name, "description": lst.description} if lst is not None else {}
+        about: dict[str, Any] = {"list_name": lst.name, "description": lst.description} if lst else {}
     return _page(request, "confirm.html", token=token, **about)
 
 
