@@ -169,7 +169,10 @@ def test_public_pages_signup_and_pause(server, page, people, ctx) -> None:
     page.goto(f"{server}/subscribe/amur-leopard?email=cy@example.org")
     assert page.inner_text("h1") == "Subscribe to Amur leopard"
     assert page.input_value("#email") == "cy@example.org"
-    assert page.locator("a", has_text="Privacy policy").get_attribute("href") == "https://wildlife.example/privacy"
+    assert (
+        page.locator("a", has_text="Privacy policy").get_attribute("href")
+        == "https://wildlife.example/privacy"
+    )
     _check(page, "public-subscribe")
     unsubscribe = tokens.unsubscribe_url(server, ctx.settings.secret, people["delivery"])
     page.goto(unsubscribe)
