@@ -13,6 +13,12 @@ count of the whole result.
   ``lower`` folds ASCII letters only on SQLite and under PostgreSQL's "C" collation, so the
   prefix is folded the same way here.
 
+A search within one list reads the search index and checks each row's membership, which stays
+cheap while the prefix's matches are mostly members. A list smaller than :data:`SMALL_LIST` is
+searched from its own members instead (at most that many rows by primary key, filtered here):
+otherwise a common prefix with few members in a small list would read every match of the prefix
+(measured in ``bench/members.py``: 50,000 index rows, 180 ms on SQLite, 540 ms on PostgreSQL).
+
 The page's cursor is the last row's sort key (:class:`Cursor`), passed back by the next request.
 Forgotten people are never listed (their row is an anonymous placeholder).
 """
@@ -30,7 +36,11 @@ from sqlalchemy.orm import Session
 from subscribers.models import ListMembership, Subscriber, SubscriberStatus
 
 PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
+SMALL_LIST = 5000  # below this many members a list is searched from its members (see above)
+ID_CHUNK = 1000
+MAX_PAGE_SIZE = 50
+SMALL_LIST = 5000  # below this many members a list is searched from its members (see above)
+ID_CHUNK = 10000
 # Above every code point: ``key < prefix + TOP`` holds for every key that starts with ``prefix``.
 TOP = "\U0010ffff"
 
@@ -107,6 +117,16 @@ def search_members(
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     prefix = query.strip()
+    if prefix and list_id is not None:
+        ids = list(
+            session.scalars(
+                select(ListMembership.subscriber_id)
+                .where(ListMembership.list_id == list_id)
+                .limit(SMALL_LIST)
+            )
+        )
+        if len(ids) < SMALL_LIST:
+            return _search_among(session, ids, prefix, by, status, after, limit)
     columns = (
         Subscriber.id,
         Subscriber.email,
@@ -162,6 +182,44 @@ def search_members(
         else:
             next_cursor = Cursor(last.id, fold(last.name))
     return MemberPage(members, next_cursor)
+
+
+def _search_among(
+    session: Session,
+    ids: list[int],
+    prefix: str,
+    by: SearchBy,
+    status: str | None,
+    after: Cursor | None,
+    limit: int,
+) -> MemberPage:
+    """:func:`search_members` over the subscribers ``ids`` (a small list): read by primary key,
+    matched and ordered here exactly as the indexes order them (code point order, ASCII folding)."""
+    conditions: list[ColumnElement[bool]] = [Subscriber.forgotten_at.is_(None)]
+    if status is not None:
+        conditions.append(Subscriber.status == SubscriberStatus(status).value)
+    wanted = prefix.lower() if by is SearchBy.EMAIL else fold(prefix)
+    found: list[tuple[tuple[str, int], Member]] = []
+    for start in range(0, len(ids), ID_CHUNK):
+        stmt = select(
+            Subscriber.id,
+            Subscriber.email,
+            Subscriber.name,
+            Subscriber.status,
+            Subscriber.created_at,
+            Subscriber.paused_until,
+        ).where(Subscriber.id.in_(ids[start : start + ID_CHUNK]), *conditions)
+        for row in session.execute(stmt):
+            member = Member(*row)
+            key = member.email if by is SearchBy.EMAIL else fold(member.name)
+            if key.startswith(wanted) and (after is None or (key, member.id) > (after.key, after.id)):
+                found.append(((key, member.id), member))
+    found.sort(key=lambda item: item[0])
+    members = [m for _, m in found[:limit]]
+    if len(found) <= limit:
+        return MemberPage(members, None)
+    last_key, last_id = found[limit - 1][0]
+    return MemberPage(members, Cursor(last_id, last_key))
 
 
 def full_scan_search(session: Session, query: str, limit: int = PAGE_SIZE) -> list[int]:

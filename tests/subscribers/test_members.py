@@ -133,3 +133,28 @@ def test_searches_read_an_index(engine, people, backend) -> None:
                 assert "INDEX" in plan and "TEMP B-TREE" not in plan, (kind, plan)
             else:
                 assert "Index Scan" in plan and "Sort" not in plan.replace("Sort Key", ""), (kind, plan)
+
+
+@pytest.mark.parametrize("by", [SearchBy.EMAIL, SearchBy.NAME])
+def test_small_list_search_pages_like_the_index_search(engine, people, monkeypatch, by) -> None:
+    """A small list is searched from its members (subscribers.members.SMALL_LIST): the same rows,
+    order and cursors as the index path, page after page."""
+    import subscribers.members as members_module
+
+    _, news = people
+
+    def pages(**kw) -> list[list[int]]:
+        out, after = [], None
+        with Session(engine) as s:
+            while True:
+                page = search_members(s, query="a", by=by, list_id=news, limit=1, after=after, **kw)
+                out.append([m.id for m in page.members])
+                if page.next_cursor is None:
+                    return out
+                after = page.next_cursor
+
+    from_members = pages()
+    monkeypatch.setattr(members_module, "SMALL_LIST", 1)  # every list counts as big: the index path
+    from_index = pages()
+    assert from_members == from_index and len(from_index) >= 2
+    assert pages(status="unsubscribed") == [[]]

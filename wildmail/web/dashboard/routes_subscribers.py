@@ -114,7 +114,7 @@ def members_page(request: Request) -> Response:
 @router.post("/dashboard/subscribers/lists/{slug}")
 async def describe_list(request: Request, slug: str) -> Response:
     """Save a list's display name and description (what subscribers read on the public pages)."""
-    require(request, CAN_EDIT)
+    user = require(request, CAN_EDIT)
     form = await form_of(request)
     ctx = ctx_of(request)
     try:
@@ -125,7 +125,6 @@ async def describe_list(request: Request, slug: str) -> Response:
     except lifecycle.UnknownList:
         return error_page(request, 404, "List not found", f"There is no list {slug!r}.")
     except InvalidValue as exc:
-        user = require(request, CAN_EDIT)
         return _page(
             request, "subscriber_problem.html", user, 400, message=f"Not saved: {exc}.", back=_list_url(slug)
         )
