@@ -185,6 +185,7 @@ def measure(name: str, url: str) -> dict[str, object]:
     with Session(engine) as s:  # a cursor 500 rows into a common prefix: a later page
         cursor = search_members(s, query="maria", limit=500).next_cursor
     cases["deep_page_address_search"] = lambda s: search_members(s, query="maria", after=cursor)
+    searches: list[float] = []
     for case, query in cases.items():
         ms, page = _median_ms(engine, query)
         if case == "search_address_prefix":
@@ -192,9 +193,11 @@ def measure(name: str, url: str) -> dict[str, object]:
         out[f"{case}_ms"] = ms
         out[f"{case}_vs_baseline"] = round(baseline_ms / ms, 1) if ms else None
         out[f"{case}_rows"] = len(page.members)
+        if case.startswith("search_"):
+            searches.append(ms)
     engine.dispose()
     print(f"{name}: {json.dumps(out)}", flush=True)
-    slowest = max(v for k, v in out.items() if k.startswith("search_") and k.endswith("_ms"))
+    slowest = max(searches)
     print(f"{name}: slowest search {slowest} ms (target < 100 ms at 1M subscribers)", flush=True)
     return out
 
