@@ -13,11 +13,14 @@ count of the whole result.
   ``lower`` folds ASCII letters only on SQLite and under PostgreSQL's "C" collation, so the
   prefix is folded the same way here.
 
-A search within one list reads the search index and checks each row's membership, which stays
-cheap while the prefix's matches are mostly members. A list smaller than :data:`SMALL_LIST` is
-searched from its own members instead (at most that many rows by primary key, filtered here):
-otherwise a common prefix with few members in a small list would read every match of the prefix
-(measured in ``bench/members.py``: 50,000 index rows, 180 ms on SQLite, 540 ms on PostgreSQL).
+A search within one list can be driven from either side: the search index, checking each match's
+membership (cost: the prefix's matches read until a page is full), or the list's members, read by
+primary key and matched here (cost: the list's size). Both sizes are counted up to
+:data:`COUNT_CAP` on their indexes (cheap), and the smaller side drives. Without that, a common
+prefix with few members in a small list read every match of the prefix (``bench/members.py``:
+50,000 index rows, 180 ms on SQLite, 540 ms on PostgreSQL). When both exceed the cap, the index
+drives: a page then needs about ``limit x subscribers / members`` probes, unless the list's members
+happen to avoid the prefix.
 
 The page's cursor is the last row's sort key (:class:`Cursor`), passed back by the next request.
 Forgotten people are never listed (their row is an anonymous placeholder).
@@ -30,16 +33,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Select, exists, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from subscribers.models import ListMembership, Subscriber, SubscriberStatus
 
 PAGE_SIZE = 50
-SMALL_LIST = 5000  # below this many members a list is searched from its members (see above)
+COUNT_CAP = 20_000  # sizes are counted up to this many index rows (see above)
 ID_CHUNK = 1000
 MAX_PAGE_SIZE = 50
-SMALL_LIST = 5000  # below this many members a list is searched from its members (see above)
+COUNT_CAP = 20_000  # sizes are counted up to this many index rows (see above)
 ID_CHUNK = 10000
 # Above every code point: ``key < prefix + TOP`` holds for every key that starts with ``prefix``.
 TOP = "\U0010ffff"
@@ -101,6 +104,19 @@ def _prefix_range(column: Any, prefix: str) -> list[ColumnElement[bool]]:
     return [column >= prefix, column < prefix + TOP]
 
 
+def _matching(prefix: str, by: SearchBy) -> Select[tuple[int]]:
+    """Ids whose address or name starts with ``prefix``, read from the search index alone."""
+    if by is SearchBy.EMAIL:
+        return select(Subscriber.id).where(*_prefix_range(Subscriber.email, prefix.lower()))
+    return select(Subscriber.id).where(*_prefix_range(func.lower(Subscriber.name), fold(prefix)))
+
+
+def _count_upto(session: Session, stmt: Select[tuple[int]], cap: int | None = None) -> int:
+    """How many rows ``stmt`` has, counting no further than ``cap`` (default :data:`COUNT_CAP`)."""
+    limited = stmt.limit(COUNT_CAP if cap is None else cap).subquery()
+    return int(session.scalar(select(func.count()).select_from(limited)) or 0)
+
+
 def search_members(
     session: Session,
     *,
@@ -118,14 +134,10 @@ def search_members(
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     prefix = query.strip()
     if prefix and list_id is not None:
-        ids = list(
-            session.scalars(
-                select(ListMembership.subscriber_id)
-                .where(ListMembership.list_id == list_id)
-                .limit(SMALL_LIST)
-            )
-        )
-        if len(ids) < SMALL_LIST:
+        of_list = select(ListMembership.subscriber_id).where(ListMembership.list_id == list_id)
+        size = _count_upto(session, of_list)
+        if size < COUNT_CAP and size < _count_upto(session, _matching(prefix, by)):
+            ids = list(session.scalars(of_list))
             return _search_among(session, ids, prefix, by, status, after, limit)
     columns = (
         Subscriber.id,

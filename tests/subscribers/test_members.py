@@ -137,8 +137,8 @@ def test_searches_read_an_index(engine, people, backend) -> None:
 
 @pytest.mark.parametrize("by", [SearchBy.EMAIL, SearchBy.NAME])
 def test_small_list_search_pages_like_the_index_search(engine, people, monkeypatch, by) -> None:
-    """A small list is searched from its members (subscribers.members.SMALL_LIST): the same rows,
-    order and cursors as the index path, page after page."""
+    """A list smaller than the prefix's matches is searched from its members: the same rows, order
+    and cursors as the index path, page after page."""
     import subscribers.members as members_module
 
     _, news = people
@@ -154,7 +154,7 @@ def test_small_list_search_pages_like_the_index_search(engine, people, monkeypat
                 after = page.next_cursor
 
     from_members = pages()
-    monkeypatch.setattr(members_module, "SMALL_LIST", 1)  # every list counts as big: the index path
+    monkeypatch.setattr(members_module, "COUNT_CAP", 1)  # every list counts as big: the index path
     from_index = pages()
     assert from_members == from_index and len(from_index) >= 2
     assert pages(status="unsubscribed") == [[]]
