@@ -154,7 +154,29 @@ def test_small_list_search_pages_like_the_index_search(engine, people, monkeypat
                 after = page.next_cursor
 
     from_members = pages()
-    monkeypatch.setattr(members_module, "COUNT_CAP", 1)  # every list counts as big: the index path
+    monkeypatch.setattr(members_module, "MEMBER_SCAN", 0)  # every list counts as big: the index path
     from_index = pages()
     assert from_members == from_index and len(from_index) >= 2
     assert pages(status="unsubscribed") == [[]]
+
+
+def test_filtered_search_checks_a_bounded_number_of_matches_per_page(engine, people, monkeypatch) -> None:
+    """With a list filter on a big list (index path) and SCAN_CAP matches per page, a page that
+    runs out of matches is partial and its cursor continues the search: nothing is skipped."""
+    import subscribers.members as members_module
+
+    _, news = people
+    monkeypatch.setattr(members_module, "MEMBER_SCAN", 0)
+    monkeypatch.setattr(members_module, "SCAN_CAP", 2)
+    seen, partial, after = [], 0, None
+    with Session(engine) as s:
+        while True:
+            page = search_members(s, query="a", list_id=news, limit=5, after=after)
+            seen += _emails(page)
+            partial += page.partial
+            if page.next_cursor is None:
+                break
+            after = page.next_cursor
+    # matches of "a" in address order: a-nb, ana.lima (both on the other list), ana, anabel, anb
+    assert seen == ["ana@example.org", "anabel@example.org", "anb@example.org"]
+    assert partial >= 2
