@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlparse
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -43,6 +44,14 @@ class WebApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._shortcut(scope, receive, send)
+
+
+def logo_origin(logo_url: str) -> str:
+    """The origin of a logo on another site (for the pages' image policy); "" for a path on ours."""
+    parsed = urlparse(logo_url)
+    return (
+        f"{parsed.scheme}://{parsed.netloc}" if parsed.scheme in ("http", "https") and parsed.netloc else ""
+    )
 
 
 def create_app(ctx: AppContext, body_limits: BodyLimits | None = None) -> WebApp:
@@ -78,5 +87,6 @@ def create_app(ctx: AppContext, body_limits: BodyLimits | None = None) -> WebApp
     def healthz() -> str:
         return "ok"
 
-    shortcut = tracking_routes.TrackingShortcut(SecurityHeaders(BodyLimit(api, body_limits or BodyLimits())))
+    limited = BodyLimit(api, body_limits or BodyLimits())
+    shortcut = tracking_routes.TrackingShortcut(SecurityHeaders(limited, logo_origin(ctx.settings.logo_url)))
     return WebApp(api, shortcut)

@@ -73,13 +73,16 @@ async def create_list(request: Request) -> Response:
     form = await form_of(request)
     ctx = ctx_of(request)
     slug, name = str(form.get("slug") or "").strip(), str(form.get("name") or "").strip()
+    description = str(form.get("description") or "")[:4000]
     try:
         with write_transaction(ctx.engine) as s:
             lifecycle.create_list(
-                s, slug, name or None, double_opt_in=bool(form.get("double_opt_in")), at=ctx.clock.now()
-            )
+                s, slug, name or None, double_opt_in=bool(form.get("double_opt_in")), at=ctx.clock.now(),
+                description=description,
+            )  # fmt: skip
     except ValueError as exc:
-        return _lists_page(request, 400, error=f"List not created: {exc}", form={"slug": slug, "name": name})
+        kept = {"slug": slug, "name": name, "description": description}
+        return _lists_page(request, 400, error=f"List not created: {exc}", form=kept)
     return done("/dashboard/lists", "list")
 
 
