@@ -55,6 +55,18 @@ def _apply_segment(query: Select[Any], campaign: Campaign) -> Select[Any]:
     return query.where(segment_clause(campaign.segment))
 
 
+def members_by_zone(conn: Conn, campaign: Campaign) -> dict[str, int]:
+    """How many members :func:`enrol_members` would enrol now, per effective time zone name."""
+    if campaign.list_id is None:
+        return {}
+    members = _members(campaign).where(
+        ~exists().where(and_(Enrolment.subscriber_id == Subscriber.id, Enrolment.campaign_id == campaign.id))
+    )
+    tz_expr = func.coalesce(Subscriber.timezone, campaign.timezone)
+    rows = conn.execute(members.with_only_columns(tz_expr, func.count()).group_by(tz_expr))
+    return {raw: n for raw, n in rows}
+
+
 def enrol_members(conn: Conn, campaign: Campaign, now: datetime, subscriber_id: int | None = None) -> int:
     """Enrol every active member not yet enrolled (or only ``subscriber_id``); returns rows added.
 

@@ -13,6 +13,7 @@ nothing. Functions taking an ``AppContext`` run their own transaction. User mist
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,19 +22,21 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from campaigns import templates
 from campaigns.article import Article, ArticleError, parse_article_text, read_article_file
 from campaigns.compiling import compile_campaign, compile_email
-from campaigns.enrolment import enrol_members
+from campaigns.enrolment import enrol_members, members_by_zone, timetable_of
+from campaigns.markup import plain_text, text_as_markdown
 from campaigns.models import Campaign, CampaignMode, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.preview import PreviewEmail, preview_emails
 from campaigns.render import ENGINES, RenderError
 from campaigns.slugs import slugify
-from campaigns.splitter import SeriesPlan, split_article
+from campaigns.splitter import WORDS_PER_MINUTE, SeriesPlan, split_article
 from campaigns.templates import TemplateProblem
+from campaigns.timetable import zone
 from delivery.compose import build_message
 from delivery.enqueue import reschedule_overdue
 from delivery.message import Sender, mailbox
@@ -258,6 +261,34 @@ def _one_line(value: str, field_name: str, limit: int) -> str:
     return value
 
 
+BODY_MAX_CHARS = 100_000
+
+
+def email_body(campaign: Campaign, email: Email) -> str:
+    """The email's body as the editor shows it: its paragraphs with a blank line between them."""
+    return "\n\n".join(email.paragraphs)
+
+
+def _paragraphs(body: str) -> list[str]:
+    if len(body) > BODY_MAX_CHARS:
+        raise CampaignError(f"body is {len(body):,} characters, the limit is {BODY_MAX_CHARS:,}")
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text)]
+    paragraphs = [p.rstrip() for p in paragraphs if p.strip()]
+    if not paragraphs:
+        raise CampaignError("body cannot be empty")
+    return paragraphs
+
+
+def _as_markdown(campaign: Campaign) -> None:
+    """Turn a plain-text campaign's paragraphs into Markdown that renders the same (once)."""
+    if campaign.source_format == "markdown":
+        return
+    for other in campaign.emails:
+        other.paragraphs = [text_as_markdown(p) for p in other.paragraphs]
+    campaign.source_format = "markdown"
+
+
 def edit_email(
     session: Session,
     settings: Settings,
@@ -266,22 +297,82 @@ def edit_email(
     *,
     subject: str | None = None,
     preheader: str | None = None,
+    body: str | None = None,
     now: datetime | None = None,
 ) -> Email:
-    """Change an email's subject and/or preheader and recompile it (links keep their ids)."""
+    """Change an email's subject, preheader and/or body (Markdown) and recompile it.
+
+    Links keep their ids. Editing the body of a plain-text campaign first turns every email of it
+    into Markdown that renders the same, so the body is Markdown from then on.
+    """
     email = get_email(campaign, position)
     if subject is not None:
         subject = _one_line(subject, "subject", 300)
         if not subject:
             raise CampaignError("subject cannot be empty")
+    if preheader is not None:
+        preheader = _one_line(preheader, "preheader", 300)
+    paragraphs = _paragraphs(body) if body is not None else None
+    if subject is not None:
         email.subject = subject
     if preheader is not None:
-        email.preheader = _one_line(preheader, "preheader", 300)
+        email.preheader = preheader
+    if paragraphs is not None and paragraphs != list(email.paragraphs):
+        _as_markdown(campaign)
+        email.paragraphs = paragraphs
+        words = sum(len(plain_text(p, "markdown").split()) for p in paragraphs)
+        email.word_count = words
+        email.reading_minutes = max(1, math.ceil(words / WORDS_PER_MINUTE))
     now = now or datetime.now(UTC)
     compile_email(campaign, email, settings, now)
     campaign.updated_at = now
     session.flush()
     return email
+
+
+_COPIED_COLUMNS = (
+    *("source_name", "source_text", "source_format", "list_id", "segment", "mode", "cadence_days"),
+    *("send_weekday", "send_hour", "timezone", "donation_url", "donation_text", "template"),
+    *("render_engine", "track_identity", "stop_donation_after_click", "grace_hours", "min_gap_hours"),
+)
+
+
+def duplicate_campaign(
+    session: Session, settings: Settings, campaign: Campaign, name: str, now: datetime
+) -> Campaign:
+    """A new draft copy of ``campaign`` named ``name``: its emails as edited, its timetable and
+    list, no start date, nothing enrolled or sent."""
+    slug = slugify(" ".join(name.split()))
+    if not slug:
+        raise CampaignError("campaign name needs at least one letter or digit")
+    if session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
+        raise CampaignError(f"a campaign named {slug!r} already exists")
+    copied = {column: getattr(campaign, column) for column in _COPIED_COLUMNS}
+    copy = Campaign(
+        **copied,
+        slug=slug,
+        title=" ".join(name.split()),
+        status=CampaignStatus.DRAFT.value,
+        start_date=None,
+        created_at=now,
+        updated_at=now,
+    )
+    for email in campaign.emails:
+        copy.emails.append(
+            Email(
+                position=email.position,
+                title=email.title,
+                subject=email.subject,
+                preheader=email.preheader,
+                paragraphs=list(email.paragraphs),
+                word_count=email.word_count,
+                reading_minutes=email.reading_minutes,
+            )
+        )
+    compile_campaign(copy, settings, now)
+    session.add(copy)
+    session.flush()
+    return copy
 
 
 def has_deliveries(session: Session, campaign_id: int) -> bool:
@@ -321,6 +412,8 @@ def email_preview(ctx: AppContext, slug: str, position: int) -> tuple[Campaign, 
     with ctx.session() as s:
         campaign = get_campaign(s, slug)
         email = get_email(campaign, position)
+        if not email.compiled_html:
+            raise CampaignError(f"email {position} of {campaign.slug!r} is not compiled yet")
         item = next(p for p in preview_emails(campaign, ctx.settings) if p.position == position)
         s.expunge_all()
     return campaign, email, item
@@ -370,8 +463,72 @@ def set_timetable(
         campaign.updated_at = ctx.clock.now()
 
 
-def schedule_campaign(ctx: AppContext, slug: str) -> int:
-    """Schedule a draft (or paused-before-start) campaign and enrol its list; returns enrolled count."""
+@dataclass(frozen=True)
+class SchedulePreview:
+    """What scheduling would do, for the confirmation step: who gets email 1, and when.
+
+    ``first_send``/``last_first_send`` are the earliest and latest first sends over the
+    recipients' time zones (the same instant when everyone shares one zone, or when sending now).
+    """
+
+    slug: str
+    title: str
+    list_name: str
+    recipients: int
+    first_send: datetime
+    last_first_send: datetime
+    now: bool
+    timezone: str
+
+
+def _check_schedulable(s: Session, c: Campaign, slug: str) -> None:
+    if c.status in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
+        raise CampaignError(f"campaign {slug!r} is already {c.status}")
+    if c.status == CampaignStatus.FINISHED.value:
+        raise CampaignError(f"campaign {slug!r} is finished")
+    if c.list_id is None:
+        raise CampaignError(f"campaign {slug!r} has no subscriber list")
+
+
+def schedule_preview(ctx: AppContext, slug: str, *, now_send: bool = False) -> SchedulePreview:
+    """How many people email 1 would go to and when, without changing anything.
+
+    ``now_send``: email 1 goes out at once (:func:`schedule_campaign` with ``start="now"``);
+    otherwise at each recipient's first slot of the timetable (not before the start date).
+    Raises :class:`CampaignError` when the campaign cannot be scheduled.
+    """
+    now = ctx.clock.now()
+    with ctx.session() as s:
+        c = get_campaign(s, slug)
+        _check_schedulable(s, c, slug)
+        list_name = s.scalar(select(SubscriberList.name).where(SubscriberList.id == c.list_id)) or ""
+        zones = members_by_zone(s, c)
+        timetable = timetable_of(c)
+        start = c.start_date
+        firsts = [
+            now if now_send else timetable.first_send(now, start, zone(raw, c.timezone)) for raw in zones
+        ] or [now if now_send else timetable.first_send(now, start, zone(c.timezone))]
+        return SchedulePreview(
+            slug=c.slug,
+            title=c.title,
+            list_name=list_name,
+            recipients=sum(zones.values()),
+            first_send=min(firsts),
+            last_first_send=max(firsts),
+            now=now_send,
+            timezone=c.timezone,
+        )
+
+
+def schedule_campaign(ctx: AppContext, slug: str, start: str | None = None) -> int:
+    """Schedule a draft (or paused-before-start) campaign and enrol its list; returns enrolled count.
+
+    ``start="now"`` makes email 1 due at once for everyone enrolled (the next tick queues it);
+    later emails keep the cadence from that first send. Otherwise email 1 goes out at each
+    subscriber's first slot of the timetable.
+    """
+    if start not in (None, "now"):
+        raise CampaignError(f"start must be 'now' or left out, got {start!r}")
     now = ctx.clock.now()
     if not is_sqlite(ctx.engine):
         # Fresh, committed statistics after a bulk import, so the bulk enrolment gets hash joins
@@ -381,12 +538,7 @@ def schedule_campaign(ctx: AppContext, slug: str) -> int:
             conn.commit()
     with write_transaction(ctx.engine) as s:
         c = get_campaign(s, slug)
-        if c.status in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
-            raise CampaignError(f"campaign {slug!r} is already {c.status}")
-        if c.status == CampaignStatus.FINISHED.value:
-            raise CampaignError(f"campaign {slug!r} is finished")
-        if c.list_id is None:
-            raise CampaignError(f"campaign {slug!r} has no subscriber list")
+        _check_schedulable(s, c, slug)
         emails = s.execute(select(Email.position, Email.compiled_html).where(Email.campaign_id == c.id)).all()
         if not emails:
             raise CampaignError(f"campaign {slug!r} has no emails")
@@ -397,7 +549,19 @@ def schedule_campaign(ctx: AppContext, slug: str) -> int:
         c.start_date = c.start_date or now.date()
         c.updated_at = now
         c.paused_at = None
-        return enrol_members(s, c, now)
+        enrolled = enrol_members(s, c, now)
+        if start == "now":
+            s.execute(
+                update(Enrolment)
+                .where(
+                    Enrolment.campaign_id == c.id,
+                    Enrolment.status == EnrolmentStatus.ACTIVE.value,
+                    Enrolment.next_position == 1,
+                )
+                .values(next_send_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        return enrolled
 
 
 def pause_campaign(ctx: AppContext, slug: str) -> None:

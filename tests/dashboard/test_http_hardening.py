@@ -81,6 +81,7 @@ def site(client, users, ctx, seed_article) -> Site:
         "confirm": confirm,
         "position": "1",
         "action": "pause",
+        "job_id": "no-such-job",
     }
     return Site(client, values, "friends", "leopard-series")
 
