@@ -133,7 +133,7 @@ def timeline_svg(buckets: Sequence[Bucket], title: str = "Activity per day", hou
             )
     every = max(1, math.ceil(n / 6))  # at most six dates under the axis, none overlapping
     for i, b in enumerate(buckets):
-        if i % every == 0:
+        if (n - 1 - i) % every == 0:  # counted from the end: the latest bucket is always labelled
             x, _ = xy(i, 0)
             text = f"{b.start:%d %b %H:00}" if hourly else f"{b.start:%d %b}"
             out.append(
