@@ -136,8 +136,9 @@ def timeline_svg(buckets: Sequence[Bucket], title: str = "Activity per day", hou
         if (n - 1 - i) % every == 0:  # counted from the end: the latest bucket is always labelled
             x, _ = xy(i, 0)
             text = f"{b.start:%d %b %H:00}" if hourly else f"{b.start:%d %b}"
+            anchor = "end" if x > WIDTH - RIGHT - 30 else "middle"  # the last date stays inside the card
             out.append(
-                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="10" text-anchor="middle" '
+                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="10" text-anchor="{anchor}" '
                 f'fill="#55645a">{escape(text)}</text>'
             )
     out.append(_legend([(label, colour) for _, label, colour in SERIES]))

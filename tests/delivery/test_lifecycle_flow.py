@@ -79,13 +79,13 @@ def test_a_refused_edit_changes_nothing(ctx) -> None:
         campaign = lifecycle.get_campaign(s, "leopards")
         email = campaign.emails[0]
         kept = (email.subject, list(email.paragraphs), campaign.source_format)
-        for fields, message in (
-            ({"subject": "", "body": "New text"}, "subject cannot be empty"),
-            ({"subject": "Fine", "body": " \n\n  \n"}, "body cannot be empty"),
-            ({"body": "x" * (lifecycle.BODY_MAX_CHARS + 1)}, "the limit is"),
+        for subject, body, message in (
+            ("", "New text", "subject cannot be empty"),
+            ("Fine", " \n\n  \n", "body cannot be empty"),
+            (None, "x" * (lifecycle.BODY_MAX_CHARS + 1), "the limit is"),
         ):
             with pytest.raises(lifecycle.CampaignError, match=message):
-                lifecycle.edit_email(s, ctx.settings, campaign, 1, **fields)
+                lifecycle.edit_email(s, ctx.settings, campaign, 1, subject=subject, body=body)
             assert (email.subject, list(email.paragraphs), campaign.source_format) == kept
 
 

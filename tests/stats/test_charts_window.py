@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from stats.charts import MAX_BUCKETS, _nice_max, dense, last_window, timeline_svg
+from stats.charts import LEFT, MAX_BUCKETS, _nice_max, dense, last_window, timeline_svg
 from stats.figures import Bucket
 from tests.stats import scenario as sc
 
@@ -38,7 +38,7 @@ def test_dense_keeps_the_latest_buckets_when_there_are_too_many() -> None:
 def test_axes_have_whole_number_steps() -> None:
     assert [_nice_max(v) for v in (0, 1, 3, 4, 5, 9, 37, 1234)] == [4, 4, 4, 4, 8, 20, 40, 2000]
     svg = timeline_svg([Bucket(start=sc.T0, opens=1)], "Per day")
-    labels = re.findall(r'text-anchor="end" fill="#55645a">([^<]+)<', svg)
+    labels = re.findall(rf'<text x="{LEFT - 6}" [^>]+>([^<]+)<', svg)
     assert labels == ["0", "1", "2", "3", "4"]  # not 0, 0.5, 1, 1.5, 2
 
 

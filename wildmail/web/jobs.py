@@ -45,6 +45,7 @@ class Job:
     result_url: str = ""
     figures: dict[str, int] = field(default_factory=dict)
     rejects_csv: str = ""
+    reject_lines: list[tuple[int, str]] = field(default_factory=list)  # the first rejects: line, reason
     form: dict[str, str] = field(default_factory=dict)
     # The page a failed job shows instead of the plain message (e.g. the form again, as typed).
     on_failure: Callable[[Any, Job], Any] | None = None

@@ -30,6 +30,7 @@ from wildmail.web.jobs import Job, UserMistake
 
 router = APIRouter(route_class=DashboardRoute)
 READ_SIZE = 64 * 1024
+REJECTS_SHOWN = 200  # on the page; the download has them all
 
 
 class UploadText(io.TextIOWrapper):
@@ -157,6 +158,7 @@ async def import_csv(request: Request, slug: str) -> Response:
             source.close()
         job.rows, job.rejects_csv = report.rows, rejects.getvalue()
         job.rejects = report.rejected
+        job.reject_lines = [(x.line, x.reason) for x in report.rejects[:REJECTS_SHOWN]]
         job.figures = {
             "Created": report.created,
             "Updated": report.updated,
