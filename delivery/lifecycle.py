@@ -6,7 +6,7 @@ need delivery, and delivery may import campaigns but not the reverse; the pure p
 split, compile, templates, preview) stay in ``campaigns``.
 
 Functions taking a ``Session`` flush but never commit: the caller commits, so a failure writes
-nothing. Functions taking an ``AppContext`` run their own transaction. User mistakes raise
+nothing. Functions taking an ``Store`` run their own transaction. User mistakes raise
 :class:`CampaignError` (or ``ArticleError``/``TemplateProblem``/``RenderError``, all
 ``ValueError``, together :data:`USER_ERRORS`) with a message fit to show as is.
 """
@@ -19,16 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from campaigns import templates
 from campaigns.article import Article, ArticleError, parse_article_text, read_article_file
 from campaigns.compiling import compile_campaign, compile_email
-from campaigns.enrolment import enrol_members, members_by_zone, timetable_of
+from campaigns.enrolment import enrol_members, first_sends
 from campaigns.markup import plain_text, text_as_markdown
 from campaigns.models import Campaign, CampaignMode, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.preview import PreviewEmail, preview_emails
@@ -37,15 +37,16 @@ from campaigns.slugs import slugify
 from campaigns.splitter import WORDS_PER_MINUTE, SeriesPlan, split_article
 from campaigns.templates import TemplateProblem
 from campaigns.timetable import zone
+from delivery.alerts import relay_alerts
 from delivery.compose import build_message
 from delivery.enqueue import reschedule_overdue
 from delivery.message import Sender, mailbox
 from delivery.models import Delivery
 from delivery.transport import Envelope, Transport
 from subscribers.models import SubscriberList
-from wildmail.core.context import AppContext
 from wildmail.core.db import is_sqlite, write_transaction
 from wildmail.core.settings import Settings
+from wildmail.core.store import Store
 
 
 class CampaignError(ValueError):
@@ -390,37 +391,25 @@ def delete_campaign(session: Session, campaign: Campaign) -> None:
     session.flush()
 
 
-class ListChoice(NamedTuple):
-    """A subscriber list a campaign can be sent to, as a form offers it."""
-
-    slug: str
-    name: str
-
-
-def list_choices(ctx: AppContext) -> list[ListChoice]:
-    """Every subscriber list by name, for the campaign forms."""
-    with ctx.session() as s:
-        rows = s.execute(select(SubscriberList.slug, SubscriberList.name).order_by(SubscriberList.name))
-        return [ListChoice(slug, name) for slug, name in rows]
-
-
-def email_preview(ctx: AppContext, slug: str, position: int) -> tuple[Campaign, Email, PreviewEmail]:
+def email_preview(
+    store: Store, settings: Settings, slug: str, position: int
+) -> tuple[Campaign, Email, PreviewEmail]:
     """Email ``position`` of a campaign with its sample preview (objects detached, safe to read).
 
     Raises :class:`CampaignError` when the campaign or the email does not exist.
     """
-    with ctx.session() as s:
+    with store.session() as s:
         campaign = get_campaign(s, slug)
         email = get_email(campaign, position)
         if not email.compiled_html:
             raise CampaignError(f"email {position} of {campaign.slug!r} is not compiled yet")
-        item = next(p for p in preview_emails(campaign, ctx.settings) if p.position == position)
+        item = next(p for p in preview_emails(campaign, settings) if p.position == position)
         s.expunge_all()
     return campaign, email, item
 
 
 def set_timetable(
-    ctx: AppContext,
+    store: Store,
     slug: str,
     *,
     weekday: str,
@@ -431,7 +420,7 @@ def set_timetable(
     list_slug: str = "",
 ) -> None:
     """Change a draft campaign's timetable from form text; raises :class:`CampaignError` naming the field."""
-    with write_transaction(ctx.engine) as s:
+    with write_transaction(store.engine) as s:
         campaign = get_campaign(s, slug)
         if campaign.status != CampaignStatus.DRAFT.value:
             raise CampaignError("the timetable can only be changed before the campaign starts")
@@ -460,25 +449,29 @@ def set_timetable(
                 raise CampaignError(f"no subscriber list {list_slug!r}")
         campaign.send_weekday, campaign.send_hour, campaign.timezone = day, at_hour, zone
         campaign.mode, campaign.start_date, campaign.list_id = mode, start_date, list_id
-        campaign.updated_at = ctx.clock.now()
+        campaign.updated_at = store.clock.now()
+
+
+Start = datetime | date | None
+"""When a campaign starts: ``None`` its own start day (else today) at the timetable's slots, a
+``date`` the first slot on or after that day, a ``datetime`` (e.g. ``store.clock.now()``) email 1
+due at that instant for everyone enrolled (an instant already past means at once)."""
 
 
 @dataclass(frozen=True)
 class SchedulePreview:
-    """What scheduling would do, for the confirmation step: who gets email 1, and when.
-
-    ``first_send``/``last_first_send`` are the earliest and latest first sends over the
-    recipients' time zones (the same instant when everyone shares one zone, or when sending now).
-    """
+    """Who gets email 1 and when, before a campaign is scheduled (times in UTC)."""
 
     slug: str
-    title: str
-    list_name: str
     recipients: int
-    first_send: datetime
-    last_first_send: datetime
-    now: bool
-    timezone: str
+    first_send: datetime | None  # the earliest email 1 (None: nobody to send to)
+    last_first_send: datetime | None  # the latest one (subscribers' time zones differ)
+    at_once: bool  # email 1 is due at one instant for everyone
+    weekday: int  # later emails: this weekday (Monday=0) ...
+    hour: int  # ... at this local hour
+    timezone: str  # the campaign's zone (a subscriber's own zone wins)
+    title: str = ""  # the campaign's, for the dashboard's confirmation step
+    list_name: str = ""  # the list email 1 goes to
 
 
 def _check_schedulable(s: Session, c: Campaign, slug: str) -> None:
@@ -488,86 +481,90 @@ def _check_schedulable(s: Session, c: Campaign, slug: str) -> None:
         raise CampaignError(f"campaign {slug!r} is finished")
     if c.list_id is None:
         raise CampaignError(f"campaign {slug!r} has no subscriber list")
+    emails = s.execute(select(Email.position, Email.compiled_html).where(Email.campaign_id == c.id)).all()
+    if not emails:
+        raise CampaignError(f"campaign {slug!r} has no emails")
+    missing = sorted(p for p, html in emails if not html)
+    if missing:
+        raise CampaignError(f"campaign {slug!r}: email(s) {missing} are not compiled yet")
 
 
-def schedule_preview(ctx: AppContext, slug: str, *, now_send: bool = False) -> SchedulePreview:
-    """How many people email 1 would go to and when, without changing anything.
+def _apply_start(c: Campaign, start: Start, now: datetime) -> datetime | None:
+    """Set the campaign's start day (and, for an instant, its weekday); the instant email 1 is due."""
+    tz = zone(c.timezone)
+    if isinstance(start, datetime):
+        if start.tzinfo is None:
+            raise CampaignError("a start time needs a time zone")
+        first = max(start.astimezone(UTC), now)
+        local = first.astimezone(tz)
+        c.start_date = local.date()
+        if c.cadence_days % 7 == 0:
+            # Later emails keep the weekly rhythm from this first send, not the weekday chosen before.
+            c.send_weekday = local.weekday()
+        return first
+    if isinstance(start, date):
+        if start < now.astimezone(tz).date():
+            raise CampaignError(f"start date {start.isoformat()} is in the past (use --now to start now)")
+        c.start_date = start
+        return None
+    c.start_date = c.start_date or now.date()
+    return None
 
-    ``now_send``: email 1 goes out at once (:func:`schedule_campaign` with ``start="now"``);
-    otherwise at each recipient's first slot of the timetable (not before the start date).
-    Raises :class:`CampaignError` when the campaign cannot be scheduled.
+
+def schedule_preview(store: Store, slug: str, start: Start = None) -> SchedulePreview:
+    """What :func:`schedule_campaign` with the same ``start`` would do, changing nothing.
+
+    Raises :class:`CampaignError` when the campaign could not be scheduled.
     """
-    now = ctx.clock.now()
-    with ctx.session() as s:
+    now = store.clock.now()
+    with store.session() as s:
         c = get_campaign(s, slug)
         _check_schedulable(s, c, slug)
         list_name = s.scalar(select(SubscriberList.name).where(SubscriberList.id == c.list_id)) or ""
-        zones = members_by_zone(s, c)
-        timetable = timetable_of(c)
-        start = c.start_date
-        firsts = [
-            now if now_send else timetable.first_send(now, start, zone(raw, c.timezone)) for raw in zones
-        ] or [now if now_send else timetable.first_send(now, start, zone(c.timezone))]
-        return SchedulePreview(
-            slug=c.slug,
-            title=c.title,
-            list_name=list_name,
-            recipients=sum(zones.values()),
-            first_send=min(firsts),
-            last_first_send=max(firsts),
-            now=now_send,
-            timezone=c.timezone,
-        )
+        s.expunge(c)  # the start is tried on a detached copy: nothing can be flushed
+        first = _apply_start(c, start, now)
+        due = first_sends(s, c, now, first)
+    return SchedulePreview(
+        slug=c.slug,
+        recipients=sum(due.values()),
+        first_send=min(due, default=None),
+        last_first_send=max(due, default=None),
+        at_once=first is not None,
+        weekday=c.send_weekday,
+        hour=c.send_hour,
+        timezone=c.timezone,
+        title=c.title,
+        list_name=list_name,
+    )
 
 
-def schedule_campaign(ctx: AppContext, slug: str, start: str | None = None) -> int:
+def schedule_campaign(store: Store, slug: str, start: Start = None) -> int:
     """Schedule a draft (or paused-before-start) campaign and enrol its list; returns enrolled count.
 
-    ``start="now"`` makes email 1 due at once for everyone enrolled (the next tick queues it);
-    later emails keep the cadence from that first send. Otherwise email 1 goes out at each
-    subscriber's first slot of the timetable.
+    ``start`` as in :data:`Start`: ``store.clock.now()`` makes email 1 due at once for everyone
+    enrolled, later emails a cadence after that first send.
     """
-    if start not in (None, "now"):
-        raise CampaignError(f"start must be 'now' or left out, got {start!r}")
-    now = ctx.clock.now()
-    if not is_sqlite(ctx.engine):
+    now = store.clock.now()
+    if not is_sqlite(store.engine):
         # Fresh, committed statistics after a bulk import, so the bulk enrolment gets hash joins
         # (statistics gathered inside the enrolling transaction were not used by the planner).
-        with ctx.engine.connect() as conn:
+        with store.engine.connect() as conn:
             conn.execute(text("ANALYZE subscribers, list_memberships"))
             conn.commit()
-    with write_transaction(ctx.engine) as s:
+    with write_transaction(store.engine) as s:
         c = get_campaign(s, slug)
         _check_schedulable(s, c, slug)
-        emails = s.execute(select(Email.position, Email.compiled_html).where(Email.campaign_id == c.id)).all()
-        if not emails:
-            raise CampaignError(f"campaign {slug!r} has no emails")
-        missing = sorted(p for p, html in emails if not html)
-        if missing:
-            raise CampaignError(f"campaign {slug!r}: email(s) {missing} are not compiled yet")
+        first = _apply_start(c, start, now)
         c.status = CampaignStatus.SCHEDULED.value
-        c.start_date = c.start_date or now.date()
         c.updated_at = now
         c.paused_at = None
-        enrolled = enrol_members(s, c, now)
-        if start == "now":
-            s.execute(
-                update(Enrolment)
-                .where(
-                    Enrolment.campaign_id == c.id,
-                    Enrolment.status == EnrolmentStatus.ACTIVE.value,
-                    Enrolment.next_position == 1,
-                )
-                .values(next_send_at=now)
-                .execution_options(synchronize_session=False)
-            )
-        return enrolled
+        return enrol_members(s, c, now, first_send=first)
 
 
-def pause_campaign(ctx: AppContext, slug: str) -> None:
+def pause_campaign(store: Store, slug: str) -> None:
     """Stop new deliveries; queued ones not yet claimed are held until resume."""
-    now = ctx.clock.now()
-    with write_transaction(ctx.engine) as s:
+    now = store.clock.now()
+    with write_transaction(store.engine) as s:
         c = get_campaign(s, slug)
         if c.status not in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
             raise CampaignError(f"campaign {slug!r} is {c.status}, not running")
@@ -576,13 +573,13 @@ def pause_campaign(ctx: AppContext, slug: str) -> None:
         c.updated_at = now
 
 
-def resume_campaign(ctx: AppContext, slug: str) -> int:
+def resume_campaign(store: Store, slug: str) -> int:
     """Continue each subscriber where they were, at their next slot (no burst of missed sends).
 
     Returns how many enrolments were moved to a later slot.
     """
-    now = ctx.clock.now()
-    with write_transaction(ctx.engine) as s:
+    now = store.clock.now()
+    with write_transaction(store.engine) as s:
         c = get_campaign(s, slug)
         if c.status != CampaignStatus.PAUSED.value:
             raise CampaignError(f"campaign {slug!r} is {c.status}, not paused")
@@ -602,11 +599,15 @@ class CampaignStatusReport:
     positions: dict[int, int] = field(default_factory=dict)
     deliveries: dict[str, int] = field(default_factory=dict)
     next_sends: list[tuple[datetime, int]] = field(default_factory=list)
+    more_sends: int = 0  # send times after those in ``next_sends``
+    more_people: int = 0  # subscribers due at them
+    alerts: list[str] = field(default_factory=list)  # relay trouble (see delivery.alerts)
 
 
-def campaign_status(ctx: AppContext, slug: str, upcoming: int = 5) -> CampaignStatusReport:
-    """Enrolments by state and position, deliveries by state, and the next send times."""
-    with ctx.session() as s:
+def campaign_status(store: Store, slug: str, upcoming: int | None = 5) -> CampaignStatusReport:
+    """Enrolments by state and position, deliveries by state, the next ``upcoming`` send times
+    (all when None; how many more there are otherwise) and relay alerts."""
+    with store.session() as s:
         c = get_campaign(s, slug)
         report = CampaignStatusReport(slug=c.slug, status=c.status)
         mine = Enrolment.campaign_id == c.id
@@ -623,19 +624,31 @@ def campaign_status(ctx: AppContext, slug: str, upcoming: int = 5) -> CampaignSt
             select(Delivery.state, func.count()).where(Delivery.campaign_id == c.id).group_by(Delivery.state)
         )
         report.deliveries = {state: n for state, n in rows}
-        rows = s.execute(
-            select(Enrolment.next_send_at, func.count())
-            .where(*active, Enrolment.next_send_at.is_not(None))
-            .group_by(Enrolment.next_send_at)
-            .order_by(Enrolment.next_send_at)
-            .limit(upcoming)
-        )
-        report.next_sends = [(when, n) for when, n in rows]
+        sends = [
+            (when, n)
+            for when, n in s.execute(
+                select(Enrolment.next_send_at, func.count())
+                .where(*active, Enrolment.next_send_at.is_not(None))
+                .group_by(Enrolment.next_send_at)
+                .order_by(Enrolment.next_send_at)
+            )
+        ]
+        shown = sends if upcoming is None else sends[:upcoming]
+        report.next_sends = shown
+        report.more_sends = len(sends) - len(shown)
+        report.more_people = sum(n for _, n in sends[len(shown) :])
+        campaign_id = c.id
+    report.alerts = relay_alerts(store, campaign_id)
     return report
 
 
 def test_send(
-    ctx: AppContext, slug: str, to: str | Sequence[str], transport: Transport, position: int | None = None
+    store: Store,
+    sender: Sender,
+    slug: str,
+    to: str | Sequence[str],
+    transport: Transport,
+    position: int | None = None,
 ) -> int:
     """Send every email of the campaign (or one position) to each address in ``to``, subject
     prefixed ``[TEST]``, each message with a Message-ID of its own.
@@ -648,8 +661,7 @@ def test_send(
         raise CampaignError("no address to send the test to")
     for address in recipients:
         mailbox("", address, "test address")  # raises HeaderInjection (a ValueError)
-    sender = Sender.from_settings(ctx.settings)  # the DKIM key is read once
-    with ctx.session() as s:
+    with store.session() as s:
         c = get_campaign(s, slug)
         query = select(Email.id, Email.position).where(Email.campaign_id == c.id).order_by(Email.position)
         if position is not None:
@@ -661,8 +673,8 @@ def test_send(
     try:
         for address in recipients:
             for email_id, _position in emails:
-                data = build_message(ctx, email_id, address, subject_prefix="[TEST] ", sender=sender)
-                transport.send(Envelope(ctx.settings.sender_address, address, data), lambda: True)
+                data = build_message(store, sender, email_id, address, subject_prefix="[TEST] ")
+                transport.send(Envelope(sender.address, address, data), lambda: True)
                 sent += 1
     finally:
         transport.close()

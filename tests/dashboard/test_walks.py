@@ -201,8 +201,8 @@ def test_marketer_walk(browser, users, seed_article, smtp_server, ctx, engine, c
     assert page.locator("text=Campaign scheduled").count() == 1
 
     # the scheduler's tick and a worker pass send email 1 now, not next week
-    assert tick(ctx).queued == 2
-    assert run_worker_once(ctx, SmtpTransport.from_settings(ctx.settings)) == 2
+    assert tick(ctx, ctx.message_ids).queued == 2
+    assert run_worker_once(ctx, SmtpTransport.from_settings(ctx.settings), ctx.sender()) == 2
     assert {"ana@example.org", "cy@example.org"} <= set(smtp_server.recipients())
     _engage(engine)
     clock.advance(hours=4)  # figures show once events have settled (stats.rollup.SETTLE)

@@ -128,10 +128,10 @@ def test_schedule_preview_counts_recipients_and_the_first_send_per_zone(ctx, clo
     )
     add_subscribers(ctx, [("gone@example.org", "G", None)], status="unsubscribed")
     slot = lifecycle.schedule_preview(ctx, "leopard")
-    assert slot.recipients == 3 and not slot.now and slot.list_name == "Main list"
+    assert slot.recipients == 3 and not slot.at_once and slot.list_name == "Main list"
     assert slot.first_send == datetime(2026, 1, 7, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
     assert slot.last_first_send == datetime(2026, 1, 7, 15, 0, tzinfo=UTC)  # 10:00 in New York
-    now = lifecycle.schedule_preview(ctx, "leopard", now_send=True)
+    now = lifecycle.schedule_preview(ctx, "leopard", clock.now())
     assert now.recipients == 3 and now.first_send == now.last_first_send == clock.now()
     with ctx.session() as s:  # a preview changes nothing
         assert lifecycle.get_campaign(s, "leopard").status == "draft"
@@ -141,13 +141,11 @@ def test_schedule_preview_counts_recipients_and_the_first_send_per_zone(ctx, clo
 def test_schedule_now_makes_email_one_due_at_once(ctx, clock) -> None:
     make_campaign(ctx, weekday=2, hour=10)
     add_subscribers(ctx, 3)
-    with pytest.raises(lifecycle.CampaignError, match="start must be"):
-        lifecycle.schedule_campaign(ctx, "leopard", start="tomorrow")
-    assert lifecycle.schedule_campaign(ctx, "leopard", start="now") == 3
+    assert lifecycle.schedule_campaign(ctx, "leopard", clock.now()) == 3
     with ctx.session() as s:
         due = s.scalars(select(Enrolment.next_send_at)).all()
     assert due == [clock.now()] * 3
-    assert tick(ctx).queued == 3  # queued by the next tick, not next Wednesday
+    assert tick(ctx, ctx.message_ids).queued == 3  # queued by the next tick, not next Wednesday
     with ctx.session() as s:
         assert s.scalar(select(func.count()).select_from(Delivery)) == 3
         nxt = set(s.scalars(select(Enrolment.next_send_at)).all())

@@ -33,9 +33,11 @@ def job_url(job: Job) -> str:
 
 async def started(request: Request, job: Job) -> Response:
     """The answer to a form that started ``job``: its outcome when it ends within the registry's
-    grace time, else its progress page."""
-    await run_in_threadpool(job.ended.wait, jobs_of(request).grace)
-    if job.state == RUNNING:
+    grace time, else its progress page (always the page when the grace time is 0)."""
+    grace = jobs_of(request).grace
+    if grace > 0:
+        await run_in_threadpool(job.ended.wait, grace)
+    if grace <= 0 or job.state == RUNNING:
         return RedirectResponse(job_url(job), status_code=303)
     return _outcome(request, job)
 
