@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from tests.conftest import REPO
 from tests.dashboard.conftest import PASSWORD
 from tests.stats import scenario as sc
 from wildmail.runtime.smtp_sink import free_port
+from wildmail.runtime.users import User
+from wildmail.web.jobs import Job
 from wildmail.web.serving import ServerThread
 
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
@@ -86,14 +89,18 @@ class Browser:
 
 
 @pytest.fixture
-def server(ctx, smtp_server) -> Iterator[str]:
+def app(ctx, smtp_server) -> Any:
     from wildmail.web.app import create_app
 
+    ctx.settings = ctx.settings.with_overrides(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
+    return create_app(ctx)
+
+
+@pytest.fixture
+def server(app, ctx) -> Iterator[str]:
     port = free_port()
-    ctx.settings = ctx.settings.with_overrides(
-        base_url=f"http://127.0.0.1:{port}", smtp_host=smtp_server.host, smtp_port=smtp_server.port
-    )
-    srv = ServerThread(create_app(ctx), port=port).start()
+    ctx.settings = ctx.settings.with_overrides(base_url=f"http://127.0.0.1:{port}")
+    srv = ServerThread(app, port=port).start()
     yield srv.url
     srv.stop()
 
@@ -299,3 +306,33 @@ def test_admin_pages_pass_axe(browser, users) -> None:
         b.check("admin" + href.replace("/", "-"))
     response = b.page.request.get(b.base + "/favicon.ico")
     assert response.status == 200 and response.headers["content-type"] == "image/x-icon"
+
+
+def test_a_job_page_shows_live_progress(browser, users, app, engine) -> None:
+    """The job page's script (static/jobs.js) fills in the figures as the job goes, then shows the end."""
+    b, page = browser, browser.page
+    _log_in(b, users["marketer"])
+    with Session(engine) as s:
+        owner = s.scalars(select(User.id).where(User.email == users["marketer"])).one()
+    step, release = threading.Event(), threading.Event()
+
+    def work(job: Job) -> str:
+        job.total_bytes, job.done_bytes, job.rows, job.phase = 100, 10, 100, "importing"
+        step.wait(10)
+        job.done_bytes, job.rows, job.rejects = 60, 54321, 7
+        release.wait(10)
+        job.figures = {"Created": 54314, "Rejected": 7}
+        return "/dashboard/lists"
+
+    job = app.state.jobs.start("import", "Import big.csv into Friends", owner, work)
+    b.go(f"/dashboard/jobs/{job.id}")
+    assert page.inner_text("[data-field=phase]") == "importing"
+    b.check("job-running")
+    step.set()
+    page.wait_for_selector("[data-field=rows]:has-text('54,321')")  # no reload: the poll filled it in
+    assert page.inner_text("[data-field=rejects]") == "7"
+    assert page.eval_on_selector("progress", "p => p.value") == 60
+    release.set()
+    page.wait_for_selector("text=Finished in")  # the page reloads itself at the end
+    assert page.inner_text("#created") == "54,314"
+    b.check("job-finished")

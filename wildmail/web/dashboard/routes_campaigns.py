@@ -5,7 +5,7 @@ confirmation step), pause/resume, duplicate, delete, send a test. The domain wor
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -284,9 +284,19 @@ async def test_send(request: Request, slug: str) -> Response:
     return done(f"/dashboard/campaigns/{slug}", "tested")
 
 
-def _when(form: dict[str, Any]) -> bool:
-    """True for "send email 1 now", False for "at the timetable's first slot"."""
-    return str(form.get("when") or "") == "now"
+def _start(form: dict[str, Any], now: datetime) -> datetime | date | None:
+    """The form's choice as a ``lifecycle.Start``: now (an instant), a day (the first slot on or
+    after it), or the timetable's own start. Raises :class:`CampaignError` for a bad day."""
+    when = str(form.get("when") or "")
+    if when == "now":
+        return now
+    if when == "date":
+        raw = str(form.get("start_date") or "").strip()
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise CampaignError(f"choose the day email 1 goes out (YYYY-MM-DD), not {raw!r}") from None
+    return None
 
 
 @router.post("/dashboard/campaigns/{slug}/review")
@@ -296,7 +306,8 @@ async def review(request: Request, slug: str) -> Response:
     form = await form_of(request)
     try:
         ctx = ctx_of(request)
-        preview = schedule_preview(ctx, slug, ctx.clock.now() if _when(form) else None)
+        start = _start(form, ctx.clock.now())
+        preview = schedule_preview(ctx, slug, start)
     except CampaignNotFound:
         return not_found(request, slug)
     except CampaignError as exc:
@@ -306,7 +317,8 @@ async def review(request: Request, slug: str) -> Response:
     def at(when: datetime) -> str:
         return f"{when.astimezone(zone):%a %d %b %Y, %H:%M} {preview.timezone}"
 
-    return render(request, "confirm_schedule.html", user=user, p=preview, at=at)
+    day = start.isoformat() if isinstance(start, date) and not isinstance(start, datetime) else ""
+    return render(request, "confirm_schedule.html", user=user, p=preview, at=at, day=day)
 
 
 @router.post("/dashboard/campaigns/{slug}/start")
@@ -315,12 +327,11 @@ async def start(request: Request, slug: str) -> Response:
     user = require(request, CAN_EDIT)
     form = await form_of(request)
     ctx = ctx_of(request)
-    now = _when(form)
 
     def work(job: Job) -> str:
         job.phase = "enrolling the list"
         try:
-            job.rows = schedule_campaign(ctx, slug, ctx.clock.now() if now else None)
+            job.rows = schedule_campaign(ctx, slug, _start(form, ctx.clock.now()))
         except USER_ERRORS as exc:
             raise UserMistake(f"Cannot schedule: {exc}") from None
         return f"/dashboard/campaigns/{slug}?done=started"
