@@ -101,6 +101,31 @@ def last_window(
     ]
 
 
+CHAR_WIDTH = 5.6  # of a 10-px label, roughly: enough to keep labels apart
+
+
+def _date_labels(buckets: Sequence[Bucket], xs: Sequence[float], hourly: bool) -> list[str]:
+    """Dates under the axis: at most six, placed from the latest backwards, none overlapping and
+    none outside the chart (the latest is right-aligned to its point)."""
+    n = len(buckets)
+    every = max(1, math.ceil(n / 6))
+    out: list[str] = []
+    left_edge = float(WIDTH)  # the left end of the label placed last (to its right)
+    for i in range(n - 1, -1, -every):
+        text = f"{buckets[i].start:%d %b %H:00}" if hourly else f"{buckets[i].start:%d %b}"
+        width = CHAR_WIDTH * len(text)
+        x = xs[i]
+        anchor, start = ("end", x - width) if x + width / 2 > WIDTH - RIGHT else ("middle", x - width / 2)
+        if start + width + 6 > left_edge or start < 0:
+            continue
+        left_edge = start
+        out.append(
+            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="10" text-anchor="{anchor}" '
+            f'fill="#55645a">{escape(text)}</text>'
+        )
+    return out
+
+
 def timeline_svg(buckets: Sequence[Bucket], title: str = "Activity per day", hourly: bool = False) -> str:
     """Lines of human opens, clicks and donation clicks per hour or day (empty-state text when none)."""
     if not buckets:
@@ -131,16 +156,7 @@ def timeline_svg(buckets: Sequence[Bucket], title: str = "Activity per day", hou
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
                 f"<title>{escape(tip)}</title></circle>"
             )
-    every = max(1, math.ceil(n / 6))  # at most six dates under the axis, none overlapping
-    for i, b in enumerate(buckets):
-        if (n - 1 - i) % every == 0:  # counted from the end: the latest bucket is always labelled
-            x, _ = xy(i, 0)
-            text = f"{b.start:%d %b %H:00}" if hourly else f"{b.start:%d %b}"
-            anchor = "end" if x > WIDTH - RIGHT - 30 else "middle"  # the last date stays inside the card
-            out.append(
-                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="10" text-anchor="{anchor}" '
-                f'fill="#55645a">{escape(text)}</text>'
-            )
+    out.extend(_date_labels(buckets, [xy(i, 0)[0] for i in range(n)], hourly))
     out.append(_legend([(label, colour) for _, label, colour in SERIES]))
     out.append("</svg>")
     return "".join(out)
