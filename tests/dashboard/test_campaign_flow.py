@@ -28,7 +28,8 @@ def _draft(client, name: str = "Forest Cats", list_slug: str = "friends") -> str
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
-    return r.headers["location"].split("?")[0]
+    location: str = r.headers["location"]
+    return location.split("?")[0]
 
 
 def _status(engine, slug: str) -> str:
