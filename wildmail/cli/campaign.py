@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from campaigns.article import READERS, read_article_file
 from campaigns.models import Campaign
 from campaigns.preview import SAMPLE_NAME, EmlBuilder, write_eml_preview, write_preview
 from delivery import lifecycle
@@ -47,7 +48,7 @@ def _session(*, secret: bool = False) -> Iterator[tuple[AppContext, Session]]:
 
 @app.command()
 def split(
-    file: Path = typer.Argument(..., help="Article: Markdown (.md) or plain text."),
+    file: Path = typer.Argument(..., help="Article: Markdown (.md), plain text, HTML page or Word .docx."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     parts: int | None = typer.Option(None, "--parts", min=1, help="Parts for an article without headings."),
 ) -> None:
@@ -59,7 +60,10 @@ def split(
     if as_json:
         typer.echo(json.dumps([e.as_json() for e in plan.emails], ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"{plan.title} ({plan.format}, {len(plan.emails)} emails)")
+    console.print(f"read {file} as {READERS.get(plan.reader, plan.reader)}", highlight=False)
+    for notice in plan.notices:
+        console.print(f"note: {notice}", highlight=False)
+    table = Table(title=f"{plan.title} ({len(plan.emails)} emails)")
     for column in ("#", "Subject", "Preheader", "Paragraphs", "Words", "Min"):
         table.add_column(column)
     for e in plan.emails:
@@ -76,7 +80,7 @@ def split(
 
 @app.command()
 def create(
-    file: Path = typer.Argument(..., help="Article: Markdown (.md) or plain text."),
+    file: Path = typer.Argument(..., help="Article: Markdown (.md), plain text, HTML page or Word .docx."),
     name: str = typer.Option(..., "--name", help="Campaign name (its slug is derived from it)."),
     list_slug: str | None = typer.Option(None, "--list", help="Subscriber list slug."),
     start: str | None = typer.Option(None, "--start", help="First send date, YYYY-MM-DD."),
@@ -93,6 +97,7 @@ def create(
         help="Email template by name: default, letter, or one in the template_dir setting.",
     ),
     parts: int | None = typer.Option(None, "--parts", min=1, help="Parts for an article without headings."),
+    locale: str | None = typer.Option(None, "--locale", help="Language of the emails, e.g. en or fr-CA."),
 ) -> None:
     """Create a draft campaign from an article: split, render and store every email."""
     start_date = None
@@ -114,12 +119,21 @@ def create(
         engine=engine,
         template=template,
         parts=parts,
+        locale=locale,
     )
+    try:
+        article = read_article_file(file)
+    except lifecycle.USER_ERRORS as exc:
+        fail(str(exc))
     with _session() as (ctx, session):
-        campaign = lifecycle.create_campaign_from_file(session, ctx.settings, file, options, ctx.clock.now())
+        campaign = lifecycle.create_campaign(session, ctx.settings, article, options, ctx.clock.now())
         session.commit()
+        console.print(f"read {file} as {article.reader_name}", highlight=False)
+        for notice in article.notices:
+            console.print(f"note: {notice}", highlight=False)
         console.print(
-            f"created campaign [bold]{campaign.slug}[/] with {len(campaign.emails)} emails "
+            f"created campaign [bold]{campaign.slug}[/] \u201c{campaign.public_title}\u201d "
+            f"with {len(campaign.emails)} emails "
             f"({campaign.mode}, {lifecycle.WEEKDAYS[campaign.send_weekday]} {campaign.send_hour}:00 "
             f"{campaign.timezone})",
             highlight=False,

@@ -1,0 +1,44 @@
+"""articles and design: the article's own title, kept front matter, locale and branding per campaign (issue 18)
+
+Revision ID: 0009
+Revises: 0008
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import wildmail.core.db
+
+revision: str = "0009"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+TEXT_COLUMNS = (
+    ("article_title", 300),
+    ("locale", 35),
+    ("logo_url", 2000),
+    ("brand_colour", 16),
+    ("organisation", 200),
+    ("hero_image", 2000),
+)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        for name, length in TEXT_COLUMNS:
+            batch_op.add_column(sa.Column(name, sa.String(length=length), server_default="", nullable=False))
+        batch_op.add_column(
+            sa.Column("article_metadata", wildmail.core.db.JSONType, server_default="{}", nullable=False)
+        )
+    # Until now the internal name was the title subscribers saw; keep showing it for old campaigns.
+    op.execute("UPDATE campaigns SET article_title = title")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_column("article_metadata")
+        for name, _length in reversed(TEXT_COLUMNS):
+            batch_op.drop_column(name)
