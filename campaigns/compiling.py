@@ -12,15 +12,20 @@ from wildmail.core.settings import Settings
 def branding(campaign: Campaign, settings: Settings) -> Branding:
     """The per-campaign parts of every email of ``campaign``."""
     return Branding(
-        organisation=settings.organisation,
+        organisation=campaign.organisation or settings.organisation,
         postal_address=settings.postal_address,
-        campaign_title=campaign.title,
+        campaign_title=campaign.public_title,
         donation_url=campaign.donation_url,
         donation_text=campaign.donation_text or "Donate",
         honeypot_url=f"{settings.base_url}/",
         template=campaign.template,
         engine=campaign.render_engine,
         template_dir=settings.template_dir,
+        lang=campaign.locale or settings.default_locale,
+        logo_url=campaign.logo_url or settings.logo_url,
+        brand_colour=campaign.brand_colour or settings.brand_colour,
+        hero_image=campaign.hero_image if campaign.hero_image.lower().startswith(("http://", "https://")) else "",
+        metadata=dict(campaign.article_metadata or {}),
     )
 
 

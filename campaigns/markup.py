@@ -16,6 +16,8 @@ from functools import lru_cache
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+IMAGE_WIDTH = 544  # the email column (600 px) less the text's side padding
+IMAGE_STYLE = "display:block;width:100%;max-width:100%;height:auto;border:0;margin:0 0 16px 0;"
 URL = re.compile(r"https?://[^\s<>\"'“”‘’]+")
 TRAILING = ".,;:!?)]}’”'\""
 
@@ -88,6 +90,9 @@ def _render_markdown(source: str, next_position: int) -> RenderedParagraph:
             continue
         children = token.children
         for i, child in enumerate(children):
+            if child.type == "image":  # never wider than the column, whatever the picture's size
+                child.attrSet("width", str(IMAGE_WIDTH))
+                child.attrSet("style", IMAGE_STYLE)
             if child.type != "link_open":
                 continue
             href = str(child.attrGet("href") or "")

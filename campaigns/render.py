@@ -61,6 +61,10 @@ class Branding:
     template: str = ""  # a template name (see campaigns.templates.available); "" is the default
     engine: str = "css-inline"
     template_dir: str = ""  # the operator's template folder (the template_dir setting), if any
+    logo_url: str = ""  # shown in the header of the default template when set
+    brand_colour: str = "#1d6b45"  # header band and button
+    hero_image: str = ""  # front matter ``image``: shown on top of an email whose section has none
+    metadata: dict[str, Any] = field(default_factory=dict)  # the article's own front matter keys
 
 
 @dataclass(frozen=True)
@@ -141,8 +145,11 @@ def build_context(content: EmailContent, brand: Branding) -> tuple[dict[str, Any
         for link in links
         if link.kind == LinkKind.CONTENT.value
     ]
+    hero = "" if any("<img" in str(p) for p in html_paragraphs) else brand.hero_image
     context: dict[str, Any] = {
         "lang": brand.lang,
+        "hero": hero,
+        "metadata": brand.metadata,
         "email": content,
         "brand": brand,
         "footer": {"why": why_line(brand)},

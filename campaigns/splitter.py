@@ -147,8 +147,24 @@ def split_article(article: Article, *, title: str | None = None, parts: int | No
         options=dict(article.options),
         reader=article.reader,
         metadata=dict(article.metadata),
-        notices=article.notices,
+        notices=article.notices + tuple(_alt_text_warnings(emails, article.format)),
     )
+
+
+IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]*)")
+
+
+def _alt_text_warnings(emails: list[PlannedEmail], fmt: str) -> list[str]:
+    """One warning per image without alt text (screen readers and clients that block images show nothing)."""
+    if fmt != "markdown":
+        return []
+    return [
+        f"email {e.position}: image {src or '(no address)'} has no alt text; describe it in the brackets of ![...](...)"
+        for e in emails
+        for p in e.paragraphs
+        for alt, src in IMAGE.findall(p)
+        if not alt.strip()
+    ]
 
 
 TITLE_FROM_TEXT_MAX = 70

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
@@ -46,6 +47,9 @@ class Settings:
     sender_name: str = "Wildlife Fund"
     organisation: str = "Wildlife Fund"
     postal_address: str = "1 Example Street, 00000 Example City"
+    logo_url: str = ""  # the organisation's logo (absolute http(s) URL), in email headers and public pages
+    brand_colour: str = "#1d6b45"  # header band and buttons of the default email template (#rrggbb)
+    default_locale: str = "en"  # language of emails (html lang) unless a campaign sets its own
     reply_to: str = ""
     default_timezone: str = "UTC"
     smtp_host: str = "127.0.0.1"
@@ -231,6 +235,12 @@ def _validate(s: Settings, key_origin: str = "secret_key") -> Settings:
     if s.dkim_private_key_file:  # a bad key stops every command at startup, not the first send
         s.dkim_private_key()
         s.dkim_ed25519_private_key()
+    if not re.match(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$", s.brand_colour):
+        raise SettingsError(f"{ENV_PREFIX}BRAND_COLOUR: expected a hex colour like #1d6b45, got {s.brand_colour!r}")
+    if not re.match(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$", s.default_locale):
+        raise SettingsError(f"{ENV_PREFIX}DEFAULT_LOCALE: expected a language tag like en or fr-CA, got {s.default_locale!r}")
+    if s.logo_url and not re.match(r"^https?://[^\s/]+", s.logo_url):
+        raise SettingsError(f"{ENV_PREFIX}LOGO_URL: expected an absolute http(s) URL, got {s.logo_url!r}")
     parsed = urlparse(s.base_url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(f"{ENV_PREFIX}BASE_URL: expected an http(s) URL, got {s.base_url!r}")
