@@ -81,7 +81,9 @@ class Article:
     metadata: dict[str, Any] = field(default_factory=dict)  # front matter keys wildmail does not use
     notices: tuple[str, ...] = ()  # things the user should know, not errors
     title_hint: str = ""  # a title the reader found outside the text (HTML <title>, .docx title)
-    line_numbers: bool = True  # False when ``text`` was made from HTML or .docx (its lines are not the file's)
+    line_numbers: bool = (
+        True  # False when ``text`` was made from HTML or .docx (its lines are not the file's)
+    )
 
     @property
     def reader_name(self) -> str:
@@ -208,7 +210,9 @@ def parse_article_text(text: str, source: str, fmt: str = "auto") -> Article:
     notices: tuple[str, ...] = ()
     if front.metadata:
         keys = ", ".join(front.metadata)
-        notices = (f"front matter keys kept as campaign metadata (for templates; wildmail does not use them): {keys}",)
+        notices = (
+            f"front matter kept as campaign metadata (for templates; wildmail does not use it): {keys}",
+        )
     return Article(
         source=source,
         text=text,
@@ -262,9 +266,13 @@ def _known_value(source: str, key: str, value: Any, line: int) -> Any:
         raise ArticleError(source, f"front matter {key!r} must be text", line)
     text = str(value).strip()
     if key == "locale" and not LOCALE.match(text):
-        raise ArticleError(source, f"front matter 'locale' must be a language tag like en or fr-CA, got {text!r}", line)
+        raise ArticleError(
+            source, f"front matter 'locale' must be a language tag like en or fr-CA, got {text!r}", line
+        )
     if key == "brand_colour" and not COLOUR.match(text):
-        raise ArticleError(source, f"front matter 'brand_colour' must be a hex colour like #1d6b45, got {text!r}", line)
+        raise ArticleError(
+            source, f"front matter 'brand_colour' must be a hex colour like #1d6b45, got {text!r}", line
+        )
     return text
 
 

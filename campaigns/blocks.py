@@ -61,7 +61,7 @@ def _quoted(text: str) -> bool:
 
 
 def heading_kind(line: str) -> str:
-    """"heading", "maybe" (a question, quoted, colon or exclamation line) or "text" for one line."""
+    """ "heading", "maybe" (a question, quoted, colon or exclamation line) or "text" for one line."""
     text = " ".join(line.split())
     if not _short(text) or text.startswith(LIST_MARKERS) or not any(c.isalpha() for c in text):
         return "text"

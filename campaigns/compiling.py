@@ -24,7 +24,9 @@ def branding(campaign: Campaign, settings: Settings) -> Branding:
         lang=campaign.locale or settings.default_locale,
         logo_url=campaign.logo_url or settings.logo_url,
         brand_colour=campaign.brand_colour or settings.brand_colour,
-        hero_image=campaign.hero_image if campaign.hero_image.lower().startswith(("http://", "https://")) else "",
+        hero_image=campaign.hero_image
+        if campaign.hero_image.lower().startswith(("http://", "https://"))
+        else "",
         metadata=dict(campaign.article_metadata or {}),
     )
 

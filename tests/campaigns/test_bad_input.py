@@ -21,7 +21,11 @@ CASES = {
     "huge": (b"Words words words.\n\n" * 262_144, "limit is 2 MB", 1),
     "bad_front_matter": (b"---\ntitle: ok\nparts: [1, 2\n---\nText.\n", "front matter does not parse", 3),
     "unclosed_front_matter": (b"---\ntitle: x\nText.\n", "never closed", 1),
-    "bad_colour": (b"---\ntitle: x\nbrand_colour: red\n---\nText.\n", "'brand_colour' must be a hex colour", 3),
+    "bad_colour": (
+        b"---\ntitle: x\nbrand_colour: red\n---\nText.\n",
+        "'brand_colour' must be a hex colour",
+        3,
+    ),
     "markdown_empty_heading_body": (b"# One\n\ntext\n\n# Two\n", "'Two' has no text below it", 5),
 }
 

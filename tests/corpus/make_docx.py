@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - XML parts and prose are clearer on one line each
 """Write the corpus' Word documents (tests/corpus/articles/*.docx) from the specs below.
 
 A .docx is a zip of XML parts (ECMA-376); this writes the few parts Word and mammoth need:
@@ -26,13 +27,16 @@ def _run(text: str, kind: str) -> str:
 
 
 def document(paragraphs: list[Para]) -> tuple[str, str]:
-    body, rels = [], []
+    body: list[str] = []
+    rels: list[str] = []
     for style, runs in paragraphs:
         parts = [f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""]
         for text, kind in runs:
             if kind.startswith("link:"):
                 rid = f"rLink{len(rels) + 1}"
-                rels.append(f'<Relationship Id="{rid}" Type="{LINK}" Target={quoteattr(kind[5:])} TargetMode="External"/>')
+                rels.append(
+                    f'<Relationship Id="{rid}" Type="{LINK}" Target={quoteattr(kind[5:])} TargetMode="External"/>'
+                )
                 parts.append(f'<w:hyperlink r:id="{rid}">{_run(text, "")}</w:hyperlink>')
             else:
                 parts.append(_run(text, kind))
@@ -88,26 +92,70 @@ def p(text: str) -> Para:
 
 REPORT: list[Para] = [
     ("Title", [("Annual report: the heathland year", "")]),
-    p("Heathland is rarer than rainforest. Our reserve holds one of the last large stretches of it in the county, and this was a good year for it."),
+    p(
+        "Heathland is rarer than rainforest. Our reserve holds one of the last large stretches of it in the county, and this was a good year for it."
+    ),
     ("Heading1", [("Reptiles", "")]),
-    ("", [("Volunteers counted ", ""), ("all six", "b"), (" native reptile species on the reserve, including the sand lizard, which was reintroduced here in 2011.", "")]),
-    p("Adders were seen basking on the south-facing banks from early March, a month earlier than in our first survey."),
+    (
+        "",
+        [
+            ("Volunteers counted ", ""),
+            ("all six", "b"),
+            (
+                " native reptile species on the reserve, including the sand lizard, which was reintroduced here in 2011.",
+                "",
+            ),
+        ],
+    ),
+    p(
+        "Adders were seen basking on the south-facing banks from early March, a month earlier than in our first survey."
+    ),
     ("Heading1", [("Birds", "")]),
-    ("", [("Nightjars returned to nine territories. Their churring song on warm June evenings is ", ""), ("the", "i"), (" sound of the heath.", "")]),
+    (
+        "",
+        [
+            ("Nightjars returned to nine territories. Their churring song on warm June evenings is ", ""),
+            ("the", "i"),
+            (" sound of the heath.", ""),
+        ],
+    ),
     ("Heading2", [("Dartford warblers", "")]),
     p("After two mild winters, the Dartford warbler population has recovered to twenty pairs."),
     ("Heading1", [("Work parties", "")]),
-    ("", [("Volunteers cleared birch saplings from four hectares, so the heather can breathe. Join a work party through our ", ""), ("events page", "link:https://example.org/events"), (".", "")]),
+    (
+        "",
+        [
+            (
+                "Volunteers cleared birch saplings from four hectares, so the heather can breathe. Join a work party through our ",
+                "",
+            ),
+            ("events page", "link:https://example.org/events"),
+            (".", ""),
+        ],
+    ),
 ]
 
 NO_TITLE_STYLE: list[Para] = [
-    p("The sea wall at Saltmarsh End was breached on purpose last autumn, letting the tide back onto fields that were drained two hundred years ago."),
+    p(
+        "The sea wall at Saltmarsh End was breached on purpose last autumn, letting the tide back onto fields that were drained two hundred years ago."
+    ),
     ("Heading1", [("Why let the sea in?", "")]),
-    p("Salt marsh absorbs the energy of waves and storms, so a wide marsh protects the new sea wall behind it better than any extra concrete would."),
+    p(
+        "Salt marsh absorbs the energy of waves and storms, so a wide marsh protects the new sea wall behind it better than any extra concrete would."
+    ),
     p("It also stores carbon in its mud, faster per hectare than most forests."),
     ("Heading1", [("Who moved in", "")]),
-    ("", [("Within months, redshank, curlew and ", ""), ("thousands", "b"), (" of wintering wigeon were feeding on the new marsh.", "")]),
-    p("Samphire and sea lavender are already spreading across the mud, and young bass shelter in the creeks at high tide."),
+    (
+        "",
+        [
+            ("Within months, redshank, curlew and ", ""),
+            ("thousands", "b"),
+            (" of wintering wigeon were feeding on the new marsh.", ""),
+        ],
+    ),
+    p(
+        "Samphire and sea lavender are already spreading across the mud, and young bass shelter in the creeks at high tide."
+    ),
 ]
 
 

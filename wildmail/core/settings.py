@@ -236,9 +236,13 @@ def _validate(s: Settings, key_origin: str = "secret_key") -> Settings:
         s.dkim_private_key()
         s.dkim_ed25519_private_key()
     if not re.match(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$", s.brand_colour):
-        raise SettingsError(f"{ENV_PREFIX}BRAND_COLOUR: expected a hex colour like #1d6b45, got {s.brand_colour!r}")
+        raise SettingsError(
+            f"{ENV_PREFIX}BRAND_COLOUR: expected a hex colour like #1d6b45, got {s.brand_colour!r}"
+        )
     if not re.match(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$", s.default_locale):
-        raise SettingsError(f"{ENV_PREFIX}DEFAULT_LOCALE: expected a language tag like en or fr-CA, got {s.default_locale!r}")
+        raise SettingsError(
+            f"{ENV_PREFIX}DEFAULT_LOCALE: expected a language tag like en or fr-CA, got {s.default_locale!r}"
+        )
     if s.logo_url and not re.match(r"^https?://[^\s/]+", s.logo_url):
         raise SettingsError(f"{ENV_PREFIX}LOGO_URL: expected an absolute http(s) URL, got {s.logo_url!r}")
     parsed = urlparse(s.base_url)

@@ -1,4 +1,4 @@
-"""articles and design: the article's own title, kept front matter, locale and branding per campaign (issue 18)
+"""articles and design: article title, kept front matter, locale and branding per campaign (issue 18)
 
 Revision ID: 0009
 Revises: 0008
