@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from campaigns.article import READERS, read_article_file
 from campaigns.models import Campaign
 from campaigns.preview import SAMPLE_NAME, EmlBuilder, write_eml_preview, write_preview
+from campaigns.splitter import split_article
 from delivery import lifecycle
 from delivery.compose import preview_eml
 from wildmail.cli import campaign_send
@@ -60,9 +61,9 @@ def split(
     if as_json:
         typer.echo(json.dumps([e.as_json() for e in plan.emails], ensure_ascii=False, indent=2))
         return
-    console.print(f"read {file} as {READERS.get(plan.reader, plan.reader)}", highlight=False)
+    typer.echo(f"read {file} as {READERS.get(plan.reader, plan.reader)}")
     for notice in plan.notices:
-        console.print(f"note: {notice}", highlight=False)
+        typer.echo(f"note: {notice}")
     table = Table(title=f"{plan.title} ({len(plan.emails)} emails)")
     for column in ("#", "Subject", "Preheader", "Paragraphs", "Words", "Min"):
         table.add_column(column)
@@ -123,14 +124,15 @@ def create(
     )
     try:
         article = read_article_file(file)
+        notices = split_article(article, parts=parts).notices  # the same plan create makes
     except lifecycle.USER_ERRORS as exc:
         fail(str(exc))
     with _session() as (ctx, session):
         campaign = lifecycle.create_campaign(session, ctx.settings, article, options, ctx.clock.now())
         session.commit()
-        console.print(f"read {file} as {article.reader_name}", highlight=False)
-        for notice in article.notices:
-            console.print(f"note: {notice}", highlight=False)
+        typer.echo(f"read {file} as {article.reader_name}")
+        for notice in notices:
+            typer.echo(f"note: {notice}")
         console.print(
             f"created campaign [bold]{campaign.slug}[/] \u201c{campaign.public_title}\u201d "
             f"with {len(campaign.emails)} emails "
