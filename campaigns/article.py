@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -81,9 +81,9 @@ class Article:
     metadata: dict[str, Any] = field(default_factory=dict)  # front matter keys wildmail does not use
     notices: tuple[str, ...] = ()  # things the user should know, not errors
     title_hint: str = ""  # a title the reader found outside the text (HTML <title>, .docx title)
-    line_numbers: bool = (
-        True  # False when ``text`` was made from HTML or .docx (its lines are not the file's)
-    )
+    line_numbers: bool = True  # False when ``text`` was made from HTML or .docx (not the file's lines)
+    base_dir: str = ""  # the folder of the article file: where its local pictures are ("" for uploads)
+    images: dict[str, bytes] = field(default_factory=dict, repr=False)  # pictures inside a .docx
 
     @property
     def reader_name(self) -> str:
@@ -113,7 +113,7 @@ def read_article_file(path: Path | str, fmt: str = "auto") -> Article:
         data = path.read_bytes()
     except OSError as exc:
         raise ArticleError(source, f"cannot read file ({exc.strerror or exc})") from None
-    return read_article_bytes(data, source, fmt)
+    return replace(read_article_bytes(data, source, fmt), base_dir=str(path.parent))
 
 
 def format_of(name: str, fmt: str = "auto") -> str:

@@ -42,6 +42,7 @@ def content(campaign: Campaign, email: Email) -> EmailContent:
         paragraphs=list(email.paragraphs),
         reading_minutes=email.reading_minutes,
         format=campaign.source_format or "text",
+        image_sizes=dict(campaign.images or {}),
     )
 
 

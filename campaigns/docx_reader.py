@@ -2,7 +2,8 @@
 
 mammoth maps Word's paragraph styles to HTML (Heading 1 -> h1, Title -> h1, lists, links,
 bold/italic); :mod:`campaigns.html_markdown` turns it into Markdown, so the document splits
-like a Markdown article. Pictures inside the document are not carried over yet (a notice says so).
+like a Markdown article. Pictures inside the document are kept in :attr:`Article.images` under
+``wm-embedded/<n>.<ext>`` addresses, stored and served once the campaign is created.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import replace
+from typing import Any
 from xml.etree import ElementTree
 
 import mammoth
@@ -19,6 +21,8 @@ from campaigns.html_markdown import html_to_markdown
 
 STYLE_MAP = "p[style-name='Title'] => h1:fresh\np[style-name='Subtitle'] => p:fresh"
 CORE = "{http://purl.org/dc/elements/1.1/}title"
+EMBEDDED = "wm-embedded/"  # campaigns.images stores these when the campaign is created
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 
 
 def _core_title(data: bytes) -> str:
@@ -40,15 +44,19 @@ def read_docx(data: bytes, source: str) -> Article:
             "the .docx file is damaged or not a Word document (no readable zip archive; "
             "an old .doc must be saved as .docx)",
         )
-    images: list[str] = []
+    images: dict[str, bytes] = {}
 
-    def _drop_image(image: mammoth.images.Image) -> dict[str, str]:
-        images.append(image.alt_text or "")
-        return {"src": ""}
+    def _keep_image(image: Any) -> dict[str, str]:  # mammoth passes its own image type
+        with image.open() as stream:
+            data = stream.read()
+        ext = EXTENSIONS.get(str(image.content_type), "bin")
+        address = f"{EMBEDDED}{len(images) + 1}.{ext}"
+        images[address] = data
+        return {"src": address, "alt": image.alt_text or ""}
 
     try:
         result = mammoth.convert_to_html(
-            io.BytesIO(data), style_map=STYLE_MAP, convert_image=mammoth.images.img_element(_drop_image)
+            io.BytesIO(data), style_map=STYLE_MAP, convert_image=mammoth.images.img_element(_keep_image)
         )
     except (KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError, OSError) as exc:
         raise ArticleError(
@@ -62,7 +70,4 @@ def read_docx(data: bytes, source: str) -> Article:
     if not text.strip():
         raise ArticleError(source, "the .docx document has no text")
     article = parse_article_text(text, source, "markdown")
-    notices = article.notices
-    if images:
-        notices += (f"{len(images)} picture(s) inside the .docx were left out; link pictures by URL instead",)
-    return replace(article, reader="docx", title_hint=_core_title(data), line_numbers=False, notices=notices)
+    return replace(article, reader="docx", title_hint=_core_title(data), line_numbers=False, images=images)

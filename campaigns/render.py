@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,7 @@ class EmailContent:
     paragraphs: list[str]
     reading_minutes: int = 1
     format: str = "text"  # "markdown" | "text"
+    image_sizes: Mapping[str, Sequence[int]] = field(default_factory=dict)  # (width, height) by address
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def build_context(content: EmailContent, brand: Branding) -> tuple[dict[str, Any
     html_paragraphs: list[Markup] = []
     text_paragraphs: list[str] = []
     for source in content.paragraphs:
-        rendered = render_paragraph(source, content.format, len(links) + 1)
+        rendered = render_paragraph(source, content.format, len(links) + 1, content.image_sizes)
         links.extend(LinkSpec(f.position, f.url, LinkKind.CONTENT.value, f.label) for f in rendered.links)
         html_paragraphs.append(Markup(rendered.html))  # noqa: S704 - markdown-it output, raw HTML disabled
         text_paragraphs.append(wrap(rendered.text))

@@ -159,7 +159,7 @@ def _alt_text_warnings(emails: list[PlannedEmail], fmt: str) -> list[str]:
     if fmt != "markdown":
         return []
     return [
-        f"email {e.position}: image {src or '(no address)'} has no alt text; describe it in ![...](...)"
+        f"email {e.position}: image {src or '(no address)'} has no alt text (nothing for who cannot see it)"
         for e in emails
         for p in e.paragraphs
         for alt, src in IMAGE.findall(p)

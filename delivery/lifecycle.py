@@ -35,6 +35,7 @@ from campaigns.article import (
 )
 from campaigns.compiling import compile_campaign, compile_email
 from campaigns.enrolment import enrol_members
+from campaigns.images import MediaStore, settle_images
 from campaigns.models import Campaign, CampaignMode, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.preview import PreviewEmail, preview_emails
 from campaigns.render import ENGINES, RenderError
@@ -188,11 +189,27 @@ def check_donation_url(url: str) -> None:
 
 
 def create_campaign(
-    session: Session, settings: Settings, article: Article, options: CampaignOptions, now: datetime
+    session: Session,
+    settings: Settings,
+    article: Article,
+    options: CampaignOptions,
+    now: datetime,
+    notices: list[str] | None = None,
 ) -> Campaign:
-    """Split ``article``, store the campaign (status draft) and its compiled emails."""
+    """Split ``article``, store the campaign (status draft) and its compiled emails.
+
+    Its pictures are settled once (:mod:`campaigns.images`); what the user should know about them
+    (a remote picture that could not be fetched) is added to ``notices``.
+    """
     fields = _campaign_fields(session, settings, article, options)
     plan = split_article(article, parts=options.parts)
+    extra = (fields["hero_image"], fields["logo_url"])
+    store = MediaStore(settings.media_dir)
+    settled = settle_images(article, [e.paragraphs for e in plan.emails], store, settings.base_url, extra)
+    fields["hero_image"] = settled.extra.get(fields["hero_image"], "")
+    fields["logo_url"] = settled.extra.get(fields["logo_url"], "")
+    if notices is not None:
+        notices.extend(settled.notices)
     campaign = Campaign(
         **fields,
         source_name=article.source,
@@ -200,19 +217,20 @@ def create_campaign(
         source_format=article.format,
         article_title=plan.title,
         article_metadata=dict(article.metadata),
+        images=settled.sizes,
         segment={},
         cadence_days=7,
         created_at=now,
         updated_at=now,
     )
-    for planned in plan.emails:
+    for planned, paragraphs in zip(plan.emails, settled.paragraphs, strict=True):
         campaign.emails.append(
             Email(
                 position=planned.position,
                 title=planned.title,
                 subject=planned.subject,
                 preheader=planned.preheader,
-                paragraphs=planned.paragraphs,
+                paragraphs=paragraphs,
                 word_count=planned.word_count,
                 reading_minutes=planned.reading_minutes,
             )

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign, Email, Link
+from tests.campaigns.conftest import PictureServer
 from tests.conftest import REPO
 
 ARTICLES = REPO / "tests" / "corpus" / "articles"
+
+
+def _copy(name: str, folder: Path, server: PictureServer) -> Path:
+    """A corpus article in ``folder`` with its pictures served by the local picture server."""
+    path = folder / name
+    path.write_bytes(
+        (ARTICLES / name).read_bytes().replace(b"https://example.org/", f"{server.url}/800x600.png?".encode())
+    )
+    return path
 
 
 @pytest.mark.parametrize(
@@ -32,10 +43,9 @@ def test_split_says_which_reader(run, cli_env, name, reader):
     assert f"read {path} as {reader}" in " ".join(result.output.split())
 
 
-def test_create_from_html_and_docx(run, cli_env, engine):
+def test_create_from_html_and_docx(run, cli_env, engine, picture_server):
     for name, slug in (("18-ghost-export.html", "storks"), ("22-word-core-title.docx", "saltmarsh")):
-        shutil.copy(ARTICLES / name, cli_env / name)
-        result = run("campaign", "create", cli_env / name, "--name", slug)
+        result = run("campaign", "create", _copy(name, cli_env, picture_server), "--name", slug)
         assert result.exit_code == 0, result.output
         assert "read " in result.output and "created campaign" in result.output
     with Session(engine) as s:
@@ -97,9 +107,8 @@ def test_internal_name_never_reaches_subscribers(run, cli_env, engine):
         assert "\u201cNotes\u201d" in campaign.emails[0].compiled_text
 
 
-def test_unknown_front_matter_is_kept_with_one_notice(run, cli_env, engine):
-    path = cli_env / "hedgehogs.md"
-    shutil.copy(ARTICLES / "13-rich-front-matter.md", path)
+def test_unknown_front_matter_is_kept_with_one_notice(run, cli_env, engine, picture_server):
+    path = _copy("13-rich-front-matter.md", cli_env, picture_server)
     result = run("campaign", "create", path, "--name", "hogs", "--locale", "cy")
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
@@ -107,7 +116,10 @@ def test_unknown_front_matter_is_kept_with_one_notice(run, cli_env, engine):
     with Session(engine) as s:
         campaign = s.scalar(select(Campaign))
         assert campaign is not None
-        assert campaign.article_metadata == {"species": "Erinaceus europaeus", "habitat": "gardens and hedgerows"}
+        assert campaign.article_metadata == {
+            "species": "Erinaceus europaeus",
+            "habitat": "gardens and hedgerows",
+        }
         assert campaign.locale == "cy"
         assert '<html lang="cy"' in campaign.emails[0].compiled_html
         assert "color-scheme" in campaign.emails[0].compiled_html

@@ -17,7 +17,44 @@ W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 LINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
 
-Run = tuple[str, str]  # (text, "" | "b" | "i" | "link:<url>")
+Run = tuple[
+    str, str
+]  # (text, "" | "b" | "i" | "link:<url>" | "img:<width>x<height>"), an image's text is its alt
+IMAGE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/image"
+WP = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
+A = "http://schemas.openxmlformats.org/drawingml/2006/main"
+PIC = "http://schemas.openxmlformats.org/drawingml/2006/picture"
+
+
+def png(width: int, height: int) -> bytes:
+    """A plain PNG of that size (zlib and struct only)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x2a\x78\x3c" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _drawing(rid: str, alt: str, number: int) -> str:
+    return (
+        f'<w:r><w:drawing><wp:inline xmlns:wp="{WP}"><wp:extent cx="3048000" cy="2032000"/>'
+        f'<wp:docPr id="{number}" name="Picture {number}" descr={quoteattr(alt)}/>'
+        f'<a:graphic xmlns:a="{A}"><a:graphicData uri="{PIC}"><pic:pic xmlns:pic="{PIC}">'
+        f'<pic:nvPicPr><pic:cNvPr id="0" name="image{number}.png"/><pic:cNvPicPr/></pic:nvPicPr>'
+        f'<pic:blipFill><a:blip r:embed="{rid}"/></pic:blipFill><pic:spPr/></pic:pic></a:graphicData></a:graphic>'
+        "</wp:inline></w:drawing></w:r>"
+    )
+
+
 Para = tuple[str, list[Run]]  # (style, runs)
 
 
@@ -26,13 +63,20 @@ def _run(text: str, kind: str) -> str:
     return f'<w:r>{props}<w:t xml:space="preserve">{escape(text)}</w:t></w:r>'
 
 
-def document(paragraphs: list[Para]) -> tuple[str, str]:
+def document(paragraphs: list[Para], media: dict[str, bytes]) -> tuple[str, str]:
     body: list[str] = []
     rels: list[str] = []
     for style, runs in paragraphs:
         parts = [f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""]
         for text, kind in runs:
-            if kind.startswith("link:"):
+            if kind.startswith("img:"):
+                rid = f"rImg{len(media) + 1}"
+                target = f"media/image{len(media) + 1}.png"
+                width, height = (int(v) for v in kind[4:].split("x"))
+                media[f"word/{target}"] = png(width, height)
+                rels.append(f'<Relationship Id="{rid}" Type="{IMAGE}" Target="{target}"/>')
+                parts.append(_drawing(rid, text, len(media)))
+            elif kind.startswith("link:"):
                 rid = f"rLink{len(rels) + 1}"
                 rels.append(
                     f'<Relationship Id="{rid}" Type="{LINK}" Target={quoteattr(kind[5:])} TargetMode="External"/>'
@@ -53,7 +97,8 @@ STYLES = "".join(
 
 
 def write(path: Path, paragraphs: list[Para], title: str = "") -> None:
-    doc, doc_rels = document(paragraphs)
+    media: dict[str, bytes] = {}
+    doc, doc_rels = document(paragraphs, media)
     core = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><cp:coreProperties '
         'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
@@ -64,6 +109,7 @@ def write(path: Path, paragraphs: list[Para], title: str = "") -> None:
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
             '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Default Extension="png" ContentType="image/png"/>'
             '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
             '<Override PartName="/word/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/>'
             '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/></Types>'
@@ -84,6 +130,8 @@ def write(path: Path, paragraphs: list[Para], title: str = "") -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in parts.items():
             archive.writestr(zipfile.ZipInfo(name, (2026, 1, 1, 0, 0, 0)), text)
+        for name, data in media.items():
+            archive.writestr(zipfile.ZipInfo(name, (2026, 1, 1, 0, 0, 0)), data)
 
 
 def p(text: str) -> Para:
@@ -159,9 +207,25 @@ NO_TITLE_STYLE: list[Para] = [
 ]
 
 
+PICTURES: list[Para] = [
+    ("Title", [("Nest boxes for tree sparrows", "")]),
+    p(
+        "Tree sparrows nest in colonies, so one box is rarely enough. This spring our volunteers put up forty boxes in clusters of five along the old railway line."
+    ),
+    ("", [("A cluster of five nest boxes on an ash tree", "img:1200x800")]),
+    ("Heading1", [("The first broods", "")]),
+    p(
+        "By the end of May, twenty-six boxes held eggs, and the first chicks fledged in the second week of June."
+    ),
+    ("", [("", "img:400x300")]),
+    p("Most pairs raised a second brood, and a few managed a third before the end of August."),
+]
+
+
 def main() -> None:
     write(HERE / "21-word-report.docx", REPORT)
     write(HERE / "22-word-core-title.docx", NO_TITLE_STYLE, title="Letting the sea back in")
+    write(HERE / "24-word-with-pictures.docx", PICTURES)
     good = (HERE / "21-word-report.docx").read_bytes()
     (HERE / "23-corrupt.docx").write_bytes(good[: len(good) // 2])
 

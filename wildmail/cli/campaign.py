@@ -128,10 +128,13 @@ def create(
     except lifecycle.USER_ERRORS as exc:
         fail(str(exc))
     with _session() as (ctx, session):
-        campaign = lifecycle.create_campaign(session, ctx.settings, article, options, ctx.clock.now())
+        image_notes: list[str] = []
+        campaign = lifecycle.create_campaign(
+            session, ctx.settings, article, options, ctx.clock.now(), notices=image_notes
+        )
         session.commit()
         typer.echo(f"read {file} as {article.reader_name}")
-        for notice in notices:
+        for notice in (*notices, *image_notes):
             typer.echo(f"note: {notice}")
         console.print(
             f"created campaign [bold]{campaign.slug}[/] \u201c{campaign.public_title}\u201d "

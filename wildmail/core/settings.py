@@ -50,6 +50,7 @@ class Settings:
     logo_url: str = ""  # the organisation's logo (absolute http(s) URL), in email headers and public pages
     brand_colour: str = "#1d6b45"  # header band and buttons of the default email template (#rrggbb)
     default_locale: str = "en"  # language of emails (html lang) unless a campaign sets its own
+    media_dir: str = "media"  # pictures of articles, served at <base_url>/media/<sha256>.<ext>
     reply_to: str = ""
     default_timezone: str = "UTC"
     smtp_host: str = "127.0.0.1"

@@ -22,14 +22,20 @@ from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
 from wildmail.core.context import AppContext
-from wildmail.web import dashboard_routes, preferences_routes, public_routes, tracking_routes
+from wildmail.web import (
+    dashboard_routes,
+    media_routes,
+    preferences_routes,
+    public_routes,
+    tracking_routes,
+)
 from wildmail.web.body_limits import BodyLimit, BodyLimits, BodyTooLarge, too_large_response
 from wildmail.web.path_params import path_errors_as_404
 from wildmail.web.security_headers import SecurityHeaders
 from wildmail.web.templating import STATIC_DIR
 
 # preferences_routes first: tracking_routes' /u/{token:path} would also match /u/<token>/preferences
-PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes)
+PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes, media_routes)
 
 
 class WebApp:

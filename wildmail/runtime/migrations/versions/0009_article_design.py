@@ -30,15 +30,17 @@ def upgrade() -> None:
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         for name, length in TEXT_COLUMNS:
             batch_op.add_column(sa.Column(name, sa.String(length=length), server_default="", nullable=False))
-        batch_op.add_column(
-            sa.Column("article_metadata", wildmail.core.db.JSONType, server_default="{}", nullable=False)
-        )
+        for name in ("article_metadata", "images"):
+            batch_op.add_column(
+                sa.Column(name, wildmail.core.db.JSONType, server_default="{}", nullable=False)
+            )
     # Until now the internal name was the title subscribers saw; keep showing it for old campaigns.
     op.execute("UPDATE campaigns SET article_title = title")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_column("images")
         batch_op.drop_column("article_metadata")
         for name, _length in reversed(TEXT_COLUMNS):
             batch_op.drop_column(name)
