@@ -6,7 +6,8 @@ from datetime import datetime
 
 from campaigns.models import Campaign, Email, Link
 from campaigns.render import Branding, EmailContent, RenderedEmail, render_email
-from wildmail.core.settings import Settings
+from wildmail.core import tokens
+from wildmail.core.settings import Settings, secret_key_problem
 
 
 def branding(campaign: Campaign, settings: Settings) -> Branding:
@@ -31,7 +32,7 @@ def branding(campaign: Campaign, settings: Settings) -> Branding:
     )
 
 
-def content(campaign: Campaign, email: Email) -> EmailContent:
+def content(campaign: Campaign, email: Email, settings: Settings | None = None) -> EmailContent:
     """What ``email`` says, as the renderer wants it."""
     return EmailContent(
         position=email.position,
@@ -43,12 +44,20 @@ def content(campaign: Campaign, email: Email) -> EmailContent:
         reading_minutes=email.reading_minutes,
         format=campaign.source_format or "text",
         image_sizes=dict(campaign.images or {}),
+        view_url=web_version_url(email, settings) if settings is not None else "",
     )
+
+
+def web_version_url(email: Email, settings: Settings) -> str:
+    """The signed address of ``email``'s web version, or "" before it has an id or without a usable key."""
+    if email.id is None or not settings.secret_key or secret_key_problem(settings.secret_key):
+        return ""
+    return tokens.view_url(settings.base_url, settings.secret, email.id)
 
 
 def render_row(campaign: Campaign, email: Email, settings: Settings) -> RenderedEmail:
     """Render an Email row without storing anything."""
-    return render_email(content(campaign, email), branding(campaign, settings))
+    return render_email(content(campaign, email, settings), branding(campaign, settings))
 
 
 def compile_email(campaign: Campaign, email: Email, settings: Settings, now: datetime) -> None:

@@ -47,6 +47,7 @@ class EmailContent:
     reading_minutes: int = 1
     format: str = "text"  # "markdown" | "text"
     image_sizes: Mapping[str, Sequence[int]] = field(default_factory=dict)  # (width, height) by address
+    view_url: str = ""  # the email's web version ("view in your browser"); "" leaves the link out
 
 
 @dataclass(frozen=True)

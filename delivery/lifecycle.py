@@ -235,8 +235,9 @@ def create_campaign(
                 reading_minutes=planned.reading_minutes,
             )
         )
-    compile_campaign(campaign, settings, now)
     session.add(campaign)
+    session.flush()  # the emails' ids go into their web version links
+    compile_campaign(campaign, settings, now)
     session.flush()
     return campaign
 

@@ -28,6 +28,7 @@ from wildmail.web import (
     preferences_routes,
     public_routes,
     tracking_routes,
+    view_routes,
 )
 from wildmail.web.body_limits import BodyLimit, BodyLimits, BodyTooLarge, too_large_response
 from wildmail.web.path_params import path_errors_as_404
@@ -35,7 +36,7 @@ from wildmail.web.security_headers import SecurityHeaders
 from wildmail.web.templating import STATIC_DIR
 
 # preferences_routes first: tracking_routes' /u/{token:path} would also match /u/<token>/preferences
-PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes, media_routes)
+PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes, media_routes, view_routes)
 
 
 class WebApp:
