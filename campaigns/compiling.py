@@ -28,6 +28,7 @@ def branding(campaign: Campaign, settings: Settings) -> Branding:
         hero_image=campaign.hero_image
         if campaign.hero_image.lower().startswith(("http://", "https://"))
         else "",
+        hero_alt=campaign.hero_alt,
         metadata=dict(campaign.article_metadata or {}),
     )
 

@@ -18,21 +18,31 @@ NO_ARTICLE = "no article found in this HTML page (only navigation, or too little
 MIN_WORDS = 20  # fewer words of prose than this is a menu or a banner, not an article
 
 
-def page_title(data: bytes) -> str:
-    """The page's own title: og:title, else <title> without the site name (trafilatura's metadata)."""
+def page_facts(data: bytes) -> tuple[str, str]:
+    """The page's own title (og:title, else <title> without the site name) and its address
+    (canonical link or og:url), from trafilatura's metadata; "" when absent."""
     try:
         meta = trafilatura.extract_metadata(data)
     except (ValueError, TypeError):
-        return ""
-    return " ".join((meta.title or "").split()) if meta is not None else ""
+        return "", ""
+    if meta is None:
+        return "", ""
+    url = str(meta.url or "")
+    return " ".join((meta.title or "").split()), url if url.lower().startswith(
+        ("http://", "https://")
+    ) else ""
 
 
 def read_html(data: bytes, source: str) -> Article:
     """The main article of an HTML page as a Markdown :class:`Article` (``reader`` "html")."""
     if b"\x00" in data:
         raise ArticleError(source, "binary file (contains NUL bytes), expected an HTML page")
+    title, url = page_facts(data)
+    # With the page's own address, trafilatura makes relative links and pictures absolute; without
+    # it, relative pictures are files next to the saved page ("Save page, complete").
     extracted = trafilatura.extract(
         data,
+        url=url or None,
         output_format="html",
         include_links=True,
         include_images=True,
@@ -47,4 +57,4 @@ def read_html(data: bytes, source: str) -> Article:
     if sum(len(b.split()) for b in prose) < MIN_WORDS:
         raise ArticleError(source, NO_ARTICLE)
     article = parse_article_text(text, source, "markdown")
-    return replace(article, reader="html", title_hint=page_title(data), line_numbers=False)
+    return replace(article, reader="html", title_hint=title, line_numbers=False)

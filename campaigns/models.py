@@ -57,6 +57,9 @@ class Campaign(Base):
     brand_colour: Mapped[str] = mapped_column(String(16), default="", server_default="")  # "" = settings'
     organisation: Mapped[str] = mapped_column(String(200), default="", server_default="")  # "" = settings'
     hero_image: Mapped[str] = mapped_column(String(2000), default="", server_default="")  # front matter image
+    hero_alt: Mapped[str] = mapped_column(
+        String(300), default="", server_default=""
+    )  # front matter image_alt
     # (width, height) of every picture of the emails by address, learnt once at creation
     images: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     list_id: Mapped[int | None] = mapped_column(ForeignKey("subscriber_lists.id"), nullable=True)

@@ -147,18 +147,21 @@ def split_article(article: Article, *, title: str | None = None, parts: int | No
         options=dict(article.options),
         reader=article.reader,
         metadata=dict(article.metadata),
-        notices=article.notices + tuple(_alt_text_warnings(emails, article.format)),
+        notices=article.notices + tuple(_alt_text_warnings(emails, article.format, article.options)),
     )
 
 
 IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]*)")
 
 
-def _alt_text_warnings(emails: list[PlannedEmail], fmt: str) -> list[str]:
+def _alt_text_warnings(emails: list[PlannedEmail], fmt: str, options: dict[str, Any]) -> list[str]:
     """One warning per image without alt text (screen readers and clients that block images show nothing)."""
+    hero = []
+    if options.get("image") and not options.get("image_alt"):
+        hero = [f"front matter image {options['image']} has no image_alt (nothing for who cannot see it)"]
     if fmt != "markdown":
-        return []
-    return [
+        return hero
+    return hero + [
         f"email {e.position}: image {src or '(no address)'} has no alt text (nothing for who cannot see it)"
         for e in emails
         for p in e.paragraphs

@@ -159,6 +159,7 @@ def _campaign_fields(
         "brand_colour": str(article.options.get("brand_colour", "")),
         "organisation": str(article.options.get("organisation", "")),
         "hero_image": str(article.options.get("image", "")),
+        "hero_alt": str(article.options.get("image_alt", "")),
     }
 
 

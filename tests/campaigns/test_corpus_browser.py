@@ -27,7 +27,7 @@ ARTICLES = [
     "05-all-caps-headings.txt",
 ]
 # A picture wider than any phone, served from the page itself: the email must still fit.
-SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="900"><rect width="99%"/></svg>'
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="900" style="background:#584"/>'
 WIDE_PICTURE = "data:image/svg+xml;base64," + base64.b64encode(SVG).decode()
 
 pytestmark = needs_chromium

@@ -32,7 +32,7 @@ def _article(folder: Path, server_url: str, local: str = "pictures/otter.png") -
         "---\ntitle: Otters\n---\n"
         "Otters are back on the river after forty years away.\n\n"
         f"![A wide river]({server_url}/1200x800.png)\n\n"
-        f"## Prints\n\n![Otter prints in mud]({local})\n\nFive toes, and a tail drag between them.\n\n"
+        f"## Prints\n\nFive toes, and a tail drag between them.\n\n![Otter prints in mud]({local})\n\n"
         f"## Cubs\n\n![A wide river]({server_url}/1200x800.png)\n\nTwo cubs were filmed at dawn.\n",
         encoding="utf-8",
     )
@@ -54,6 +54,10 @@ def test_pictures_get_sizes_and_local_files_a_public_address(run, cli_env, engin
         assert f'src="http://testserver/media/{digest}.png"' in emails[1].compiled_html
         assert 'width="300" height="200"' in emails[1].compiled_html  # small pictures keep their size
         assert "max-width:100%" in emails[1].compiled_html.replace(" ", "")
+        # a section that opens with a picture shows it as its hero, above the title, column-wide
+        cubs = emails[2].compiled_html
+        assert cubs.index(f"{picture_server.url}/1200x800.png") < cubs.index("<h1")
+        assert 'alt="A wide river"' in cubs and 'width="600"' in cubs
     # recompiling after an edit uses the stored sizes: nothing is fetched again
     assert run("campaign", "edit", "otters", "--position", "1", "--subject", "Otters!").exit_code == 0
     assert picture_server.hits["/1200x800.png"] == 1

@@ -23,6 +23,7 @@ TEXT_COLUMNS = (
     ("brand_colour", 16),
     ("organisation", 200),
     ("hero_image", 2000),
+    ("hero_alt", 300),
 )
 
 
