@@ -14,6 +14,7 @@ from campaigns.models import Campaign, Email, Link
 from tests.campaigns.conftest import PictureServer
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.postgres  # campaigns with the new columns on both backends
 ARTICLES = REPO / "tests" / "corpus" / "articles"
 
 

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from campaigns.images import MediaStore
 from campaigns.models import Campaign, Email
 
+pytestmark = pytest.mark.postgres  # the stored sizes and addresses on both backends
+
 
 def _png(width: int, height: int) -> bytes:
     out = io.BytesIO()

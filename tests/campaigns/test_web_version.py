@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from campaigns.models import Email
 from delivery.lifecycle import CampaignOptions, create_campaign_from_bytes
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.postgres  # campaigns with the new columns on both backends
 ARTICLES = REPO / "tests" / "corpus" / "articles"
 
 
