@@ -13,6 +13,7 @@ nothing. Functions taking an ``Store`` run their own transaction. User mistakes 
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from campaigns import templates
@@ -381,11 +383,20 @@ def edit_email(
     return email
 
 
-_COPIED_COLUMNS = (
-    *("source_name", "source_text", "source_format", "list_id", "segment", "mode", "cadence_days"),
-    *("send_weekday", "send_hour", "timezone", "donation_url", "donation_text", "template"),
-    *("render_engine", "track_identity", "stop_donation_after_click", "grace_hours", "min_gap_hours"),
-)
+# What a copy does not take over from the campaign it copies (everything else is copied, so a
+# column added later is copied too).
+_NOT_COPIED = {"id", "slug", "title", "status", "start_date", "created_at", "updated_at", "paused_at"}
+_EMAIL_NOT_COPIED = {"id", "campaign_id", "compiled_html", "compiled_text", "compiled_at"}
+
+
+def _columns(row: Any, skip: set[str]) -> dict[str, Any]:
+    """The row's column values by attribute name, JSON values copied, except those in ``skip``."""
+    values = {}
+    for attr in sa_inspect(type(row)).column_attrs:
+        if attr.key not in skip:
+            value = getattr(row, attr.key)
+            values[attr.key] = copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+    return values
 
 
 def duplicate_campaign(
@@ -398,9 +409,8 @@ def duplicate_campaign(
         raise CampaignError("campaign name needs at least one letter or digit")
     if session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
         raise CampaignError(f"a campaign named {slug!r} already exists")
-    copied = {column: getattr(campaign, column) for column in _COPIED_COLUMNS}
-    copy = Campaign(
-        **copied,
+    duplicate = Campaign(
+        **_columns(campaign, _NOT_COPIED),
         slug=slug,
         title=" ".join(name.split()),
         status=CampaignStatus.DRAFT.value,
@@ -409,21 +419,11 @@ def duplicate_campaign(
         updated_at=now,
     )
     for email in campaign.emails:
-        copy.emails.append(
-            Email(
-                position=email.position,
-                title=email.title,
-                subject=email.subject,
-                preheader=email.preheader,
-                paragraphs=list(email.paragraphs),
-                word_count=email.word_count,
-                reading_minutes=email.reading_minutes,
-            )
-        )
-    compile_campaign(copy, settings, now)
-    session.add(copy)
+        duplicate.emails.append(Email(**_columns(email, _EMAIL_NOT_COPIED)))
+    compile_campaign(duplicate, settings, now)
+    session.add(duplicate)
     session.flush()
-    return copy
+    return duplicate
 
 
 def has_deliveries(session: Session, campaign_id: int) -> bool:

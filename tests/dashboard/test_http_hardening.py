@@ -83,6 +83,8 @@ def site(client, users, ctx, seed_article) -> Site:
         "action": "pause",
         "subscriber_id": str(sub.id),
         "job_id": "no-such-job",
+        "name": "0" * 64 + ".png",  # a picture nobody stored
+        "v": "not-a-token",  # the web version of an email: a bad token
     }
     return Site(client, values, "friends", "leopard-series")
 
