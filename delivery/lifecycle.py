@@ -506,3 +506,15 @@ def test_send(
 
 
 test_send.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def trip_breaker(session: Session, campaign: Campaign, reason: str, now: datetime) -> bool:
+    """Pause a running or scheduled campaign for ``reason`` (its circuit breaker, see
+    ``inbound.policy``), inside the caller's transaction; False when it was not running."""
+    if campaign.status not in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
+        return False
+    campaign.status = CampaignStatus.PAUSED.value
+    campaign.paused_at = now
+    campaign.updated_at = now
+    campaign.pause_reason = reason[:1000]
+    return True

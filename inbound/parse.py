@@ -238,9 +238,9 @@ def _auto_reply(msg: Message) -> str:
     for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Vacation"):
         if msg.get(name) is not None:
             return f"{name} header"
-    if _text(msg.get("X-Auto-Response-Suppress")) and _text(msg.get("In-Reply-To")):
-        if AUTO_SUBJECT.search(_text(msg.get("Subject"))):
-            return "Exchange automatic reply"
+    exchange = _text(msg.get("X-Auto-Response-Suppress")) and _text(msg.get("In-Reply-To"))
+    if exchange and AUTO_SUBJECT.search(_text(msg.get("Subject"))):
+        return "Exchange automatic reply"
     if _text(msg.get("Precedence")).lower() == "auto_reply":
         return "Precedence: auto_reply"
     subject = _text(msg.get("Subject"))
@@ -284,7 +284,11 @@ def _near(body: str, address: str) -> str:
 
 
 def _recipients(msg: Message) -> tuple[str, ...]:
-    values = [str(v) for name in ("Delivered-To", "X-Original-To", "To", "Envelope-To") for v in msg.get_all(name) or []]
+    values = [
+        str(v)
+        for name in ("Delivered-To", "X-Original-To", "To", "Envelope-To")
+        for v in msg.get_all(name) or []
+    ]
     return tuple(dict.fromkeys(a.lower() for _, a in getaddresses(values) if "@" in a))
 
 
@@ -294,7 +298,7 @@ def read_message(raw: bytes) -> Reading:
     try:
         msg = message_from_bytes(raw)
         return _read(msg)
-    except Exception as exc:  # noqa: BLE001 - hostile input must never stop the intake
+    except Exception as exc:  # hostile input must never stop the intake
         return Reading((Finding(Kind.UNKNOWN, why=f"unreadable message: {type(exc).__name__}"),))
 
 
@@ -315,9 +319,11 @@ def _read(msg: Message) -> Reading:
         if ctype in ("message/delivery-status", "message/global-delivery-status"):
             findings = _dsn(msg, part)
             break
-    if not findings and msg.get_content_type() == "multipart/report":
-        if msg.get_param("report-type") == "delivery-status":
-            findings = [Finding(Kind.UNKNOWN, why="delivery-status report without its status part")]
+    status_report = (
+        msg.get_content_type() == "multipart/report" and msg.get_param("report-type") == "delivery-status"
+    )
+    if not findings and status_report:
+        findings = [Finding(Kind.UNKNOWN, why="delivery-status report without its status part")]
     # Bounce daemons mark their mail Auto-Submitted too: what looks like a bounce is read as one first.
     sender = str(common["sender"]).lower()
     bounce_like = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from wildmail.cli import campaign, db, demo, dkim, init, relay, roles, stats, subscribers, users
+from wildmail.cli import campaign, db, demo, dkim, inbound, init, relay, roles, stats, subscribers, users
 
 app = typer.Typer(
     help="wildmail: turn conservation articles into weekly email series, send them, measure them honestly.",
@@ -17,6 +17,7 @@ app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(users.app, name="users")
 app.add_typer(relay.app, name="relay")
 app.add_typer(dkim.app, name="dkim")
+app.add_typer(inbound.app, name="inbound")
 app.command(name="stats")(stats.stats)
 roles.register(app)
 app.command(name="demo")(demo.demo)
