@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Email
 from delivery.lifecycle import trip_breaker
 from delivery.models import Delivery, DeliveryState
 from inbound.models import InboundMessage
@@ -101,7 +101,9 @@ def soft_score(
                 InboundMessage.kind.in_([Kind.SOFT.value, Kind.HARD.value, Kind.BLOCK.value]),
             )
             .group_by(InboundMessage.delivery_id)
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     soft = set(
         session.scalars(
@@ -153,10 +155,11 @@ def breaker(session: Session, campaign_id: int, policy: Policy, now: datetime) -
         .select_from(Delivery)
         .where(Delivery.campaign_id == campaign_id, Delivery.state == DeliveryState.BOUNCED.value)
     )
-    complaints = session.scalar(
-        select(func.count(func.distinct(InboundMessage.delivery_id))).where(
-            InboundMessage.campaign_id == campaign_id, InboundMessage.kind == Kind.COMPLAINT.value
-        )
+    emails = select(Email.id).where(Email.campaign_id == campaign_id).scalar_subquery()
+    complaints = session.scalar(  # by email_id: the events' index (campaign_id has none)
+        select(func.count())
+        .select_from(Event)
+        .where(Event.email_id.in_(emails), Event.kind == EventKind.COMPLAINT.value)
     )
     reason = ""
     if complaints and complaints / sent > policy.complaint_rate:

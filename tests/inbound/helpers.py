@@ -16,7 +16,11 @@ BOUNCE_DOMAIN = "bounces.wildmail.test"
 
 
 def sent_deliveries(
-    ctx: AppContext, campaign_id: int, subscriber_ids: list[int], position: int = 1, at: datetime | None = None
+    ctx: AppContext,
+    campaign_id: int,
+    subscriber_ids: list[int],
+    position: int = 1,
+    at: datetime | None = None,
 ) -> list[int]:
     """One sent delivery of email ``position`` per subscriber (the campaign is running)."""
     at = at or ctx.clock.now()
@@ -70,7 +74,7 @@ def dsn(
     """An RFC 3464 report about ``recipient``, as an MTA writes it (CRLF line ends)."""
     text = (
         f"From: MAILER-DAEMON@mx.example.net\nTo: {to}\nSubject: Undelivered Mail Returned to Sender\n"
-        "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\n\n"
+        'MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary="b1"\n\n'
         f"--b1\nContent-Type: text/plain\n\nYour message could not be delivered.\n\n"
         f"--b1\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
         f"Final-Recipient: rfc822; {recipient}\nAction: {action}\nStatus: {status}\nDiagnostic-Code: {diagnostic}\n\n"
@@ -84,7 +88,7 @@ def arf(recipient: str, *, to: str = "fbl@wildmail.test", message_id: str = "<x@
     """An RFC 5965 complaint whose original is given as headers only."""
     text = (
         f"From: fbl@isp.example\nTo: {to}\nSubject: abuse report\nMIME-Version: 1.0\n"
-        "Content-Type: multipart/report; report-type=feedback-report; boundary=\"b2\"\n\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="b2"\n\n'
         "--b2\nContent-Type: text/plain\n\nA complaint.\n\n"
         "--b2\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nUser-Agent: test/1\nVersion: 1\n"
         f"Original-Rcpt-To: {recipient}\n\n"
