@@ -77,7 +77,8 @@ def dsn(
         'MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary="b1"\n\n'
         f"--b1\nContent-Type: text/plain\n\nYour message could not be delivered.\n\n"
         f"--b1\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
-        f"Final-Recipient: rfc822; {recipient}\nAction: {action}\nStatus: {status}\nDiagnostic-Code: {diagnostic}\n\n"
+        f"Final-Recipient: rfc822; {recipient}\nAction: {action}\nStatus: {status}\n"
+        f"Diagnostic-Code: {diagnostic}\n\n"
         f"--b1\nContent-Type: text/rfc822-headers\n\nFrom: news@wildmail.test\nTo: {recipient}\n"
         f"Message-ID: {message_id}\nSubject: Part 1\n\n--b1--\n"
     )
@@ -90,7 +91,8 @@ def arf(recipient: str, *, to: str = "fbl@wildmail.test", message_id: str = "<x@
         f"From: fbl@isp.example\nTo: {to}\nSubject: abuse report\nMIME-Version: 1.0\n"
         'Content-Type: multipart/report; report-type=feedback-report; boundary="b2"\n\n'
         "--b2\nContent-Type: text/plain\n\nA complaint.\n\n"
-        "--b2\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nUser-Agent: test/1\nVersion: 1\n"
+        "--b2\nContent-Type: message/feedback-report\n\n"
+        "Feedback-Type: abuse\nUser-Agent: test/1\nVersion: 1\n"
         f"Original-Rcpt-To: {recipient}\n\n"
         f"--b2\nContent-Type: text/rfc822-headers\n\nFrom: news@wildmail.test\nTo: {recipient}\n"
         f"Message-ID: {message_id}\n\n--b2--\n"

@@ -19,7 +19,7 @@ def _expected() -> list[tuple[str, str, str, str]]:
     rows = []
     for line in (CORPUS / "expected.tsv").read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
-            name, source, kind, recipient = (line.split("\t") + [""])[:4]
+            name, source, kind, recipient = ([*line.split("\t"), ""])[:4]
             rows.append((name, source, kind, recipient))
     return rows
 

@@ -91,7 +91,7 @@ def test_policy_block_counts_but_never_suppresses(ctx, world, caplog) -> None:
 
 
 def test_complaint_unsubscribes_from_everything_and_stops_queued_mail(ctx, world) -> None:
-    campaign, (ana, ben), (d_ana, _) = world
+    _campaign, (ana, ben), (d_ana, _) = world
     other = make_campaign(ctx, slug="tiger", emails=1, list_slug="other")
     with Session(ctx.engine) as s:  # a delivery of another campaign waiting for Ana
         email_id = s.scalar(select(Email.id).where(Email.campaign_id == other.id))
@@ -265,7 +265,7 @@ def test_a_bounce_loop_is_not_acted_upon(ctx, world) -> None:
 
 
 def test_the_same_message_twice_counts_once(ctx, world) -> None:
-    _, (ana, _), (d_ana, _) = world
+    _, (_ana, _), (d_ana, _) = world
     raw = h.dsn("ana@example.org", "4.2.2", "smtp; 452 4.2.2 mailbox full")
     assert _send(ctx, raw, h.return_path(ctx, d_ana)).action == "counted"
     again = _send(ctx, raw, h.return_path(ctx, d_ana))
