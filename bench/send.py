@@ -57,10 +57,10 @@ from delivery.smtp_transport import SmtpTransport  # noqa: E402
 from delivery.worker import Worker, WorkerConfig  # noqa: E402
 from subscribers.models import ListMembership, Subscriber, SubscriberList  # noqa: E402
 from wildmail.core.clock import FakeClock  # noqa: E402
-from wildmail.core.context import AppContext  # noqa: E402
 from wildmail.core.db import make_engine  # noqa: E402
 from wildmail.core.settings import Settings  # noqa: E402
 from wildmail.runtime import migrate  # noqa: E402
+from wildmail.runtime.context import AppContext  # noqa: E402
 from wildmail.runtime.smtp_sink import free_port  # noqa: E402
 
 SMALL = os.environ.get("BENCH_SMALL") == "1"
@@ -256,7 +256,9 @@ def our_rate(
     ctx.clock.set(SLOT)  # type: ignore[attr-defined]
     config = WorkerConfig(batch=100, mark_window=window, durable_marks=durable)
     workers = [
-        Worker(ctx, SmtpTransport("127.0.0.1", port, timeout=10), WorkerConfig(**config.__dict__))
+        Worker(
+            ctx, SmtpTransport("127.0.0.1", port, timeout=10), ctx.sender(), WorkerConfig(**config.__dict__)
+        )
         for _ in range(concurrency)
     ]
 
@@ -365,7 +367,7 @@ def bench_signing(rounds: int = 200 if SMALL else 2000) -> dict[str, float]:
 def tick_at_slot(ctx: AppContext) -> float:
     ctx.clock.set(SLOT)  # type: ignore[attr-defined]
     start = time.perf_counter()
-    report = tick(ctx)
+    report = tick(ctx, ctx.message_ids)
     elapsed = time.perf_counter() - start
     assert report.queued > 0
     return elapsed
@@ -401,7 +403,7 @@ from delivery.worker import Worker, WorkerConfig
 ctx = make_ctx({url!r}, {port}, {dkim_key!r})
 ctx.clock.set(SLOT)
 config = WorkerConfig(batch=100, mark_window={window}, durable_marks={durable})
-w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), config)
+w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), ctx.sender(), config)
 w.cache.get(ctx, 1)
 print("ready", flush=True)
 sys.stdin.readline()
@@ -459,7 +461,7 @@ from delivery.smtp_transport import SmtpTransport
 from delivery.worker import Worker, WorkerConfig
 ctx = make_ctx({url!r}, {port})
 ctx.clock.set(SLOT)
-w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), WorkerConfig(batch=100))
+w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), ctx.sender(), WorkerConfig(batch=100))
 while w.run_once() or w.last_claimed:
     pass
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

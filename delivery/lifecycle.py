@@ -6,7 +6,7 @@ need delivery, and delivery may import campaigns but not the reverse; the pure p
 split, compile, templates, preview) stay in ``campaigns``.
 
 Functions taking a ``Session`` flush but never commit: the caller commits, so a failure writes
-nothing. Functions taking an ``AppContext`` run their own transaction. User mistakes raise
+nothing. Functions taking an ``Store`` run their own transaction. User mistakes raise
 :class:`CampaignError` (or ``ArticleError``/``TemplateProblem``/``RenderError``, all
 ``ValueError``, together :data:`USER_ERRORS`) with a message fit to show as is.
 """
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, text
@@ -40,9 +40,9 @@ from delivery.message import Sender, mailbox
 from delivery.models import Delivery
 from delivery.transport import Envelope, Transport
 from subscribers.models import SubscriberList
-from wildmail.core.context import AppContext
 from wildmail.core.db import is_sqlite, write_transaction
 from wildmail.core.settings import Settings
+from wildmail.core.store import Store
 
 
 class CampaignError(ValueError):
@@ -299,35 +299,23 @@ def delete_campaign(session: Session, campaign: Campaign) -> None:
     session.flush()
 
 
-class ListChoice(NamedTuple):
-    """A subscriber list a campaign can be sent to, as a form offers it."""
-
-    slug: str
-    name: str
-
-
-def list_choices(ctx: AppContext) -> list[ListChoice]:
-    """Every subscriber list by name, for the campaign forms."""
-    with ctx.session() as s:
-        rows = s.execute(select(SubscriberList.slug, SubscriberList.name).order_by(SubscriberList.name))
-        return [ListChoice(slug, name) for slug, name in rows]
-
-
-def email_preview(ctx: AppContext, slug: str, position: int) -> tuple[Campaign, Email, PreviewEmail]:
+def email_preview(
+    store: Store, settings: Settings, slug: str, position: int
+) -> tuple[Campaign, Email, PreviewEmail]:
     """Email ``position`` of a campaign with its sample preview (objects detached, safe to read).
 
     Raises :class:`CampaignError` when the campaign or the email does not exist.
     """
-    with ctx.session() as s:
+    with store.session() as s:
         campaign = get_campaign(s, slug)
         email = get_email(campaign, position)
-        item = next(p for p in preview_emails(campaign, ctx.settings) if p.position == position)
+        item = next(p for p in preview_emails(campaign, settings) if p.position == position)
         s.expunge_all()
     return campaign, email, item
 
 
 def set_timetable(
-    ctx: AppContext,
+    store: Store,
     slug: str,
     *,
     weekday: str,
@@ -338,7 +326,7 @@ def set_timetable(
     list_slug: str = "",
 ) -> None:
     """Change a draft campaign's timetable from form text; raises :class:`CampaignError` naming the field."""
-    with write_transaction(ctx.engine) as s:
+    with write_transaction(store.engine) as s:
         campaign = get_campaign(s, slug)
         if campaign.status != CampaignStatus.DRAFT.value:
             raise CampaignError("the timetable can only be changed before the campaign starts")
@@ -367,19 +355,19 @@ def set_timetable(
                 raise CampaignError(f"no subscriber list {list_slug!r}")
         campaign.send_weekday, campaign.send_hour, campaign.timezone = day, at_hour, zone
         campaign.mode, campaign.start_date, campaign.list_id = mode, start_date, list_id
-        campaign.updated_at = ctx.clock.now()
+        campaign.updated_at = store.clock.now()
 
 
-def schedule_campaign(ctx: AppContext, slug: str) -> int:
+def schedule_campaign(store: Store, slug: str) -> int:
     """Schedule a draft (or paused-before-start) campaign and enrol its list; returns enrolled count."""
-    now = ctx.clock.now()
-    if not is_sqlite(ctx.engine):
+    now = store.clock.now()
+    if not is_sqlite(store.engine):
         # Fresh, committed statistics after a bulk import, so the bulk enrolment gets hash joins
         # (statistics gathered inside the enrolling transaction were not used by the planner).
-        with ctx.engine.connect() as conn:
+        with store.engine.connect() as conn:
             conn.execute(text("ANALYZE subscribers, list_memberships"))
             conn.commit()
-    with write_transaction(ctx.engine) as s:
+    with write_transaction(store.engine) as s:
         c = get_campaign(s, slug)
         if c.status in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
             raise CampaignError(f"campaign {slug!r} is already {c.status}")
@@ -400,10 +388,10 @@ def schedule_campaign(ctx: AppContext, slug: str) -> int:
         return enrol_members(s, c, now)
 
 
-def pause_campaign(ctx: AppContext, slug: str) -> None:
+def pause_campaign(store: Store, slug: str) -> None:
     """Stop new deliveries; queued ones not yet claimed are held until resume."""
-    now = ctx.clock.now()
-    with write_transaction(ctx.engine) as s:
+    now = store.clock.now()
+    with write_transaction(store.engine) as s:
         c = get_campaign(s, slug)
         if c.status not in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
             raise CampaignError(f"campaign {slug!r} is {c.status}, not running")
@@ -412,13 +400,13 @@ def pause_campaign(ctx: AppContext, slug: str) -> None:
         c.updated_at = now
 
 
-def resume_campaign(ctx: AppContext, slug: str) -> int:
+def resume_campaign(store: Store, slug: str) -> int:
     """Continue each subscriber where they were, at their next slot (no burst of missed sends).
 
     Returns how many enrolments were moved to a later slot.
     """
-    now = ctx.clock.now()
-    with write_transaction(ctx.engine) as s:
+    now = store.clock.now()
+    with write_transaction(store.engine) as s:
         c = get_campaign(s, slug)
         if c.status != CampaignStatus.PAUSED.value:
             raise CampaignError(f"campaign {slug!r} is {c.status}, not paused")
@@ -440,9 +428,9 @@ class CampaignStatusReport:
     next_sends: list[tuple[datetime, int]] = field(default_factory=list)
 
 
-def campaign_status(ctx: AppContext, slug: str, upcoming: int = 5) -> CampaignStatusReport:
+def campaign_status(store: Store, slug: str, upcoming: int = 5) -> CampaignStatusReport:
     """Enrolments by state and position, deliveries by state, and the next send times."""
-    with ctx.session() as s:
+    with store.session() as s:
         c = get_campaign(s, slug)
         report = CampaignStatusReport(slug=c.slug, status=c.status)
         mine = Enrolment.campaign_id == c.id
@@ -471,7 +459,12 @@ def campaign_status(ctx: AppContext, slug: str, upcoming: int = 5) -> CampaignSt
 
 
 def test_send(
-    ctx: AppContext, slug: str, to: str | Sequence[str], transport: Transport, position: int | None = None
+    store: Store,
+    sender: Sender,
+    slug: str,
+    to: str | Sequence[str],
+    transport: Transport,
+    position: int | None = None,
 ) -> int:
     """Send every email of the campaign (or one position) to each address in ``to``, subject
     prefixed ``[TEST]``, each message with a Message-ID of its own.
@@ -484,8 +477,7 @@ def test_send(
         raise CampaignError("no address to send the test to")
     for address in recipients:
         mailbox("", address, "test address")  # raises HeaderInjection (a ValueError)
-    sender = Sender.from_settings(ctx.settings)  # the DKIM key is read once
-    with ctx.session() as s:
+    with store.session() as s:
         c = get_campaign(s, slug)
         query = select(Email.id, Email.position).where(Email.campaign_id == c.id).order_by(Email.position)
         if position is not None:
@@ -497,8 +489,8 @@ def test_send(
     try:
         for address in recipients:
             for email_id, _position in emails:
-                data = build_message(ctx, email_id, address, subject_prefix="[TEST] ", sender=sender)
-                transport.send(Envelope(ctx.settings.sender_address, address, data), lambda: True)
+                data = build_message(store, sender, email_id, address, subject_prefix="[TEST] ")
+                transport.send(Envelope(sender.address, address, data), lambda: True)
                 sent += 1
     finally:
         transport.close()

@@ -176,7 +176,7 @@ def test_preview_eml_from_the_database(ctx):
         from campaigns.models import Email
 
         email_id = s.query(Email.id).filter_by(campaign_id=c.id).scalar()
-    msg = parse(preview_eml(ctx, email_id, "preview@example.org", "Pat"))
+    msg = parse(preview_eml(ctx, ctx.sender(), email_id, "preview@example.org", "Pat"))
     assert msg["To"].addresses[0].addr_spec == "preview@example.org"
     assert msg["Subject"] == "Part 1: the leopard's forest"
     assert "Hello Pat," in next(msg.iter_parts()).get_content()

@@ -22,7 +22,7 @@ from delivery import lifecycle
 from delivery.compose import preview_eml
 from wildmail.cli import campaign_send
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
-from wildmail.core.context import AppContext
+from wildmail.runtime.context import AppContext
 
 app = typer.Typer(
     help="Campaigns: split an article, create, preview, test-send, schedule, pause, resume.",
@@ -205,7 +205,8 @@ def delete(name: str = typer.Argument(..., help="Campaign name or slug.")) -> No
 
 def _eml_builder(ctx: AppContext) -> EmlBuilder:
     """The ``.eml`` builder for previews (MIME is built by the delivery package)."""
-    return lambda email: preview_eml(ctx, email.id, name=SAMPLE_NAME)
+    sender = ctx.sender()
+    return lambda email: preview_eml(ctx, sender, email.id, name=SAMPLE_NAME)
 
 
 @app.command()

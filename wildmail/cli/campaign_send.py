@@ -23,8 +23,8 @@ from delivery.lifecycle import test_send as send_test
 from delivery.smtp_transport import SmtpTransport
 from delivery.transport import SendFailure
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
-from wildmail.core.context import AppContext
 from wildmail.core.settings import SettingsError
+from wildmail.runtime.context import AppContext
 
 T = TypeVar("T")
 
@@ -91,7 +91,7 @@ def test_send(
     (DKIM-signed when a key is configured; links work, nothing is recorded)."""
     ctx = context(secret=True)
     try:
-        sent = send_test(ctx, name, to, SmtpTransport.from_settings(ctx.settings), position)
+        sent = send_test(ctx, ctx.sender(), name, to, SmtpTransport.from_settings(ctx.settings), position)
     except (CampaignError, SettingsError) as exc:
         fail(str(exc))
     except ValueError as exc:  # bad address (header check)

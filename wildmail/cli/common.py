@@ -11,8 +11,8 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-from wildmail.core.context import AppContext
 from wildmail.core.settings import SettingsError, load_settings
+from wildmail.runtime.context import AppContext
 from wildmail.runtime.startup import SchemaOutOfDate, open_context
 
 EXIT_OK = 0

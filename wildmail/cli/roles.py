@@ -13,8 +13,8 @@ import typer
 
 from wildmail.cli.common import EXIT_USAGE, console, context, fail
 from wildmail.cli.stopping import POLL, StopFlag, run_until_stopped
-from wildmail.core.context import AppContext
 from wildmail.core.redaction import mask_url
+from wildmail.runtime.context import AppContext
 
 
 def _announce_start(role: str, ctx: AppContext, sessions: int) -> None:
@@ -132,7 +132,10 @@ def register(app: typer.Typer) -> None:
         factory = _transport_factory(ctx, out)
         _announce_start("worker", ctx, concurrency)
         run_until_stopped(
-            flag, stop, lambda: run_workers(ctx, factory, concurrency, stop, config), _announce_stop
+            flag,
+            stop,
+            lambda: run_workers(ctx, factory, ctx.sender(), concurrency, stop, config),
+            _announce_stop,
         )
         ctx.close()
 
@@ -164,7 +167,7 @@ def register(app: typer.Typer) -> None:
         )
         workers = threading.Thread(
             target=run_workers,
-            args=(ctx, _transport_factory(ctx, None), concurrency, stop, config),
+            args=(ctx, _transport_factory(ctx, None), ctx.sender(), concurrency, stop, config),
             daemon=True,
         )
         workers.start()

@@ -11,10 +11,10 @@ from sqlalchemy import Engine
 from campaigns.enrolment import enrol_on_activation
 from subscribers import events
 from wildmail.core.clock import Clock, SystemClock
-from wildmail.core.context import AppContext
 from wildmail.core.db import is_sqlite, make_engine
 from wildmail.core.settings import Settings, load_settings
 from wildmail.runtime import migrate
+from wildmail.runtime.context import AppContext
 
 
 class SchemaOutOfDate(RuntimeError):

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
-from wildmail.core.context import AppContext
+from wildmail.runtime.context import AppContext
 from wildmail.web import dashboard_routes, preferences_routes, public_routes, tracking_routes
 from wildmail.web.body_limits import BodyLimit, BodyLimits, BodyTooLarge, too_large_response
 from wildmail.web.path_params import path_errors_as_404

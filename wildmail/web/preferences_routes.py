@@ -19,8 +19,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from tracking.lookup import DeliveryMeta
 from tracking.preferences import Outcome, preferences_for, save_committed
-from wildmail.core.context import AppContext
 from wildmail.core.db import MAX_ROW_ID
+from wildmail.runtime.context import AppContext
 from wildmail.web import csrf
 from wildmail.web.public_routes import CSRF_WINDOW
 from wildmail.web.templating import templates

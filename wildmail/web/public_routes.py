@@ -21,8 +21,8 @@ from fastapi.responses import HTMLResponse
 from subscribers import lifecycle, optin
 from subscribers.addresses import InvalidValue
 from subscribers.models import ConsentSource
-from wildmail.core.context import AppContext
 from wildmail.core.db import write_transaction
+from wildmail.runtime.context import AppContext
 from wildmail.runtime.mailer import MailError, send_one
 from wildmail.web import csrf
 from wildmail.web.client_limits import WindowLimit

@@ -21,7 +21,6 @@ from delivery.lifecycle import (
     edit_email,
     email_preview,
     get_campaign,
-    list_choices,
     pause_campaign,
     resume_campaign,
     schedule_campaign,
@@ -29,6 +28,7 @@ from delivery.lifecycle import (
 )
 from delivery.lifecycle import test_send as send_test
 from delivery.smtp_transport import SmtpTransport
+from subscribers.queries import list_choices
 from wildmail.core.db import MAX_ROW_ID, write_transaction
 from wildmail.runtime.users import User
 from wildmail.web.dashboard.auth import CAN_EDIT, ctx_of, require
@@ -132,7 +132,8 @@ async def edit(request: Request, slug: str, position: DbInt) -> Response:
 
 def _preview(request: Request, slug: str, position: int) -> tuple[Campaign, Email, PreviewEmail] | Response:
     try:
-        return email_preview(ctx_of(request), slug, position)
+        ctx = ctx_of(request)
+        return email_preview(ctx, ctx.settings, slug, position)
     except CampaignError as exc:
         return error_page(request, 404, "No such email", str(exc))
 
@@ -201,7 +202,7 @@ async def test_send(request: Request, slug: str) -> Response:
         return campaign_page(request, slug, error=error, status=400)
     try:
         transport = SmtpTransport.from_settings(ctx.settings)
-        send_test(ctx, slug, addresses or [user.email], transport, position)
+        send_test(ctx, ctx.sender(), slug, addresses or [user.email], transport, position)
     except USER_ERRORS as exc:
         return campaign_page(request, slug, error=f"Test not sent: {exc}", status=400)
     except Exception as exc:  # the relay refused or could not be reached: an operational failure
