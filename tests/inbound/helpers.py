@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from campaigns.models import CampaignStatus, Email
 from delivery.models import Delivery
 from wildmail.core import tokens
-from wildmail.core.context import AppContext
 from wildmail.core.message_ids import delivery_message_id
+from wildmail.runtime.context import AppContext
 
 BOUNCE_DOMAIN = "bounces.wildmail.test"
 

@@ -37,7 +37,9 @@ def _intake(ctx, **kw) -> Intake:
 
 def _status(ctx, subscriber_id: int) -> str:
     with Session(ctx.engine) as s:
-        return s.get(Subscriber, subscriber_id).status
+        found = s.get(Subscriber, subscriber_id)
+        assert found is not None
+        return found.status
 
 
 def _suppressed(ctx, email: str) -> bool:
@@ -192,6 +194,7 @@ def test_circuit_breaker_pauses_the_campaign_with_its_reason(ctx) -> None:
     assert "complaints 2 of 20 sends" in second.paused
     with Session(ctx.engine) as s:
         c = s.get(Campaign, campaign.id)
+        assert c is not None
         assert c.status == "paused" and c.pause_reason.startswith("circuit breaker: complaints 2 of 20")
 
 
@@ -201,7 +204,8 @@ def test_the_breaker_waits_for_its_minimum_of_sends(ctx) -> None:
     for n, d in enumerate(ids):
         assert _send(ctx, h.dsn(f"reader{n}@example.org"), h.return_path(ctx, d)).paused == ""
     with Session(ctx.engine) as s:
-        assert s.get(Campaign, campaign.id).status == "running"  # 100% bounced, but 5 < 1,000 sends
+        c = s.get(Campaign, campaign.id)
+        assert c is not None and c.status == "running"  # 100% bounced, but 5 < 1,000 sends
 
 
 # --- bad input: ignored with a log line, never a suppression, never a crash

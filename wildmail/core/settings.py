@@ -30,7 +30,9 @@ DEFAULT_FILE = "wildmail.toml"
 MIN_RSA_BITS = 1024
 SECRET_MIN_BYTES = 32
 SECRET_MIN_DISTINCT = 10
-_DOMAIN = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_DOMAIN = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
 
 
 class SettingsError(ValueError):
