@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,7 @@ from wildmail.core.message_ids import delivery_message_id
 from wildmail.runtime.context import AppContext
 
 BOUNCE_DOMAIN = "bounces.wildmail.test"
+CORPUS = Path(__file__).parent / "corpus"
 
 
 def sent_deliveries(
