@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +27,7 @@ from delivery.models import Delivery
 from inbound import policy
 from inbound.models import InboundMessage
 from inbound.parse import BOUNCES, Finding, Kind, Reading, read_message
+from subscribers.lifecycle import find_subscriber
 from subscribers.models import ConsentSource, Subscriber
 from tracking.lookup import DeliveryMeta
 from tracking.models import Classification, Event, EventKind
@@ -38,6 +39,7 @@ from wildmail.core.settings import Settings
 
 log = logging.getLogger("wildmail.inbound")
 
+ADDRESS_WINDOW = timedelta(days=30)
 MESSAGE_ID = re.compile(r"<wm\.(\d{1,18})\.(\d{1,9})\.(\d{1,18})\.([0-9a-f]{12})@[^>\s]+>")
 
 
@@ -107,11 +109,41 @@ def process(engine: Engine, intake: Intake, arrival: Arrival, now: datetime) -> 
     size = arrival.size if arrival.size >= 0 else len(arrival.raw)
     digest = hashlib.sha256(arrival.raw).hexdigest()
     if size > intake.max_bytes:
-        decision = Decision(Kind.UNKNOWN.value, Action.IGNORED, f"{size} bytes is over inbound_max_bytes")
-        reading = None
-    else:
-        reading = read_message(arrival.raw)
-        decision = Decision(reading.kind.value, Action.IGNORED, reading.findings[0].why)
+        early = Decision(Kind.UNKNOWN.value, Action.IGNORED, f"{size} bytes is over inbound_max_bytes")
+        return _run(engine, intake, arrival, digest, size, None, early, now)
+    reading = read_message(arrival.raw)
+    return _run(engine, intake, arrival, digest, size, reading, None, now)
+
+
+def process_event(
+    engine: Engine,
+    intake: Intake,
+    arrival: Arrival,
+    event_id: str,
+    finding: Finding,
+    message_ids: Sequence[str],
+    now: datetime,
+) -> Decision:
+    """A provider's (verified) event: the same decisions as for a message; a replayed event id is
+    ignored. Providers rewrite the return path, so the delivery may also be found by address."""
+    digest = hashlib.sha256(f"event:{event_id}".encode()).hexdigest()
+    reading = Reading((finding,), message_ids=tuple(message_ids))
+    return _run(engine, intake, arrival, digest, len(arrival.raw), reading, None, now, by_address=True)
+
+
+def _run(
+    engine: Engine,
+    intake: Intake,
+    arrival: Arrival,
+    digest: str,
+    size: int,
+    reading: Reading | None,
+    early: Decision | None,
+    now: datetime,
+    *,
+    by_address: bool = False,
+) -> Decision:
+    decision = early or Decision(Kind.UNKNOWN.value, Action.IGNORED, "")
     try:
         with write_transaction(engine) as session:
             before = session.scalars(select(InboundMessage).where(InboundMessage.digest == digest)).first()
@@ -121,7 +153,7 @@ def process(engine: Engine, intake: Intake, arrival: Arrival, now: datetime) -> 
                 )
             else:
                 if reading is not None:
-                    decision = _decide(session, intake, arrival, reading, now)
+                    decision = _decide(session, intake, arrival, reading, now, by_address)
                 decision = _record(session, intake, arrival, decision, digest, size, now)
     except IntegrityError:  # the same message committed by another listener meanwhile
         decision = replace(decision, action=Action.IGNORED, reason="received before: already handled")
@@ -197,7 +229,23 @@ def _find_by_message_id(session: Session, intake: Intake, ids: Sequence[str]) ->
     return None
 
 
-def _decide(session: Session, intake: Intake, arrival: Arrival, reading: Reading, now: datetime) -> Decision:
+def _latest_to(session: Session, address: str, now: datetime) -> Delivery | None:
+    """The latest delivery sent to ``address`` within :data:`ADDRESS_WINDOW` (a provider's event
+    that names only the recipient; the provider's signature vouches for it)."""
+    person = find_subscriber(session, address)
+    if person is None:
+        return None
+    return session.scalars(
+        select(Delivery)
+        .where(Delivery.subscriber_id == person.id, Delivery.sent_at >= now - ADDRESS_WINDOW)
+        .order_by(Delivery.sent_at.desc(), Delivery.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _decide(
+    session: Session, intake: Intake, arrival: Arrival, reading: Reading, now: datetime, by_address: bool
+) -> Decision:
     finding = reading.findings[0]
     base = Decision(
         reading.kind.value, Action.IGNORED, finding.why, recipient=finding.recipient, status=finding.status
@@ -223,6 +271,8 @@ def _decide(session: Session, intake: Intake, arrival: Arrival, reading: Reading
             return replace(base, reason=f"valid token for delivery {delivery_id}, which no longer exists")
     else:
         delivery = _find_by_message_id(session, intake, reading.message_ids)
+        if delivery is None and by_address and finding.recipient:
+            delivery = _latest_to(session, finding.recipient, now)
         if delivery is None:
             return replace(
                 base, reason=f"{finding.why}; no delivery of ours found (no signed address or Message-ID)"

@@ -21,15 +21,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
+from inbound.webhooks import Fetch, https_fetch
 from wildmail.runtime.context import AppContext
-from wildmail.web import dashboard_routes, preferences_routes, public_routes, tracking_routes
+from wildmail.web import dashboard_routes, preferences_routes, public_routes, tracking_routes, webhook_routes
 from wildmail.web.body_limits import BodyLimit, BodyLimits, BodyTooLarge, too_large_response
 from wildmail.web.path_params import path_errors_as_404
 from wildmail.web.security_headers import SecurityHeaders
 from wildmail.web.templating import STATIC_DIR
 
 # preferences_routes first: tracking_routes' /u/{token:path} would also match /u/<token>/preferences
-PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes)
+PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes, webhook_routes)
 
 
 class WebApp:
@@ -45,10 +46,13 @@ class WebApp:
         await self._shortcut(scope, receive, send)
 
 
-def create_app(ctx: AppContext, body_limits: BodyLimits | None = None) -> WebApp:
+def create_app(
+    ctx: AppContext, body_limits: BodyLimits | None = None, sns_fetch: Fetch | None = None
+) -> WebApp:
     """Build the app around an application context (settings, engine, clock).
 
-    ``body_limits`` replaces the default request body limits (64 KB forms, 20 MB uploads).
+    ``body_limits`` replaces the default request body limits (64 KB forms, 20 MB uploads);
+    ``sns_fetch`` how the SES webhook fetches SNS certificates (HTTPS to AWS by default).
     """
 
     @asynccontextmanager
@@ -68,6 +72,7 @@ def create_app(ctx: AppContext, body_limits: BodyLimits | None = None) -> WebApp
 
     api = FastAPI(title="wildmail", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     api.state.ctx = ctx
+    api.state.sns_fetch = sns_fetch or https_fetch
     api.add_exception_handler(BodyTooLarge, too_large_response)
     api.add_exception_handler(RequestValidationError, path_errors_as_404)
     api.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
