@@ -398,6 +398,7 @@ def pause_campaign(store: Store, slug: str) -> None:
         c.status = CampaignStatus.PAUSED.value
         c.paused_at = now
         c.updated_at = now
+        c.pause_reason = ""
 
 
 def resume_campaign(store: Store, slug: str) -> int:
@@ -412,6 +413,7 @@ def resume_campaign(store: Store, slug: str) -> int:
             raise CampaignError(f"campaign {slug!r} is {c.status}, not paused")
         c.status = CampaignStatus.RUNNING.value
         c.paused_at = None
+        c.pause_reason = ""
         c.updated_at = now
         return reschedule_overdue(s, c, now, before=now)
 
@@ -426,13 +428,14 @@ class CampaignStatusReport:
     positions: dict[int, int] = field(default_factory=dict)
     deliveries: dict[str, int] = field(default_factory=dict)
     next_sends: list[tuple[datetime, int]] = field(default_factory=list)
+    pause_reason: str = ""  # why the campaign paused itself (its circuit breaker); '' otherwise
 
 
 def campaign_status(store: Store, slug: str, upcoming: int = 5) -> CampaignStatusReport:
     """Enrolments by state and position, deliveries by state, and the next send times."""
     with store.session() as s:
         c = get_campaign(s, slug)
-        report = CampaignStatusReport(slug=c.slug, status=c.status)
+        report = CampaignStatusReport(slug=c.slug, status=c.status, pause_reason=c.pause_reason)
         mine = Enrolment.campaign_id == c.id
         for state, n in s.execute(
             select(Enrolment.status, func.count()).where(mine).group_by(Enrolment.status)

@@ -374,7 +374,7 @@ def _apply(
         limit = intake.policy.soft_threshold
         if score >= limit:
             why = f"{finding.why}; {score} soft bounces among the last {intake.policy.soft_window} sends"
-            policy.hard_bounce(session, delivery, f"soft bounces: {why}", now)
+            policy.hard_bounce(session, delivery, f"soft bounces: {why}", now, mark_delivery=False)
             decision = replace(base, action=Action.SUPPRESSED, reason=why)
         else:
             decision = replace(

@@ -63,9 +63,12 @@ class Policy:
         )
 
 
-def hard_bounce(session: Session, delivery: Delivery, detail: str, at: datetime) -> None:
-    """Suppress the address, mark the delivery bounced and stop whatever else was queued for them."""
-    if delivery.state in (DeliveryState.SENT.value, DeliveryState.UNKNOWN.value):
+def hard_bounce(
+    session: Session, delivery: Delivery, detail: str, at: datetime, *, mark_delivery: bool = True
+) -> None:
+    """Suppress the address, mark the delivery bounced (unless it already counts as a soft
+    bounce) and stop whatever else was queued for them."""
+    if mark_delivery and delivery.state in (DeliveryState.SENT.value, DeliveryState.UNKNOWN.value):
         delivery.state = DeliveryState.BOUNCED.value
         delivery.last_reply = detail[:500]
         delivery.updated_at = at

@@ -70,6 +70,8 @@ def status(
         typer.echo(json.dumps(data, indent=2))
         return
     console.print(f"[bold]{report.slug}[/]: {report.status}", highlight=False)
+    if report.pause_reason:
+        console.print(f"paused itself: {report.pause_reason}", highlight=False, soft_wrap=True, markup=False)
     table = Table("what", "value")
     for state, n in sorted(report.enrolments.items()):
         table.add_row(f"enrolments {state}", str(n))

@@ -23,6 +23,8 @@ def _pct(value: float | None) -> str:
 FIGURE_COLUMNS = (
     "delivered",
     "bounced",
+    "soft",
+    "complaints",
     "opens",
     "machine",
     "open %",
@@ -57,6 +59,8 @@ def figures_table(report: CampaignReport) -> Table:
             subject,
             str(f.delivered),
             str(f.bounced),
+            str(f.soft_bounces),
+            str(f.complaints),
             str(f.human_openers),
             str(f.machine_openers),
             _pct(f.open_rate),

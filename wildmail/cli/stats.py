@@ -17,14 +17,16 @@ from stats.report import UnknownCampaign, campaign_report, overview
 from wildmail.cli.common import console, context, err_console, fail
 
 _COLUMNS = (
-    ("Sent", "sent"), ("Delivered", "delivered"), ("Bounced", "bounced"), ("Unknown", "unknown"),
+    ("Sent", "sent"), ("Delivered", "delivered"), ("Hard bounces", "bounced"),
+    ("Soft bounces", "soft_bounces"), ("Blocked", "blocked"), ("Complaints", "complaints"),
+    ("Unknown", "unknown"),
     ("Human opens", "human_openers"), ("Machine opens", "machine_openers"), ("Open rate", "open_rate"),
     ("CTR", "ctr"), ("CTO", "click_to_open"), ("Donors", "donors"), ("Donation CTR", "donation_ctr"),
     ("Unsubs", "unsubscribes"),
 )  # fmt: skip
 
 
-WIDE = 170  # figures are never truncated; narrow terminals wrap instead
+WIDE = 220  # figures are never truncated; narrow terminals wrap instead
 
 
 def _wide() -> Console:
