@@ -172,8 +172,7 @@ class _Simulation:
                 mail = answer(person.late, person.email, received.mail_from, received.data, sent, n, self.rng)
                 heapq.heappush(self.mailback, mail)
                 self.returned[person.late] += 1
-                if person.late != "soft":
-                    continue  # a closed mailbox or an annoyed reader: nobody reads it
+                continue  # a closed or full mailbox, or an annoyed reader: nobody reads it
             links = find_links(received.data)
             kinds = {u: self._kind(u) for u in links.clicks}
             for action in self.reader.react(
