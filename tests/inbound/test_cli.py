@@ -90,3 +90,18 @@ def test_campaign_status_shows_why_the_breaker_paused_it(cli) -> None:
     resumed = _run("campaign", "resume", "leopard")
     assert resumed.exit_code == 0
     assert "paused itself" not in _run("campaign", "status", "leopard").stdout
+
+
+def test_recent_and_suppressed_list_what_was_decided(cli) -> None:
+    ctx = cli
+    campaign = make_campaign(ctx, emails=1)
+    ids = h.sent_deliveries(ctx, campaign.id, add_subscribers(ctx, 2))
+    piped = _run("inbound", "process", "-", stdin=h.dsn("reader0@example.org", to=h.return_path(ctx, ids[0])))
+    assert piped.exit_code == 0
+    recent = _run("inbound", "recent").stdout
+    assert f"file: hard suppressed (delivery {ids[0]}): DSN: 5.1.1" in recent
+    listed = _run("inbound", "suppressed").stdout
+    assert "reader0@example.org\tbounced" in listed and "reader1" not in listed
+    lifted = _run("subscribers", "unsuppress", "reader0@example.org", "--note", "mailbox restored")
+    assert lifted.exit_code == 0, lifted.output
+    assert "nobody is suppressed" in _run("inbound", "suppressed").stdout

@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 import typer
 
-from inbound import imap
+from inbound import imap, queries
 from inbound.intake import Decision, Intake, process
 from inbound.listener import listener
 from inbound.sources import SourceError, arrivals
+from subscribers.lifecycle import suppressed_people
 from wildmail.cli.common import EXIT_FAILURE, EXIT_USAGE, console, context, err_console, fail
 from wildmail.cli.stopping import StopFlag, run_until_stopped
 
@@ -91,3 +92,30 @@ def poll() -> None:
     for uid, decision in results:
         console.print(_line(f"uid {uid}", decision), highlight=False, soft_wrap=True, markup=False)
     console.print(f"{len(results)} message(s) read", highlight=False)
+
+
+@app.command("recent")
+def recent(
+    limit: int = typer.Option(50, help="How many, newest first."),
+    kind: str = typer.Option(
+        "", help="Only this kind: hard, soft, block, delay, complaint, auto_reply, unknown."
+    ),
+) -> None:
+    """The latest messages received, with what was decided and why."""
+    ctx = context()
+    for r in queries.recent(ctx, limit, kind):
+        where = f"delivery {r.delivery_id}" if r.delivery_id is not None else "no delivery"
+        line = f"{r.received_at:%Y-%m-%d %H:%M} {r.via}: {r.kind} {r.action} ({where}): {r.reason}"
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+
+
+@app.command("suppressed")
+def suppressed(search: str = typer.Option("", help="Part of the address.")) -> None:
+    """Suppressed subscribers with the reason (lift a bounce with 'wildmail subscribers unsuppress')."""
+    ctx = context()
+    with ctx.session() as session:
+        people = suppressed_people(session, search)
+    for p in people:
+        typer.echo(f"{p.email}\t{p.status}\t{p.since:%Y-%m-%d}\t{p.detail}")  # tab-separated, for scripts
+    if not people:
+        console.print("nobody is suppressed" + (f" matching {search!r}" if search else ""), highlight=False)
