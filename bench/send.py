@@ -243,6 +243,15 @@ def load_template_for_size(ctx: AppContext) -> MessageTemplate:
         return load_template(s, 1, Sender.from_settings(ctx.settings))
 
 
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of any process on this machine (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(who: int) -> float:
     """User + system CPU seconds of this process (``RUSAGE_SELF``) or its waited-for children."""
     usage = resource.getrusage(who)
@@ -292,12 +301,17 @@ def bench_send(
         window = window or default_mark_window(ctx.engine, durable)
         populate(ctx, SEND_COUNT)
         tick_at_slot(ctx)
+        LAST_BACKEND_CPU[0] = 0.0
+        sink_before = proc_cpu(sink.proc.pid)
         if processes:
             ours, cpu = our_rate_processes(ctx, sink.port, SEND_COUNT, CONCURRENCY, window, durable, dkim_key)
         else:
             ours, cpu = our_rate(ctx, sink.port, SEND_COUNT, CONCURRENCY, window, durable)
+        sink_ours = (proc_cpu(sink.proc.pid) - sink_before) / SEND_COUNT
         size = message_size(ctx)
+        sink_before = proc_cpu(sink.proc.pid)
         theirs = smtp_source_rate(sink.port, SEND_COUNT, size, CONCURRENCY)
+        sink_theirs = (proc_cpu(sink.proc.pid) - sink_before) / SEND_COUNT
         ctx.close()
     finally:
         sink.stop()
@@ -314,6 +328,25 @@ def bench_send(
         "cpu_us_per_message": round(cpu * 1e6),
         "smtp_source_per_s": round(theirs, 1),
         "ratio": round(ours / theirs, 3),
+        **cpu_budget(cpu, sink_ours, LAST_BACKEND_CPU[0] if processes else None, sink_theirs, theirs),
+    }
+
+
+def cpu_budget(
+    worker: float, sink: float, backend: float | None, sink_theirs: float, theirs: float
+) -> dict[str, object]:
+    """Where one message's CPU goes, and the rate this machine's cores could reach if every one of
+    them did nothing but that work: the ceiling of the ratio, whatever the scheduling."""
+    if backend is None or not sink:
+        return {}
+    total = worker + sink + backend
+    ceiling = (os.cpu_count() or 1) / total
+    return {
+        "sink_cpu_us_per_message": round(sink * 1e6),
+        "db_server_cpu_us_per_message": round(backend * 1e6),
+        "smtp_source_sink_cpu_us_per_message": round(sink_theirs * 1e6),
+        "cpu_ceiling_per_s": round(ceiling),
+        "ceiling_ratio": round(ceiling / theirs, 3),
     }
 
 
@@ -415,11 +448,23 @@ while True:
     sent += w.run_once()
     if not w.last_claimed:
         break
+backends = "-"
+if ctx.engine.dialect.name == "postgresql":  # the server processes of this database's connections
+    from sqlalchemy import text
+    from bench.send import proc_cpu
+    with ctx.engine.connect() as conn:
+        pids = conn.execute(
+            text("select pid from pg_stat_activity where datname = current_database()")
+        ).scalars().all()
+    backends = ",".join(f"{{pid}}:{{proc_cpu(pid)}}" for pid in pids)
 w.ledger.close()
 w.transport.close()
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(sent, usage.ru_utime + usage.ru_stime - cpu, flush=True)
+print(sent, usage.ru_utime + usage.ru_stime - cpu, backends, flush=True)
 """
+
+
+LAST_BACKEND_CPU = [0.0]  # database server CPU s/msg of the last process run (its connections' backends)
 
 
 def our_rate_processes(
@@ -443,13 +488,16 @@ def our_rate_processes(
         assert child.stdin is not None
         child.stdin.write("go\n")
         child.stdin.flush()
-    sent, cpu = 0, 0.0
+    sent, cpu, backends = 0, 0.0, dict[str, float]()
     for child in children:
         out, _ = child.communicate(timeout=600)
-        child_sent, child_cpu = out.strip().splitlines()[-1].split()
+        child_sent, child_cpu, seen = out.strip().splitlines()[-1].split()
         sent, cpu = sent + int(child_sent), cpu + float(child_cpu)
+        for pid, used in (item.split(":") for item in seen.split(",") if ":" in item):
+            backends[pid] = max(backends.get(pid, 0.0), float(used))  # each child sees every backend
     elapsed = time.perf_counter() - start
     assert sent == count, f"only {sent} of {count} sent"
+    LAST_BACKEND_CPU[0] = sum(backends.values()) / count
     return count / elapsed, cpu / count
 
 
@@ -527,6 +575,14 @@ def main() -> None:
                     f"({send['cpu_us_per_message']} us CPU/msg), "
                     f"smtp-source {send['smtp_source_per_s']}/s, ratio {send['ratio']}"
                 )
+                if "cpu_ceiling_per_s" in send:
+                    print(
+                        f"[{kind}]   CPU per message: worker {send['cpu_us_per_message']} us, sink "
+                        f"{send['sink_cpu_us_per_message']} us, database server "
+                        f"{send['db_server_cpu_us_per_message']} us; all {os.cpu_count()} cores busy with "
+                        f"nothing else would give {send['cpu_ceiling_per_s']}/s, "
+                        f"ratio ceiling {send['ceiling_ratio']}"
+                    )
             enqueue = bench_enqueue(kind, tmp) if "enqueue" in PARTS else {}
             if enqueue:
                 print(f"[{kind}] weekly tick for {enqueue['enrolled']} enrolled: {enqueue['tick_seconds']} s")

@@ -27,13 +27,15 @@ from sqlalchemy.orm import Session
 from campaigns import templates
 from campaigns.article import Article, ArticleError, parse_article_text, read_article_file
 from campaigns.compiling import compile_campaign, compile_email
-from campaigns.enrolment import enrol_members
+from campaigns.enrolment import enrol_members, first_sends
 from campaigns.models import Campaign, CampaignMode, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.preview import PreviewEmail, preview_emails
 from campaigns.render import ENGINES, RenderError
 from campaigns.slugs import slugify
 from campaigns.splitter import SeriesPlan, split_article
 from campaigns.templates import TemplateProblem
+from campaigns.timetable import zone
+from delivery.alerts import relay_alerts
 from delivery.compose import build_message
 from delivery.enqueue import reschedule_overdue
 from delivery.message import Sender, mailbox
@@ -358,8 +360,93 @@ def set_timetable(
         campaign.updated_at = store.clock.now()
 
 
-def schedule_campaign(store: Store, slug: str) -> int:
-    """Schedule a draft (or paused-before-start) campaign and enrol its list; returns enrolled count."""
+Start = datetime | date | None
+"""When a campaign starts: ``None`` its own start day (else today) at the timetable's slots, a
+``date`` the first slot on or after that day, a ``datetime`` (e.g. ``store.clock.now()``) email 1
+due at that instant for everyone enrolled (an instant already past means at once)."""
+
+
+@dataclass(frozen=True)
+class SchedulePreview:
+    """Who gets email 1 and when, before a campaign is scheduled (times in UTC)."""
+
+    slug: str
+    recipients: int
+    first_send: datetime | None  # the earliest email 1 (None: nobody to send to)
+    last_first_send: datetime | None  # the latest one (subscribers' time zones differ)
+    at_once: bool  # email 1 is due at one instant for everyone
+    weekday: int  # later emails: this weekday (Monday=0) ...
+    hour: int  # ... at this local hour
+    timezone: str  # the campaign's zone (a subscriber's own zone wins)
+
+
+def _check_schedulable(s: Session, c: Campaign, slug: str) -> None:
+    if c.status in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
+        raise CampaignError(f"campaign {slug!r} is already {c.status}")
+    if c.status == CampaignStatus.FINISHED.value:
+        raise CampaignError(f"campaign {slug!r} is finished")
+    if c.list_id is None:
+        raise CampaignError(f"campaign {slug!r} has no subscriber list")
+    emails = s.execute(select(Email.position, Email.compiled_html).where(Email.campaign_id == c.id)).all()
+    if not emails:
+        raise CampaignError(f"campaign {slug!r} has no emails")
+    missing = sorted(p for p, html in emails if not html)
+    if missing:
+        raise CampaignError(f"campaign {slug!r}: email(s) {missing} are not compiled yet")
+
+
+def _apply_start(c: Campaign, start: Start, now: datetime) -> datetime | None:
+    """Set the campaign's start day (and, for an instant, its weekday); the instant email 1 is due."""
+    tz = zone(c.timezone)
+    if isinstance(start, datetime):
+        if start.tzinfo is None:
+            raise CampaignError("a start time needs a time zone")
+        first = max(start.astimezone(UTC), now)
+        local = first.astimezone(tz)
+        c.start_date = local.date()
+        if c.cadence_days % 7 == 0:
+            # Later emails keep the weekly rhythm from this first send, not the weekday chosen before.
+            c.send_weekday = local.weekday()
+        return first
+    if isinstance(start, date):
+        if start < now.astimezone(tz).date():
+            raise CampaignError(f"start date {start.isoformat()} is in the past (use --now to start now)")
+        c.start_date = start
+        return None
+    c.start_date = c.start_date or now.date()
+    return None
+
+
+def schedule_preview(store: Store, slug: str, start: Start = None) -> SchedulePreview:
+    """What :func:`schedule_campaign` with the same ``start`` would do, changing nothing.
+
+    Raises :class:`CampaignError` when the campaign could not be scheduled.
+    """
+    now = store.clock.now()
+    with store.session() as s:
+        c = get_campaign(s, slug)
+        _check_schedulable(s, c, slug)
+        s.expunge(c)  # the start is tried on a detached copy: nothing can be flushed
+        first = _apply_start(c, start, now)
+        due = first_sends(s, c, now, first)
+    return SchedulePreview(
+        slug=c.slug,
+        recipients=sum(due.values()),
+        first_send=min(due, default=None),
+        last_first_send=max(due, default=None),
+        at_once=first is not None,
+        weekday=c.send_weekday,
+        hour=c.send_hour,
+        timezone=c.timezone,
+    )
+
+
+def schedule_campaign(store: Store, slug: str, start: Start = None) -> int:
+    """Schedule a draft (or paused-before-start) campaign and enrol its list; returns enrolled count.
+
+    ``start`` as in :data:`Start`: ``store.clock.now()`` makes email 1 due at once for everyone
+    enrolled, later emails a cadence after that first send.
+    """
     now = store.clock.now()
     if not is_sqlite(store.engine):
         # Fresh, committed statistics after a bulk import, so the bulk enrolment gets hash joins
@@ -369,23 +456,12 @@ def schedule_campaign(store: Store, slug: str) -> int:
             conn.commit()
     with write_transaction(store.engine) as s:
         c = get_campaign(s, slug)
-        if c.status in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
-            raise CampaignError(f"campaign {slug!r} is already {c.status}")
-        if c.status == CampaignStatus.FINISHED.value:
-            raise CampaignError(f"campaign {slug!r} is finished")
-        if c.list_id is None:
-            raise CampaignError(f"campaign {slug!r} has no subscriber list")
-        emails = s.execute(select(Email.position, Email.compiled_html).where(Email.campaign_id == c.id)).all()
-        if not emails:
-            raise CampaignError(f"campaign {slug!r} has no emails")
-        missing = sorted(p for p, html in emails if not html)
-        if missing:
-            raise CampaignError(f"campaign {slug!r}: email(s) {missing} are not compiled yet")
+        _check_schedulable(s, c, slug)
+        first = _apply_start(c, start, now)
         c.status = CampaignStatus.SCHEDULED.value
-        c.start_date = c.start_date or now.date()
         c.updated_at = now
         c.paused_at = None
-        return enrol_members(s, c, now)
+        return enrol_members(s, c, now, first_send=first)
 
 
 def pause_campaign(store: Store, slug: str) -> None:
@@ -428,11 +504,15 @@ class CampaignStatusReport:
     positions: dict[int, int] = field(default_factory=dict)
     deliveries: dict[str, int] = field(default_factory=dict)
     next_sends: list[tuple[datetime, int]] = field(default_factory=list)
+    more_sends: int = 0  # send times after those in ``next_sends``
+    more_people: int = 0  # subscribers due at them
+    alerts: list[str] = field(default_factory=list)  # relay trouble (see delivery.alerts)
     pause_reason: str = ""  # why the campaign paused itself (its circuit breaker); '' otherwise
 
 
-def campaign_status(store: Store, slug: str, upcoming: int = 5) -> CampaignStatusReport:
-    """Enrolments by state and position, deliveries by state, and the next send times."""
+def campaign_status(store: Store, slug: str, upcoming: int | None = 5) -> CampaignStatusReport:
+    """Enrolments by state and position, deliveries by state, the next ``upcoming`` send times
+    (all when None; how many more there are otherwise) and relay alerts."""
     with store.session() as s:
         c = get_campaign(s, slug)
         report = CampaignStatusReport(slug=c.slug, status=c.status, pause_reason=c.pause_reason)
@@ -450,14 +530,21 @@ def campaign_status(store: Store, slug: str, upcoming: int = 5) -> CampaignStatu
             select(Delivery.state, func.count()).where(Delivery.campaign_id == c.id).group_by(Delivery.state)
         )
         report.deliveries = {state: n for state, n in rows}
-        rows = s.execute(
-            select(Enrolment.next_send_at, func.count())
-            .where(*active, Enrolment.next_send_at.is_not(None))
-            .group_by(Enrolment.next_send_at)
-            .order_by(Enrolment.next_send_at)
-            .limit(upcoming)
-        )
-        report.next_sends = [(when, n) for when, n in rows]
+        sends = [
+            (when, n)
+            for when, n in s.execute(
+                select(Enrolment.next_send_at, func.count())
+                .where(*active, Enrolment.next_send_at.is_not(None))
+                .group_by(Enrolment.next_send_at)
+                .order_by(Enrolment.next_send_at)
+            )
+        ]
+        shown = sends if upcoming is None else sends[:upcoming]
+        report.next_sends = shown
+        report.more_sends = len(sends) - len(shown)
+        report.more_people = sum(n for _, n in sends[len(shown) :])
+        campaign_id = c.id
+    report.alerts = relay_alerts(store, campaign_id)
     return report
 
 

@@ -13,7 +13,6 @@ from datetime import date
 from pathlib import Path
 
 import typer
-from rich.table import Table
 from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign
@@ -22,6 +21,7 @@ from delivery import lifecycle
 from delivery.compose import preview_eml
 from wildmail.cli import campaign_send
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
+from wildmail.cli.tables import Grid, print_grid
 from wildmail.runtime.context import AppContext
 
 app = typer.Typer(
@@ -59,11 +59,14 @@ def split(
     if as_json:
         typer.echo(json.dumps([e.as_json() for e in plan.emails], ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"{plan.title} ({plan.format}, {len(plan.emails)} emails)")
-    for column in ("#", "Subject", "Preheader", "Paragraphs", "Words", "Min"):
-        table.add_column(column)
+    grid = Grid(
+        f"{plan.title} ({plan.format}, {len(plan.emails)} emails)",
+        ["#", "Subject", "Preheader", "Paragraphs", "Words", "Min"],
+        key=2,
+        right={0, 3, 4, 5},
+    )
     for e in plan.emails:
-        table.add_row(
+        grid.add(
             str(e.position),
             e.subject,
             e.preheader,
@@ -71,7 +74,7 @@ def split(
             str(e.word_count),
             str(e.reading_minutes),
         )
-    console.print(table)
+    print_grid(console, grid)
 
 
 @app.command()
@@ -132,14 +135,11 @@ def create(
 def list_() -> None:
     """List campaigns."""
     with _session() as (_ctx, session):
-        table = Table(title="Campaigns")
-        table.add_column("Slug", no_wrap=True)
-        for column in ("Title", "Mode", "Status", "Emails", "Start"):
-            table.add_column(column)
+        grid = Grid("Campaigns", ["Slug", "Title", "Mode", "Status", "Emails", "Start"], key=2, right={4})
         for c in lifecycle.list_campaigns(session):
             start = c.start_date.isoformat() if c.start_date else "-"
-            table.add_row(c.slug, c.title, c.mode, c.status, str(len(c.emails)), start)
-        console.print(table)
+            grid.add(c.slug, c.title, c.mode, c.status, str(len(c.emails)), start)
+        print_grid(console, grid)
 
 
 def _describe(campaign: Campaign) -> None:
@@ -151,13 +151,11 @@ def _describe(campaign: Campaign) -> None:
         f"template {campaign.template or 'default'}; donation {campaign.donation_url or 'none'}",
         highlight=False,
     )
-    table = Table()
-    for column in ("#", "Subject", "Preheader", "Words", "Links", "HTML KB"):
-        table.add_column(column)
+    grid = Grid("", ["#", "Subject", "Preheader", "Words", "Links", "HTML KB"], key=2, right={0, 3, 4, 5})
     for e in campaign.emails:
         size = f"{len(e.compiled_html.encode()) / 1024:.1f}"
-        table.add_row(str(e.position), e.subject, e.preheader, str(e.word_count), str(len(e.links)), size)
-    console.print(table)
+        grid.add(str(e.position), e.subject, e.preheader, str(e.word_count), str(len(e.links)), size)
+    print_grid(console, grid)
 
 
 @app.command()

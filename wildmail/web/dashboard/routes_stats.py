@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 from markupsafe import Markup
 
+from delivery.alerts import relay_alerts
 from stats.charts import dense, dropoff_svg, timeline_svg
 from stats.export import overview_csv, percent, report_csv
 from stats.figures import CampaignReport
@@ -86,6 +87,7 @@ def campaign_page(request: Request, slug: str, error: str | None = None, status:
         lists=details.lists,
         list_name=details.list_name,
         timetable=timetable,
+        alerts=relay_alerts(ctx, report.campaign_id),
         rows=[*report.emails, report.total],
         cards=headline_cards(report),
         pct=percent,
