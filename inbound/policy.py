@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns.models import Campaign, Email
+from campaigns.models import Campaign, CampaignStatus, Email
 from delivery.lifecycle import trip_breaker
 from delivery.models import Delivery, DeliveryState
 from inbound.models import InboundMessage
@@ -178,3 +178,17 @@ def breaker(session: Session, campaign_id: int, policy: Policy, now: datetime) -
         log.warning("campaign %s paused by its circuit breaker: %s", campaign.slug, reason)
         return reason
     return ""
+
+
+def sweep(session: Session, policy: Policy, now: datetime) -> list[tuple[str, str]]:
+    """Judge every running campaign (hard bounces refused at RCPT never pass through the intake);
+    ``(slug, reason)`` of each one paused now. Run by the scheduler after each tick."""
+    running = session.execute(
+        select(Campaign.id, Campaign.slug).where(Campaign.status == CampaignStatus.RUNNING.value)
+    ).all()
+    paused = []
+    for campaign_id, slug in running:
+        reason = breaker(session, campaign_id, policy, now)
+        if reason:
+            paused.append((slug, reason))
+    return paused
