@@ -278,3 +278,17 @@ def test_the_same_message_twice_counts_once(ctx, world) -> None:
     assert other.action == "ignored" and "counted before" in other.reason
     with Session(ctx.engine) as s:
         assert s.scalar(select(func.count()).select_from(Event).where(Event.kind == "bounce")) == 1
+
+
+def test_forget_erases_the_kept_messages_about_the_person(ctx, world) -> None:
+    from subscribers.privacy import forget
+
+    _, (ana, _), (d_ana, _) = world
+    _send(ctx, h.dsn("ana@example.org"), h.return_path(ctx, d_ana))
+    with Session(ctx.engine) as s:
+        person = s.get(Subscriber, ana)
+        assert person is not None
+        forget(s, person, ctx.clock.now())
+        s.commit()
+        kept = s.scalars(select(InboundMessage)).one()
+        assert (kept.raw, kept.envelope_to, kept.reason, kept.kind) == (b"", "", "forgotten", "hard")
