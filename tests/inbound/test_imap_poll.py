@@ -36,7 +36,7 @@ def test_poll_acts_on_ours_and_files_every_message_without_deleting(ctx, imap_se
     ) as box:
         box.append(h.dsn("ana@example.org", to=h.return_path(ctx, d_ana)), "INBOX")
         box.append(corpus.read_bytes(), "INBOX")
-        box.append(h.dsn("zed@example.org", to="b-1-aaaaaaaaaaaaaaaa@" + h.BOUNCE_DOMAIN), "INBOX")
+        box.append(h.dsn("zed@example.org", to="b-1-aaaaaaaaaaaaaaaaaaaa@" + h.BOUNCE_DOMAIN), "INBOX")
     for key, value in {
         "CONFIG": "/dev/null",
         "DATABASE_URL": ctx.settings.database_url,

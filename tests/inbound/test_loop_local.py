@@ -70,7 +70,7 @@ def test_bounces_and_a_complaint_change_what_the_next_tick_sends(bounce_ctx, clo
             c.sendmail("", [by_rcpt["reader1@example.org"]], h.arf("reader1@example.org"))
             # a made-up address on the bounce domain is refused at RCPT
             with pytest.raises(smtplib.SMTPRecipientsRefused):
-                c.sendmail("", ["b-1-aaaaaaaaaaaaaaaa@" + h.BOUNCE_DOMAIN], h.dsn("x@example.org"))
+                c.sendmail("", ["b-1-aaaaaaaaaaaaaaaaaaaa@" + h.BOUNCE_DOMAIN], h.dsn("x@example.org"))
     finally:
         server.stop()
 
