@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from campaigns.models import Campaign
 from inbound.models import InboundMessage
+from inbound.parse import Kind
 from wildmail.core.store import Store
 
 
@@ -39,3 +41,20 @@ def recent(store: Store, limit: int = 50, kind: str = "") -> list[Received]:
         query = query.where(InboundMessage.kind == kind)
     with store.session() as s:
         return [Received(*row) for row in s.execute(query.limit(limit)).tuples()]
+
+
+def campaign_alerts(store: Store, slug: str) -> list[str]:
+    """One line when receivers refused some of the campaign's mail for policy or reputation
+    (5.7.x, 4.7.x; counted, never suppressing anyone), with the latest reason."""
+    with store.session() as s:
+        campaign_id = s.scalar(select(Campaign.id).where(Campaign.slug == slug))
+        if campaign_id is None:
+            return []
+        mine = (InboundMessage.campaign_id == campaign_id, InboundMessage.kind == Kind.BLOCK.value)
+        count = s.scalar(select(func.count()).select_from(InboundMessage).where(*mine)) or 0
+        if not count:
+            return []
+        latest = s.scalar(
+            select(InboundMessage.reason).where(*mine).order_by(InboundMessage.id.desc()).limit(1)
+        )
+    return [f"{count} deliveries refused later for policy or reputation; latest: {latest}"]

@@ -61,6 +61,8 @@ def test_process_files_mbox_and_stdin_then_the_figures(cli, tmp_path) -> None:
     assert total["delivered"] == 1  # four sent: one hard, one soft, one blocked
     table = _run("stats", "leopard").stdout
     assert "Soft bounces" in table and "Complaints" in table
+    status = _run("campaign", "status", "leopard").stdout
+    assert "alert: 1 deliveries refused later for policy or reputation; latest: DSN: 5.7.1" in status
 
 
 def test_a_missing_file_is_named_and_the_others_still_processed(cli, tmp_path) -> None:
