@@ -82,3 +82,22 @@ def test_bounces_and_a_complaint_change_what_the_next_tick_sends(bounce_ctx, clo
         )
     assert people[0] not in second and people[1] not in second  # bounced and complained: nothing queued
     assert second == {people[2]: "queued", people[3]: "queued"}
+
+
+def test_the_listener_refuses_a_50_mb_message_at_data(ctx, clock) -> None:
+    server = listener(ctx.engine, Intake.from_settings(ctx.settings), clock.now, port=free_port())
+    server.start()
+    try:
+        address = h.return_path(ctx, 1)
+        big = h.dsn("ana@example.org", to=address) + b"x" * (50 * 1024 * 1024)
+        # The listener announces its SIZE limit; smtplib declares the size and is refused at MAIL.
+        with (
+            smtplib.SMTP("127.0.0.1", server.port, timeout=60) as c,
+            pytest.raises((smtplib.SMTPDataError, smtplib.SMTPSenderRefused)) as refused,
+        ):
+            c.sendmail("", [address], big)
+        assert refused.value.smtp_code == 552
+    finally:
+        server.stop()
+    with ctx.session() as s:
+        assert s.execute(select(Delivery)).first() is None
