@@ -27,6 +27,7 @@ from campaigns.enrolment import ACTIVE_CAMPAIGN, enrol_late_joiners, exit_depart
 from campaigns.models import Campaign, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.timetable import zone
 from delivery.models import Delivery, DeliveryState, SmtpPhase
+from subscribers.models import Subscriber
 from wildmail.core.db import write_transaction
 from wildmail.core.message_ids import MessageIdKey, delivery_id_bounds
 from wildmail.core.sql import rowcount, upsert_ignore
@@ -59,12 +60,16 @@ def _message_id_sql(ids: MessageIdKey, campaign_id: int) -> Any:
     )
 
 
-def _group(campaign_id: int, tz: str, due: datetime) -> list[Any]:
+def _group(campaign_id: int, tz: str, due: datetime, now: datetime) -> list[Any]:
+    # A person who paused their emails (preferences page) is neither queued nor advanced: their
+    # enrolment stays due, is moved on by reschedule_overdue, and resumes after the pause.
+    paused = select(Subscriber.id).where(Subscriber.paused_until > now)
     return [
         Enrolment.campaign_id == campaign_id,
         Enrolment.status == ACTIVE,
         Enrolment.timezone == tz,
         Enrolment.next_send_at == due,
+        Enrolment.subscriber_id.not_in(paused),
     ]
 
 
@@ -95,7 +100,7 @@ def _queue_group(
         .join(
             Email, (Email.campaign_id == Enrolment.campaign_id) & (Email.position == Enrolment.next_position)
         )
-        .where(*_group(c.id, tz, due), Enrolment.next_position == position)
+        .where(*_group(c.id, tz, due, now), Enrolment.next_position == position)
     )
     columns = [
         "subscriber_id",
@@ -122,7 +127,7 @@ def _advance_group(s: Session, c: Campaign, tz: str, due: datetime, now: datetim
     done = Enrolment.next_position + 1 > last
     stmt = (
         update(Enrolment)
-        .where(*_group(c.id, tz, due))
+        .where(*_group(c.id, tz, due, now))
         .values(
             next_position=Enrolment.next_position + 1,
             last_sent_at=now,

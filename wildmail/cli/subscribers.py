@@ -47,16 +47,20 @@ def lists() -> None:
 @app.command("list-create")
 def list_create(
     slug: str,
-    name: Annotated[str, typer.Option(help="Display name (default: the slug).")] = "",
+    name: Annotated[str, typer.Option(help="Display name (default: the slug in words).")] = "",
     single_opt_in: Annotated[bool, typer.Option(help="Activate form sign-ups without confirmation.")] = False,
+    description: Annotated[
+        str, typer.Option(help="What subscribers will receive, shown on the public pages.")
+    ] = "",
 ) -> None:
     """Create a list (double opt-in unless --single-opt-in)."""
     ctx = context()
     with ctx.session() as session, session.begin():
         try:
             lifecycle.create_list(
-                session, slug, name or None, double_opt_in=not single_opt_in, at=ctx.clock.now()
-            )
+                session, slug, name or None, double_opt_in=not single_opt_in, at=ctx.clock.now(),
+                description=description,
+            )  # fmt: skip
         except InvalidValue as exc:
             fail(str(exc))
     console.print(f"created list {slug} ({'single' if single_opt_in else 'double'} opt-in)")
@@ -232,6 +236,8 @@ def show(email: str) -> None:
         )
         console.print(f"lists: {', '.join(lst.slug for lst in sub.lists) or '(none)'}", highlight=False)
         console.print(f"suppressed: {'yes' if lifecycle.is_suppressed(session, sub.email) else 'no'}")
+        if sub.paused_until is not None and sub.paused_until > ctx.clock.now():
+            console.print(f"paused until {sub.paused_until.isoformat(timespec='minutes')}", highlight=False)
         for key, value in sorted((sub.attributes or {}).items()):
             console.print(f"  {key}: {value}", highlight=False)
         grid = Grid("", ["when", "from", "to", "source"])
