@@ -16,7 +16,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from delivery.enqueue import tick
 from delivery.leader import LeaderLock
-from wildmail.core.context import AppContext
+from wildmail.runtime.context import AppContext
 
 log = logging.getLogger("wildmail.scheduler")
 DEFAULT_INTERVAL = 30.0
@@ -27,7 +27,7 @@ def leader_tick(ctx: AppContext, lock: LeaderLock) -> bool:
     if not lock.acquire():
         log.debug("not the leader; skipping tick")
         return False
-    report = tick(ctx)
+    report = tick(ctx, ctx.message_ids)
     if report.queued or report.enrolled or report.exited or report.reaped.get("unknown"):
         log.info("tick: %s", report)
     return True

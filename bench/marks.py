@@ -34,7 +34,7 @@ def run(kind: str, durable: bool) -> str:
             ctx = send.make_ctx(db.url)
             send.populate(ctx, COUNT)
             ctx.clock.set(send.SLOT)  # type: ignore[attr-defined]
-            tick(ctx)
+            tick(ctx, ctx.message_ids)
             held = claim(ctx, "bench", COUNT, timedelta(hours=1))
             ledger = Ledger(ctx, "bench", durable=durable)
             ledger.mark_data(held[0].id)

@@ -57,10 +57,10 @@ from delivery.smtp_transport import SmtpTransport  # noqa: E402
 from delivery.worker import Worker, WorkerConfig  # noqa: E402
 from subscribers.models import ListMembership, Subscriber, SubscriberList  # noqa: E402
 from wildmail.core.clock import FakeClock  # noqa: E402
-from wildmail.core.context import AppContext  # noqa: E402
 from wildmail.core.db import make_engine  # noqa: E402
 from wildmail.core.settings import Settings  # noqa: E402
 from wildmail.runtime import migrate  # noqa: E402
+from wildmail.runtime.context import AppContext  # noqa: E402
 from wildmail.runtime.smtp_sink import free_port  # noqa: E402
 
 SMALL = os.environ.get("BENCH_SMALL") == "1"
@@ -243,6 +243,15 @@ def load_template_for_size(ctx: AppContext) -> MessageTemplate:
         return load_template(s, 1, Sender.from_settings(ctx.settings))
 
 
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of any process on this machine (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(who: int) -> float:
     """User + system CPU seconds of this process (``RUSAGE_SELF``) or its waited-for children."""
     usage = resource.getrusage(who)
@@ -256,7 +265,9 @@ def our_rate(
     ctx.clock.set(SLOT)  # type: ignore[attr-defined]
     config = WorkerConfig(batch=100, mark_window=window, durable_marks=durable)
     workers = [
-        Worker(ctx, SmtpTransport("127.0.0.1", port, timeout=10), WorkerConfig(**config.__dict__))
+        Worker(
+            ctx, SmtpTransport("127.0.0.1", port, timeout=10), ctx.sender(), WorkerConfig(**config.__dict__)
+        )
         for _ in range(concurrency)
     ]
 
@@ -290,12 +301,17 @@ def bench_send(
         window = window or default_mark_window(ctx.engine, durable)
         populate(ctx, SEND_COUNT)
         tick_at_slot(ctx)
+        LAST_BACKEND_CPU[0] = 0.0
+        sink_before = proc_cpu(sink.proc.pid)
         if processes:
             ours, cpu = our_rate_processes(ctx, sink.port, SEND_COUNT, CONCURRENCY, window, durable, dkim_key)
         else:
             ours, cpu = our_rate(ctx, sink.port, SEND_COUNT, CONCURRENCY, window, durable)
+        sink_ours = (proc_cpu(sink.proc.pid) - sink_before) / SEND_COUNT
         size = message_size(ctx)
+        sink_before = proc_cpu(sink.proc.pid)
         theirs = smtp_source_rate(sink.port, SEND_COUNT, size, CONCURRENCY)
+        sink_theirs = (proc_cpu(sink.proc.pid) - sink_before) / SEND_COUNT
         ctx.close()
     finally:
         sink.stop()
@@ -312,6 +328,25 @@ def bench_send(
         "cpu_us_per_message": round(cpu * 1e6),
         "smtp_source_per_s": round(theirs, 1),
         "ratio": round(ours / theirs, 3),
+        **cpu_budget(cpu, sink_ours, LAST_BACKEND_CPU[0] if processes else None, sink_theirs, theirs),
+    }
+
+
+def cpu_budget(
+    worker: float, sink: float, backend: float | None, sink_theirs: float, theirs: float
+) -> dict[str, object]:
+    """Where one message's CPU goes, and the rate this machine's cores could reach if every one of
+    them did nothing but that work: the ceiling of the ratio, whatever the scheduling."""
+    if backend is None or not sink:
+        return {}
+    total = worker + sink + backend
+    ceiling = (os.cpu_count() or 1) / total
+    return {
+        "sink_cpu_us_per_message": round(sink * 1e6),
+        "db_server_cpu_us_per_message": round(backend * 1e6),
+        "smtp_source_sink_cpu_us_per_message": round(sink_theirs * 1e6),
+        "cpu_ceiling_per_s": round(ceiling),
+        "ceiling_ratio": round(ceiling / theirs, 3),
     }
 
 
@@ -365,7 +400,7 @@ def bench_signing(rounds: int = 200 if SMALL else 2000) -> dict[str, float]:
 def tick_at_slot(ctx: AppContext) -> float:
     ctx.clock.set(SLOT)  # type: ignore[attr-defined]
     start = time.perf_counter()
-    report = tick(ctx)
+    report = tick(ctx, ctx.message_ids)
     elapsed = time.perf_counter() - start
     assert report.queued > 0
     return elapsed
@@ -401,7 +436,7 @@ from delivery.worker import Worker, WorkerConfig
 ctx = make_ctx({url!r}, {port}, {dkim_key!r})
 ctx.clock.set(SLOT)
 config = WorkerConfig(batch=100, mark_window={window}, durable_marks={durable})
-w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), config)
+w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), ctx.sender(), config)
 w.cache.get(ctx, 1)
 print("ready", flush=True)
 sys.stdin.readline()
@@ -413,11 +448,23 @@ while True:
     sent += w.run_once()
     if not w.last_claimed:
         break
+backends = "-"
+if ctx.engine.dialect.name == "postgresql":  # the server processes of this database's connections
+    from sqlalchemy import text
+    from bench.send import proc_cpu
+    with ctx.engine.connect() as conn:
+        pids = conn.execute(
+            text("select pid from pg_stat_activity where datname = current_database()")
+        ).scalars().all()
+    backends = ",".join(f"{{pid}}:{{proc_cpu(pid)}}" for pid in pids)
 w.ledger.close()
 w.transport.close()
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(sent, usage.ru_utime + usage.ru_stime - cpu, flush=True)
+print(sent, usage.ru_utime + usage.ru_stime - cpu, backends, flush=True)
 """
+
+
+LAST_BACKEND_CPU = [0.0]  # database server CPU s/msg of the last process run (its connections' backends)
 
 
 def our_rate_processes(
@@ -441,13 +488,16 @@ def our_rate_processes(
         assert child.stdin is not None
         child.stdin.write("go\n")
         child.stdin.flush()
-    sent, cpu = 0, 0.0
+    sent, cpu, backends = 0, 0.0, dict[str, float]()
     for child in children:
         out, _ = child.communicate(timeout=600)
-        child_sent, child_cpu = out.strip().splitlines()[-1].split()
+        child_sent, child_cpu, seen = out.strip().splitlines()[-1].split()
         sent, cpu = sent + int(child_sent), cpu + float(child_cpu)
+        for pid, used in (item.split(":") for item in seen.split(",") if ":" in item):
+            backends[pid] = max(backends.get(pid, 0.0), float(used))  # each child sees every backend
     elapsed = time.perf_counter() - start
     assert sent == count, f"only {sent} of {count} sent"
+    LAST_BACKEND_CPU[0] = sum(backends.values()) / count
     return count / elapsed, cpu / count
 
 
@@ -459,7 +509,7 @@ from delivery.smtp_transport import SmtpTransport
 from delivery.worker import Worker, WorkerConfig
 ctx = make_ctx({url!r}, {port})
 ctx.clock.set(SLOT)
-w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), WorkerConfig(batch=100))
+w = Worker(ctx, SmtpTransport("127.0.0.1", {port}), ctx.sender(), WorkerConfig(batch=100))
 while w.run_once() or w.last_claimed:
     pass
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -525,6 +575,14 @@ def main() -> None:
                     f"({send['cpu_us_per_message']} us CPU/msg), "
                     f"smtp-source {send['smtp_source_per_s']}/s, ratio {send['ratio']}"
                 )
+                if "cpu_ceiling_per_s" in send:
+                    print(
+                        f"[{kind}]   CPU per message: worker {send['cpu_us_per_message']} us, sink "
+                        f"{send['sink_cpu_us_per_message']} us, database server "
+                        f"{send['db_server_cpu_us_per_message']} us; all {os.cpu_count()} cores busy with "
+                        f"nothing else would give {send['cpu_ceiling_per_s']}/s, "
+                        f"ratio ceiling {send['ceiling_ratio']}"
+                    )
             enqueue = bench_enqueue(kind, tmp) if "enqueue" in PARTS else {}
             if enqueue:
                 print(f"[{kind}] weekly tick for {enqueue['enrolled']} enrolled: {enqueue['tick_seconds']} s")

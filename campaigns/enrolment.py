@@ -7,6 +7,7 @@ All functions take an open connection/session inside the caller's transaction.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,19 +56,48 @@ def _apply_segment(query: Select[Any], campaign: Campaign) -> Select[Any]:
     return query.where(segment_clause(campaign.segment))
 
 
-def enrol_members(conn: Conn, campaign: Campaign, now: datetime, subscriber_id: int | None = None) -> int:
+def _newcomers(campaign: Campaign) -> Select[Any]:
+    """Active members of the campaign's audience not enrolled in it yet."""
+    return _members(campaign).where(
+        ~exists().where(and_(Enrolment.subscriber_id == Subscriber.id, Enrolment.campaign_id == campaign.id))
+    )
+
+
+def first_sends(
+    conn: Conn, campaign: Campaign, now: datetime, first_send: datetime | None = None
+) -> Counter[datetime]:
+    """How many members :func:`enrol_members` would enrol now, by the time their email 1 is due."""
+    if campaign.list_id is None:
+        return Counter()
+    tz_expr = func.coalesce(Subscriber.timezone, campaign.timezone)
+    query = _newcomers(campaign).with_only_columns(tz_expr, func.count()).group_by(tz_expr)
+    timetable = timetable_of(campaign)
+    due: Counter[datetime] = Counter()
+    for raw, n in conn.execute(query):
+        tz = zone(raw, campaign.timezone)
+        due[first_send or timetable.first_send(now, campaign.start_date, tz)] += n
+    return due
+
+
+def enrol_members(
+    conn: Conn,
+    campaign: Campaign,
+    now: datetime,
+    subscriber_id: int | None = None,
+    *,
+    first_send: datetime | None = None,
+) -> int:
     """Enrol every active member not yet enrolled (or only ``subscriber_id``); returns rows added.
 
-    Each new enrolment's first slot is computed per time zone: the first send slot at or after
-    ``now`` (and not before the campaign's start day) in the subscriber's zone, else the
-    campaign's. Broadcasts and drips share this rule; they differ in how far ``now`` is from
-    the start day for people enrolled at scheduling time (none) and later (late joiners start at 1).
+    Each new enrolment's first slot is ``first_send`` when given (a campaign started "now"),
+    else computed per time zone: the first send slot at or after ``now`` (and not before the
+    campaign's start day) in the subscriber's zone, else the campaign's. Broadcasts and drips
+    share this rule; they differ in how far ``now`` is from the start day for people enrolled at
+    scheduling time (none) and later (late joiners start at 1).
     """
     if campaign.list_id is None:
         return 0
-    members = _members(campaign).where(
-        ~exists().where(and_(Enrolment.subscriber_id == Subscriber.id, Enrolment.campaign_id == campaign.id))
-    )
+    members = _newcomers(campaign)
     if subscriber_id is not None:
         members = members.where(Subscriber.id == subscriber_id)
     tz_expr = func.coalesce(Subscriber.timezone, campaign.timezone)
@@ -81,7 +111,7 @@ def enrol_members(conn: Conn, campaign: Campaign, now: datetime, subscriber_id: 
         conn.execute(text("SET LOCAL enable_nestloop = off"))
     for raw in zones:
         tz = zone(raw, campaign.timezone)
-        first = timetable.first_send(now, campaign.start_date, tz)
+        first = first_send or timetable.first_send(now, campaign.start_date, tz)
         rows = members.with_only_columns(
             Subscriber.id,
             literal(campaign.id),

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from campaigns.models import Campaign, CampaignStatus, Enrolment
 from delivery.models import Delivery, DeliveryState, SmtpPhase
 from delivery.suppress import suppressed_among
-from wildmail.core.context import AppContext
 from wildmail.core.db import is_sqlite, write_connection, write_transaction
 from wildmail.core.sql import driver_sql, int_list, rowcount
+from wildmail.core.store import Store
 
 CLAIMABLE = (DeliveryState.QUEUED.value, DeliveryState.RETRY_WAIT.value)
 SENDING = DeliveryState.SENDING.value
@@ -104,15 +104,15 @@ def _claim_sql(sqlite: bool) -> str:
     return driver_sql(sql, sqlite)
 
 
-def claim(ctx: AppContext, owner: str, limit: int, lease: timedelta) -> list[Claimed]:
+def claim(store: Store, owner: str, limit: int, lease: timedelta) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries; rows whose subscriber may no longer be mailed
     (unsubscribed, bounced, complained, suppressed) are marked ``suppressed`` instead.
 
     One short write transaction of three plain statements (claim, people, donors) plus the
     suppression check.
     """
-    now = ctx.clock.now()
-    engine = ctx.engine
+    now = store.clock.now()
+    engine = store.engine
     sqlite = is_sqlite(engine)
     to_db = datetime_binder(engine)
     params = {"owner": owner, "until": to_db(now + lease), "now": to_db(now), "limit": int(limit)}
@@ -217,11 +217,11 @@ def extend_leases(engine: Engine, owner: str, ids: list[int], until: datetime) -
         )
 
 
-def reap(ctx: AppContext, *, resend_unknown: bool = False) -> dict[str, int]:
+def reap(store: Store, *, resend_unknown: bool = False) -> dict[str, int]:
     """Expired leases: rows that never reached DATA go back to ``queued``; rows that did
     become ``unknown`` (or ``queued`` again when ``resend_unknown``)."""
-    now = ctx.clock.now()
-    engine = ctx.engine
+    now = store.clock.now()
+    engine = store.engine
     with engine.connect() as conn:  # a read on the small partial index: most calls find nothing
         found = conn.exec_driver_sql(
             driver_sql(REAP_CHECK_SQL, is_sqlite(engine)), {"now": datetime_binder(engine)(now)}
@@ -256,14 +256,14 @@ def reap(ctx: AppContext, *, resend_unknown: bool = False) -> dict[str, int]:
     return {"requeued": requeued, "unknown": unknown}
 
 
-def release(ctx: AppContext, owner: str, ids: list[int]) -> int:
+def release(store: Store, owner: str, ids: list[int]) -> int:
     """Give back leased rows that were never attempted (graceful shutdown).
 
     The caller guarantees no SMTP conversation started for ``ids`` (a row may carry a ``data``
     mark from a mark window without having been sent).
     """
-    now = ctx.clock.now()
-    with write_transaction(ctx.engine) as s:
+    now = store.clock.now()
+    with write_transaction(store.engine) as s:
         return rowcount(
             s.execute(
                 update(Delivery)
@@ -285,12 +285,12 @@ def release(ctx: AppContext, owner: str, ids: list[int]) -> int:
         )
 
 
-def uncount(ctx: AppContext, ids: list[int]) -> int:
+def uncount(store: Store, ids: list[int]) -> int:
     """Take back the attempt the claim counted for rows that wait for a paused relay: a relay's
     refusal is not the message's failure, so it never brings the give-up closer."""
     if not ids:
         return 0
-    with write_transaction(ctx.engine) as s:
+    with write_transaction(store.engine) as s:
         return rowcount(
             s.execute(
                 update(Delivery)

@@ -12,8 +12,8 @@ from campaigns.compiled import compiled_email
 from campaigns.models import Campaign, Email, Link
 from delivery.message import LinkRef, MessageTemplate, Sender
 from subscribers.models import SubscriberList
-from wildmail.core.context import AppContext
 from wildmail.core.message_ids import delivery_message_id, one_off_message_id
+from wildmail.core.store import Store
 
 
 def load_template(s: Session, email_id: int, sender: Sender, subject_prefix: str = "") -> MessageTemplate:
@@ -45,11 +45,11 @@ class TemplateCache:
         self._items: dict[int, MessageTemplate] = {}
         self._lock = threading.Lock()
 
-    def get(self, ctx: AppContext, email_id: int) -> MessageTemplate:
+    def get(self, store: Store, email_id: int) -> MessageTemplate:
         with self._lock:
             found = self._items.get(email_id)
         if found is None:
-            with ctx.session() as s:
+            with store.session() as s:
                 found = load_template(s, email_id, self.sender)
             with self._lock:
                 self._items[email_id] = found
@@ -57,7 +57,8 @@ class TemplateCache:
 
 
 def build_message(
-    ctx: AppContext,
+    store: Store,
+    sender: Sender,
     email_id: int,
     to: str,
     name: str = "",
@@ -66,23 +67,23 @@ def build_message(
     subject_prefix: str = "",
     now: datetime | None = None,
     ask_donation: bool = True,
-    sender: Sender | None = None,
 ) -> bytes:
     """One complete message for ``email_id`` to ``to`` (tracking URLs carry ``delivery_id``;
     0 means a test or preview: links redirect, nothing is recorded, the unsubscribe page says
     it was a test). ``ask_donation`` False leaves out the donation ask, as donors of campaigns
     with ``stop_donation_after_click`` get it. Every test message gets a Message-ID of its own."""
-    sender = sender or Sender.from_settings(ctx.settings)
-    with ctx.session() as s:
+    with store.session() as s:
         template = load_template(s, email_id, sender, subject_prefix)
     campaign_id = template.compiled.campaign_id
     if delivery_id == 0:
         mid = one_off_message_id("test", sender.domain, campaign_id, email_id)
     else:
-        mid = delivery_message_id(ctx.settings.secret, sender.domain, campaign_id, 0, 0)
-    return template.render(delivery_id, mid, to, name, now or ctx.clock.now(), ask_donation=ask_donation)
+        mid = delivery_message_id(sender.secret, sender.domain, campaign_id, 0, 0)
+    return template.render(delivery_id, mid, to, name, now or store.clock.now(), ask_donation=ask_donation)
 
 
-def preview_eml(ctx: AppContext, email_id: int, to: str = "preview@example.org", name: str = "") -> bytes:
+def preview_eml(
+    store: Store, sender: Sender, email_id: int, to: str = "preview@example.org", name: str = ""
+) -> bytes:
     """The ``.eml`` bytes a marketer can open in a mail client to preview ``email_id``."""
-    return build_message(ctx, email_id, to, name, subject_prefix="")
+    return build_message(store, sender, email_id, to, name, subject_prefix="")

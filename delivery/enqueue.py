@@ -27,10 +27,11 @@ from campaigns.enrolment import ACTIVE_CAMPAIGN, enrol_late_joiners, exit_depart
 from campaigns.models import Campaign, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.timetable import zone
 from delivery.models import Delivery, DeliveryState, SmtpPhase
-from wildmail.core.context import AppContext
+from subscribers.models import Subscriber
 from wildmail.core.db import write_transaction
-from wildmail.core.message_ids import delivery_id_bounds, sender_domain
+from wildmail.core.message_ids import MessageIdKey, delivery_id_bounds
 from wildmail.core.sql import rowcount, upsert_ignore
+from wildmail.core.store import Store
 
 ACTIVE = EnrolmentStatus.ACTIVE.value
 
@@ -48,8 +49,8 @@ class TickReport:
     reaped: dict[str, int] = field(default_factory=dict)
 
 
-def _message_id_sql(secret: bytes, domain: str, campaign_id: int) -> Any:
-    head, tail = delivery_id_bounds(secret, domain, campaign_id)
+def _message_id_sql(ids: MessageIdKey, campaign_id: int) -> Any:
+    head, tail = delivery_id_bounds(ids.secret, ids.domain, campaign_id)
     return (
         literal(head)
         + cast(Enrolment.next_position, String)
@@ -59,12 +60,16 @@ def _message_id_sql(secret: bytes, domain: str, campaign_id: int) -> Any:
     )
 
 
-def _group(campaign_id: int, tz: str, due: datetime) -> list[Any]:
+def _group(campaign_id: int, tz: str, due: datetime, now: datetime) -> list[Any]:
+    # A person who paused their emails (preferences page) is neither queued nor advanced: their
+    # enrolment stays due, is moved on by reschedule_overdue, and resumes after the pause.
+    paused = select(Subscriber.id).where(Subscriber.paused_until > now)
     return [
         Enrolment.campaign_id == campaign_id,
         Enrolment.status == ACTIVE,
         Enrolment.timezone == tz,
         Enrolment.next_send_at == due,
+        Enrolment.subscriber_id.not_in(paused),
     ]
 
 
@@ -75,10 +80,8 @@ def _queued_before(s: Session, campaign_id: int, position: int) -> bool:
 
 
 def _queue_group(
-    s: Session, c: Campaign, tz: str, due: datetime, position: int, now: datetime, ctx: AppContext
+    s: Session, c: Campaign, tz: str, due: datetime, position: int, now: datetime, ids: MessageIdKey
 ) -> int:
-    secret = ctx.settings.secret
-    domain = sender_domain(ctx.settings.sender_address)
     rows = (
         select(
             Enrolment.subscriber_id,
@@ -89,7 +92,7 @@ def _queue_group(
             literal(SmtpPhase.NONE.value),
             literal(0),
             literal(now, Delivery.next_attempt_at.type),
-            _message_id_sql(secret, domain, c.id),
+            _message_id_sql(ids, c.id),
             literal(""),
             literal(now, Delivery.queued_at.type),
             literal(now, Delivery.updated_at.type),
@@ -97,7 +100,7 @@ def _queue_group(
         .join(
             Email, (Email.campaign_id == Enrolment.campaign_id) & (Email.position == Enrolment.next_position)
         )
-        .where(*_group(c.id, tz, due), Enrolment.next_position == position)
+        .where(*_group(c.id, tz, due, now), Enrolment.next_position == position)
     )
     columns = [
         "subscriber_id",
@@ -124,7 +127,7 @@ def _advance_group(s: Session, c: Campaign, tz: str, due: datetime, now: datetim
     done = Enrolment.next_position + 1 > last
     stmt = (
         update(Enrolment)
-        .where(*_group(c.id, tz, due))
+        .where(*_group(c.id, tz, due, now))
         .values(
             next_position=Enrolment.next_position + 1,
             last_sent_at=now,
@@ -164,7 +167,7 @@ def reschedule_overdue(s: Session, c: Campaign, now: datetime, *, before: dateti
     return moved
 
 
-def enqueue_campaign(s: Session, c: Campaign, now: datetime, ctx: AppContext, report: TickReport) -> None:
+def enqueue_campaign(s: Session, c: Campaign, now: datetime, ids: MessageIdKey, report: TickReport) -> None:
     """Queue this campaign's due emails and advance its enrolments (inside ``s``'s transaction)."""
     # Ticks running at once by mistake take turns per campaign (PostgreSQL; SQLite's write
     # transaction already serialises them), so the later one sees the step done and queues
@@ -200,24 +203,25 @@ def enqueue_campaign(s: Session, c: Campaign, now: datetime, ctx: AppContext, re
         groups.setdefault((tz, due), []).append(position)
     for (tz, due), positions in groups.items():
         for position in positions:
-            report.queued += _queue_group(s, c, tz, due, position, now, ctx)
+            report.queued += _queue_group(s, c, tz, due, position, now, ids)
         report.advanced += _advance_group(s, c, tz, due, now, last)
     if due_groups and c.status == CampaignStatus.SCHEDULED.value:
         c.status = CampaignStatus.RUNNING.value
         c.updated_at = now
 
 
-def tick(ctx: AppContext) -> TickReport:
-    """Enrol late joiners, apply exits, queue what is due, advance timetables, reap leases."""
+def tick(store: Store, ids: MessageIdKey) -> TickReport:
+    """Enrol late joiners, apply exits, queue what is due, advance timetables, reap leases
+    (``ids``: the key the queued deliveries' Message-IDs are made with)."""
     from delivery.claim import reap
 
-    now = ctx.clock.now()
+    now = store.clock.now()
     report = TickReport()
-    with write_transaction(ctx.engine) as s:
+    with write_transaction(store.engine) as s:
         report.enrolled = enrol_late_joiners(s, now)
         report.exited = exit_departed(s, now)
         active = select(Campaign).where(Campaign.status.in_(ACTIVE_CAMPAIGN)).order_by(Campaign.id)
         for c in s.execute(active).scalars().all():
-            enqueue_campaign(s, c, now, ctx, report)
-    report.reaped = reap(ctx)
+            enqueue_campaign(s, c, now, ids, report)
+    report.reaped = reap(store)
     return report

@@ -31,9 +31,9 @@ from sqlalchemy import Connection, Engine
 from delivery.claim import datetime_binder, finish
 from delivery.models import DeliveryState, SmtpPhase
 from delivery.suppress import bounce_subscriber
-from wildmail.core.context import AppContext
 from wildmail.core.db import immediate, is_sqlite, writer_lock
 from wildmail.core.sql import driver_sql, int_list
+from wildmail.core.store import Store
 
 GROUP_COMMIT = 16  # messages per durable mark commit on PostgreSQL (docs/performance.md)
 
@@ -315,11 +315,11 @@ class Outcome:
 class Ledger:
     """Pending outcomes, written together with the next ``data`` mark (or on :meth:`flush`)."""
 
-    def __init__(self, ctx: AppContext, owner: str, *, durable: bool = True) -> None:
-        self.ctx, self.owner = ctx, owner
+    def __init__(self, store: Store, owner: str, *, durable: bool = True) -> None:
+        self.clock, self.owner = store.clock, owner
         self.pending: list[Outcome] = []
         self.marked: set[int] = set()
-        self.store = mark_store(ctx.engine, owner, durable=durable)
+        self.store = mark_store(store.engine, owner, durable=durable)
 
     def mark_data(self, delivery_id: int, window: list[int] | None = None) -> bool:
         """Called right before DATA: True when ``delivery_id`` is marked ``data`` and still ours.
@@ -331,7 +331,7 @@ class Ledger:
         """
         if delivery_id in self.marked:
             return True
-        now = self.ctx.clock.now()
+        now = self.clock.now()
         pending = self.pending
         self.marked = set()
         if not window and len(pending) <= 1 and all(o.state == DeliveryState.SENT for o in pending):
@@ -372,7 +372,7 @@ class Ledger:
         if not self.pending:
             return
         with self.store.transaction() as conn:
-            self._write(conn, self.ctx.clock.now())
+            self._write(conn, self.clock.now())
         self.pending.clear()
 
     def close(self) -> None:

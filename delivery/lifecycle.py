@@ -6,19 +6,20 @@ need delivery, and delivery may import campaigns but not the reverse; the pure p
 split, compile, templates, preview) stay in ``campaigns``.
 
 Functions taking a ``Session`` flush but never commit: the caller commits, so a failure writes
-nothing. Functions taking an ``AppContext`` run their own transaction. User mistakes raise
+nothing. Functions taking an ``Store`` run their own transaction. User mistakes raise
 :class:`CampaignError` (or ``ArticleError``/``TemplateProblem``/``RenderError``, all
 ``ValueError``, together :data:`USER_ERRORS`) with a message fit to show as is.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, text
@@ -34,23 +35,26 @@ from campaigns.article import (
     read_article_file,
 )
 from campaigns.compiling import compile_campaign, compile_email
-from campaigns.enrolment import enrol_members
+from campaigns.enrolment import enrol_members, first_sends
 from campaigns.images import MediaStore, settle_images
+from campaigns.markup import plain_text, text_as_markdown
 from campaigns.models import Campaign, CampaignMode, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.preview import PreviewEmail, preview_emails
 from campaigns.render import ENGINES, RenderError
 from campaigns.slugs import slugify
-from campaigns.splitter import SeriesPlan, split_article
+from campaigns.splitter import WORDS_PER_MINUTE, SeriesPlan, split_article
 from campaigns.templates import TemplateProblem
+from campaigns.timetable import zone
+from delivery.alerts import relay_alerts
 from delivery.compose import build_message
 from delivery.enqueue import reschedule_overdue
 from delivery.message import Sender, mailbox
 from delivery.models import Delivery
 from delivery.transport import Envelope, Transport
 from subscribers.models import SubscriberList
-from wildmail.core.context import AppContext
 from wildmail.core.db import is_sqlite, write_transaction
 from wildmail.core.settings import Settings
+from wildmail.core.store import Store
 
 
 class CampaignError(ValueError):
@@ -308,6 +312,34 @@ def _one_line(value: str, field_name: str, limit: int) -> str:
     return value
 
 
+BODY_MAX_CHARS = 100_000
+
+
+def email_body(campaign: Campaign, email: Email) -> str:
+    """The email's body as the editor shows it: its paragraphs with a blank line between them."""
+    return "\n\n".join(email.paragraphs)
+
+
+def _paragraphs(body: str) -> list[str]:
+    if len(body) > BODY_MAX_CHARS:
+        raise CampaignError(f"body is {len(body):,} characters, the limit is {BODY_MAX_CHARS:,}")
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text)]
+    paragraphs = [p.rstrip() for p in paragraphs if p.strip()]
+    if not paragraphs:
+        raise CampaignError("body cannot be empty")
+    return paragraphs
+
+
+def _as_markdown(campaign: Campaign) -> None:
+    """Turn a plain-text campaign's paragraphs into Markdown that renders the same (once)."""
+    if campaign.source_format == "markdown":
+        return
+    for other in campaign.emails:
+        other.paragraphs = [text_as_markdown(p) for p in other.paragraphs]
+    campaign.source_format = "markdown"
+
+
 def edit_email(
     session: Session,
     settings: Settings,
@@ -316,22 +348,85 @@ def edit_email(
     *,
     subject: str | None = None,
     preheader: str | None = None,
+    body: str | None = None,
     now: datetime | None = None,
 ) -> Email:
-    """Change an email's subject and/or preheader and recompile it (links keep their ids)."""
+    """Change an email's subject, preheader and/or body (Markdown) and recompile it.
+
+    Links keep their ids. Editing the body of a plain-text campaign first turns every email of it
+    into Markdown that renders the same, so the body is Markdown from then on.
+    """
     email = get_email(campaign, position)
     if subject is not None:
         subject = _one_line(subject, "subject", 300)
         if not subject:
             raise CampaignError("subject cannot be empty")
+    if preheader is not None:
+        preheader = _one_line(preheader, "preheader", 300)
+    paragraphs = _paragraphs(body) if body is not None else None
+    if subject is not None:
         email.subject = subject
     if preheader is not None:
-        email.preheader = _one_line(preheader, "preheader", 300)
+        email.preheader = preheader
+    if paragraphs is not None and paragraphs != list(email.paragraphs):
+        _as_markdown(campaign)
+        email.paragraphs = paragraphs
+        words = sum(len(plain_text(p, "markdown").split()) for p in paragraphs)
+        email.word_count = words
+        email.reading_minutes = max(1, math.ceil(words / WORDS_PER_MINUTE))
     now = now or datetime.now(UTC)
     compile_email(campaign, email, settings, now)
     campaign.updated_at = now
     session.flush()
     return email
+
+
+_COPIED_COLUMNS = (
+    *("source_name", "source_text", "source_format", "list_id", "segment", "mode", "cadence_days"),
+    *("send_weekday", "send_hour", "timezone", "donation_url", "donation_text", "template"),
+    *("render_engine", "track_identity", "stop_donation_after_click", "grace_hours", "min_gap_hours"),
+    *("article_title", "article_metadata", "locale", "logo_url", "brand_colour", "organisation"),
+    *("hero_image", "hero_alt", "images"),
+)
+
+
+def duplicate_campaign(
+    session: Session, settings: Settings, campaign: Campaign, name: str, now: datetime
+) -> Campaign:
+    """A new draft copy of ``campaign`` named ``name``: its emails as edited, its timetable and
+    list, no start date, nothing enrolled or sent."""
+    slug = slugify(" ".join(name.split()))
+    if not slug:
+        raise CampaignError("campaign name needs at least one letter or digit")
+    if session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
+        raise CampaignError(f"a campaign named {slug!r} already exists")
+    copied = {column: getattr(campaign, column) for column in _COPIED_COLUMNS}
+    copy = Campaign(
+        **copied,
+        slug=slug,
+        title=" ".join(name.split()),
+        status=CampaignStatus.DRAFT.value,
+        start_date=None,
+        created_at=now,
+        updated_at=now,
+    )
+    for email in campaign.emails:
+        copy.emails.append(
+            Email(
+                position=email.position,
+                title=email.title,
+                subject=email.subject,
+                preheader=email.preheader,
+                paragraphs=list(email.paragraphs),
+                word_count=email.word_count,
+                reading_minutes=email.reading_minutes,
+            )
+        )
+    session.add(copy)
+    session.flush()  # the emails' ids go into their web version links
+    compile_campaign(copy, settings, now)
+    session.flush()
+    return copy
 
 
 def has_deliveries(session: Session, campaign_id: int) -> bool:
@@ -349,35 +444,25 @@ def delete_campaign(session: Session, campaign: Campaign) -> None:
     session.flush()
 
 
-class ListChoice(NamedTuple):
-    """A subscriber list a campaign can be sent to, as a form offers it."""
-
-    slug: str
-    name: str
-
-
-def list_choices(ctx: AppContext) -> list[ListChoice]:
-    """Every subscriber list by name, for the campaign forms."""
-    with ctx.session() as s:
-        rows = s.execute(select(SubscriberList.slug, SubscriberList.name).order_by(SubscriberList.name))
-        return [ListChoice(slug, name) for slug, name in rows]
-
-
-def email_preview(ctx: AppContext, slug: str, position: int) -> tuple[Campaign, Email, PreviewEmail]:
+def email_preview(
+    store: Store, settings: Settings, slug: str, position: int
+) -> tuple[Campaign, Email, PreviewEmail]:
     """Email ``position`` of a campaign with its sample preview (objects detached, safe to read).
 
     Raises :class:`CampaignError` when the campaign or the email does not exist.
     """
-    with ctx.session() as s:
+    with store.session() as s:
         campaign = get_campaign(s, slug)
         email = get_email(campaign, position)
-        item = next(p for p in preview_emails(campaign, ctx.settings) if p.position == position)
+        if not email.compiled_html:
+            raise CampaignError(f"email {position} of {campaign.slug!r} is not compiled yet")
+        item = next(p for p in preview_emails(campaign, settings) if p.position == position)
         s.expunge_all()
     return campaign, email, item
 
 
 def set_timetable(
-    ctx: AppContext,
+    store: Store,
     slug: str,
     *,
     weekday: str,
@@ -388,7 +473,7 @@ def set_timetable(
     list_slug: str = "",
 ) -> None:
     """Change a draft campaign's timetable from form text; raises :class:`CampaignError` naming the field."""
-    with write_transaction(ctx.engine) as s:
+    with write_transaction(store.engine) as s:
         campaign = get_campaign(s, slug)
         if campaign.status != CampaignStatus.DRAFT.value:
             raise CampaignError("the timetable can only be changed before the campaign starts")
@@ -417,43 +502,122 @@ def set_timetable(
                 raise CampaignError(f"no subscriber list {list_slug!r}")
         campaign.send_weekday, campaign.send_hour, campaign.timezone = day, at_hour, zone
         campaign.mode, campaign.start_date, campaign.list_id = mode, start_date, list_id
-        campaign.updated_at = ctx.clock.now()
+        campaign.updated_at = store.clock.now()
 
 
-def schedule_campaign(ctx: AppContext, slug: str) -> int:
-    """Schedule a draft (or paused-before-start) campaign and enrol its list; returns enrolled count."""
-    now = ctx.clock.now()
-    if not is_sqlite(ctx.engine):
+Start = datetime | date | None
+"""When a campaign starts: ``None`` its own start day (else today) at the timetable's slots, a
+``date`` the first slot on or after that day, a ``datetime`` (e.g. ``store.clock.now()``) email 1
+due at that instant for everyone enrolled (an instant already past means at once)."""
+
+
+@dataclass(frozen=True)
+class SchedulePreview:
+    """Who gets email 1 and when, before a campaign is scheduled (times in UTC)."""
+
+    slug: str
+    recipients: int
+    first_send: datetime | None  # the earliest email 1 (None: nobody to send to)
+    last_first_send: datetime | None  # the latest one (subscribers' time zones differ)
+    at_once: bool  # email 1 is due at one instant for everyone
+    weekday: int  # later emails: this weekday (Monday=0) ...
+    hour: int  # ... at this local hour
+    timezone: str  # the campaign's zone (a subscriber's own zone wins)
+    title: str = ""  # the campaign's, for the dashboard's confirmation step
+    list_name: str = ""  # the list email 1 goes to
+
+
+def _check_schedulable(s: Session, c: Campaign, slug: str) -> None:
+    if c.status in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
+        raise CampaignError(f"campaign {slug!r} is already {c.status}")
+    if c.status == CampaignStatus.FINISHED.value:
+        raise CampaignError(f"campaign {slug!r} is finished")
+    if c.list_id is None:
+        raise CampaignError(f"campaign {slug!r} has no subscriber list")
+    emails = s.execute(select(Email.position, Email.compiled_html).where(Email.campaign_id == c.id)).all()
+    if not emails:
+        raise CampaignError(f"campaign {slug!r} has no emails")
+    missing = sorted(p for p, html in emails if not html)
+    if missing:
+        raise CampaignError(f"campaign {slug!r}: email(s) {missing} are not compiled yet")
+
+
+def _apply_start(c: Campaign, start: Start, now: datetime) -> datetime | None:
+    """Set the campaign's start day (and, for an instant, its weekday); the instant email 1 is due."""
+    tz = zone(c.timezone)
+    if isinstance(start, datetime):
+        if start.tzinfo is None:
+            raise CampaignError("a start time needs a time zone")
+        first = max(start.astimezone(UTC), now)
+        local = first.astimezone(tz)
+        c.start_date = local.date()
+        if c.cadence_days % 7 == 0:
+            # Later emails keep the weekly rhythm from this first send, not the weekday chosen before.
+            c.send_weekday = local.weekday()
+        return first
+    if isinstance(start, date):
+        if start < now.astimezone(tz).date():
+            raise CampaignError(f"start date {start.isoformat()} is in the past (use --now to start now)")
+        c.start_date = start
+        return None
+    c.start_date = c.start_date or now.date()
+    return None
+
+
+def schedule_preview(store: Store, slug: str, start: Start = None) -> SchedulePreview:
+    """What :func:`schedule_campaign` with the same ``start`` would do, changing nothing.
+
+    Raises :class:`CampaignError` when the campaign could not be scheduled.
+    """
+    now = store.clock.now()
+    with store.session() as s:
+        c = get_campaign(s, slug)
+        _check_schedulable(s, c, slug)
+        list_name = s.scalar(select(SubscriberList.name).where(SubscriberList.id == c.list_id)) or ""
+        s.expunge(c)  # the start is tried on a detached copy: nothing can be flushed
+        first = _apply_start(c, start, now)
+        due = first_sends(s, c, now, first)
+    return SchedulePreview(
+        slug=c.slug,
+        recipients=sum(due.values()),
+        first_send=min(due, default=None),
+        last_first_send=max(due, default=None),
+        at_once=first is not None,
+        weekday=c.send_weekday,
+        hour=c.send_hour,
+        timezone=c.timezone,
+        title=c.title,
+        list_name=list_name,
+    )
+
+
+def schedule_campaign(store: Store, slug: str, start: Start = None) -> int:
+    """Schedule a draft (or paused-before-start) campaign and enrol its list; returns enrolled count.
+
+    ``start`` as in :data:`Start`: ``store.clock.now()`` makes email 1 due at once for everyone
+    enrolled, later emails a cadence after that first send.
+    """
+    now = store.clock.now()
+    if not is_sqlite(store.engine):
         # Fresh, committed statistics after a bulk import, so the bulk enrolment gets hash joins
         # (statistics gathered inside the enrolling transaction were not used by the planner).
-        with ctx.engine.connect() as conn:
+        with store.engine.connect() as conn:
             conn.execute(text("ANALYZE subscribers, list_memberships"))
             conn.commit()
-    with write_transaction(ctx.engine) as s:
+    with write_transaction(store.engine) as s:
         c = get_campaign(s, slug)
-        if c.status in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
-            raise CampaignError(f"campaign {slug!r} is already {c.status}")
-        if c.status == CampaignStatus.FINISHED.value:
-            raise CampaignError(f"campaign {slug!r} is finished")
-        if c.list_id is None:
-            raise CampaignError(f"campaign {slug!r} has no subscriber list")
-        emails = s.execute(select(Email.position, Email.compiled_html).where(Email.campaign_id == c.id)).all()
-        if not emails:
-            raise CampaignError(f"campaign {slug!r} has no emails")
-        missing = sorted(p for p, html in emails if not html)
-        if missing:
-            raise CampaignError(f"campaign {slug!r}: email(s) {missing} are not compiled yet")
+        _check_schedulable(s, c, slug)
+        first = _apply_start(c, start, now)
         c.status = CampaignStatus.SCHEDULED.value
-        c.start_date = c.start_date or now.date()
         c.updated_at = now
         c.paused_at = None
-        return enrol_members(s, c, now)
+        return enrol_members(s, c, now, first_send=first)
 
 
-def pause_campaign(ctx: AppContext, slug: str) -> None:
+def pause_campaign(store: Store, slug: str) -> None:
     """Stop new deliveries; queued ones not yet claimed are held until resume."""
-    now = ctx.clock.now()
-    with write_transaction(ctx.engine) as s:
+    now = store.clock.now()
+    with write_transaction(store.engine) as s:
         c = get_campaign(s, slug)
         if c.status not in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
             raise CampaignError(f"campaign {slug!r} is {c.status}, not running")
@@ -462,13 +626,13 @@ def pause_campaign(ctx: AppContext, slug: str) -> None:
         c.updated_at = now
 
 
-def resume_campaign(ctx: AppContext, slug: str) -> int:
+def resume_campaign(store: Store, slug: str) -> int:
     """Continue each subscriber where they were, at their next slot (no burst of missed sends).
 
     Returns how many enrolments were moved to a later slot.
     """
-    now = ctx.clock.now()
-    with write_transaction(ctx.engine) as s:
+    now = store.clock.now()
+    with write_transaction(store.engine) as s:
         c = get_campaign(s, slug)
         if c.status != CampaignStatus.PAUSED.value:
             raise CampaignError(f"campaign {slug!r} is {c.status}, not paused")
@@ -488,11 +652,15 @@ class CampaignStatusReport:
     positions: dict[int, int] = field(default_factory=dict)
     deliveries: dict[str, int] = field(default_factory=dict)
     next_sends: list[tuple[datetime, int]] = field(default_factory=list)
+    more_sends: int = 0  # send times after those in ``next_sends``
+    more_people: int = 0  # subscribers due at them
+    alerts: list[str] = field(default_factory=list)  # relay trouble (see delivery.alerts)
 
 
-def campaign_status(ctx: AppContext, slug: str, upcoming: int = 5) -> CampaignStatusReport:
-    """Enrolments by state and position, deliveries by state, and the next send times."""
-    with ctx.session() as s:
+def campaign_status(store: Store, slug: str, upcoming: int | None = 5) -> CampaignStatusReport:
+    """Enrolments by state and position, deliveries by state, the next ``upcoming`` send times
+    (all when None; how many more there are otherwise) and relay alerts."""
+    with store.session() as s:
         c = get_campaign(s, slug)
         report = CampaignStatusReport(slug=c.slug, status=c.status)
         mine = Enrolment.campaign_id == c.id
@@ -509,19 +677,31 @@ def campaign_status(ctx: AppContext, slug: str, upcoming: int = 5) -> CampaignSt
             select(Delivery.state, func.count()).where(Delivery.campaign_id == c.id).group_by(Delivery.state)
         )
         report.deliveries = {state: n for state, n in rows}
-        rows = s.execute(
-            select(Enrolment.next_send_at, func.count())
-            .where(*active, Enrolment.next_send_at.is_not(None))
-            .group_by(Enrolment.next_send_at)
-            .order_by(Enrolment.next_send_at)
-            .limit(upcoming)
-        )
-        report.next_sends = [(when, n) for when, n in rows]
+        sends = [
+            (when, n)
+            for when, n in s.execute(
+                select(Enrolment.next_send_at, func.count())
+                .where(*active, Enrolment.next_send_at.is_not(None))
+                .group_by(Enrolment.next_send_at)
+                .order_by(Enrolment.next_send_at)
+            )
+        ]
+        shown = sends if upcoming is None else sends[:upcoming]
+        report.next_sends = shown
+        report.more_sends = len(sends) - len(shown)
+        report.more_people = sum(n for _, n in sends[len(shown) :])
+        campaign_id = c.id
+    report.alerts = relay_alerts(store, campaign_id)
     return report
 
 
 def test_send(
-    ctx: AppContext, slug: str, to: str | Sequence[str], transport: Transport, position: int | None = None
+    store: Store,
+    sender: Sender,
+    slug: str,
+    to: str | Sequence[str],
+    transport: Transport,
+    position: int | None = None,
 ) -> int:
     """Send every email of the campaign (or one position) to each address in ``to``, subject
     prefixed ``[TEST]``, each message with a Message-ID of its own.
@@ -534,8 +714,7 @@ def test_send(
         raise CampaignError("no address to send the test to")
     for address in recipients:
         mailbox("", address, "test address")  # raises HeaderInjection (a ValueError)
-    sender = Sender.from_settings(ctx.settings)  # the DKIM key is read once
-    with ctx.session() as s:
+    with store.session() as s:
         c = get_campaign(s, slug)
         query = select(Email.id, Email.position).where(Email.campaign_id == c.id).order_by(Email.position)
         if position is not None:
@@ -547,8 +726,8 @@ def test_send(
     try:
         for address in recipients:
             for email_id, _position in emails:
-                data = build_message(ctx, email_id, address, subject_prefix="[TEST] ", sender=sender)
-                transport.send(Envelope(ctx.settings.sender_address, address, data), lambda: True)
+                data = build_message(store, sender, email_id, address, subject_prefix="[TEST] ")
+                transport.send(Envelope(sender.address, address, data), lambda: True)
                 sent += 1
     finally:
         transport.close()

@@ -9,9 +9,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from delivery.models import RelayState
-from wildmail.core.context import AppContext
 from wildmail.core.db import is_sqlite, write_transaction
 from wildmail.core.sql import upsert_ignore
+from wildmail.core.store import Store
 
 
 def _row(s: Session, relay: str, now: datetime, lock: bool) -> RelayState:
@@ -24,11 +24,11 @@ def _row(s: Session, relay: str, now: datetime, lock: bool) -> RelayState:
     return s.execute(query).scalar_one()
 
 
-def back_off(ctx: AppContext, relay: str, until: datetime, reply: str) -> None:
+def back_off(store: Store, relay: str, until: datetime, reply: str) -> None:
     """Stop every worker from using ``relay`` until ``until`` (421 answers)."""
-    now = ctx.clock.now()
-    with write_transaction(ctx.engine) as s:
-        _row(s, relay, now, lock=not is_sqlite(ctx.engine))
+    now = store.clock.now()
+    with write_transaction(store.engine) as s:
+        _row(s, relay, now, lock=not is_sqlite(store.engine))
         s.execute(
             update(RelayState)
             .where(RelayState.name == relay)
@@ -37,7 +37,7 @@ def back_off(ctx: AppContext, relay: str, until: datetime, reply: str) -> None:
         )
 
 
-def acquire(ctx: AppContext, relay: str, want: int, rate: float, burst: float | None = None) -> int:
+def acquire(store: Store, relay: str, want: int, rate: float, burst: float | None = None) -> int:
     """Take up to ``want`` send tokens (``rate`` per second, bucket size ``burst``); 0 = wait.
 
     ``rate <= 0`` means unlimited. The bucket lives in the database so all workers share it.
@@ -45,9 +45,9 @@ def acquire(ctx: AppContext, relay: str, want: int, rate: float, burst: float | 
     if rate <= 0 or want <= 0:
         return want
     size = burst if burst is not None else max(rate, 1.0)
-    now = ctx.clock.now()
-    with write_transaction(ctx.engine) as s:
-        row = _row(s, relay, now, lock=not is_sqlite(ctx.engine))
+    now = store.clock.now()
+    with write_transaction(store.engine) as s:
+        row = _row(s, relay, now, lock=not is_sqlite(store.engine))
         elapsed = max(0.0, (now - row.refilled_at).total_seconds())
         tokens = min(size, row.tokens + elapsed * rate)
         granted = min(want, int(tokens))
@@ -56,11 +56,11 @@ def acquire(ctx: AppContext, relay: str, want: int, rate: float, burst: float | 
     return granted
 
 
-def give_back(ctx: AppContext, relay: str, count: int) -> None:
+def give_back(store: Store, relay: str, count: int) -> None:
     """Return unused tokens (claimed fewer rows than tokens taken)."""
     if count <= 0:
         return
-    with write_transaction(ctx.engine) as s:
+    with write_transaction(store.engine) as s:
         s.execute(
             update(RelayState)
             .where(RelayState.name == relay)
@@ -88,29 +88,29 @@ def _status(row: RelayState) -> RelayStatus:
     return RelayStatus(row.name, row.backoff_until, row.last_reply, row.alert, row.alert_since, row.pauses)
 
 
-def relay_status(ctx: AppContext, relay: str) -> RelayStatus | None:
+def relay_status(store: Store, relay: str) -> RelayStatus | None:
     """The relay's state, or None when no worker has used it yet."""
-    with ctx.session() as s:
+    with store.session() as s:
         row = s.get(RelayState, relay)
         return _status(row) if row is not None else None
 
 
-def relay_statuses(ctx: AppContext) -> list[RelayStatus]:
+def relay_statuses(store: Store) -> list[RelayStatus]:
     """Every relay a worker has used, by name."""
-    with ctx.session() as s:
+    with store.session() as s:
         return [_status(r) for r in s.scalars(select(RelayState).order_by(RelayState.name))]
 
 
-def pause(ctx: AppContext, relay: str, reason: str, base: timedelta, cap: timedelta) -> datetime:
+def pause(store: Store, relay: str, reason: str, base: timedelta, cap: timedelta) -> datetime:
     """Stop every worker from using ``relay`` and raise an alert; returns when sending resumes.
 
     Each pause in a row lasts twice as long as the one before (``base``, capped at ``cap``). A
     relay another worker has already paused keeps its pause: refusals seen by several workers at
     once count as one.
     """
-    now = ctx.clock.now()
-    with write_transaction(ctx.engine) as s:
-        row = _row(s, relay, now, lock=not is_sqlite(ctx.engine))
+    now = store.clock.now()
+    with write_transaction(store.engine) as s:
+        row = _row(s, relay, now, lock=not is_sqlite(store.engine))
         if row.alert and row.backoff_until is not None and row.backoff_until > now:
             return row.backoff_until
         length: timedelta = min(base * (2 ** min(row.pauses, 20)), cap)
@@ -122,9 +122,9 @@ def pause(ctx: AppContext, relay: str, reason: str, base: timedelta, cap: timede
         return now + length
 
 
-def clear_alert(ctx: AppContext, relay: str) -> None:
+def clear_alert(store: Store, relay: str) -> None:
     """The relay accepted messages again: the alert and the pause count go."""
-    with write_transaction(ctx.engine) as s:
+    with write_transaction(store.engine) as s:
         s.execute(
             update(RelayState)
             .where(RelayState.name == relay)
@@ -137,10 +137,10 @@ class UnknownRelay(LookupError):
     """No relay of that name has been used."""
 
 
-def resume(ctx: AppContext, relay: str) -> RelayStatus:
+def resume(store: Store, relay: str) -> RelayStatus:
     """Lift the relay's pause and alert now (an admin fixed the cause); the pause count stays
     until a message is accepted, so a relay that still refuses is paused longer next time."""
-    with write_transaction(ctx.engine) as s:
+    with write_transaction(store.engine) as s:
         row = s.get(RelayState, relay)
         if row is None:
             known = ", ".join(s.scalars(select(RelayState.name).order_by(RelayState.name)))

@@ -40,7 +40,7 @@ from delivery.models import DeliveryState, SmtpPhase
 from delivery.replies import Verdict, classify, reply_shape, without_addresses
 from delivery.retry import RetryPolicy
 from delivery.transport import Envelope, LeaseLost, Result, SendFailure, StreamJob, StreamTransport, Transport
-from wildmail.core.context import AppContext
+from wildmail.core.store import Store
 
 log = logging.getLogger("wildmail.worker")
 
@@ -96,14 +96,16 @@ class _Job:
 class Worker:
     """Sends queued deliveries through one transport; use :meth:`run_once` or :meth:`run`."""
 
-    def __init__(self, ctx: AppContext, transport: Transport, config: WorkerConfig | None = None) -> None:
-        self.ctx = ctx
+    def __init__(
+        self, store: Store, transport: Transport, sender: Sender, config: WorkerConfig | None = None
+    ) -> None:
+        self.store = store
         self.transport = transport
         self.config = config or WorkerConfig()
-        self.cache = TemplateCache(Sender.from_settings(ctx.settings))
+        self.cache = TemplateCache(sender)
         self.stop = threading.Event()
         self.last_claimed = 0
-        self.ledger = Ledger(ctx, self.config.owner, durable=self.config.durable_marks)
+        self.ledger = Ledger(store, self.config.owner, durable=self.config.durable_marks)
         self.held: list[tuple[Claimed, Outcome]] = []  # recipient refusals of the current streak
         self._held_shape = ""
         self._waiting: list[int] = []  # rows written as waiting for a pause: their attempt is taken back
@@ -111,27 +113,29 @@ class Worker:
 
     def run_once(self) -> int:
         """Claim one batch and send it; returns how many messages were accepted by the relay."""
-        cfg, ctx = self.config, self.ctx
+        cfg, store = self.config, self.store
         self.last_claimed = 0
-        reap(ctx, resend_unknown=cfg.resend_unknown)
-        status = ratelimit.relay_status(ctx, self.transport.name)
-        if status is not None and status.backoff_until is not None and status.paused(ctx.clock.now()):
+        reap(store, resend_unknown=cfg.resend_unknown)
+        status = ratelimit.relay_status(store, self.transport.name)
+        if status is not None and status.backoff_until is not None and status.paused(store.clock.now()):
             self.settle_held(wait_until=status.backoff_until)  # paused by another worker meanwhile
             return 0
-        want = ratelimit.acquire(ctx, self.transport.name, cfg.batch, cfg.rate_per_second)
+        want = ratelimit.acquire(store, self.transport.name, cfg.batch, cfg.rate_per_second)
         if want == 0:
             return 0
-        batch = claim(ctx, cfg.owner, want, cfg.lease)
+        batch = claim(store, cfg.owner, want, cfg.lease)
         self.last_claimed = len(batch)
-        ratelimit.give_back(ctx, self.transport.name, want - len(batch) if cfg.rate_per_second > 0 else 0)
+        ratelimit.give_back(store, self.transport.name, want - len(batch) if cfg.rate_per_second > 0 else 0)
         if not batch:
             self.settle_held()  # nobody left to compare the streak with: its refusals are genuine
             return 0
         if self.held:
-            extend_leases(ctx.engine, cfg.owner, [i.id for i, _ in self.held], ctx.clock.now() + cfg.lease)
+            extend_leases(
+                store.engine, cfg.owner, [i.id for i, _ in self.held], store.clock.now() + cfg.lease
+            )
         done = self._send_batch(batch)
         if done.sent and not done.paused and status is not None and (status.alert or status.pauses):
-            ratelimit.clear_alert(ctx, self.transport.name)  # the relay accepts messages again
+            ratelimit.clear_alert(store, self.transport.name)  # the relay accepts messages again
         return done.sent
 
     def settle_held(self, *, wait_until: datetime | None = None, release_rows: bool = False) -> None:
@@ -146,7 +150,7 @@ class Worker:
         if not held:
             return
         if release_rows:
-            release(self.ctx, self.config.owner, [item.id for item, _ in held])
+            release(self.store, self.config.owner, [item.id for item, _ in held])
             return
         for item, outcome in held:
             if wait_until is None:
@@ -162,7 +166,7 @@ class Worker:
     def _write_now(self) -> None:
         self.ledger.flush()
         waiting, self._waiting = self._waiting, []
-        uncount(self.ctx, waiting)
+        uncount(self.store, waiting)
 
     def _send_batch(self, batch: list[Claimed]) -> _Progress:
         ledger = self.ledger
@@ -181,25 +185,25 @@ class Worker:
         self._write_now()
         unsent = done.unsent + [c.id for c in batch[done.next_index :]]
         if unsent:
-            release(self.ctx, self.config.owner, unsent)
+            release(self.store, self.config.owner, unsent)
         return done
 
     def _jobs(self, batch: list[Claimed], done: _Progress) -> Iterator[_Job]:
         """The batch's messages, built one at a time; stops early on shutdown or relay back-off
         (``done.next_index`` is then the first row never started, for :func:`release`)."""
         cfg, ledger = self.config, self.ledger
-        lease_end = self.ctx.clock.now() + cfg.lease
-        sender = self.ctx.settings.sender_address
+        lease_end = self.store.clock.now() + cfg.lease
+        sender = self.cache.sender.address
         for index, item in enumerate(batch):
             done.next_index = index
             if self.stop.is_set() or done.halted:
                 return
-            now = self.ctx.clock.now()
+            now = self.store.clock.now()
             if lease_end - now < cfg.lease / 2:
                 lease_end = now + cfg.lease
-                extend_leases(self.ctx.engine, cfg.owner, [c.id for c in batch[index:]], lease_end)
+                extend_leases(self.store.engine, cfg.owner, [c.id for c in batch[index:]], lease_end)
             try:
-                template = self.cache.get(self.ctx, item.email_id)
+                template = self.cache.get(self.store, item.email_id)
                 data, wire = template.render_wire(
                     item.id, item.message_id, item.address, item.name, now, ask_donation=item.ask_donation
                 )
@@ -233,14 +237,14 @@ class Worker:
             done.sent += 1
         self.ledger.pending.append(outcome)
         if outcome.relay_busy and outcome.retry_at is not None:
-            ratelimit.back_off(self.ctx, self.transport.name, outcome.retry_at, outcome.reply)
+            ratelimit.back_off(self.store, self.transport.name, outcome.retry_at, outcome.reply)
             done.halted = True
 
     def _pause(self, done: _Progress, reason: str) -> datetime:
         """Pause the relay for every worker with an alert; the held streak waits for it too."""
         policy, name = self.config.retry, self.transport.name
         reason = without_addresses(reason)
-        until = ratelimit.pause(self.ctx, name, reason, policy.relay_pause, policy.relay_pause_cap)
+        until = ratelimit.pause(self.store, name, reason, policy.relay_pause, policy.relay_pause_cap)
         log.warning("relay %s paused until %s: %s", name, until.isoformat(timespec="seconds"), reason)
         done.halted = done.paused = True
         self._take_held(wait_until=until)
@@ -260,7 +264,7 @@ class Worker:
 
     def _failure(self, item: Claimed, exc: SendFailure, done: _Progress) -> Outcome | None:
         """The outcome to write now, or None when it is held or already pending."""
-        now = self.ctx.clock.now()
+        now = self.store.clock.now()
         reply = f"{exc.code or ''} {exc.reply}".strip()
         policy = self.config.retry
         if exc.uncertain:
@@ -318,9 +322,11 @@ class Worker:
                 self.transport.close()
 
 
-def run_worker_once(ctx: AppContext, transport: Transport, config: WorkerConfig | None = None) -> int:
+def run_worker_once(
+    store: Store, transport: Transport, sender: Sender, config: WorkerConfig | None = None
+) -> int:
     """Send one batch in-process (tests, the demo); returns the number sent."""
-    worker = Worker(ctx, transport, config)
+    worker = Worker(store, transport, sender, config)
     try:
         sent = worker.run_once()
         worker.settle_held()  # the pass ends like an empty queue: a streak short of the threshold is genuine
@@ -330,8 +336,9 @@ def run_worker_once(ctx: AppContext, transport: Transport, config: WorkerConfig 
 
 
 def run_workers(
-    ctx: AppContext,
+    store: Store,
     make_transport: Callable[[], Transport],
+    sender: Sender,
     concurrency: int,
     stop: threading.Event,
     config: WorkerConfig | None = None,
@@ -341,7 +348,7 @@ def run_workers(
     workers = []
     for _ in range(max(1, concurrency)):
         cfg = WorkerConfig(**{**base.__dict__, "owner": owner_name()})
-        w = Worker(ctx, make_transport(), cfg)
+        w = Worker(store, make_transport(), sender, cfg)
         w.stop = stop
         workers.append(w)
     threads = [

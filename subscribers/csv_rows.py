@@ -1,8 +1,10 @@
 """Reading subscriber CSV files: header mapping, per-row validation, rejects output.
 
-Columns are matched by header (case-insensitive): ``email`` (or ``e-mail``, ``email address``),
-``name``, ``timezone`` (``tz``), ``locale`` (``language``); every other non-empty header becomes an
-attribute key (lower-cased). Row numbers are the file's line numbers (the header is line 1).
+Columns are matched by header (case-insensitive, ``_`` and ``-`` read as spaces): ``email`` (or
+``e-mail``, ``email address``), ``name`` (``full name``, ``display name``; else ``first name`` and
+``last name``, ``given name``/``surname`` and the like, joined), ``timezone`` (``tz``), ``locale``
+(``language``); every other non-empty header becomes an attribute key (lower-cased). Row numbers are
+the file's line numbers (the header is line 1).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from subscribers.addresses import (
 )
 
 ALIASES = {
-    "email": "email", "e-mail": "email", "email address": "email", "email_address": "email", "mail": "email",
-    "name": "name", "full name": "name", "full_name": "name",
-    "timezone": "timezone", "time zone": "timezone", "time_zone": "timezone", "tz": "timezone",
+    "email": "email", "e mail": "email", "email address": "email", "e mail address": "email", "mail": "email",
+    "name": "name", "full name": "name", "fullname": "name", "display name": "name", "contact name": "name",
+    "first name": "first", "firstname": "first", "given name": "first", "forename": "first", "first": "first",
+    "last name": "last", "lastname": "last", "surname": "last", "family name": "last", "last": "last",
+    "timezone": "timezone", "time zone": "timezone", "tz": "timezone",
     "locale": "locale", "language": "locale", "lang": "locale",
 }  # fmt: skip
 MAX_ATTRIBUTE = 500
@@ -68,6 +72,7 @@ class Header:
     timezone: int | None
     locale: int | None
     attributes: list[tuple[int, str]]
+    name_parts: tuple[int, ...] = ()  # first and last name columns, joined when there is no name column
 
 
 def parse_header(fields: list[str], source: str) -> Header:
@@ -83,7 +88,7 @@ def parse_header(fields: list[str], source: str) -> Header:
         if key in seen:
             raise ImportFileError(f"{source}: line 1: column {cell!r} appears twice in the header")
         seen.add(key)
-        target = ALIASES.get(key)
+        target = ALIASES.get(" ".join(key.replace("_", " ").replace("-", " ").split()))
         if target is None:
             attrs.append((i, key))
         elif target in known:
@@ -94,8 +99,13 @@ def parse_header(fields: list[str], source: str) -> Header:
         raise ImportFileError(
             f"{source}: line 1: no 'email' column in the header (found: {', '.join(cleaned) or 'nothing'})"
         )
+    parts = tuple(known[p] for p in ("first", "last") if p in known)
+    if "name" in known:  # a full name wins; first/last name columns are kept as attributes
+        attrs += [(known[p], cleaned[known[p]].lower()) for p in ("first", "last") if p in known]
+        attrs.sort()
+        parts = ()
     return Header(
-        cleaned, known["email"], known.get("name"), known.get("timezone"), known.get("locale"), attrs
+        cleaned, known["email"], known.get("name"), known.get("timezone"), known.get("locale"), attrs, parts
     )
 
 
@@ -128,7 +138,10 @@ def parse_row(header: Header, fields: list[str], line: int, encoding: str = "utf
     cells = fields + [""] * (width + 1 - len(fields))  # cells[width] is "" for absent columns
     try:
         email = normalise_email(cells[header.email])
-        name = normalise_name(cells[width if header.name is None else header.name])
+        if header.name is None and header.name_parts:
+            name = normalise_name(" ".join(cells[i] for i in header.name_parts))
+        else:
+            name = normalise_name(cells[width if header.name is None else header.name])
         raw_locale = cells[width if header.locale is None else header.locale].strip()
         locale = normalise_locale(raw_locale) if raw_locale else None
     except InvalidValue as exc:

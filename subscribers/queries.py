@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from subscribers.models import ConsentEvent, ListMembership, SubscriberList
+from wildmail.core.store import Store
 
 
 def lists_with_counts(
@@ -40,3 +41,17 @@ def consent_history(session: Session, subscriber_id: int) -> list[ConsentEvent]:
             select(ConsentEvent).where(ConsentEvent.subscriber_id == subscriber_id).order_by(ConsentEvent.id)
         )
     )
+
+
+class ListChoice(NamedTuple):
+    """A subscriber list a campaign can be sent to, as a form offers it."""
+
+    slug: str
+    name: str
+
+
+def list_choices(store: Store) -> list[ListChoice]:
+    """Every subscriber list by name, for the campaign forms."""
+    with store.session() as s:
+        rows = s.execute(select(SubscriberList.slug, SubscriberList.name).order_by(SubscriberList.name))
+        return [ListChoice(slug, name) for slug, name in rows]

@@ -19,10 +19,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from wildmail.core.clock import FakeClock
-from wildmail.core.context import AppContext
 from wildmail.core.db import make_engine
 from wildmail.core.settings import Settings
 from wildmail.runtime import migrate
+from wildmail.runtime.context import AppContext
 from wildmail.runtime.models import Base
 from wildmail.runtime.smtp_sink import RecordingSMTPServer
 from wildmail.runtime.startup import wire_hooks

@@ -8,7 +8,7 @@ from sqlalchemy import literal
 
 from campaigns.models import Campaign, Email, Link
 from subscribers.models import ListMembership, Subscriber, SubscriberList
-from wildmail.core.context import AppContext
+from wildmail.runtime.context import AppContext
 
 PADDING = "<p>" + "Leopards need room to roam across the forest. " * 40 + "</p>\n"
 

@@ -55,3 +55,22 @@ def test_test_send_uses_the_relay_and_reports_failures(ctx, settings, smtp_serve
     assert down.exit_code == 1 and "test send failed" in down.output
     bad = run(settings, "campaign", "test-send", "leopard", "--to", "me@example.org\r\nBcc: x@y.z")
     assert bad.exit_code == 2
+
+
+def test_schedule_now_says_who_gets_email_1_and_when(ctx, settings):
+    make_campaign(ctx, emails=2, weekday=1)
+    add_subscribers(ctx, 3)
+    dry = run(settings, "campaign", "schedule", "leopard", "--now", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "would schedule leopard: 3 subscribers would be enrolled; email 1 is due now" in dry.output
+    assert json.loads(run(settings, "campaign", "status", "leopard", "--json").output)["status"] == "draft"
+    both = run(settings, "campaign", "schedule", "leopard", "--now", "--start", "2030-01-01")
+    assert both.exit_code == 2 and "alternatives" in both.output
+    bad_day = run(settings, "campaign", "schedule", "leopard", "--start", "next tuesday")
+    assert bad_day.exit_code == 2 and "--start: 'next tuesday' is not a date" in bad_day.output
+    result = run(settings, "campaign", "schedule", "leopard", "--now")
+    assert result.exit_code == 0, result.output
+    assert "scheduled leopard: 3 subscribers enrolled; email 1 is due now" in result.output
+    assert "later emails weekly on" in result.output
+    status = json.loads(run(settings, "campaign", "status", "leopard", "--json").output)
+    assert status["status"] == "scheduled" and status["positions"] == {"1": 3}

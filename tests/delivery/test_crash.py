@@ -21,9 +21,9 @@ from delivery.models import Delivery
 from tests.delivery.factories import add_many_subscribers, make_campaign
 from tests.delivery.worker_env import start_worker, wait_ready, worker_env
 from wildmail.core.clock import FakeClock
-from wildmail.core.context import AppContext
 from wildmail.core.db import make_engine
 from wildmail.core.settings import Settings
+from wildmail.runtime.context import AppContext
 from wildmail.runtime.models import Base
 from wildmail.runtime.smtp_sink import free_port
 
@@ -37,7 +37,7 @@ def enqueue(ctx, clock, count):
     add_many_subscribers(ctx, count)
     schedule_campaign(ctx, "leopard")
     clock.set(SLOT)
-    assert tick(ctx).queued == count
+    assert tick(ctx, ctx.message_ids).queued == count
 
 
 def wait_until_done(ctx, timeout):

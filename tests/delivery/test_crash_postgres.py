@@ -28,10 +28,10 @@ from tests.delivery.pg_instance import PgInstance, find_bin
 from tests.delivery.test_crash import SLOT, enqueue, message_id_of
 from tests.delivery.worker_env import start_worker, worker_env
 from wildmail.core.clock import FakeClock
-from wildmail.core.context import AppContext
 from wildmail.core.db import make_engine
 from wildmail.core.settings import Settings
 from wildmail.runtime import migrate
+from wildmail.runtime.context import AppContext
 from wildmail.runtime.smtp_sink import RecordingSMTPServer
 
 COUNT = 1500

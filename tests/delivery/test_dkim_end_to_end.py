@@ -26,7 +26,7 @@ from subscribers import optin
 from subscribers.lifecycle import create_list
 from tests.conftest import REPO
 from tests.delivery.factories import add_subscribers
-from wildmail.core.context import AppContext
+from wildmail.runtime.context import AppContext
 from wildmail.runtime.mailer import send_one
 from wildmail.runtime.smtp_sink import free_port
 
@@ -128,8 +128,8 @@ def sample_campaign(ctx: AppContext, people: int = 2) -> int:
 def send_every_week(ctx: AppContext, clock, transport: SmtpTransport, weeks: int) -> None:
     for week in range(weeks):
         clock.set(datetime(2026, 1, 5, 9, 0, tzinfo=UTC) + timedelta(days=7 * week))
-        tick(ctx)
-        while run_worker_once(ctx, transport, WorkerConfig()) > 0:
+        tick(ctx, ctx.message_ids)
+        while run_worker_once(ctx, transport, ctx.sender(), WorkerConfig()) > 0:
             pass
     transport.close()
 
@@ -160,9 +160,9 @@ def test_pipelined_path_messages_verify(signing, clock, keys):
         transport = SmtpTransport("127.0.0.1", port, timeout=5)
         send_every_week(signing, clock, transport, 1)
         clock.set(datetime(2026, 1, 12, 9, 0, tzinfo=UTC))
-        tick(signing)
+        tick(signing, signing.message_ids)
         transport = SmtpTransport("127.0.0.1", port, timeout=5)
-        assert run_worker_once(signing, transport, WorkerConfig(mark_window=4)) == 3
+        assert run_worker_once(signing, transport, signing.sender(), WorkerConfig(mark_window=4)) == 3
         assert transport._conn is not None and transport._conn.has_extn("pipelining")
         transport.close()
     finally:
@@ -184,7 +184,12 @@ def test_test_sends_and_confirmations_verify(signing, smtp_server, keys):
     settings = signing.settings.with_overrides(smtp_port=smtp_server.port)
     sending = AppContext(settings=settings, engine=signing.engine, clock=signing.clock)
     transport = SmtpTransport("127.0.0.1", smtp_server.port, timeout=5)
-    assert test_send(sending, "amur-leopard", ["ana@example.org", "bo@example.org"], transport, 1) == 2
+    assert (
+        test_send(
+            sending, sending.sender(), "amur-leopard", ["ana@example.org", "bo@example.org"], transport, 1
+        )
+        == 2
+    )
     with sending.session() as s:
         lst = create_list(s, "news", "News", double_opt_in=True, at=sending.clock.now())
         result = optin.subscribe(

@@ -21,8 +21,8 @@ from delivery.lifecycle import schedule_campaign
 from delivery.smtp_transport import SmtpTransport
 from delivery.worker import run_worker_once
 from tests.delivery.factories import add_subscribers, make_campaign
-from wildmail.core.context import AppContext
 from wildmail.core.settings import SettingsError, load_settings
+from wildmail.runtime.context import AppContext
 
 SELECTOR, DOMAIN = "wm2026", "mail.wildmail.test"
 
@@ -101,7 +101,7 @@ def test_build_message_signs_with_the_key_from_settings(ctx, rsa_key, tmp_path, 
     campaign = make_campaign(signing, emails=1)
     with signing.session() as s:
         email_id = s.query(Email.id).filter_by(campaign_id=campaign.id).scalar()
-    data = build_message(signing, email_id, "ana@example.org", "Ana", delivery_id=7)
+    data = build_message(signing, signing.sender(), email_id, "ana@example.org", "Ana", delivery_id=7)
     check(data, public)
 
 
@@ -113,9 +113,9 @@ def test_worker_sends_signed_mail(ctx, clock, smtp_server, rsa_key, tmp_path, mo
     add_subscribers(signing, 2)
     schedule_campaign(signing, "leopard")
     clock.set(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
-    assert tick(signing).queued == 2
+    assert tick(signing, signing.message_ids).queued == 2
     transport = SmtpTransport("127.0.0.1", smtp_server.port, timeout=5.0)
-    assert run_worker_once(signing, transport) == 2
+    assert run_worker_once(signing, transport, signing.sender()) == 2
     transport.close()
     assert len(smtp_server.messages) == 2
     for received in smtp_server.messages:

@@ -25,7 +25,7 @@ WEEK1 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 def send_all(ctx, smtp_server):
     transport = SmtpTransport("127.0.0.1", smtp_server.port, timeout=2.0)
     try:
-        return run_worker_once(ctx, transport, WorkerConfig())
+        return run_worker_once(ctx, transport, ctx.sender(), WorkerConfig())
     finally:
         transport.close()
 
@@ -48,7 +48,7 @@ def week_two(ctx, clock, smtp_server, client, *, stop: bool):
     donor, _other = add_subscribers(ctx, 2)
     schedule_campaign(ctx, "leopard")
     clock.set(WEEK1)
-    assert tick(ctx).queued == 2
+    assert tick(ctx, ctx.message_ids).queued == 2
     assert send_all(ctx, smtp_server) == 2
     clock.set(WEEK1 + timedelta(hours=2))  # read later that day (a click right away looks like a scanner)
     click_donate(client, next(m for m in smtp_server.messages if m.rcpt_tos == ["reader0@example.org"]))
@@ -56,7 +56,7 @@ def week_two(ctx, clock, smtp_server, client, *, stop: bool):
         assert s.scalar(select(Enrolment.donation_clicked).where(Enrolment.subscriber_id == donor))
     smtp_server.messages.clear()
     clock.set(WEEK1 + timedelta(days=7))
-    report = tick(ctx)
+    report = tick(ctx, ctx.message_ids)
     assert (report.queued, report.exited) == (2, 0)
     assert send_all(ctx, smtp_server) == 2
     with ctx.session() as s:

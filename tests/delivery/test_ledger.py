@@ -23,7 +23,7 @@ def claimed(ctx, clock, people, owner="me"):
     add_subscribers(ctx, people)
     schedule_campaign(ctx, "leopard")
     clock.set(SLOT)
-    tick(ctx)
+    tick(ctx, ctx.message_ids)
     return claim(ctx, owner, people, timedelta(minutes=5))
 
 

@@ -41,7 +41,7 @@ def test_every_refusal_is_the_one_campaign_error(ctx, smtp_server) -> None:
         "resume": lambda: lifecycle.resume_campaign(ctx, "leopard"),
         "schedule": lambda: lifecycle.schedule_campaign(ctx, "no-such-campaign"),
         "status": lambda: lifecycle.campaign_status(ctx, "no-such-campaign"),
-        "test-send": lambda: lifecycle.test_send(ctx, "leopard", [], transport),
+        "test-send": lambda: lifecycle.test_send(ctx, ctx.sender(), "leopard", [], transport),
         "timetable": lambda: lifecycle.set_timetable(
             ctx, "leopard", weekday="1", hour="9", timezone="UTC", mode="drip", list_slug="nope"
         ),

@@ -25,12 +25,14 @@ def _synchronous_commit(ledger: Ledger) -> str:
 def test_the_default_worker_commits_its_marks_synchronously(ctx, smtp_server: RecordingSMTPServer):
     from delivery.smtp_transport import SmtpTransport
 
-    worker = Worker(ctx, SmtpTransport("127.0.0.1", smtp_server.port))
+    worker = Worker(ctx, SmtpTransport("127.0.0.1", smtp_server.port), ctx.sender())
     try:
         assert _synchronous_commit(worker.ledger) == "on"
     finally:
         worker.ledger.close()
-    fast = Worker(ctx, SmtpTransport("127.0.0.1", smtp_server.port), WorkerConfig(durable_marks=False))
+    fast = Worker(
+        ctx, SmtpTransport("127.0.0.1", smtp_server.port), ctx.sender(), WorkerConfig(durable_marks=False)
+    )
     try:
         assert _synchronous_commit(fast.ledger) == "off"
     finally:

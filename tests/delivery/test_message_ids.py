@@ -31,7 +31,7 @@ def test_deliveries_keep_their_deterministic_ids(ctx, clock):
     ids = add_subscribers(ctx, 2)
     schedule_campaign(ctx, "leopard")
     clock.set(NOW)
-    assert tick(ctx).queued == 2
+    assert tick(ctx, ctx.message_ids).queued == 2
     tag = keyed_hash(ctx.settings.secret, "message-id", str(campaign_id))[:12]
     assert campaign_tag(ctx.settings.secret, campaign_id) == tag
     with ctx.session() as s:
@@ -43,7 +43,9 @@ def test_test_sends_and_confirmations_get_fresh_ids_of_the_same_shape(ctx, clock
     campaign_id = make_campaign(ctx, emails=1).id
     with ctx.session() as s:
         email_id = s.scalar(select(Email.id).where(Email.campaign_id == campaign_id))
-    tests = {header(build_message(ctx, email_id, "a@example.org"), b"Message-ID") for _ in range(3)}
+    tests = {
+        header(build_message(ctx, ctx.sender(), email_id, "a@example.org"), b"Message-ID") for _ in range(3)
+    }
     assert len(tests) == 3
     assert all(
         re.fullmatch(rf"<wm\.test\.{campaign_id}\.{email_id}\.[0-9a-f]{{16}}@wildmail\.test>", m)

@@ -40,7 +40,7 @@ def send_once_to_sink(ctx, tmp_path, *flags):
     proc, port = sink(tmp_path, *flags)
     try:
         transport = SmtpTransport("127.0.0.1", port, timeout=5)
-        run_worker_once(ctx, transport, WorkerConfig())
+        run_worker_once(ctx, transport, ctx.sender(), WorkerConfig())
         transport.close()
     finally:
         proc.terminate()
@@ -58,7 +58,7 @@ def prepare(ctx, clock, people=3):
     add_subscribers(ctx, people)
     schedule_campaign(ctx, "leopard")
     clock.set(datetime(2026, 1, 5, 9, tzinfo=UTC))
-    tick(ctx)
+    tick(ctx, ctx.message_ids)
 
 
 @pytest.mark.parametrize("window", [1, 3])
@@ -67,7 +67,7 @@ def test_pipelined_sends_are_delivered_and_recorded(ctx, clock, tmp_path, window
     proc, port = sink(tmp_path)
     try:
         transport = SmtpTransport("127.0.0.1", port, timeout=5)
-        assert run_worker_once(ctx, transport, WorkerConfig(mark_window=window)) == 5
+        assert run_worker_once(ctx, transport, ctx.sender(), WorkerConfig(mark_window=window)) == 5
         assert transport._conn is not None and transport._conn.has_extn("pipelining")
         transport.close()
     finally:

@@ -40,7 +40,7 @@ def queue(ctx, clock, people):
     ids = add_subscribers(ctx, people)
     schedule_campaign(ctx, "leopard")
     clock.set(SLOT)
-    assert tick(ctx).queued == len(ids)
+    assert tick(ctx, ctx.message_ids).queued == len(ids)
     return ids
 
 
@@ -58,7 +58,7 @@ def send_all(ctx, server, passes=10, **kw):
     t = transport(server)
     try:
         for _ in range(passes):
-            worker = Worker(ctx, t, config(**kw))
+            worker = Worker(ctx, t, ctx.sender(), config(**kw))
             try:
                 worker.run_once()
                 worker.settle_held()
@@ -154,7 +154,7 @@ def test_a_refusal_streak_is_carried_over_a_batch_end(ctx, clock, relay, backend
     queue(ctx, clock, 12)
     relay.fail("rcpt", 550, "5.1.1 mailbox unavailable", times=10_000)
     t = transport(relay)
-    worker = Worker(ctx, t, config(batch=3))
+    worker = Worker(ctx, t, ctx.sender(), config(batch=3))
     try:
         worker.run_once()
         assert len(worker.held) == 3 and damage(ctx) == (0, 0, 0)  # nothing judged yet
@@ -179,7 +179,7 @@ def test_a_stopping_worker_hands_an_unjudged_streak_back_to_the_queue(ctx, clock
             self.stop.set()  # SIGTERM arrives between two batches
             return sent
 
-    worker = StopsAfterOneBatch(ctx, transport(relay), config(batch=3))
+    worker = StopsAfterOneBatch(ctx, transport(relay), ctx.sender(), config(batch=3))
     worker.run()
     assert damage(ctx) == (0, 0, 0)
     assert delivery_states(ctx) == {"queued": 6} and attempts(ctx) == {0}
@@ -191,7 +191,7 @@ def test_a_relay_dropping_every_connection_after_data_is_paused_with_a_warning(
     queue(ctx, clock, 20)
     relay.drop("data", times=10_000)
     with caplog.at_level(logging.WARNING, logger="wildmail.worker"):
-        run_worker_once(ctx, transport(relay, timeout=1.0), config())
+        run_worker_once(ctx, transport(relay, timeout=1.0), ctx.sender(), config())
     states = delivery_states(ctx)
     assert states["unknown"] == 5 and "sent" not in states
     status = ratelimit.relay_status(ctx, transport(relay).name)
@@ -200,7 +200,7 @@ def test_a_relay_dropping_every_connection_after_data_is_paused_with_a_warning(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("paused until" in w and "unknown" in w for w in warnings)
     # Nothing is sent while it is paused, by this worker or another.
-    assert run_worker_once(ctx, transport(relay), config()) == 0
+    assert run_worker_once(ctx, transport(relay), ctx.sender(), config()) == 0
 
 
 def test_an_accepted_message_ends_the_alert_and_resume_lifts_the_pause(ctx, clock, relay, backend):

@@ -26,7 +26,7 @@ def plain_text(received) -> str:
 def sent_tests(ctx, smtp_server, *addresses: str):
     make_campaign(ctx, emails=2)
     transport = SmtpTransport("127.0.0.1", smtp_server.port, timeout=5)
-    return test_send(ctx, "leopard", list(addresses), transport)
+    return test_send(ctx, ctx.sender(), "leopard", list(addresses), transport)
 
 
 def test_every_test_message_has_its_own_message_id(ctx, smtp_server):
@@ -35,7 +35,14 @@ def test_every_test_message_has_its_own_message_id(ctx, smtp_server):
     assert len(set(ids)) == 4
     assert [m.rcpt_tos for m in smtp_server.messages] == [["a@example.org"]] * 2 + [["b@example.org"]] * 2
     # sending again gives new ids too
-    test_send(ctx, "leopard", "a@example.org", SmtpTransport("127.0.0.1", smtp_server.port, timeout=5), 1)
+    test_send(
+        ctx,
+        ctx.sender(),
+        "leopard",
+        "a@example.org",
+        SmtpTransport("127.0.0.1", smtp_server.port, timeout=5),
+        1,
+    )
     assert smtp_server.messages[-1].message["Message-ID"] not in ids
 
 
@@ -43,7 +50,7 @@ def test_a_bad_second_address_sends_nothing(ctx, smtp_server):
     make_campaign(ctx, emails=1)
     transport = SmtpTransport("127.0.0.1", smtp_server.port, timeout=5)
     try:
-        test_send(ctx, "leopard", ["a@example.org", "b@example.org\r\nBcc: x@y.z"], transport)
+        test_send(ctx, ctx.sender(), "leopard", ["a@example.org", "b@example.org\r\nBcc: x@y.z"], transport)
     except ValueError as exc:
         assert "test address" in str(exc)
     else:

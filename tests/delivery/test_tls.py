@@ -223,10 +223,10 @@ def test_worker_with_wrong_password_backs_off_relay_and_bounces_nobody(ctx, cloc
     add_subscribers(ctx, 4)
     schedule_campaign(ctx, "leopard")
     clock.set(SLOT)
-    assert tick(ctx).queued == 4
+    assert tick(ctx, ctx.message_ids).queued == 4
     config = WorkerConfig(retry=RetryPolicy(jitter=0.0, max_attempts=1))
     bad = transport(relay, cert, password="wrong")
-    assert run_worker_once(ctx, bad, config) == 0
+    assert run_worker_once(ctx, bad, ctx.sender(), config) == 0
     status = ratelimit.relay_status(ctx, bad.name)
     assert status is not None and status.paused(ctx.clock.now())
     with ctx.session() as s:
@@ -239,14 +239,14 @@ def test_worker_with_wrong_password_backs_off_relay_and_bounces_nobody(ctx, cloc
         assert last is not None and "535" in last
     # While backed off, no worker touches the relay or the deliveries.
     attempts = attempts_by_id(ctx)
-    assert run_worker_once(ctx, bad, config) == 0 and attempts_by_id(ctx) == attempts
+    assert run_worker_once(ctx, bad, ctx.sender(), config) == 0 and attempts_by_id(ctx) == attempts
     # A refused login is the relay's refusal: paused with an alert. Once the operator fixes the
     # password and the pause ends, everything goes out.
     status = ratelimit.relay_status(ctx, bad.name)
     assert status is not None and "535" in status.alert
     clock.advance(config.retry.relay_pause * 2)
     good = transport(relay, cert)
-    assert run_worker_once(ctx, good, config) == 4
+    assert run_worker_once(ctx, good, ctx.sender(), config) == 4
     good.close()
     assert len(relay.handler.messages) == 4 and all(m[3] for m in relay.handler.messages)
 

@@ -31,7 +31,7 @@ def queue(ctx, clock, people=3, **kw):
     ids = add_subscribers(ctx, people)
     schedule_campaign(ctx, "leopard")
     clock.set(SLOT)
-    assert tick(ctx).queued == len(ids)
+    assert tick(ctx, ctx.message_ids).queued == len(ids)
     return ids
 
 
@@ -65,9 +65,9 @@ def test_sends_each_queued_delivery_once_over_one_connection(ctx, clock, smtp_se
         return real_send(envelope, before_data)
 
     transport.send = send  # type: ignore[method-assign]
-    assert run_worker_once(ctx, transport, config()) == 5
+    assert run_worker_once(ctx, transport, ctx.sender(), config()) == 5
     assert transport._conn is not None and transport._conn.has_extn("pipelining")
-    assert run_worker_once(ctx, transport, config()) == 0
+    assert run_worker_once(ctx, transport, ctx.sender(), config()) == 0
     transport.close()
     assert one_at_a_time == [], "the worker must stream (RFC 2920) to a relay offering PIPELINING"
     assert set(states(ctx).values()) == {"sent"}
@@ -87,19 +87,19 @@ def test_4xx_then_success_is_sent_once_after_backoff(ctx, clock, smtp_server, ba
     (sub,) = queue(ctx, clock, 1)
     smtp_server.fail("rcpt", 451, "try later", times=2)
     t = smtp(smtp_server)
-    assert run_worker_once(ctx, t, config()) == 0
+    assert run_worker_once(ctx, t, ctx.sender(), config()) == 0
     d = rows(ctx)[sub]
     assert (
         d.state == "retry_wait"
         and d.smtp_phase == "rcpt"
         and d.next_attempt_at == SLOT + timedelta(minutes=1)
     )
-    assert run_worker_once(ctx, t, config()) == 0  # not due yet
+    assert run_worker_once(ctx, t, ctx.sender(), config()) == 0  # not due yet
     clock.advance(minutes=1)
-    run_worker_once(ctx, t, config())
+    run_worker_once(ctx, t, ctx.sender(), config())
     assert rows(ctx)[sub].next_attempt_at == clock.now() + timedelta(minutes=2)  # exponential
     clock.advance(minutes=2)
-    assert run_worker_once(ctx, t, config()) == 1
+    assert run_worker_once(ctx, t, ctx.sender(), config()) == 1
     d = rows(ctx)[sub]
     assert d.state == "sent" and d.attempts == 3
     assert len(smtp_server.messages) == 1
@@ -115,7 +115,7 @@ def test_5xx_bounces_suppresses_and_is_never_retried(ctx, clock, smtp_server, ba
     else:
         smtp_server.fail("data", 554, "5.1.1 <reader0@example.org>: no such mailbox")
     t = smtp(smtp_server)
-    assert run_worker_once(ctx, t, config()) == 1
+    assert run_worker_once(ctx, t, ctx.sender(), config()) == 1
     assert states(ctx) == {a: "bounced", b: "sent"}
     with ctx.session() as s:
         assert s.get(Subscriber, a).status == "bounced"
@@ -123,9 +123,9 @@ def test_5xx_bounces_suppresses_and_is_never_retried(ctx, clock, smtp_server, ba
             address_hash("reader0@example.org")
         ]
     clock.advance(days=30)
-    assert run_worker_once(ctx, t, config()) == 0
+    assert run_worker_once(ctx, t, ctx.sender(), config()) == 0
     assert smtp_server.recipients() == ["reader1@example.org"]
-    assert tick(ctx).exited == 1
+    assert tick(ctx, ctx.message_ids).exited == 1
 
 
 @BOTH_PATHS
@@ -133,16 +133,16 @@ def test_421_backs_off_the_whole_relay(ctx, clock, smtp_server, backend):
     queue(ctx, clock, 4)
     smtp_server.fail("mail", 421, "too busy")
     t = smtp(smtp_server)
-    assert run_worker_once(ctx, t, config()) == 0
+    assert run_worker_once(ctx, t, ctx.sender(), config()) == 0
     assert sorted(states(ctx).values()) == ["queued", "queued", "queued", "retry_wait"]
     status = ratelimit.relay_status(ctx, t.name)
     assert status is not None and status.paused(ctx.clock.now())
     assert status.backoff_until == SLOT + timedelta(minutes=5)
     other = smtp(smtp_server)  # another worker sharing the database also waits
-    assert run_worker_once(ctx, other, config()) == 0
+    assert run_worker_once(ctx, other, ctx.sender(), config()) == 0
     assert smtp_server.messages == []
     clock.advance(minutes=5, seconds=1)
-    assert run_worker_once(ctx, other, config()) == 4
+    assert run_worker_once(ctx, other, ctx.sender(), config()) == 4
     assert set(states(ctx).values()) == {"sent"}
 
 
@@ -157,10 +157,10 @@ def test_broken_conversation_before_data_is_retried(ctx, clock, smtp_server, bac
     else:
         smtp_server.drop("mail")
     t = smtp(smtp_server, timeout=0.5)
-    assert run_worker_once(ctx, t, config()) == 0
+    assert run_worker_once(ctx, t, ctx.sender(), config()) == 0
     assert rows(ctx)[sub].state == "retry_wait"
     clock.advance(minutes=2)
-    assert run_worker_once(ctx, t, config()) == 1
+    assert run_worker_once(ctx, t, ctx.sender(), config()) == 1
     assert smtp_server.recipients() == ["reader0@example.org"]
 
 
@@ -173,17 +173,17 @@ def test_broken_conversation_during_data_is_unknown_and_not_resent(ctx, clock, s
     else:
         smtp_server.delay("data", 1.5)
     t = smtp(smtp_server, timeout=0.5)
-    run_worker_once(ctx, t, config())
+    run_worker_once(ctx, t, ctx.sender(), config())
     if smtp_server.pipelining:
         # b's MAIL/RCPT/DATA went out behind a's content and were never answered: not delivered,
         # so retried after the back-off (never unknown)
         assert states(ctx) == {a: "unknown", b: "retry_wait"} and rows(ctx)[b].smtp_phase == "mail"
         clock.advance(minutes=2)
-        assert run_worker_once(ctx, t, config()) == 1
+        assert run_worker_once(ctx, t, ctx.sender(), config()) == 1
     assert states(ctx) == {a: "unknown", b: "sent"}
     assert rows(ctx)[a].smtp_phase == "data"
     clock.advance(days=1)
-    assert run_worker_once(ctx, t, config()) == 0
+    assert run_worker_once(ctx, t, ctx.sender(), config()) == 0
     resend = config(resend_unknown=True)
     assert resend.resend_unknown
 
@@ -214,7 +214,7 @@ def test_unsubscribed_between_enqueue_and_send_is_not_mailed(ctx, clock, smtp_se
             Suppression(address_hash=address_hash("reader1@example.org"), reason="complaint", created_at=SLOT)
         )
         s.commit()
-    assert run_worker_once(ctx, smtp(smtp_server), config()) == 1
+    assert run_worker_once(ctx, smtp(smtp_server), ctx.sender(), config()) == 1
     assert states(ctx) == {a: "suppressed", b: "suppressed", c: "sent"}
     assert smtp_server.recipients() == ["reader2@example.org"]
 
@@ -222,7 +222,7 @@ def test_unsubscribed_between_enqueue_and_send_is_not_mailed(ctx, clock, smtp_se
 @pytest.mark.parametrize("smtp_server", ["plain"], indirect=True)
 def test_stop_releases_unsent_part_of_the_batch(ctx, clock, smtp_server, backend):
     queue(ctx, clock, 6)
-    worker = Worker(ctx, smtp(smtp_server), config(batch=6))
+    worker = Worker(ctx, smtp(smtp_server), ctx.sender(), config(batch=6))
     real_send = worker.transport.send
     calls = []
 
@@ -242,7 +242,7 @@ def test_stop_while_streaming_finishes_the_message_in_flight_and_releases_the_re
     ctx, clock, smtp_server, backend
 ):
     queue(ctx, clock, 6)
-    worker = Worker(ctx, smtp(smtp_server), config(batch=6))
+    worker = Worker(ctx, smtp(smtp_server), ctx.sender(), config(batch=6))
     real_stream = worker.transport.send_stream  # type: ignore[attr-defined]
 
     def stream_then_stop(jobs, report):
@@ -263,21 +263,21 @@ def test_rate_limit_is_shared_through_the_database(ctx, clock, smtp_server, back
     queue(ctx, clock, 10)
     t = smtp(smtp_server)
     cfg = config(rate_per_second=2.0)
-    assert run_worker_once(ctx, t, cfg) == 0  # empty bucket to start with
+    assert run_worker_once(ctx, t, ctx.sender(), cfg) == 0  # empty bucket to start with
     clock.advance(seconds=1)
-    assert run_worker_once(ctx, t, cfg) == 2
+    assert run_worker_once(ctx, t, ctx.sender(), cfg) == 2
     clock.advance(seconds=10)
-    assert run_worker_once(ctx, t, cfg) == 2  # bucket holds at most one second of tokens
+    assert run_worker_once(ctx, t, ctx.sender(), cfg) == 2  # bucket holds at most one second of tokens
     with ctx.session() as s:
         assert s.get(RelayState, t.name).tokens == 0
 
 
 def test_file_transport_and_test_send(ctx, clock, smtp_server, tmp_path, backend):
     queue(ctx, clock, 2)
-    assert run_worker_once(ctx, FileTransport(tmp_path / "out"), config()) == 2
+    assert run_worker_once(ctx, FileTransport(tmp_path / "out"), ctx.sender(), config()) == 2
     files = sorted((tmp_path / "out").glob("*.eml"))
     assert len(files) == 2 and files[0].read_bytes().count(b"List-Unsubscribe-Post") == 1
-    assert test_send(ctx, "leopard", "marketer@example.org", smtp(smtp_server)) == 3
+    assert test_send(ctx, ctx.sender(), "leopard", "marketer@example.org", smtp(smtp_server)) == 3
     subjects = [m.message["Subject"] for m in smtp_server.messages]
     assert subjects == [f"[TEST] Part {n}: the leopard's forest" for n in (1, 2, 3)]
     assert len(states(ctx)) == 2  # test sends are not deliveries
@@ -305,14 +305,16 @@ def test_crash_with_a_mark_window_leaves_unknowns_never_duplicates(ctx, clock, s
         def close(self):
             real.close()
 
-    worker = Worker(ctx, DiesInSecondMessage(), config(batch=6, mark_window=4, lease=timedelta(seconds=30)))
+    worker = Worker(
+        ctx, DiesInSecondMessage(), ctx.sender(), config(batch=6, mark_window=4, lease=timedelta(seconds=30))
+    )
     with pytest.raises(Crash):
         worker.run_once()
     clock.advance(seconds=31)
     assert reap(ctx) == {"requeued": 2, "unknown": 4}  # the window of 4 is reported, the rest requeued
     by_sub = states(ctx)
     assert Counter(by_sub.values()) == {"unknown": 4, "queued": 2}
-    assert run_worker_once(ctx, smtp(smtp_server), config()) == 2
+    assert run_worker_once(ctx, smtp(smtp_server), ctx.sender(), config()) == 2
     assert len(smtp_server.messages) == 3  # message 1 (unknown, really sent) + the 2 requeued, no repeats
     assert len(set(smtp_server.recipients())) == 3
 
@@ -342,7 +344,7 @@ def test_lease_taken_mid_batch_stops_that_message_and_keeps_the_previous_sent(
         def close(self):
             real.close()
 
-    assert run_worker_once(ctx, StealsSecondLease(), config()) == 2
+    assert run_worker_once(ctx, StealsSecondLease(), ctx.sender(), config()) == 2
     real.close()
     assert len(calls) == 3 and len(smtp_server.messages) == 2
     assert sorted(smtp_server.recipients()) == sorted(calls[0:1] + calls[2:3])

@@ -177,3 +177,40 @@ def test_import_from_a_pipe(env, tmp_path, name) -> None:
     )
     assert everything_bad.returncode == 2
     assert everything_bad.stderr.decode().splitlines()[-1].startswith("error: nothing imported from ")
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "name"),
+    [
+        ("E-mail,First name,Last name", "ada@example.org,Ada,Lovelace", "Ada Lovelace"),
+        ("email,first_name,last_name", "ada@example.org,Ada,", "Ada"),
+        ("Email Address,FirstName,Surname", "ada@example.org, Ada , Lovelace ", "Ada Lovelace"),
+        ("email,Given name,Family name", "ada@example.org,Ada,Lovelace", "Ada Lovelace"),
+        ("email,Full Name,First name", "ada@example.org,Ada King,Ada", "Ada King"),
+        ("email,Display-Name", "ada@example.org,Ada L.", "Ada L."),
+    ],
+)
+def test_first_last_and_full_name_columns_become_the_name(env, tmp_path, header, row, name) -> None:
+    source = tmp_path / "people.csv"
+    source.write_text(f"{header}\n{row}\n")
+    run(str(source), code=0)
+    assert people(env["WILDMAIL_DATABASE_URL"]) == {"ada@example.org": (name, None)}
+
+
+def test_rejects_are_written_beside_the_input_by_default(env, tmp_path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    source = folder / "people.csv"
+    source.write_text("email,timezone\nnot-an-address,UTC\nada@example.org,Mars/Olympus\n")
+    result = run(str(source), code=0)
+    beside = folder / "people.rejects.csv"
+    assert f"written to {beside}" in result.stdout
+    rows = rejects_of(beside)
+    assert [r[0] for r in rows] == ["2", "3"] and "not-an-address" in rows[0]
+    assert rows[1][1].startswith("imported with a warning: unknown time zone 'Mars/Olympus'")
+    source.write_text("email\nbob@example.org\n")
+    quiet = run(str(source), code=0)
+    assert not beside.exists() and "written to" not in quiet.stdout  # nothing to report: no stale file
+    source.write_text("email\nnot-an-address\nbob@example.org\n")
+    run(str(source), "--no-rejects", code=0)
+    assert not beside.exists()

@@ -12,8 +12,8 @@ from delivery.leader import LeaderLock
 from delivery.lifecycle import schedule_campaign
 from delivery.models import Delivery
 from tests.delivery.factories import add_subscribers, make_campaign
-from wildmail.core.context import AppContext
 from wildmail.core.db import make_engine
+from wildmail.runtime.context import AppContext
 
 pytestmark = pytest.mark.postgres
 
@@ -56,7 +56,7 @@ def test_two_ticks_at_once_queue_each_email_once(ctx, clock, backend):
 
     def run(c):
         barrier.wait()
-        reports.append(tick(c))
+        reports.append(tick(c, c.message_ids))
 
     threads = [threading.Thread(target=run, args=(c,)) for c in contexts]
     for t in threads:

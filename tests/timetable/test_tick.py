@@ -46,11 +46,11 @@ def test_schedule_enrols_active_members_and_sends_at_the_slot_once(ctx, clock, b
     ids = add_subscribers(ctx, 4)
     add_subscribers(ctx, [("pending@example.org", "P", None)], status="pending")
     assert schedule_campaign(ctx, "leopard") == 4
-    assert tick(ctx).queued == 0  # 08:00, slot is 09:00
+    assert tick(ctx, ctx.message_ids).queued == 0  # 08:00, slot is 09:00
     clock.set(utc(2026, 1, 5, 9))
-    report = tick(ctx)
+    report = tick(ctx, ctx.message_ids)
     assert report.queued == 4 and report.advanced == 4
-    assert tick(ctx).queued == 0  # idempotent
+    assert tick(ctx, ctx.message_ids).queued == 0  # idempotent
     rows = deliveries(ctx)
     assert sorted(r.subscriber_id for r in rows) == ids
     c_id = campaign_status(ctx, "leopard")
@@ -61,7 +61,7 @@ def test_schedule_enrols_active_members_and_sends_at_the_slot_once(ctx, clock, b
     )
     for week in (1, 2, 3):
         clock.set(utc(2026, 1, 5, 9) + timedelta(weeks=week))
-        tick(ctx)
+        tick(ctx, ctx.message_ids)
     rows = deliveries(ctx)
     assert len(rows) == 12
     assert {(r.subscriber_id, r.position) for r in rows} == {(i, p) for i in ids for p in (1, 2, 3)}
@@ -79,7 +79,7 @@ def test_subscribers_in_utc_plus_14_and_minus_10(ctx, clock, backend):
     schedule_campaign(ctx, "leopard")
     for hour in range(0, 24 * 14):
         clock.set(utc(2026, 1, 5, 8) + timedelta(hours=hour))
-        tick(ctx)
+        tick(ctx, ctx.message_ids)
     sent = {(r.subscriber_id, r.position): r.queued_at for r in deliveries(ctx)}
     assert sent == {
         (hono, 1): utc(2026, 1, 5, 19),
@@ -99,7 +99,7 @@ def test_daylight_saving_change_keeps_nine_local(ctx, clock, backend):
     schedule_campaign(ctx, "leopard")
     for hour in range(0, 24 * 21):
         clock.set(utc(2026, 3, 16, 12) + timedelta(hours=hour))
-        tick(ctx)
+        tick(ctx, ctx.message_ids)
     times = [r.queued_at for r in deliveries(ctx) if r.subscriber_id == 1]
     assert times == [utc(2026, 3, 22, 8), utc(2026, 3, 29, 7), utc(2026, 4, 5, 7)]
     ny = [r.queued_at for r in deliveries(ctx) if r.subscriber_id == 2]
@@ -111,13 +111,13 @@ def test_scheduler_down_three_weeks_sends_no_burst(ctx, clock, backend):
     add_subscribers(ctx, 3)
     schedule_campaign(ctx, "leopard")
     clock.set(utc(2026, 1, 5, 9, 0, 30))
-    assert tick(ctx).queued == 3
+    assert tick(ctx, ctx.message_ids).queued == 3
     clock.set(utc(2026, 1, 5, 9) + timedelta(weeks=3, hours=2))  # down for three weeks
-    report = tick(ctx)
+    report = tick(ctx, ctx.message_ids)
     assert report.queued == 0 and report.rescheduled == 3
     assert {e.next_send_at for e in enrolments(ctx).values()} == {utc(2026, 2, 2, 9)}
     clock.set(utc(2026, 2, 2, 9))
-    assert tick(ctx).queued == 3
+    assert tick(ctx, ctx.message_ids).queued == 3
     assert sorted({r.position for r in deliveries(ctx)}) == [1, 2]
 
 
@@ -126,7 +126,7 @@ def test_short_downtime_within_grace_sends_late_and_keeps_the_gap(ctx, clock, ba
     add_subscribers(ctx, 2)
     schedule_campaign(ctx, "leopard")
     clock.set(utc(2026, 1, 6, 20))  # 35 h late: inside grace
-    assert tick(ctx).queued == 2
+    assert tick(ctx, ctx.message_ids).queued == 2
     assert {e.next_send_at for e in enrolments(ctx).values()} == {utc(2026, 1, 12, 9)}
 
 
@@ -136,7 +136,7 @@ def test_minimum_gap_with_a_daily_cadence(ctx, clock, backend):
     schedule_campaign(ctx, "leopard")
     for hour in range(0, 24 * 12):
         clock.set(utc(2026, 1, 5, 8) + timedelta(hours=hour))
-        tick(ctx)
+        tick(ctx, ctx.message_ids)
     times = [r.queued_at for r in deliveries(ctx)]
     assert times == [utc(2026, 1, 5, 9), utc(2026, 1, 8, 9), utc(2026, 1, 11, 9)]
 
@@ -146,18 +146,20 @@ def test_pause_holds_queued_and_resume_continues_at_next_slot(ctx, clock, backen
     add_subscribers(ctx, 3)
     schedule_campaign(ctx, "leopard")
     clock.set(utc(2026, 1, 5, 9))
-    tick(ctx)
+    tick(ctx, ctx.message_ids)
     pause_campaign(ctx, "leopard")
     assert claim(ctx, "w1", 10, timedelta(minutes=5)) == []  # queued rows are held
     clock.set(utc(2026, 1, 12, 9))
-    assert tick(ctx).queued == 0  # paused: the week-2 slot passes
+    assert tick(ctx, ctx.message_ids).queued == 0  # paused: the week-2 slot passes
     clock.set(utc(2026, 1, 12, 15))
     assert resume_campaign(ctx, "leopard") == 3
-    assert tick(ctx).queued == 0  # no burst on resume (still inside grace, but moved to next slot)
+    assert (
+        tick(ctx, ctx.message_ids).queued == 0
+    )  # no burst on resume (still inside grace, but moved to next slot)
     assert {e.next_send_at for e in enrolments(ctx).values()} == {utc(2026, 1, 19, 9)}
     assert len(claim(ctx, "w1", 10, timedelta(minutes=5))) == 3  # held week-1 rows are released
     clock.set(utc(2026, 1, 19, 9))
-    assert tick(ctx).queued == 3
+    assert tick(ctx, ctx.message_ids).queued == 3
     assert sorted(r.position for r in deliveries(ctx)) == [1, 1, 1, 2, 2, 2]
     with pytest.raises(CampaignError):
         resume_campaign(ctx, "leopard")
@@ -168,17 +170,17 @@ def test_late_joiners_start_at_one_and_departures_exit(ctx, clock, backend):
     first = add_subscribers(ctx, 2)
     schedule_campaign(ctx, "leopard")
     clock.set(utc(2026, 1, 5, 9))
-    tick(ctx)
+    tick(ctx, ctx.message_ids)
     clock.set(utc(2026, 1, 7, 12))
     late = add_subscribers(ctx, [("late@example.org", "Late", None)])[0]
     set_status(ctx, first[0], "unsubscribed")
-    report = tick(ctx)
+    report = tick(ctx, ctx.message_ids)
     assert report.enrolled == 1 and report.exited == 1
     e = enrolments(ctx)
     assert e[first[0]].status == "exited" and e[first[0]].exit_reason == "unsubscribed"
     assert e[late].next_position == 1 and e[late].next_send_at == utc(2026, 1, 12, 9)
     clock.set(utc(2026, 1, 12, 9))
-    tick(ctx)
+    tick(ctx, ctx.message_ids)
     week2 = {(r.subscriber_id, r.position) for r in deliveries(ctx) if r.queued_at == clock.now()}
     assert week2 == {(first[1], 2), (late, 1)}
 
@@ -189,7 +191,7 @@ def test_donation_click_keeps_the_series_and_flags_the_ask(ctx, clock, backend, 
     a, b = add_subscribers(ctx, 2)
     schedule_campaign(ctx, "leopard")
     clock.set(utc(2026, 1, 5, 9))
-    tick(ctx)
+    tick(ctx, ctx.message_ids)
     claim(ctx, "w", 10, timedelta(minutes=5))  # email 1 is out of the way
     with ctx.session() as s, s.begin():  # what tracking records for a person's donation click
         s.execute(
@@ -198,7 +200,7 @@ def test_donation_click_keeps_the_series_and_flags_the_ask(ctx, clock, backend, 
             .values(donation_clicked=True)
         )
     clock.set(utc(2026, 1, 12, 9))
-    report = tick(ctx)
+    report = tick(ctx, ctx.message_ids)
     assert report.exited == 0
     assert sorted(r.subscriber_id for r in deliveries(ctx) if r.position == 2) == [a, b]
     e = enrolments(ctx)

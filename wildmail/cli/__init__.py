@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from wildmail.cli import campaign, db, demo, dkim, init, relay, roles, stats, subscribers, users
+from wildmail.cli.common import err_console
+from wildmail.runtime.startup import startup_problem
 
 app = typer.Typer(
     help="wildmail: turn conservation articles into weekly email series, send them, measure them honestly.",
@@ -24,5 +26,14 @@ app.command(name="init")(init.init)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a setting or database problem that surfaces after start-up
+    (a command that opens the database late) is still one line, never a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        problem = startup_problem(exc)
+        if problem is None:
+            raise
+        message, code = problem
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        raise SystemExit(code) from None

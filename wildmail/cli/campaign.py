@@ -13,7 +13,6 @@ from datetime import date
 from pathlib import Path
 
 import typer
-from rich.table import Table
 from sqlalchemy.orm import Session
 
 from campaigns.article import READERS, read_article_file
@@ -24,7 +23,8 @@ from delivery import lifecycle
 from delivery.compose import preview_eml
 from wildmail.cli import campaign_send
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
-from wildmail.core.context import AppContext
+from wildmail.cli.tables import Grid, print_grid
+from wildmail.runtime.context import AppContext
 
 app = typer.Typer(
     help="Campaigns: split an article, create, preview, test-send, schedule, pause, resume.",
@@ -61,14 +61,17 @@ def split(
     if as_json:
         typer.echo(json.dumps([e.as_json() for e in plan.emails], ensure_ascii=False, indent=2))
         return
-    typer.echo(f"read {file} as {READERS.get(plan.reader, plan.reader)}")
+    console.print(f"read {file} as {READERS.get(plan.reader, plan.reader)}", highlight=False, markup=False)
     for notice in plan.notices:
-        typer.echo(f"note: {notice}")
-    table = Table(title=f"{plan.title} ({len(plan.emails)} emails)")
-    for column in ("#", "Subject", "Preheader", "Paragraphs", "Words", "Min"):
-        table.add_column(column)
+        console.print(f"note: {notice}", highlight=False, markup=False)
+    grid = Grid(
+        f"{plan.title} ({len(plan.emails)} emails)",
+        ["#", "Subject", "Preheader", "Paragraphs", "Words", "Min"],
+        key=2,
+        right={0, 3, 4, 5},
+    )
     for e in plan.emails:
-        table.add_row(
+        grid.add(
             str(e.position),
             e.subject,
             e.preheader,
@@ -76,7 +79,7 @@ def split(
             str(e.word_count),
             str(e.reading_minutes),
         )
-    console.print(table)
+    print_grid(console, grid)
 
 
 @app.command()
@@ -133,9 +136,9 @@ def create(
             session, ctx.settings, article, options, ctx.clock.now(), notices=image_notes
         )
         session.commit()
-        typer.echo(f"read {file} as {article.reader_name}")
+        console.print(f"read {file} as {article.reader_name}", highlight=False, markup=False)
         for notice in (*notices, *image_notes):
-            typer.echo(f"note: {notice}")
+            console.print(f"note: {notice}", highlight=False, markup=False)
         console.print(
             f"created campaign [bold]{campaign.slug}[/] \u201c{campaign.public_title}\u201d "
             f"with {len(campaign.emails)} emails "
@@ -151,14 +154,11 @@ def create(
 def list_() -> None:
     """List campaigns."""
     with _session() as (_ctx, session):
-        table = Table(title="Campaigns")
-        table.add_column("Slug", no_wrap=True)
-        for column in ("Title", "Mode", "Status", "Emails", "Start"):
-            table.add_column(column)
+        grid = Grid("Campaigns", ["Slug", "Title", "Mode", "Status", "Emails", "Start"], key=2, right={4})
         for c in lifecycle.list_campaigns(session):
             start = c.start_date.isoformat() if c.start_date else "-"
-            table.add_row(c.slug, c.title, c.mode, c.status, str(len(c.emails)), start)
-        console.print(table)
+            grid.add(c.slug, c.title, c.mode, c.status, str(len(c.emails)), start)
+        print_grid(console, grid)
 
 
 def _describe(campaign: Campaign) -> None:
@@ -170,13 +170,11 @@ def _describe(campaign: Campaign) -> None:
         f"template {campaign.template or 'default'}; donation {campaign.donation_url or 'none'}",
         highlight=False,
     )
-    table = Table()
-    for column in ("#", "Subject", "Preheader", "Words", "Links", "HTML KB"):
-        table.add_column(column)
+    grid = Grid("", ["#", "Subject", "Preheader", "Words", "Links", "HTML KB"], key=2, right={0, 3, 4, 5})
     for e in campaign.emails:
         size = f"{len(e.compiled_html.encode()) / 1024:.1f}"
-        table.add_row(str(e.position), e.subject, e.preheader, str(e.word_count), str(len(e.links)), size)
-    console.print(table)
+        grid.add(str(e.position), e.subject, e.preheader, str(e.word_count), str(len(e.links)), size)
+    print_grid(console, grid)
 
 
 @app.command()
@@ -224,7 +222,8 @@ def delete(name: str = typer.Argument(..., help="Campaign name or slug.")) -> No
 
 def _eml_builder(ctx: AppContext) -> EmlBuilder:
     """The ``.eml`` builder for previews (MIME is built by the delivery package)."""
-    return lambda email: preview_eml(ctx, email.id, name=SAMPLE_NAME)
+    sender = ctx.sender()
+    return lambda email: preview_eml(ctx, sender, email.id, name=SAMPLE_NAME)
 
 
 @app.command()

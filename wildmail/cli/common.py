@@ -11,9 +11,9 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-from wildmail.core.context import AppContext
 from wildmail.core.settings import SettingsError, load_settings
-from wildmail.runtime.startup import SchemaOutOfDate, open_context
+from wildmail.runtime.context import AppContext
+from wildmail.runtime.startup import DatabaseUnavailable, SchemaOutOfDate, open_context
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -42,5 +42,5 @@ def context(*, schema: bool = True, secret: bool = False) -> AppContext:
         return open_context(settings, schema=schema)
     except SettingsError as exc:
         fail(str(exc))
-    except SchemaOutOfDate as exc:
+    except (SchemaOutOfDate, DatabaseUnavailable) as exc:
         fail(str(exc), EXIT_FAILURE)

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich import box
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from stats.figures import CampaignReport, Funnel
 from wildmail.cli.common import console, fail
+from wildmail.cli.tables import Grid, print_grid
 
 
 def _pct(value: float | None) -> str:
@@ -35,21 +34,16 @@ FIGURE_COLUMNS = (
 """The figure columns of the demo's table, after ``#`` and ``subject``."""
 
 
-def figures_table(report: CampaignReport) -> Table:
+def figures_grid(report: CampaignReport) -> Grid:
     """Per-email figures of a campaign, the same numbers ``wildmail stats`` prints."""
-    table = Table(
-        title=f"{report.title}: per-email figures",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
+    grid = Grid(
+        f"{report.title}: per-email figures",
+        ["#", "subject", *FIGURE_COLUMNS],
+        key=2,
+        right={0, *range(2, 2 + len(FIGURE_COLUMNS))},
         caption="opens: people who opened (human); machine: Apple privacy-proxy fetches; "
         "clickers: people who clicked; bots: scanner/prefetch clicks kept apart",
-        caption_justify="left",
     )
-    table.add_column("#", justify="right")
-    table.add_column("subject", no_wrap=True, max_width=22, overflow="ellipsis")
-    for name in FIGURE_COLUMNS:
-        table.add_column(name, justify="right")
 
     def row(f: Funnel, label: str, subject: str) -> list[str]:
         return [
@@ -68,10 +62,10 @@ def figures_table(report: CampaignReport) -> Table:
         ]
 
     for f in report.emails:
-        table.add_row(*row(f, str(f.position), f.subject))
-    table.add_section()
-    table.add_row(*row(report.total, "all", "total"), style="bold")
-    return table
+        grid.add(*row(f, str(f.position), f.subject))
+    grid.total_from = len(grid.rows)
+    grid.add(*row(report.total, "all", "total"))
+    return grid
 
 
 def demo(
@@ -108,7 +102,7 @@ def demo(
             DemoConfig(subscribers=subscribers, weeks=weeks, seed=seed, out=out),
             lambda done, note: bar.update(task, completed=done, description=f"simulating: {note}"),
         )
-    console.print(figures_table(result.report))
+    print_grid(console, figures_grid(result.report))
     reqs = ", ".join(f"{v} {k}" for k, v in result.requests.items())
     console.print(
         f"{result.messages} messages through SMTP; simulated readers made {reqs} requests over HTTP"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from datetime import timedelta
@@ -12,22 +11,8 @@ from typing import Any
 import typer
 
 from wildmail.cli.common import EXIT_USAGE, console, context, fail
+from wildmail.cli.logs import LOG_FORMAT, LogFormat, banner, setup_logging
 from wildmail.cli.stopping import POLL, StopFlag, run_until_stopped
-from wildmail.core.context import AppContext
-from wildmail.core.redaction import mask_url
-
-
-def _announce_start(role: str, ctx: AppContext, sessions: int) -> None:
-    """One line when a role is ready (its signal handlers installed): what it talks to."""
-    settings = ctx.settings
-    logging.getLogger(f"wildmail.{role}").info(
-        "%s started: %d session(s), relay %s:%s, database %s",
-        role,
-        sessions,
-        settings.smtp_host,
-        settings.smtp_port,
-        mask_url(settings.database_url),
-    )
 
 
 def _announce_stop(reason: str) -> None:
@@ -38,24 +23,34 @@ def register(app: typer.Typer) -> None:
     """Attach the role commands to the main app."""
 
     @app.command()
-    def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    def serve(host: str = "127.0.0.1", port: int = 8000, log_format: LogFormat = LOG_FORMAT) -> None:
         """Serve the tracking endpoints and the dashboard over HTTP."""
         from wildmail.web.app import create_app
         from wildmail.web.serving import run_server
 
-        run_server(create_app(context(secret=True)), host, port)
+        setup_logging(log_format)
+        ctx = context(secret=True)
+        web = create_app(ctx)
+        banner(["web"], ctx, web=f"http://{host}:{port}")
+        run_server(web, host, port)
 
     @app.command()
     def scheduler(
         interval: float = typer.Option(30.0, "--interval", min=1.0, help="Seconds between ticks."),
+        once: bool = typer.Option(False, "--once", help="One tick, print what it queued, exit (cron)."),
+        log_format: LogFormat = LOG_FORMAT,
     ) -> None:
         """Run the timetable tick every ``--interval`` seconds (only the leader ticks)."""
         import scheduler as wiring
 
+        if once:
+            _tick_once(log_format)
+            return
         flag = StopFlag().install()
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        setup_logging(log_format)
         ctx = context(secret=True)
         sched = wiring.build_scheduler(ctx, interval=interval)
+        banner(["scheduler"], ctx)
         console.print(f"scheduler ticking every {interval:g}s", highlight=False)
         sched.start()
         while flag.reason() is None:
@@ -100,6 +95,13 @@ def register(app: typer.Typer) -> None:
             False, "--durable-marks", hidden=True, help="The default now; accepted for old unit files."
         ),
         parent_pid: int | None = typer.Option(None, "--parent-pid", hidden=True),
+        until_idle: bool = typer.Option(
+            False,
+            "--until-idle",
+            help="Send what is due with one session, then exit: 0 when idle, 1 when the relay failed "
+            "throughout (cron, scripts).",
+        ),
+        log_format: LogFormat = LOG_FORMAT,
     ) -> None:
         """Send queued deliveries (run any number of workers against one PostgreSQL database)."""
         from delivery.ledger import default_mark_window
@@ -108,8 +110,8 @@ def register(app: typer.Typer) -> None:
         if fast_marks and durable_marks:
             fail("--fast-marks and --durable-marks contradict each other; give one", EXIT_USAGE)
         flag = StopFlag(parent_pid).install()
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        if concurrency > 1 and not threads:
+        setup_logging(log_format)
+        if concurrency > 1 and not threads and not until_idle:
             from wildmail.cli.worker_processes import supervise
 
             context(secret=True).close()  # a settings error is reported once, here, not by every child
@@ -118,6 +120,7 @@ def register(app: typer.Typer) -> None:
             options += ["--out", str(out)] if out is not None else []
             options += ["--resend-unknown"] if resend_unknown else []
             options += ["--fast-marks"] if fast_marks else []
+            options += ["--log-format", log_format.value]
             raise typer.Exit(supervise(concurrency, options, flag))
         ctx = context(secret=True)
         config = WorkerConfig(
@@ -128,11 +131,21 @@ def register(app: typer.Typer) -> None:
             mark_window=mark_window or default_mark_window(ctx.engine, not fast_marks),
             durable_marks=not fast_marks,
         )
-        stop = threading.Event()
         factory = _transport_factory(ctx, out)
-        _announce_start("worker", ctx, concurrency)
+        if until_idle:
+            from wildmail.cli.until_idle import drain
+
+            banner(["worker"], ctx, sessions=1)
+            code = drain(ctx, factory, config, flag)
+            ctx.close()
+            raise typer.Exit(code)
+        stop = threading.Event()
+        banner(["worker"], ctx, sessions=concurrency)
         run_until_stopped(
-            flag, stop, lambda: run_workers(ctx, factory, concurrency, stop, config), _announce_stop
+            flag,
+            stop,
+            lambda: run_workers(ctx, factory, ctx.sender(), concurrency, stop, config),
+            _announce_stop,
         )
         ctx.close()
 
@@ -142,6 +155,7 @@ def register(app: typer.Typer) -> None:
         port: int = 8000,
         concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, max=64),
         interval: float = typer.Option(30.0, "--interval", min=1.0),
+        log_format: LogFormat = LOG_FORMAT,
     ) -> None:
         """Scheduler + worker + web in one process (small installs)."""
         import scheduler as wiring
@@ -154,8 +168,9 @@ def register(app: typer.Typer) -> None:
         # raises the signal again: that handler must only record it, so the workers below still
         # finish their in-flight messages and release the rest.
         StopFlag().install()
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        setup_logging(log_format)
         ctx = context(secret=True)
+        web = create_app(ctx)
         stop = threading.Event()
         sched = wiring.build_scheduler(ctx, interval=interval)
         sched.start()
@@ -164,17 +179,55 @@ def register(app: typer.Typer) -> None:
         )
         workers = threading.Thread(
             target=run_workers,
-            args=(ctx, _transport_factory(ctx, None), concurrency, stop, config),
+            args=(ctx, _transport_factory(ctx, None), ctx.sender(), concurrency, stop, config),
             daemon=True,
         )
         workers.start()
+        banner(["scheduler", "worker", "web"], ctx, sessions=concurrency, web=f"http://{host}:{port}")
         try:
-            run_server(create_app(ctx), host, port)
+            run_server(web, host, port)
         finally:
             stop.set()
             sched.shutdown(wait=False)
             workers.join(timeout=60)
             ctx.close()
+
+
+def _tick_once(log_format: LogFormat) -> None:
+    """``scheduler --once``: one tick as the leader, its report printed; exit 0 (nothing to do is
+    not a failure), or 0 with a note when another scheduler leads."""
+    from delivery.enqueue import tick
+    from delivery.leader import LeaderLock
+
+    setup_logging(log_format)
+    ctx = context(secret=True)
+    lock = LeaderLock(ctx.engine)
+    try:
+        if not lock.acquire():
+            console.print("another scheduler is running and ticks for this database; nothing done")
+            return
+        report = tick(ctx, ctx.message_ids)
+    finally:
+        lock.release()
+        ctx.close()
+    console.print(describe_tick(report), highlight=False, soft_wrap=True)
+
+
+def describe_tick(report: Any) -> str:
+    """One line for a tick: what it queued and everything else it changed."""
+    parts = [f"queued {report.queued} email(s)"]
+    for label, n in (
+        ("enrolled", report.enrolled),
+        ("left (unsubscribed, bounced)", report.exited),
+        ("moved to a later slot", report.rescheduled),
+        ("finished their series", report.finished),
+    ):
+        if n:
+            parts.append(f"{n} {label}")
+    reaped = {state: n for state, n in report.reaped.items() if n}
+    if reaped:
+        parts.append("expired leases: " + ", ".join(f"{n} {state}" for state, n in sorted(reaped.items())))
+    return "tick: " + "; ".join(parts)
 
 
 def _transport_factory(ctx: Any, out: Path | None) -> Any:

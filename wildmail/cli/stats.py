@@ -6,15 +6,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from delivery.alerts import relay_alerts
 from stats import rollup
 from stats.export import overview_csv, overview_json, percent, report_csv, report_json
 from stats.figures import CampaignReport, CampaignSummary, Funnel
 from stats.html_report import render_html_report
 from stats.report import UnknownCampaign, campaign_report, overview
+from stats.rollup import SETTLE
 from wildmail.cli.common import console, context, err_console, fail
+from wildmail.cli.tables import Grid, print_grid
+from wildmail.runtime.context import AppContext
 
 _COLUMNS = (
     ("Sent", "sent"), ("Delivered", "delivered"), ("Bounced", "bounced"), ("Unknown", "unknown"),
@@ -22,13 +24,6 @@ _COLUMNS = (
     ("CTR", "ctr"), ("CTO", "click_to_open"), ("Donors", "donors"), ("Donation CTR", "donation_ctr"),
     ("Unsubs", "unsubscribes"),
 )  # fmt: skip
-
-
-WIDE = 170  # figures are never truncated; narrow terminals wrap instead
-
-
-def _wide() -> Console:
-    return Console(width=max(console.width, WIDE))
 
 
 def _cells(f: Funnel) -> list[str]:
@@ -39,29 +34,37 @@ def _cells(f: Funnel) -> list[str]:
     return out
 
 
-def _campaign_table(r: CampaignReport) -> Table:
-    table = Table(title=f"{r.title} ({r.slug}, {r.status})", show_footer=False)
-    table.add_column("#", justify="right")
-    table.add_column("Subject")
-    for label, _ in _COLUMNS:
-        table.add_column(label, justify="right")
+def campaign_grid(r: CampaignReport) -> Grid:
+    """Per-email figures of one campaign, the total last."""
+    labels = [label for label, _ in _COLUMNS]
+    grid = Grid(f"{r.title} ({r.slug}, {r.status})", ["#", "Subject", *labels], key=2)
+    grid.right = {0, *range(2, 2 + len(labels))}
     for f in r.emails:
-        table.add_row(str(f.position), f.subject, *_cells(f))
-    table.add_section()
-    table.add_row("", "All emails", *_cells(r.total), style="bold")
-    return table
+        grid.add(str(f.position), f.subject, *_cells(f))
+    grid.total_from = len(grid.rows)
+    grid.add("", "All emails", *_cells(r.total))
+    return grid
 
 
-def _overview_table(rows: list[CampaignSummary]) -> Table:
-    table = Table(title="Campaigns")
-    table.add_column("Campaign")
-    table.add_column("Status")
-    table.add_column("Emails", justify="right")
-    for label, _ in _COLUMNS:
-        table.add_column(label, justify="right")
+def overview_grid(rows: list[CampaignSummary]) -> Grid:
+    """One line per campaign."""
+    labels = [label for label, _ in _COLUMNS]
+    grid = Grid("Campaigns", ["Campaign", "Status", "Emails", *labels], key=2)
+    grid.right = set(range(2, 3 + len(labels)))
     for r in rows:
-        table.add_row(r.slug, r.status, str(r.email_count), *_cells(r.total))
-    return table
+        grid.add(r.slug, r.status, str(r.email_count), *_cells(r.total))
+    return grid
+
+
+SETTLING = (
+    f"Opens and clicks are counted once they are {int(SETTLE.total_seconds())} s old (the settling window:"
+    " a link scanner's click is told apart from a reader's within it); newer ones appear on the next run."
+)
+
+
+def _alerts(ctx: AppContext, campaign_id: int | None = None) -> None:
+    for alert in relay_alerts(ctx, campaign_id):
+        console.print(f"[bold red]alert:[/] {alert}", highlight=False, soft_wrap=True)
 
 
 def stats(
@@ -96,7 +99,9 @@ def stats(
             elif not rows:
                 console.print("No campaigns yet: create one with 'wildmail campaign create'.")
             else:
-                _wide().print(_overview_table(rows))
+                _alerts(ctx)
+                print_grid(console, overview_grid(rows))
+                console.print(SETTLING, style="dim", highlight=False)
             return
         try:
             report = campaign_report(ctx.engine, campaign, ctx.clock)
@@ -113,9 +118,11 @@ def stats(
         elif as_csv:
             typer.echo(report_csv(report), nl=False)
         else:
-            _wide().print(_campaign_table(report))
+            _alerts(ctx, report.campaign_id)
+            print_grid(console, campaign_grid(report))
             if not report.has_events:
-                console.print("No opens or clicks recorded yet.", style="dim")
+                console.print("No opens or clicks counted yet.", style="dim")
+            console.print(SETTLING, style="dim", highlight=False)
             for step in report.dropoff[1:]:
                 console.print(
                     f"Email {step.position}: received by {percent(step.received_share)} "

@@ -10,7 +10,6 @@ from typing import Annotated, BinaryIO
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from sqlalchemy.orm import Session
 
 from subscribers import lifecycle, optin, privacy
@@ -20,6 +19,7 @@ from subscribers.lifecycle import UnknownList
 from subscribers.models import ConsentSource, Subscriber
 from subscribers.queries import consent_history, lists_with_counts
 from wildmail.cli.common import EXIT_FAILURE, console, context, err_console, fail
+from wildmail.cli.tables import Grid, print_grid
 from wildmail.runtime.mailer import MailError, send_one
 
 app = typer.Typer(help="Subscribers: lists, add, import, export, show, forget.", no_args_is_help=True)
@@ -38,25 +38,29 @@ def lists() -> None:
     """Show every list with its opt-in mode and member count."""
     ctx = context()
     with ctx.session() as session:
-        table = Table("slug", "name", "opt-in", "members")
+        grid = Grid("", ["slug", "name", "opt-in", "members"], right={3})
         for lst, members in lists_with_counts(session, order_by="slug"):
-            table.add_row(lst.slug, lst.name, "double" if lst.double_opt_in else "single", str(members))
-    console.print(table)
+            grid.add(lst.slug, lst.name, "double" if lst.double_opt_in else "single", str(members))
+    print_grid(console, grid)
 
 
 @app.command("list-create")
 def list_create(
     slug: str,
-    name: Annotated[str, typer.Option(help="Display name (default: the slug).")] = "",
+    name: Annotated[str, typer.Option(help="Display name (default: the slug in words).")] = "",
     single_opt_in: Annotated[bool, typer.Option(help="Activate form sign-ups without confirmation.")] = False,
+    description: Annotated[
+        str, typer.Option(help="What subscribers will receive, shown on the public pages.")
+    ] = "",
 ) -> None:
     """Create a list (double opt-in unless --single-opt-in)."""
     ctx = context()
     with ctx.session() as session, session.begin():
         try:
             lifecycle.create_list(
-                session, slug, name or None, double_opt_in=not single_opt_in, at=ctx.clock.now()
-            )
+                session, slug, name or None, double_opt_in=not single_opt_in, at=ctx.clock.now(),
+                description=description,
+            )  # fmt: skip
         except InvalidValue as exc:
             fail(str(exc))
     console.print(f"created list {slug} ({'single' if single_opt_in else 'double'} opt-in)")
@@ -125,7 +129,9 @@ def _print_report(report: ImportReport, rejects: Path | None) -> None:
     if report.rejected + report.warned > 20:
         err_console.print(f"  ... and {report.rejected + report.warned - 20} more", highlight=False)
     if rejects is not None and report.rejected + report.warned:
-        console.print(f"rejected rows (and rows with warnings) written to {rejects}", highlight=False)
+        console.print(
+            f"rejected rows (and rows with warnings) written to {rejects}", highlight=False, soft_wrap=True
+        )
 
 
 @app.command("import")
@@ -135,8 +141,13 @@ def import_(
     status: Annotated[str, typer.Option(help="Status of new subscribers: active or pending.")] = "active",
     dry_run: Annotated[bool, typer.Option(help="Check and count, change nothing.")] = False,
     rejects: Annotated[
-        Path | None, typer.Option(help="Write rejected rows (with reasons) to this CSV.")
+        Path | None,
+        typer.Option(
+            help="Write rejected rows and rows with warnings (with reasons) to this CSV "
+            "[default: NAME.rejects.csv beside the input, when there are any]."
+        ),
     ] = None,
+    no_rejects: Annotated[bool, typer.Option("--no-rejects", help="Write no rejects file.")] = False,
     encoding: Annotated[
         str,
         typer.Option(help="The file's text encoding, e.g. latin-1 or cp1252 for older spreadsheet exports."),
@@ -154,6 +165,9 @@ def import_(
         fail(f"--encoding: unknown encoding {encoding!r} (try utf-8, latin-1 or cp1252)")
     ctx = context()
     source: Path | BinaryIO = sys.stdin.buffer if str(file) == "-" else file
+    beside = rejects is None and not no_rejects and source is file and file.is_file()
+    if beside:
+        rejects = file.with_name(f"{file.name.removesuffix('.csv')}.rejects.csv")
     out = None
     try:
         out = rejects.open("w", encoding="utf-8", newline="") if rejects is not None else None
@@ -178,6 +192,9 @@ def import_(
     finally:
         if out is not None:
             out.close()
+    if beside and rejects is not None and not report.rejected + report.warned:
+        rejects.unlink(missing_ok=True)  # nothing to report: no empty (or stale) rejects file beside it
+        rejects = None
     _print_report(report, rejects)
     if report.valid == 0:
         name = "standard input" if source is not file else str(file)
@@ -219,17 +236,19 @@ def show(email: str) -> None:
         )
         console.print(f"lists: {', '.join(lst.slug for lst in sub.lists) or '(none)'}", highlight=False)
         console.print(f"suppressed: {'yes' if lifecycle.is_suppressed(session, sub.email) else 'no'}")
+        if sub.paused_until is not None and sub.paused_until > ctx.clock.now():
+            console.print(f"paused until {sub.paused_until.isoformat(timespec='minutes')}", highlight=False)
         for key, value in sorted((sub.attributes or {}).items()):
             console.print(f"  {key}: {value}", highlight=False)
-        table = Table("when", "from", "to", "source")
+        grid = Grid("", ["when", "from", "to", "source"])
         for event in consent_history(session, sub.id):
-            table.add_row(
+            grid.add(
                 event.at.isoformat(timespec="seconds"),
                 event.from_status or "-",
                 event.to_status,
                 event.source,
             )
-        console.print(table)
+        print_grid(console, grid)
 
 
 @app.command("export-person")

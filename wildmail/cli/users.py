@@ -6,9 +6,9 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from wildmail.cli.common import console, context, fail
+from wildmail.cli.tables import Grid, print_grid
 from wildmail.core.db import write_transaction
 from wildmail.runtime.users import (
     UserError,
@@ -68,13 +68,11 @@ def list_() -> None:
         if not users:
             console.print("No users yet: add one with 'wildmail users add EMAIL --role admin'.")
             return
-        table = Table(title="Dashboard users")
-        for col in ("Email", "Role", "Created", "Last login"):
-            table.add_column(col)
+        grid = Grid("Dashboard users", ["Email", "Role", "Created", "Last login"])
         for u in users:
             last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never"
-            table.add_row(u.email, u.role, u.created_at.strftime("%Y-%m-%d"), last)
-        console.print(table)
+            grid.add(u.email, u.role, u.created_at.strftime("%Y-%m-%d"), last)
+        print_grid(console, grid)
     finally:
         ctx.close()
 

@@ -9,8 +9,17 @@ confirmation) gets ``<wm.{kind}.{parts}.{random}@...>``, new every time.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
 
 from wildmail.core.signing import keyed_hash
+
+
+@dataclass(frozen=True)
+class MessageIdKey:
+    """What a delivery's Message-ID is made from: the keyed-hash secret and the sender's domain."""
+
+    secret: bytes = field(repr=False)
+    domain: str
 
 
 def sender_domain(address: str) -> str:

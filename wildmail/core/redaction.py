@@ -18,7 +18,7 @@ HIDDEN = "(set, hidden)"
 MASK = "***"
 _SECRET_NAME = re.compile(r"password|passwd|secret|token|(^|_)key$|api_?key", re.IGNORECASE)
 # The userinfo password as SQLAlchemy reads it: after the user's ':' up to the first '@'.
-_URL_PASSWORD = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*://)?[^:/@]*:)[^@]*@")
+_URL_PASSWORD = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*://)?+[^:/@]*:)[^@]*@")
 _SECRET_PARAM = re.compile(
     r"([?&;][^=&;#]*(?:password|passwd|pwd|secret|token|key)[^=&;#]*=)[^&;#]*", re.IGNORECASE
 )

@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -47,11 +48,12 @@ class Settings:
     sender_name: str = "Wildlife Fund"
     organisation: str = "Wildlife Fund"
     postal_address: str = "1 Example Street, 00000 Example City"
-    logo_url: str = ""  # the organisation's logo (absolute http(s) URL), in email headers and public pages
     brand_colour: str = "#1d6b45"  # header band and buttons of the default email template (#rrggbb)
     default_locale: str = "en"  # language of emails (html lang) unless a campaign sets its own
     media_dir: str = "media"  # pictures of articles, served at <base_url>/media/<sha256>.<ext>
     reply_to: str = ""
+    privacy_url: str = ""  # the organisation's privacy policy, linked from every public page
+    logo_url: str = ""  # the organisation's logo on public pages: an http(s) URL or a path on this site
     default_timezone: str = "UTC"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
@@ -87,10 +89,10 @@ class Settings:
         check_secret_key(self.secret_key, "secret_key")
         return key
 
-    def dkim_private_key(self) -> RSAPrivateKey:
-        """The RSA key named by ``dkim_private_key_file``; a one-line SettingsError otherwise."""
-        key = _read_key("dkim_private_key_file", self.require("dkim_private_key_file"))
-        name = f"{ENV_PREFIX}DKIM_PRIVATE_KEY_FILE"
+    def dkim_private_key(self, name: str = f"{ENV_PREFIX}DKIM_PRIVATE_KEY_FILE") -> RSAPrivateKey:
+        """The RSA key named by ``dkim_private_key_file``; a one-line SettingsError (naming the
+        setting as ``name``) otherwise."""
+        key = _read_key(name, self.require("dkim_private_key_file"))
         if not isinstance(key, RSAPrivateKey):
             raise SettingsError(
                 f"{name}: {self.dkim_private_key_file!r} is not an RSA key"
@@ -103,15 +105,15 @@ class Settings:
             )
         return key
 
-    def dkim_ed25519_private_key(self) -> Ed25519PrivateKey | None:
+    def dkim_ed25519_private_key(
+        self, name: str = f"{ENV_PREFIX}DKIM_ED25519_KEY_FILE"
+    ) -> Ed25519PrivateKey | None:
         """The Ed25519 key named by ``dkim_ed25519_key_file`` (None when not set)."""
         if not self.dkim_ed25519_key_file:
             return None
-        key = _read_key("dkim_ed25519_key_file", self.dkim_ed25519_key_file)
+        key = _read_key(name, self.dkim_ed25519_key_file)
         if not isinstance(key, Ed25519PrivateKey):
-            raise SettingsError(
-                f"{ENV_PREFIX}DKIM_ED25519_KEY_FILE: {self.dkim_ed25519_key_file!r} is not an Ed25519 key"
-            )
+            raise SettingsError(f"{name}: {self.dkim_ed25519_key_file!r} is not an Ed25519 key")
         return key
 
     def __repr__(self) -> str:
@@ -154,9 +156,8 @@ def _parsed_key(pem: bytes) -> PrivateKeyTypes:
     return load_pem_private_key(pem, password=None)
 
 
-def _read_key(key: str, path: str) -> PrivateKeyTypes:
-    """A PEM private key file, or a one-line SettingsError naming the setting."""
-    name = f"{ENV_PREFIX}{key.upper()}"
+def _read_key(name: str, path: str) -> PrivateKeyTypes:
+    """A PEM private key file, or a one-line SettingsError naming the setting as ``name``."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -195,7 +196,12 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
         raise SettingsError(f"{source}: expected {expected}, got {shown_value(key, raw)!r}") from None
 
 
-def _proxy_networks(entries: tuple[str, ...]) -> tuple[str, ...]:
+def env_name(key: str) -> str:
+    """The environment variable that sets ``key``."""
+    return f"{ENV_PREFIX}{key.upper()}"
+
+
+def _proxy_networks(entries: tuple[str, ...], name: Callable[[str], str] = env_name) -> tuple[str, ...]:
     """Each trusted proxy as a normalised IP address or network; a one-line error for anything else."""
     normalised = []
     for entry in entries:
@@ -207,58 +213,102 @@ def _proxy_networks(entries: tuple[str, ...]) -> tuple[str, ...]:
             )
         except ValueError:
             raise SettingsError(
-                f"{ENV_PREFIX}TRUSTED_PROXIES: {entry!r} is not an IP address or network (like 10.0.0.0/8)"
+                f"{name('trusted_proxies')}: {entry!r} is not an IP address or network (like 10.0.0.0/8)"
             ) from None
     return tuple(normalised)
 
 
-def _validate(s: Settings, key_origin: str = "secret_key") -> Settings:
-    check_secret_key(s.secret_key, key_origin)
+def _web_url(value: str) -> bool:
+    parsed = urlparse(value)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc) and not any(c.isspace() for c in value)
+
+
+def _site_path(value: str) -> bool:
+    return value.startswith("/") and not value.startswith("//") and not any(c.isspace() for c in value)
+
+
+def _validate(s: Settings, origins: dict[str, str] | None = None) -> Settings:
+    """``s`` checked; an error names each key as the user wrote it (``origins``: key -> file key
+    or environment variable; keys not listed by their environment variable)."""
+    where = origins or {}
+
+    def name(key: str) -> str:
+        return where.get(key, env_name(key))
+
+    check_secret_key(s.secret_key, where.get("secret_key", "secret_key"))
     if s.smtp_tls not in ("none", "starttls", "implicit"):
-        raise SettingsError(f"{ENV_PREFIX}SMTP_TLS: expected none, starttls or implicit, got {s.smtp_tls!r}")
+        raise SettingsError(f"{name('smtp_tls')}: expected none, starttls or implicit, got {s.smtp_tls!r}")
     if s.event_writer not in ("process", "thread"):
-        raise SettingsError(f"{ENV_PREFIX}EVENT_WRITER: expected process or thread, got {s.event_writer!r}")
+        raise SettingsError(f"{name('event_writer')}: expected process or thread, got {s.event_writer!r}")
     if not 0 < s.smtp_port < 65536:
-        raise SettingsError(f"{ENV_PREFIX}SMTP_PORT: {s.smtp_port} is not a port number")
+        raise SettingsError(f"{name('smtp_port')}: {s.smtp_port} is not a port number")
+    if s.smtp_timeout <= 0:
+        raise SettingsError(f"{name('smtp_timeout')}: expected seconds above 0, got {s.smtp_timeout:g}")
+    if s.smtp_rate_per_second < 0:
+        raise SettingsError(
+            f"{name('smtp_rate_per_second')}: expected 0 (no limit) or more, got {s.smtp_rate_per_second:g}"
+        )
     if bool(s.dkim_selector) != bool(s.dkim_private_key_file):
-        missing = "DKIM_PRIVATE_KEY_FILE" if s.dkim_selector else "DKIM_SELECTOR"
-        raise SettingsError(f"{ENV_PREFIX}{missing}: DKIM signing needs both a selector and a key file")
+        missing = "dkim_private_key_file" if s.dkim_selector else "dkim_selector"
+        raise SettingsError(f"{name(missing)}: DKIM signing needs both a selector and a key file")
     if s.template_dir and not Path(s.template_dir).is_dir():
-        raise SettingsError(f"{ENV_PREFIX}TEMPLATE_DIR: {s.template_dir!r} is not a directory")
+        raise SettingsError(f"{name('template_dir')}: {s.template_dir!r} is not a directory")
+    if s.smtp_ca_file and not Path(s.smtp_ca_file).is_file():
+        raise SettingsError(f"{name('smtp_ca_file')}: cannot read {s.smtp_ca_file!r}")
     if bool(s.dkim_ed25519_selector) != bool(s.dkim_ed25519_key_file):
-        missing = "DKIM_ED25519_KEY_FILE" if s.dkim_ed25519_selector else "DKIM_ED25519_SELECTOR"
-        raise SettingsError(f"{ENV_PREFIX}{missing}: Ed25519 signing needs both a selector and a key file")
+        missing = "dkim_ed25519_key_file" if s.dkim_ed25519_selector else "dkim_ed25519_selector"
+        raise SettingsError(f"{name(missing)}: Ed25519 signing needs both a selector and a key file")
     if s.dkim_ed25519_key_file and not s.dkim_private_key_file:
         raise SettingsError(
-            f"{ENV_PREFIX}DKIM_ED25519_KEY_FILE: an Ed25519 signature is a second one;"
+            f"{name('dkim_ed25519_key_file')}: an Ed25519 signature is a second one;"
             " set dkim_selector and dkim_private_key_file (RSA) too"
         )
     if s.dkim_private_key_file:  # a bad key stops every command at startup, not the first send
-        s.dkim_private_key()
-        s.dkim_ed25519_private_key()
+        s.dkim_private_key(name("dkim_private_key_file"))
+        s.dkim_ed25519_private_key(name("dkim_ed25519_key_file"))
     if not re.match(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$", s.brand_colour):
         raise SettingsError(
-            f"{ENV_PREFIX}BRAND_COLOUR: expected a hex colour like #1d6b45, got {s.brand_colour!r}"
+            f"{name('brand_colour')}: expected a hex colour like #1d6b45, got {s.brand_colour!r}"
         )
     if not re.match(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$", s.default_locale):
         raise SettingsError(
-            f"{ENV_PREFIX}DEFAULT_LOCALE: expected a language tag like en or fr-CA, got {s.default_locale!r}"
+            f"{name('default_locale')}: expected a language tag like en or fr-CA, got {s.default_locale!r}"
         )
-    if s.logo_url and not re.match(r"^https?://[^\s/]+", s.logo_url):
-        raise SettingsError(f"{ENV_PREFIX}LOGO_URL: expected an absolute http(s) URL, got {s.logo_url!r}")
     parsed = urlparse(s.base_url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise SettingsError(f"{ENV_PREFIX}BASE_URL: expected an http(s) URL, got {s.base_url!r}")
+        raise SettingsError(f"{name('base_url')}: expected an http(s) URL, got {s.base_url!r}")
+    if s.privacy_url and not _web_url(s.privacy_url):
+        raise SettingsError(f"{name('privacy_url')}: expected an http(s) URL, got {s.privacy_url!r}")
+    if s.logo_url and not (_web_url(s.logo_url) or _site_path(s.logo_url)):
+        raise SettingsError(
+            f"{name('logo_url')}: expected an http(s) URL or a path on this site like /static/logo.png,"
+            f" got {s.logo_url!r}"
+        )
     if "://" not in s.database_url:
         shown = mask_url(s.database_url)
-        raise SettingsError(f"{ENV_PREFIX}DATABASE_URL: expected a URL like sqlite:///file.db, got {shown!r}")
+        raise SettingsError(f"{name('database_url')}: expected a URL like sqlite:///file.db, got {shown!r}")
     try:
         ZoneInfo(s.default_timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(
-            f"{ENV_PREFIX}DEFAULT_TIMEZONE: unknown time zone {s.default_timezone!r}"
-        ) from None
-    return replace(s, base_url=s.base_url.rstrip("/"), trusted_proxies=_proxy_networks(s.trusted_proxies))
+        raise SettingsError(f"{name('default_timezone')}: unknown time zone {s.default_timezone!r}") from None
+    return replace(
+        s, base_url=s.base_url.rstrip("/"), trusted_proxies=_proxy_networks(s.trusted_proxies, name)
+    )
+
+
+def setting_source(key: str, environ: dict[str, str] | None = None) -> str:
+    """How the user named ``key``: its environment variable when set there, else the settings
+    file's key, else the environment variable (the default was used)."""
+    env = dict(os.environ if environ is None else environ)
+    if env_name(key) in env:
+        return env_name(key)
+    file = Path(env.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_FILE)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return env_name(key)
+    table = data.get("wildmail", data)
+    return f"'{key}' in {file}" if isinstance(table, dict) and key in table else env_name(key)
 
 
 def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -267,7 +317,7 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
     named = env.get(f"{ENV_PREFIX}CONFIG")
     file = Path(path or named or DEFAULT_FILE)
     values: dict[str, Any] = {}
-    secret_source = f"{ENV_PREFIX}SECRET_KEY"
+    origins: dict[str, str] = {}
     if file.exists():
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -277,17 +327,15 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
         for key, raw in table.items():
             if key not in _TYPES:
                 raise SettingsError(f"{file}: unknown setting '{key}'")
-            values[key] = _coerce(key, raw, f"{file}: '{key}'")
-        if "secret_key" in values:
-            secret_source = f"'secret_key' in {file}"
+            origins[key] = f"'{key}' in {file}"
+            values[key] = _coerce(key, raw, origins[key])
     elif path is not None:
         raise SettingsError(f"{file}: settings file not found")
     elif named:
         raise SettingsError(f"{ENV_PREFIX}CONFIG: settings file {named!r} not found")
     for key in _TYPES:
-        raw = env.get(ENV_PREFIX + key.upper())
+        raw = env.get(env_name(key))
         if raw is not None:
-            values[key] = _coerce(key, raw, ENV_PREFIX + key.upper())
-            if key == "secret_key":
-                secret_source = f"{ENV_PREFIX}SECRET_KEY"
-    return _validate(Settings(**values), secret_source)
+            origins[key] = env_name(key)
+            values[key] = _coerce(key, raw, origins[key])
+    return _validate(Settings(**values), origins)

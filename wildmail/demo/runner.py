@@ -19,12 +19,10 @@ from importlib.resources import files
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
 
-from campaigns.models import Campaign, Email, Enrolment, Link
 from delivery.enqueue import tick
 from delivery.lifecycle import CampaignOptions, create_campaign_from_file, schedule_campaign
-from delivery.models import Delivery, DeliveryState
+from delivery.queries import email_count, link_kind, next_due, sent_as
 from delivery.smtp_transport import SmtpTransport
 from delivery.worker import WorkerConfig, run_worker_once
 from stats.figures import CampaignReport
@@ -33,13 +31,13 @@ from stats.report import campaign_report
 from subscribers.csv_import import import_csv
 from subscribers.lifecycle import create_list
 from wildmail.core.clock import FakeClock
-from wildmail.core.context import AppContext
 from wildmail.core.db import make_engine
 from wildmail.core.settings import Settings
 from wildmail.core.tokens import BadToken, parse_click
 from wildmail.demo.population import make_population, write_csv
 from wildmail.demo.readers import Action, Reader, find_links, header
 from wildmail.runtime import migrate
+from wildmail.runtime.context import AppContext
 from wildmail.runtime.smtp_sink import RecordingSMTPServer, free_port
 from wildmail.web.app import create_app
 from wildmail.web.serving import ServerThread
@@ -104,6 +102,7 @@ class _Simulation:
         self.http = httpx.Client(timeout=10.0)
         self.transport = SmtpTransport.from_settings(self.settings)
         self.worker = WorkerConfig(batch=200)
+        self.sender = self.ctx.sender()
         self.reader = Reader(self.rng)
         self.actions: list[Action] = []
         self.seen = 0
@@ -132,19 +131,11 @@ class _Simulation:
         schedule_campaign(self.ctx, SLUG)
 
     def next_due(self) -> datetime | None:
-        with self.ctx.session() as s:
-            enrol = s.scalar(select(func.min(Enrolment.next_send_at)).where(Enrolment.status == "active"))
-            retry = s.scalar(
-                select(func.min(Delivery.next_attempt_at)).where(
-                    Delivery.state.in_([DeliveryState.QUEUED.value, DeliveryState.RETRY_WAIT.value])
-                )
-            )
-        times = [t for t in (enrol, retry) if t is not None]
-        return min(times) if times else None
+        return next_due(self.ctx)
 
     def send_due(self) -> None:
-        tick(self.ctx)
-        while run_worker_once(self.ctx, self.transport, self.worker) > 0:
+        tick(self.ctx, self.ctx.message_ids)
+        while run_worker_once(self.ctx, self.transport, self.sender, self.worker) > 0:
             pass
         self.harvest()
 
@@ -154,8 +145,7 @@ class _Simulation:
         except (BadToken, IndexError):
             return "unknown"
         if link_id not in self.link_kinds:
-            with self.ctx.session() as s:
-                self.link_kinds[link_id] = s.scalar(select(Link.kind).where(Link.id == link_id)) or "unknown"
+            self.link_kinds[link_id] = link_kind(self.ctx, link_id) or "unknown"
         return self.link_kinds[link_id]
 
     def harvest(self) -> None:
@@ -163,12 +153,7 @@ class _Simulation:
         self.seen += len(fresh)
         for received in fresh:
             person = self.by_email.get(received.rcpt_tos[0].lower())
-            with self.ctx.session() as s:
-                row = s.execute(
-                    select(Delivery.position, Delivery.sent_at).where(
-                        Delivery.message_id == header(received.data, "Message-ID")
-                    )
-                ).first()
+            row = sent_as(self.ctx, header(received.data, "Message-ID"))
             if person is None or row is None:
                 continue
             links = find_links(received.data)
@@ -207,8 +192,7 @@ def run_demo(cfg: DemoConfig, progress: Progress | None = None) -> DemoResult:
     sim = _Simulation(cfg, out)
     try:
         sim.setup(out)
-        with sim.ctx.session() as s:
-            emails = s.scalar(select(func.count(Email.id)).join(Campaign).where(Campaign.slug == SLUG)) or 1
+        emails = email_count(sim.ctx, SLUG) or 1
         weeks = cfg.weeks or emails + 1
         end = START + timedelta(weeks=weeks)
         total = (end - START).total_seconds()

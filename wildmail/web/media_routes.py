@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
 from campaigns.images import CONTENT_TYPES, MediaStore
-from wildmail.core.context import AppContext
+from wildmail.runtime.context import AppContext
 
 router = APIRouter()
 IMMUTABLE = "public, max-age=31536000, immutable"

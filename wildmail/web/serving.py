@@ -30,8 +30,11 @@ def _settings_of(app: WebApp) -> Settings:
 
 
 def run_server(app: WebApp, host: str, port: int) -> None:
-    """Serve ``app`` in the foreground until SIGINT/SIGTERM."""
-    uvicorn.run(app, host=host, port=port, log_level="warning", **uvicorn_options(_settings_of(app)))
+    """Serve ``app`` in the foreground until SIGINT/SIGTERM; uvicorn's own records go to the
+    handler the command set up (``log_config=None``), so ``--log-format json`` covers them too."""
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", log_config=None, **uvicorn_options(_settings_of(app))
+    )
 
 
 class ServerThread:

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracking.classify import PREFETCH_HEADERS
 from tracking.service import RequestInfo, Tracker
-from wildmail.core.context import AppContext
+from wildmail.runtime.context import AppContext
 from wildmail.web import security_headers
 from wildmail.web.security_headers import RawHeaders
 from wildmail.web.templating import templates

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from campaigns.preview import web_version
 from wildmail.core import tokens
-from wildmail.core.context import AppContext
+from wildmail.runtime.context import AppContext
 
 router = APIRouter()
 # The email's own inline styles and its pictures (wherever the article put them); no script, no forms.

@@ -19,9 +19,9 @@ from datetime import timedelta
 from fastapi import Request, Response
 from starlette.datastructures import FormData
 
-from wildmail.core.context import AppContext
 from wildmail.core.signing import BadToken, keyed_hash, sign, verify
 from wildmail.runtime import users
+from wildmail.runtime.context import AppContext
 from wildmail.runtime.users import LoginLimits, LoginThrottled, Role, User, UserError, normalise_email
 from wildmail.web import csrf
 

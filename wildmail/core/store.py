@@ -1,4 +1,4 @@
-"""The application context: settings, engine and clock, built once per process by the runtime."""
+"""The database handle the domain is given: an engine, its sessions and the clock."""
 
 from __future__ import annotations
 
@@ -9,17 +9,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wildmail.core.clock import Clock, SystemClock
 from wildmail.core.db import session_factory
-from wildmail.core.settings import Settings
 
 
 @dataclass
-class AppContext:
-    """What every command, worker and web request needs."""
+class Store:
+    """Where the domain reads and writes, and what time it is; configuration is passed separately."""
 
-    settings: Settings
     engine: Engine
     clock: Clock = field(default_factory=SystemClock)
-    _sessions: sessionmaker[Session] | None = None
+    _sessions: sessionmaker[Session] | None = field(default=None, repr=False)
 
     def session(self) -> Session:
         """A new ORM session (use as a context manager)."""
