@@ -23,7 +23,7 @@ def branding(campaign: Campaign, settings: Settings) -> Branding:
         engine=campaign.render_engine,
         template_dir=settings.template_dir,
         lang=campaign.locale or settings.default_locale,
-        logo_url=email_address(campaign.logo_url or settings.logo_url, settings.base_url),
+        logo_url=absolute(campaign.logo_url or settings.logo_url, settings.base_url),
         brand_colour=campaign.brand_colour or settings.brand_colour,
         hero_image=campaign.hero_image
         if campaign.hero_image.lower().startswith(("http://", "https://"))
@@ -31,11 +31,6 @@ def branding(campaign: Campaign, settings: Settings) -> Branding:
         hero_alt=campaign.hero_alt,
         metadata=dict(campaign.article_metadata or {}),
     )
-
-
-def email_address(url: str, base_url: str) -> str:
-    """``url`` as an email needs it: a path on this site (``/static/logo.png``) gets ``base_url``."""
-    return f"{base_url}{url}" if url.startswith("/") and not url.startswith("//") else url
 
 
 def content(campaign: Campaign, email: Email, settings: Settings | None = None) -> EmailContent:
@@ -89,3 +84,8 @@ def compile_campaign(campaign: Campaign, settings: Settings, now: datetime) -> N
     """Compile every email of ``campaign`` (all or nothing: the first error propagates)."""
     for email in campaign.emails:
         compile_email(campaign, email, settings, now)
+
+
+def absolute(url: str, base_url: str) -> str:
+    """``url`` as mail clients need it: a path on this site (``/static/logo.png``) under ``base_url``."""
+    return f"{base_url.rstrip('/')}{url}" if url.startswith("/") else url
