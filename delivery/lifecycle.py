@@ -385,6 +385,8 @@ _COPIED_COLUMNS = (
     *("source_name", "source_text", "source_format", "list_id", "segment", "mode", "cadence_days"),
     *("send_weekday", "send_hour", "timezone", "donation_url", "donation_text", "template"),
     *("render_engine", "track_identity", "stop_donation_after_click", "grace_hours", "min_gap_hours"),
+    *("article_title", "article_metadata", "locale", "logo_url", "brand_colour", "organisation"),
+    *("hero_image", "hero_alt", "images"),
 )
 
 
@@ -420,8 +422,9 @@ def duplicate_campaign(
                 reading_minutes=email.reading_minutes,
             )
         )
-    compile_campaign(copy, settings, now)
     session.add(copy)
+    session.flush()  # the emails' ids go into their web version links
+    compile_campaign(copy, settings, now)
     session.flush()
     return copy
 
