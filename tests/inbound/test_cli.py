@@ -70,7 +70,9 @@ def test_a_missing_file_is_named_and_the_others_still_processed(cli, tmp_path) -
     good.write_bytes(b"From: a@example.org\r\nSubject: Re: hello\r\n\r\nthanks\r\n")
     result = _run("inbound", "process", str(tmp_path / "nope.eml"), str(good))
     assert result.exit_code == 2
-    assert "nope.eml: cannot read" in result.stderr and "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {tmp_path / 'nope.eml'}: cannot read (No such file or directory)"]
+    assert "Traceback" not in result.stdout
     assert f"{good}: unknown ignored" in result.stdout
 
 
