@@ -31,6 +31,7 @@ LOG_FORMAT = typer.Option(
 )
 
 log = logging.getLogger("wildmail")
+HANDLER = "wildmail-stderr"  # a second setup (tests run several commands) replaces only its own handler
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,8 +61,9 @@ def setup_logging(fmt: LogFormat) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.set_name(HANDLER)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != HANDLER] + [handler]
     root.setLevel(logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl SQLiteImpl." at every start
