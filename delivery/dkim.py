@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
@@ -40,6 +41,7 @@ SIGNED_HEADERS = (
     b"Reply-To",
 )
 OVERSIGNED = frozenset((b"from", b"subject", b"list-unsubscribe", b"list-unsubscribe-post"))
+SIGNED_LOWER = tuple(name.lower() for name in SIGNED_HEADERS)
 LINE = 76  # fold the signature header near this width
 
 _WSP_RUN = re.compile(rb"[ \t]+")
@@ -48,6 +50,7 @@ _FIELD_START = re.compile(rb"\r\n(?![ \t])")  # a line break that is not a fold
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 
+@lru_cache(maxsize=256)  # a campaign's fixed fields (From, Subject, List-Id ...) recur in every message
 def relaxed_header(name: bytes, value: bytes) -> bytes:
     """One header field in relaxed form (RFC 6376 3.4.2): ``name:value`` plus CRLF, the name
     lowercased, the value unfolded, whitespace runs made one space, outer whitespace dropped."""
@@ -59,13 +62,37 @@ def relaxed_body(body: bytes) -> bytes:
     """The body in relaxed form (RFC 6376 3.4.4): whitespace runs made one space, whitespace at
     line ends dropped, empty lines at the end dropped, a CRLF added when the body is not empty
     and does not end with one (as dkimpy does)."""
+    body, end = _relaxed_span(body)
+    return body[:end] + CRLF if end else b""
+
+
+def _relaxed_span(body: bytes) -> tuple[bytes, int]:
+    """``(text, end)``: the relaxed body is ``text[:end]`` plus CRLF (nothing when ``end`` is 0);
+    a body that needs no change is not copied."""
     if b"\t" in body or b"  " in body:
         body = _WSP_RUN.sub(b" ", body)
-    body = body.replace(b" \r\n", CRLF)
+    if b" \r\n" in body:
+        body = body.replace(b" \r\n", CRLF)
     end = len(body)
     while body.endswith(CRLF, 0, end):
         end -= 2
-    return body[:end] + CRLF if end else b""
+    return body, end
+
+
+def body_hash(body: bytes, *, relaxed: bool = False) -> bytes:
+    """Base64 SHA-256 of the relaxed body (``bh=``); ``relaxed``: its lines are known to be in
+    relaxed form already."""
+    if relaxed:
+        text, end = body, len(body)
+        while text.endswith(CRLF, 0, end):
+            end -= 2
+    else:
+        text, end = _relaxed_span(body)
+    digest = hashlib.sha256()
+    if end:
+        digest.update(memoryview(text)[:end])
+        digest.update(CRLF)
+    return base64.b64encode(digest.digest())
 
 
 def split_message(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -92,6 +119,15 @@ def _fold_list(names: Sequence[bytes]) -> bytes:
         out += piece
         width += len(piece)
     return out
+
+
+@lru_cache(maxsize=64)
+def _h_tag(counts: tuple[int, ...]) -> bytes:
+    """The folded ``h=`` tag for messages holding ``counts[i]`` copies of ``SIGNED_HEADERS[i]``."""
+    names: list[bytes] = []
+    for name, count in zip(SIGNED_HEADERS, counts, strict=True):
+        names.extend([name] * (count + (name.lower() in OVERSIGNED)))
+    return _fold_list(names)
 
 
 def _fold_base64(value: bytes, first: int) -> bytes:
@@ -134,27 +170,28 @@ class DkimSigner:
             for k in self.keys
         )
 
-    def sign(self, message: bytes, timestamp: int | None = None) -> bytes:
-        """The ``DKIM-Signature:`` header lines (CRLF-terminated) to prepend to ``message``."""
+    def sign(self, message: bytes, timestamp: int | None = None, *, relaxed_body: bool = False) -> bytes:
+        """The ``DKIM-Signature:`` header lines (CRLF-terminated) to prepend to ``message``;
+        ``relaxed_body``: the caller knows the body's lines are already in relaxed form (only
+        empty lines at its end may go), which saves scanning it."""
         fields, body = split_message(message)
-        body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
+        bh = body_hash(body, relaxed=relaxed_body)
         by_name: dict[bytes, list[bytes]] = {}
         for name, value in fields:
             by_name.setdefault(name.strip(b" \t").lower(), []).append(value)
-        names: list[bytes] = []
-        signed = b""
-        for name in SIGNED_HEADERS:
-            lower = name.lower()
-            present = by_name.get(lower, [])
-            for value in reversed(present):  # RFC 6376 5.4.2: the last instance is signed first
-                signed += relaxed_header(lower, value)
-            names.extend([name] * (len(present) + (lower in OVERSIGNED)))
+        signed: list[bytes] = []
+        for lower in SIGNED_LOWER:
+            present = by_name.get(lower)
+            if present:  # RFC 6376 5.4.2: the last instance is signed first
+                signed.extend(relaxed_header(lower, value) for value in reversed(present))
+        counts = tuple(len(by_name.get(lower, ())) for lower in SIGNED_LOWER)
         tail = b";\r\n t=%d; " % (int(time.time()) if timestamp is None else timestamp)
-        tail += _fold_list(names) + b";\r\n bh=" + body_hash + b";\r\n b="
+        tail += _h_tag(counts) + b";\r\n bh=" + bh + b";\r\n b="
+        head_data = b"".join(signed)
         out = b""
         for key, head in zip(self.keys, self._heads, strict=True):
             text = b"DKIM-Signature: " + head + tail
-            data = signed + relaxed_header(b"dkim-signature", text.partition(b":")[2])[:-2]
+            data = head_data + relaxed_header(b"dkim-signature", text.partition(b":")[2])[:-2]
             value = base64.b64encode(key.signature(data))
             out += text + _fold_base64(value, LINE - 3) + CRLF
         return out

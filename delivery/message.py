@@ -23,7 +23,7 @@ from email.utils import format_datetime, formataddr
 
 from campaigns.compiled import CompiledEmail
 from delivery.dkim import DkimSigner, load_signer
-from delivery.qp_template import QPTemplate, interleave
+from delivery.qp_template import QPTemplate, interleave, relaxed_lines
 from delivery.smtp_data import END_OF_DATA, stuff
 from wildmail.core import tokens
 from wildmail.core.message_ids import sender_domain
@@ -208,6 +208,7 @@ class MessageTemplate:
         self._link_keys = tuple((f"LINK_{link.position}", link.id) for link in self.links)
         # The static text after the per-recipient headers, dot-stuffed once for SMTP.
         self._wire = tuple(stuff(x) for x in (self._head, self._text_open, self._html_open, self._close))
+        self._relaxed_frame = all(relaxed_lines(x) for x in (self._text_open, self._html_open, self._close))
 
     def parts(self, ask_donation: bool) -> tuple[QPTemplate, QPTemplate]:
         """The encoded (text, html) part templates of one variant, built on first use."""
@@ -303,7 +304,16 @@ class MessageTemplate:
         )
         # The signature covers these exact bytes; its own lines never start with a dot, so the
         # same header goes in front of the dot-stuffed form unchanged.
-        signature = self.sender.dkim.sign(message) if self.sender.dkim is not None else b""
+        signature = b""
+        if self.sender.dkim is not None:
+            relaxed = (
+                self._relaxed_frame
+                and text_part.relaxed
+                and html_part.relaxed
+                and all(map(relaxed_lines, text_values))
+                and all(map(relaxed_lines, html_values))
+            )
+            signature = self.sender.dkim.sign(message, relaxed_body=relaxed)
         if not wire:
             return signature + message, b""
         w_head, w_text_open, w_html_open, w_close = self._wire

@@ -20,6 +20,13 @@ SOFT_BREAK = b"=\r\n"
 LIMIT = 76
 
 
+def relaxed_lines(chunk: bytes) -> bool:
+    """Whether whole lines of body text are already in DKIM's relaxed form (RFC 6376 3.4.4): no
+    tab, no run of spaces, no space before a line break. Pieces and values start at a line start
+    and end with a line break, so a body made of such chunks needs no canonicalisation."""
+    return b"\t" not in chunk and b"  " not in chunk and b" \r\n" not in chunk
+
+
 def crlf(text: str) -> str:
     """``text`` with every line break as CRLF."""
     if "\r" not in text and "\n" not in text:
@@ -69,6 +76,7 @@ class QPTemplate:
             literals[-1] += "\n"
         self.pieces = tuple(encode_piece(text) for text in literals)
         self.wire_pieces = tuple(stuff(p) for p in self.pieces)  # every piece starts at a line start
+        self.relaxed = all(relaxed_lines(p) for p in self.pieces)
         self.names = template.names
 
     def encode_values(self, values: Mapping[str, str]) -> list[bytes]:
