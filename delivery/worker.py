@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import DBAPIError
+
 from delivery import ratelimit
 from delivery.claim import Claimed, claim, extend_leases, reap, release, uncount
 from delivery.compose import TemplateCache
@@ -360,6 +362,10 @@ class Worker:
             while not self.stop.is_set():
                 try:
                     self.run_once()
+                except DBAPIError as exc:  # the database is down or restarting: one line, not a traceback
+                    reason = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
+                    log.warning("database unavailable (%s); retrying shortly", reason[0])
+                    self.last_claimed = 0
                 except Exception:
                     log.exception("worker step failed; retrying shortly")
                     self.last_claimed = 0
