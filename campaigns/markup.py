@@ -154,6 +154,29 @@ def _tokens_text(tokens: list[Token]) -> str:
     return "\n".join(lines)
 
 
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>&])")
+_MD_LINE_START = re.compile(r"^(\d*)([#>+=.)-])", re.MULTILINE)
+
+
+def text_as_markdown(source: str) -> str:
+    """A plain-text paragraph as Markdown that renders the same: Markdown's marks are escaped,
+    bare URLs become autolinks, lines lose their leading spaces (no code blocks)."""
+    out: list[str] = []
+    last = 0
+
+    def escaped(part: str) -> str:
+        part = "\n".join(line.lstrip() for line in part.split("\n"))
+        return _MD_INLINE.sub(r"\\\1", part)
+
+    for match in URL.finditer(source):
+        url = match.group(0).rstrip(TRAILING)
+        out.append(escaped(source[last : match.start()]))
+        out.append(f"<{url}>")
+        last = match.start() + len(url)
+    out.append(escaped(source[last:]))
+    return _MD_LINE_START.sub(r"\1\\\2", "".join(out))
+
+
 def plain_text(source: str, fmt: str) -> str:
     """The paragraph as plain words (markup removed), for preheaders and word counts."""
     if fmt != "markdown":

@@ -27,7 +27,7 @@ from campaigns.enrolment import ACTIVE_CAMPAIGN, enrol_late_joiners, exit_depart
 from campaigns.models import Campaign, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.timetable import next_slot, zone
 from delivery.models import Delivery, DeliveryState, SmtpPhase
-from subscribers.models import SubscriberList
+from subscribers.models import Subscriber, SubscriberList
 from wildmail.core.db import write_transaction
 from wildmail.core.message_ids import MessageIdKey, delivery_id_bounds
 from wildmail.core.sql import rowcount, upsert_ignore
@@ -61,12 +61,16 @@ def _message_id_sql(ids: MessageIdKey, campaign_id: int) -> Any:
     )
 
 
-def _group(campaign_id: int, tz: str, due: datetime) -> list[Any]:
+def _group(campaign_id: int, tz: str, due: datetime, now: datetime) -> list[Any]:
+    # A person who paused their emails (preferences page) is neither queued nor advanced: their
+    # enrolment stays due, is moved on by reschedule_overdue, and resumes after the pause.
+    paused = select(Subscriber.id).where(Subscriber.paused_until > now)
     return [
         Enrolment.campaign_id == campaign_id,
         Enrolment.status == ACTIVE,
         Enrolment.timezone == tz,
         Enrolment.next_send_at == due,
+        Enrolment.subscriber_id.not_in(paused),
     ]
 
 
@@ -97,7 +101,7 @@ def _queue_group(
         .join(
             Email, (Email.campaign_id == Enrolment.campaign_id) & (Email.position == Enrolment.next_position)
         )
-        .where(*_group(c.id, tz, due), Enrolment.next_position == position)
+        .where(*_group(c.id, tz, due, now), Enrolment.next_position == position)
     )
     columns = [
         "subscriber_id",
@@ -124,7 +128,7 @@ def _advance_group(s: Session, c: Campaign, tz: str, due: datetime, now: datetim
     done = Enrolment.next_position + 1 > last
     stmt = (
         update(Enrolment)
-        .where(*_group(c.id, tz, due))
+        .where(*_group(c.id, tz, due, now))
         .values(
             next_position=Enrolment.next_position + 1,
             last_sent_at=now,
@@ -188,7 +192,7 @@ def _hold_capped(s: Session, c: Campaign, tz: str, due: datetime, now: datetime,
     recent = (
         select(Delivery.subscriber_id, func.max(Delivery.queued_at).label("last"))
         .where(
-            Delivery.subscriber_id.in_(select(Enrolment.subscriber_id).where(*_group(c.id, tz, due))),
+            Delivery.subscriber_id.in_(select(Enrolment.subscriber_id).where(*_group(c.id, tz, due, now))),
             Delivery.campaign_id != c.id,
             Delivery.queued_at > now - cap + CAP_SLACK,
         )
@@ -202,7 +206,7 @@ def _hold_capped(s: Session, c: Campaign, tz: str, due: datetime, now: datetime,
         stmt = (
             update(Enrolment)
             .where(
-                *_group(c.id, tz, due),
+                *_group(c.id, tz, due, now),
                 Enrolment.subscriber_id.in_(select(recent.c.subscriber_id).where(recent.c.last == last)),
             )
             .values(next_send_at=slot, held=HELD_BY_CAP)

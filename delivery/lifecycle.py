@@ -13,6 +13,7 @@ nothing. Functions taking an ``Store`` run their own transaction. User mistakes 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,11 +29,12 @@ from campaigns import templates
 from campaigns.article import Article, ArticleError, parse_article_text, read_article_file
 from campaigns.compiling import compile_campaign, compile_email
 from campaigns.enrolment import enrol_members, first_sends
+from campaigns.markup import plain_text, text_as_markdown
 from campaigns.models import Campaign, CampaignMode, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.preview import PreviewEmail, preview_emails
 from campaigns.render import ENGINES, RenderError
 from campaigns.slugs import slugify
-from campaigns.splitter import SeriesPlan, split_article
+from campaigns.splitter import WORDS_PER_MINUTE, SeriesPlan, split_article
 from campaigns.templates import TemplateProblem
 from campaigns.timetable import zone
 from delivery.alerts import relay_alerts
@@ -260,6 +262,34 @@ def _one_line(value: str, field_name: str, limit: int) -> str:
     return value
 
 
+BODY_MAX_CHARS = 100_000
+
+
+def email_body(campaign: Campaign, email: Email) -> str:
+    """The email's body as the editor shows it: its paragraphs with a blank line between them."""
+    return "\n\n".join(email.paragraphs)
+
+
+def _paragraphs(body: str) -> list[str]:
+    if len(body) > BODY_MAX_CHARS:
+        raise CampaignError(f"body is {len(body):,} characters, the limit is {BODY_MAX_CHARS:,}")
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text)]
+    paragraphs = [p.rstrip() for p in paragraphs if p.strip()]
+    if not paragraphs:
+        raise CampaignError("body cannot be empty")
+    return paragraphs
+
+
+def _as_markdown(campaign: Campaign) -> None:
+    """Turn a plain-text campaign's paragraphs into Markdown that renders the same (once)."""
+    if campaign.source_format == "markdown":
+        return
+    for other in campaign.emails:
+        other.paragraphs = [text_as_markdown(p) for p in other.paragraphs]
+    campaign.source_format = "markdown"
+
+
 def edit_email(
     session: Session,
     settings: Settings,
@@ -268,22 +298,82 @@ def edit_email(
     *,
     subject: str | None = None,
     preheader: str | None = None,
+    body: str | None = None,
     now: datetime | None = None,
 ) -> Email:
-    """Change an email's subject and/or preheader and recompile it (links keep their ids)."""
+    """Change an email's subject, preheader and/or body (Markdown) and recompile it.
+
+    Links keep their ids. Editing the body of a plain-text campaign first turns every email of it
+    into Markdown that renders the same, so the body is Markdown from then on.
+    """
     email = get_email(campaign, position)
     if subject is not None:
         subject = _one_line(subject, "subject", 300)
         if not subject:
             raise CampaignError("subject cannot be empty")
+    if preheader is not None:
+        preheader = _one_line(preheader, "preheader", 300)
+    paragraphs = _paragraphs(body) if body is not None else None
+    if subject is not None:
         email.subject = subject
     if preheader is not None:
-        email.preheader = _one_line(preheader, "preheader", 300)
+        email.preheader = preheader
+    if paragraphs is not None and paragraphs != list(email.paragraphs):
+        _as_markdown(campaign)
+        email.paragraphs = paragraphs
+        words = sum(len(plain_text(p, "markdown").split()) for p in paragraphs)
+        email.word_count = words
+        email.reading_minutes = max(1, math.ceil(words / WORDS_PER_MINUTE))
     now = now or datetime.now(UTC)
     compile_email(campaign, email, settings, now)
     campaign.updated_at = now
     session.flush()
     return email
+
+
+_COPIED_COLUMNS = (
+    *("source_name", "source_text", "source_format", "list_id", "segment", "mode", "cadence_days"),
+    *("send_weekday", "send_hour", "timezone", "donation_url", "donation_text", "template"),
+    *("render_engine", "track_identity", "stop_donation_after_click", "grace_hours", "min_gap_hours"),
+)
+
+
+def duplicate_campaign(
+    session: Session, settings: Settings, campaign: Campaign, name: str, now: datetime
+) -> Campaign:
+    """A new draft copy of ``campaign`` named ``name``: its emails as edited, its timetable and
+    list, no start date, nothing enrolled or sent."""
+    slug = slugify(" ".join(name.split()))
+    if not slug:
+        raise CampaignError("campaign name needs at least one letter or digit")
+    if session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
+        raise CampaignError(f"a campaign named {slug!r} already exists")
+    copied = {column: getattr(campaign, column) for column in _COPIED_COLUMNS}
+    copy = Campaign(
+        **copied,
+        slug=slug,
+        title=" ".join(name.split()),
+        status=CampaignStatus.DRAFT.value,
+        start_date=None,
+        created_at=now,
+        updated_at=now,
+    )
+    for email in campaign.emails:
+        copy.emails.append(
+            Email(
+                position=email.position,
+                title=email.title,
+                subject=email.subject,
+                preheader=email.preheader,
+                paragraphs=list(email.paragraphs),
+                word_count=email.word_count,
+                reading_minutes=email.reading_minutes,
+            )
+        )
+    compile_campaign(copy, settings, now)
+    session.add(copy)
+    session.flush()
+    return copy
 
 
 def has_deliveries(session: Session, campaign_id: int) -> bool:
@@ -311,6 +401,8 @@ def email_preview(
     with store.session() as s:
         campaign = get_campaign(s, slug)
         email = get_email(campaign, position)
+        if not email.compiled_html:
+            raise CampaignError(f"email {position} of {campaign.slug!r} is not compiled yet")
         item = next(p for p in preview_emails(campaign, settings) if p.position == position)
         s.expunge_all()
     return campaign, email, item
@@ -378,6 +470,8 @@ class SchedulePreview:
     weekday: int  # later emails: this weekday (Monday=0) ...
     hour: int  # ... at this local hour
     timezone: str  # the campaign's zone (a subscriber's own zone wins)
+    title: str = ""  # the campaign's, for the dashboard's confirmation step
+    list_name: str = ""  # the list email 1 goes to
 
 
 def _check_schedulable(s: Session, c: Campaign, slug: str) -> None:
@@ -426,6 +520,7 @@ def schedule_preview(store: Store, slug: str, start: Start = None) -> SchedulePr
     with store.session() as s:
         c = get_campaign(s, slug)
         _check_schedulable(s, c, slug)
+        list_name = s.scalar(select(SubscriberList.name).where(SubscriberList.id == c.list_id)) or ""
         s.expunge(c)  # the start is tried on a detached copy: nothing can be flushed
         first = _apply_start(c, start, now)
         due = first_sends(s, c, now, first)
@@ -438,6 +533,8 @@ def schedule_preview(store: Store, slug: str, start: Start = None) -> SchedulePr
         weekday=c.send_weekday,
         hour=c.send_hour,
         timezone=c.timezone,
+        title=c.title,
+        list_name=list_name,
     )
 
 

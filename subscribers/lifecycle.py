@@ -38,6 +38,23 @@ class UnknownList(LookupError):
     """No list has that slug."""
 
 
+def display_name_of(slug: str) -> str:
+    """A readable default name for a list created without one: ``amur-leopard`` -> ``Amur leopard``."""
+    return slug.replace("-", " ").strip().capitalize()
+
+
+def _checked_text(name: str, description: str) -> tuple[str, str]:
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidValue("the list's display name must not be empty")
+    if len(name) > 200:
+        raise InvalidValue("the list's display name is longer than 200 characters")
+    description = description.strip()
+    if len(description) > 2000:
+        raise InvalidValue("the list's description is longer than 2,000 characters")
+    return name, description
+
+
 def create_list(
     session: Session,
     slug: str,
@@ -45,25 +62,39 @@ def create_list(
     *,
     double_opt_in: bool = True,
     at: datetime,
+    description: str = "",
     frequency_cap_days: int = 7,
 ) -> SubscriberList:
     """Create a list; ``slug`` is lower-case letters, digits and dashes and must be new.
+
+    ``name`` is what subscribers read (default: the slug in words, see :func:`display_name_of`).
     ``frequency_cap_days``: at most one email per this many days to a member from all series
-    together (0: each series keeps its own timetable)."""
+    together (0: each series keeps its own timetable).
+    """
     if not _SLUG.fullmatch(slug):
         raise InvalidValue(f"list slug {slug!r} must be lower-case letters, digits and dashes")
     if get_list(session, slug) is not None:
         raise InvalidValue(f"list {slug!r} already exists")
     if not 0 <= frequency_cap_days <= 365:
         raise InvalidValue(f"frequency cap must be 0..365 days, got {frequency_cap_days}")
+    name, description = _checked_text(name or display_name_of(slug), description)
     lst = SubscriberList(
         slug=slug,
-        name=name or slug,
+        name=name,
+        description=description,
         double_opt_in=double_opt_in,
         created_at=at,
         frequency_cap_days=frequency_cap_days,
     )
     session.add(lst)
+    session.flush()
+    return lst
+
+
+def describe_list(session: Session, slug: str, name: str, description: str) -> SubscriberList:
+    """Change what subscribers read about a list: its display name and description."""
+    lst = require_list(session, slug)
+    lst.name, lst.description = _checked_text(name, description)
     session.flush()
     return lst
 
@@ -257,6 +288,50 @@ def leave_list(
     return True
 
 
+def pause(
+    session: Session, subscriber: Subscriber | int, until: datetime, source: ConsentSource | str, at: datetime
+) -> Subscriber:
+    """Stop every email to the subscriber until ``until`` (the tick queues nothing for them before
+    then); kept in the consent history, the status does not change."""
+    sub = _resolve(session, subscriber)
+    sub.paused_until = until
+    sub.updated_at = at
+    session.add(
+        ConsentEvent(
+            subscriber_id=sub.id,
+            from_status=sub.status,
+            to_status=sub.status,
+            source=str(source),
+            detail=f"paused until {until.date().isoformat()}",
+            at=at,
+        )
+    )
+    session.flush()
+    return sub
+
+
+def resume(session: Session, subscriber: Subscriber | int, source: ConsentSource | str, at: datetime) -> bool:
+    """End a pause now; True if one was running."""
+    sub = _resolve(session, subscriber)
+    if sub.paused_until is None or sub.paused_until <= at:
+        sub.paused_until = None
+        return False
+    sub.paused_until = None
+    sub.updated_at = at
+    session.add(
+        ConsentEvent(
+            subscriber_id=sub.id,
+            from_status=sub.status,
+            to_status=sub.status,
+            source=str(source),
+            detail="pause ended",
+            at=at,
+        )
+    )
+    session.flush()
+    return True
+
+
 class CannotLift(ValueError):
     """The suppression may not be lifted by an admin (or there is none)."""
 
@@ -312,16 +387,19 @@ class SuppressedPerson:
     reason: str
     since: datetime
     detail: str  # the consent event that suppressed them (a bounce's reply)
+    subscriber_id: int = 0
 
 
-def suppressed_people(session: Session, search: str = "", limit: int = 200) -> list[SuppressedPerson]:
-    """Suppressed subscribers, most recent first (``search``: part of the address). Suppressions
-    of forgotten people are hashes only and are not listed."""
+def suppressed_people(
+    session: Session, search: str = "", limit: int = 200, *, reason: str | None = None
+) -> list[SuppressedPerson]:
+    """Suppressed subscribers, most recent first (``search``: part of the address; ``reason``:
+    one of :data:`SUPPRESSED_STATUSES`). Suppressions of forgotten people are hashes only and are
+    not listed."""
+    statuses = [s.value for s in SUPPRESSED_STATUSES if reason is None or s.value == reason]
     query = (
         select(Subscriber)
-        .where(
-            Subscriber.status.in_([s.value for s in SUPPRESSED_STATUSES]), Subscriber.forgotten_at.is_(None)
-        )
+        .where(Subscriber.status.in_(statuses), Subscriber.forgotten_at.is_(None))
         .order_by(Subscriber.updated_at.desc(), Subscriber.id.desc())
         .limit(limit)
     )
@@ -346,7 +424,12 @@ def suppressed_people(session: Session, search: str = "", limit: int = 200) -> l
         ).first()
         out.append(
             SuppressedPerson(
-                person.email, person.status, entry.reason, entry.created_at, event.detail if event else ""
+                person.email,
+                person.status,
+                entry.reason,
+                entry.created_at,
+                event.detail if event else "",
+                person.id,
             )
         )
     return out

@@ -6,7 +6,8 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wildmail.core.db import Base, JSONType, UTCDateTime
@@ -30,14 +31,29 @@ class ConsentSource(enum.StrEnum):
     CONFIRMATION = "confirmation"
 
 
+def _bytewise(length: int) -> String:
+    """A string column compared byte by byte on every backend (SQLite's BINARY, PostgreSQL's "C").
+
+    Prefix search is then an index range (``>= 'ab' AND < 'ab\U0010ffff'``) whatever the
+    database's default collation: a linguistic collation (en_US) ignores punctuation and would
+    put ``a-b@x`` between ``ab`` and ``ac``.
+    """
+    return String(length).with_variant(postgresql.VARCHAR(length, collation="C"), "postgresql")
+
+
 class SubscriberList(Base):
-    """A named list; campaigns send to the active members of one list."""
+    """A named list; campaigns send to the active members of one list.
+
+    ``name`` and ``description`` are what subscribers read on the public pages; ``slug`` is the
+    address part (``/subscribe/<slug>``) and never shown to them as a name.
+    """
 
     __tablename__ = "subscriber_lists"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # At most one email per this many days to a member from all running series together (0: no cap).
@@ -50,8 +66,8 @@ class Subscriber(Base):
     __tablename__ = "subscribers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
-    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(_bytewise(320), unique=True)
+    name: Mapped[str] = mapped_column(_bytewise(200), default="")
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     locale: Mapped[str] = mapped_column(String(16), default="en")
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -62,10 +78,21 @@ class Subscriber(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set from the preferences page ("pause for a month"): the tick queues nothing for this person
+    # before that time (see delivery.enqueue); their place in each series is kept.
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     lists: Mapped[list[SubscriberList]] = relationship(secondary="list_memberships", lazy="selectin")
 
-    __table_args__ = (Index(None, "status"),)
+    __table_args__ = (
+        Index(None, "status"),
+        Index(None, "paused_until"),
+    )
+
+
+# Search by name prefix (subscribers.queries): lower(name) as SQLite and PostgreSQL's "C"
+# collation both compute it (ASCII letters only), id for keyset pages in (name, id) order.
+Index("ix_subscribers_name_key", func.lower(Subscriber.name), Subscriber.id)
 
 
 class ListMembership(Base):

@@ -128,6 +128,12 @@ def confirm_by_token(
     return sub, lst, changed
 
 
+def list_of_token(session: Session, secret: bytes, token: str, now: datetime) -> SubscriberList | None:
+    """The list a confirmation token is for (None when the list is gone); raises Invalid/Expired."""
+    _sid, lid, _issued = read_token(secret, token, now)
+    return session.get(SubscriberList, lid)
+
+
 def build_confirmation(
     settings: Settings, sub: Subscriber, lst: SubscriberList, url: str, at: datetime
 ) -> EmailMessage:

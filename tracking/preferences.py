@@ -1,30 +1,36 @@
-"""The email preferences page behind an unsubscribe token: which lists, or leave everything.
+"""The email preferences page behind an unsubscribe token: which lists, a pause, or leave everything.
 
 Reached from the unsubscribe page with the same signed token. Leaving a list removes the
 membership (kept in the consent history), exits the person's active enrolments in that list's
 campaigns and suppresses their queued deliveries of those campaigns. Leaving everything is the
 ordinary unsubscribe (:func:`tracking.unsubscribe.unsubscribe_delivery`). Lists are never
 joined here: that needs a fresh confirmation through the subscribe form.
+
+Pausing (:data:`PAUSE`, a month) stops every email until a date: the tick queues nothing for a
+paused person (:mod:`delivery.enqueue`) and keeps their place in each series, and deliveries
+already queued for them wait until the pause ends. They can end the pause early on this page.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign
+from delivery.models import Delivery
 from subscribers import lifecycle
 from subscribers.models import ConsentSource, ListMembership, Subscriber, SubscriberList, SubscriberStatus
 from tracking.lookup import DeliveryMeta
-from tracking.unsubscribe import mask_address, stop_sending, unsubscribe_delivery
+from tracking.unsubscribe import PENDING_DELIVERY_STATES, mask_address, stop_sending, unsubscribe_delivery
 from wildmail.core.db import write_transaction
 
 LEFT_LIST_REASON = "left_list"
 LEFT_LIST_REPLY = "recipient left the list"
+PAUSE = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class ListChoice:
     list_id: int
     slug: str
     name: str
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class PreferencesPage:
     masked_address: str
     status: str
     lists: tuple[ListChoice, ...]
+    paused_until: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -56,28 +64,60 @@ class Outcome:
 
     left: tuple[ListChoice, ...] = ()
     unsubscribed: bool = False
+    paused_until: datetime | None = None
+    resumed: bool = False
 
 
 def _lists_of(session: Session, subscriber_id: int) -> tuple[ListChoice, ...]:
     rows = session.execute(
-        select(SubscriberList.id, SubscriberList.slug, SubscriberList.name)
+        select(SubscriberList.id, SubscriberList.slug, SubscriberList.name, SubscriberList.description)
         .join(ListMembership, ListMembership.list_id == SubscriberList.id)
         .where(ListMembership.subscriber_id == subscriber_id)
         .order_by(SubscriberList.name, SubscriberList.id)
     )
-    return tuple(ListChoice(list_id, slug, name) for list_id, slug, name in rows)
+    return tuple(ListChoice(*row) for row in rows)
 
 
-def preferences_for(session: Session, subscriber_id: int) -> PreferencesPage | None:
+def preferences_for(session: Session, subscriber_id: int, now: datetime) -> PreferencesPage | None:
     """The page's content, or None when the subscriber is gone or was forgotten."""
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.forgotten_at is not None:
         return None
+    paused = subscriber.paused_until
     return PreferencesPage(
         masked_address=mask_address(subscriber.email),
         status=subscriber.status,
         lists=_lists_of(session, subscriber_id),
+        paused_until=paused if paused is not None and paused > now else None,
     )
+
+
+def pause(session: Session, subscriber_id: int, at: datetime, length: timedelta = PAUSE) -> datetime:
+    """Pause every email for ``length``; queued deliveries wait until then. Returns the end."""
+    until = at + length
+    lifecycle.pause(session, subscriber_id, until, ConsentSource.FORM, at)
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscriber_id == subscriber_id, Delivery.state.in_(PENDING_DELIVERY_STATES))
+        .values(next_attempt_at=until, updated_at=at)
+    )
+    return until
+
+
+def resume(session: Session, subscriber_id: int, at: datetime) -> bool:
+    """End the pause now; deliveries held by it go out at the worker's next step."""
+    if not lifecycle.resume(session, subscriber_id, ConsentSource.FORM, at):
+        return False
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.subscriber_id == subscriber_id,
+            Delivery.state.in_(PENDING_DELIVERY_STATES),
+            Delivery.next_attempt_at > at,
+        )
+        .values(next_attempt_at=at, updated_at=at)
+    )
+    return True
 
 
 def leave_lists(
@@ -117,11 +157,17 @@ def save_committed(
     *,
     keep: Iterable[int] = (),
     leave_everything: bool = False,
+    pause_emails: bool = False,
+    resume_emails: bool = False,
     user_agent: str = "",
     ip_hash: str = "",
 ) -> Outcome:
     """Apply a submitted form in one write transaction, committed when this returns."""
     with write_transaction(engine) as session:
+        if pause_emails:
+            return Outcome(paused_until=pause(session, meta.subscriber_id, at))
+        if resume_emails:
+            return Outcome(resumed=resume(session, meta.subscriber_id, at))
         if leave_everything:
             changed = unsubscribe_delivery(
                 session, meta, at, source=ConsentSource.FORM, user_agent=user_agent, ip_hash=ip_hash

@@ -41,7 +41,7 @@ class Site:
     def value(self, path: str, name: str) -> str:
         """A value for parameter ``name`` of route ``path`` that names something that exists."""
         if name == "slug":
-            lists = path.startswith(("/dashboard/lists", "/subscribe"))
+            lists = path.startswith(("/dashboard/lists", "/subscribe", "/dashboard/subscribers/lists"))
             return self.list_slug if lists else self.campaign_slug
         if name == "token":
             return self.values[path.split("/")[1]]
@@ -81,6 +81,8 @@ def site(client, users, ctx, seed_article) -> Site:
         "confirm": confirm,
         "position": "1",
         "action": "pause",
+        "subscriber_id": str(sub.id),
+        "job_id": "no-such-job",
     }
     return Site(client, values, "friends", "leopard-series")
 

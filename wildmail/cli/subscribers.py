@@ -48,8 +48,11 @@ def lists() -> None:
 @app.command("list-create")
 def list_create(
     slug: str,
-    name: Annotated[str, typer.Option(help="Display name (default: the slug).")] = "",
+    name: Annotated[str, typer.Option(help="Display name (default: the slug in words).")] = "",
     single_opt_in: Annotated[bool, typer.Option(help="Activate form sign-ups without confirmation.")] = False,
+    description: Annotated[
+        str, typer.Option(help="What subscribers will receive, shown on the public pages.")
+    ] = "",
     frequency_cap_days: Annotated[
         int,
         typer.Option(
@@ -63,13 +66,9 @@ def list_create(
     with ctx.session() as session, session.begin():
         try:
             lifecycle.create_list(
-                session,
-                slug,
-                name or None,
-                double_opt_in=not single_opt_in,
-                at=ctx.clock.now(),
-                frequency_cap_days=frequency_cap_days,
-            )
+                session, slug, name or None, double_opt_in=not single_opt_in, at=ctx.clock.now(),
+                description=description, frequency_cap_days=frequency_cap_days,
+            )  # fmt: skip
         except InvalidValue as exc:
             fail(str(exc))
     console.print(f"created list {slug} ({'single' if single_opt_in else 'double'} opt-in)")
@@ -245,6 +244,8 @@ def show(email: str) -> None:
         )
         console.print(f"lists: {', '.join(lst.slug for lst in sub.lists) or '(none)'}", highlight=False)
         console.print(f"suppressed: {'yes' if lifecycle.is_suppressed(session, sub.email) else 'no'}")
+        if sub.paused_until is not None and sub.paused_until > ctx.clock.now():
+            console.print(f"paused until {sub.paused_until.isoformat(timespec='minutes')}", highlight=False)
         for key, value in sorted((sub.attributes or {}).items()):
             console.print(f"  {key}: {value}", highlight=False)
         grid = Grid("", ["when", "from", "to", "source"])

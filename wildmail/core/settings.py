@@ -48,6 +48,8 @@ class Settings:
     organisation: str = "Wildlife Fund"
     postal_address: str = "1 Example Street, 00000 Example City"
     reply_to: str = ""
+    privacy_url: str = ""  # the organisation's privacy policy, linked from every public page
+    logo_url: str = ""  # the organisation's logo on public pages: an http(s) URL or a path on this site
     default_timezone: str = "UTC"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
@@ -212,6 +214,15 @@ def _proxy_networks(entries: tuple[str, ...], name: Callable[[str], str] = env_n
     return tuple(normalised)
 
 
+def _web_url(value: str) -> bool:
+    parsed = urlparse(value)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc) and not any(c.isspace() for c in value)
+
+
+def _site_path(value: str) -> bool:
+    return value.startswith("/") and not value.startswith("//") and not any(c.isspace() for c in value)
+
+
 def _validate(s: Settings, origins: dict[str, str] | None = None) -> Settings:
     """``s`` checked; an error names each key as the user wrote it (``origins``: key -> file key
     or environment variable; keys not listed by their environment variable)."""
@@ -254,6 +265,13 @@ def _validate(s: Settings, origins: dict[str, str] | None = None) -> Settings:
     parsed = urlparse(s.base_url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(f"{name('base_url')}: expected an http(s) URL, got {s.base_url!r}")
+    if s.privacy_url and not _web_url(s.privacy_url):
+        raise SettingsError(f"{name('privacy_url')}: expected an http(s) URL, got {s.privacy_url!r}")
+    if s.logo_url and not (_web_url(s.logo_url) or _site_path(s.logo_url)):
+        raise SettingsError(
+            f"{name('logo_url')}: expected an http(s) URL or a path on this site like /static/logo.png,"
+            f" got {s.logo_url!r}"
+        )
     if "://" not in s.database_url:
         shown = mask_url(s.database_url)
         raise SettingsError(f"{name('database_url')}: expected a URL like sqlite:///file.db, got {shown!r}")

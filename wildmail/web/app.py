@@ -13,10 +13,11 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlparse
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
@@ -24,11 +25,13 @@ from starlette.types import Receive, Scope, Send
 from wildmail.runtime.context import AppContext
 from wildmail.web import dashboard_routes, preferences_routes, public_routes, tracking_routes
 from wildmail.web.body_limits import BodyLimit, BodyLimits, BodyTooLarge, too_large_response
+from wildmail.web.jobs import Jobs
 from wildmail.web.path_params import path_errors_as_404
 from wildmail.web.security_headers import SecurityHeaders
 from wildmail.web.templating import STATIC_DIR
 
 # preferences_routes first: tracking_routes' /u/{token:path} would also match /u/<token>/preferences
+FAVICON_CACHE = {"Cache-Control": "public, max-age=86400"}
 PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes)
 
 
@@ -43,6 +46,14 @@ class WebApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._shortcut(scope, receive, send)
+
+
+def logo_origin(logo_url: str) -> str:
+    """The origin of a logo on another site (for the pages' image policy); "" for a path on ours."""
+    parsed = urlparse(logo_url)
+    return (
+        f"{parsed.scheme}://{parsed.netloc}" if parsed.scheme in ("http", "https") and parsed.netloc else ""
+    )
 
 
 def create_app(ctx: AppContext, body_limits: BodyLimits | None = None) -> WebApp:
@@ -68,15 +79,22 @@ def create_app(ctx: AppContext, body_limits: BodyLimits | None = None) -> WebApp
 
     api = FastAPI(title="wildmail", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     api.state.ctx = ctx
+    api.state.jobs = Jobs()  # background jobs of the dashboard (in this process)
     api.add_exception_handler(BodyTooLarge, too_large_response)
     api.add_exception_handler(RequestValidationError, path_errors_as_404)
     api.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for part in PARTS:
         api.include_router(part.router)
 
+    @api.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """Browsers ask for it on every site; answered, not a 404 in every log."""
+        return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon", headers=FAVICON_CACHE)
+
     @api.get("/healthz", response_class=PlainTextResponse)
     def healthz() -> str:
         return "ok"
 
-    shortcut = tracking_routes.TrackingShortcut(SecurityHeaders(BodyLimit(api, body_limits or BodyLimits())))
+    limited = BodyLimit(api, body_limits or BodyLimits())
+    shortcut = tracking_routes.TrackingShortcut(SecurityHeaders(limited, logo_origin(ctx.settings.logo_url)))
     return WebApp(api, shortcut)

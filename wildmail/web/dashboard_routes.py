@@ -10,13 +10,24 @@ from wildmail.web.dashboard import (
     routes_auth,
     routes_campaigns,
     routes_delivery,
+    routes_jobs,
     routes_lists,
     routes_stats,
+    routes_subscribers,
 )
 
 router = APIRouter()
 # Order matters: /dashboard/campaigns/new before /dashboard/campaigns/{slug}.
-for part in (routes_auth, routes_campaigns, routes_lists, routes_admin, routes_delivery, routes_stats):
+for part in (
+    routes_auth,
+    routes_campaigns,
+    routes_lists,
+    routes_subscribers,
+    routes_admin,
+    routes_delivery,
+    routes_jobs,
+    routes_stats,
+):
     router.include_router(part.router)
 
 

@@ -28,6 +28,7 @@ from wildmail.web.tracking_routes import NOT_FOUND_TEXT, tracker_of
 
 router = APIRouter()
 LEAVE_EVERYTHING = "leave-everything"
+PAUSE, RESUME = "pause", "resume"
 
 
 def _not_found() -> PlainTextResponse:
@@ -44,7 +45,7 @@ def _render(
 ) -> Response:
     ctx = _ctx(request)
     with ctx.session() as session:
-        page = preferences_for(session, meta.subscriber_id)
+        page = preferences_for(session, meta.subscriber_id, ctx.clock.now())
     if page is None:
         return _not_found()
     context = {
@@ -53,6 +54,8 @@ def _render(
         "action": request.app.url_path_for("preferences", token=token),
         "unsubscribe_url": request.app.url_path_for("unsubscribe_page", token=token),
         "leave_value": LEAVE_EVERYTHING,
+        "pause_value": PAUSE,
+        "resume_value": RESUME,
         **values,
     }
     response = templates.TemplateResponse(
@@ -91,7 +94,8 @@ def _keep_ids(values: list[Any]) -> set[int] | None:
 
 @router.post("/u/{token}/preferences", include_in_schema=False, response_class=HTMLResponse)
 async def preferences_submit(token: str, request: Request) -> Response:
-    """Apply the ticked lists, or unsubscribe from everything; committed before answering."""
+    """Apply the ticked lists, pause for a month (or end a pause), or unsubscribe from everything;
+    committed before answering."""
     tracker = tracker_of(request.app)
     meta = tracker.unsubscribe_target(token)
     if meta is None:
@@ -115,6 +119,8 @@ async def preferences_submit(token: str, request: Request) -> Response:
             ctx.clock.now(),
             keep=keep,
             leave_everything=form.get("action") == LEAVE_EVERYTHING,
+            pause_emails=form.get("action") == PAUSE,
+            resume_emails=form.get("action") == RESUME,
             user_agent=request.headers.get("user-agent", ""),
             ip_hash=tracker.hash_ip(client.host if client else ""),
         )

@@ -43,8 +43,8 @@ def _page(request: Request, template: str, status: int = 200, **values: Any) -> 
     return templates.TemplateResponse(request, f"public/{template}", values, status_code=status)
 
 
-def _message(request: Request, status: int, title: str, text: str) -> HTMLResponse:
-    return _page(request, "message.html", status, title=title, text=text)
+def _message(request: Request, status: int, title: str, text: str, description: str = "") -> HTMLResponse:
+    return _page(request, "message.html", status, title=title, text=text, description=description)
 
 
 def _form(request: Request, slug: str, status: int = 200, **values: Any) -> HTMLResponse:
@@ -53,11 +53,12 @@ def _form(request: Request, slug: str, status: int = 200, **values: Any) -> HTML
         lst = lifecycle.get_list(session, slug)
         if lst is None:
             return _message(request, 404, "List not found", "There is no mailing list at this address.")
-        list_name = lst.name
+        about = {"list_name": lst.name, "description": lst.description, "double_opt_in": lst.double_opt_in}
     token = csrf.token(ctx.settings.secret, request, ctx.clock.now())
-    values.setdefault("email", "")
-    values.setdefault("name", "")
-    response = _page(request, "subscribe.html", status, slug=slug, list_name=list_name, csrf=token, **values)
+    # An embedded form on the charity's site (subscribers.signup_form) sends the address by GET.
+    values.setdefault("email", request.query_params.get("email", "")[:254])
+    values.setdefault("name", request.query_params.get("name", "")[:200])
+    response = _page(request, "subscribe.html", status, slug=slug, csrf=token, **about, **values)
     csrf.set_cookie(request, response, ctx.settings.base_url.startswith("https://"))
     return response
 
@@ -101,6 +102,7 @@ def subscribe_submit(
             lst = lifecycle.get_list(session, slug)
             if lst is None:
                 return _message(request, 404, "List not found", "There is no mailing list at this address.")
+            list_name = lst.name
             result = optin.subscribe(
                 session, ctx.settings, lst, email, now, lambda m: send_one(ctx.settings, m),
                 name=name, source=ConsentSource.FORM,
@@ -112,7 +114,12 @@ def subscribe_submit(
             request, 503, "Please try again later", "We could not send the confirmation email just now."
         )
     if result.outcome is optin.Outcome.ACTIVATED:
-        return _message(request, 200, "You are subscribed", "Thank you! Your subscription is active.")
+        return _message(
+            request,
+            200,
+            "You are subscribed",
+            f"Thank you! Your subscription is active: you will now receive {list_name}.",
+        )
     return _message(request, 200, "Almost there", "Please check your inbox to confirm your subscription.")
 
 
@@ -130,7 +137,14 @@ def _check(request: Request, token: str) -> HTMLResponse | None:
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str) -> HTMLResponse:
     """Show the confirmation button (changes nothing)."""
-    return _check(request, token) or _page(request, "confirm.html", token=token)
+    problem = _check(request, token)
+    if problem is not None:
+        return problem
+    ctx = _ctx(request)
+    with ctx.session() as session:
+        lst = optin.list_of_token(session, ctx.settings.secret, token, ctx.clock.now())
+        about: dict[str, Any] = {"list_name": lst.name, "description": lst.description} if lst else {}
+    return _page(request, "confirm.html", token=token, **about)
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
@@ -140,12 +154,14 @@ def confirm_submit(request: Request, token: str) -> HTMLResponse:
     try:
         with write_transaction(ctx.engine) as session:
             _sub, lst, _changed = optin.confirm_by_token(session, ctx.settings.secret, token, ctx.clock.now())
-            list_name = lst.name
+            list_name, description = lst.name, lst.description
     except optin.ConfirmationInvalid as exc:
         return _message(request, 404, "Link not valid", str(exc))
     except optin.ConfirmationExpired as exc:
         return _message(request, 410, "Link expired", str(exc))
-    return _message(request, 200, "Subscription confirmed", f"Thank you! You will now receive {list_name}.")
+    return _message(
+        request, 200, "Subscription confirmed", f"Thank you! You will now receive {list_name}.", description
+    )
 
 
 async def startup(app: FastAPI) -> None:

@@ -1,8 +1,9 @@
 """Security headers on every response: a pure ASGI ``send`` wrapper, cheap enough for every request.
 
-No page of ours runs script, so the policy forbids it outright; styles come only from our static
-files. A response that already sets one of these headers keeps its own value (the email preview
-sets a sandboxing policy that lets the dashboard frame it). The offline HTML report carries its
+Script and styles come only from our static files (the one script is the job page's progress
+poll, ``static/jobs.js``, which fetches JSON from the same origin); inline script never runs. A
+response that already sets one of these headers keeps its own value (the email preview sets a
+sandboxing policy that lets the dashboard frame it). The offline HTML report carries its
 stylesheet inline (it is made to be saved as one file), so its path gets ``'unsafe-inline'`` for
 styles, and only for styles.
 
@@ -17,8 +18,8 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _POLICY = (
-    "default-src 'none'; script-src 'none'; style-src {style}; img-src 'self' data:; font-src 'self'; "
-    "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src {style}; img-src 'self' data:; "
+    "font-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 CONTENT_SECURITY_POLICY = _POLICY.format(style="'self'")
 REPORT_POLICY = _POLICY.format(style="'unsafe-inline'")
@@ -37,9 +38,19 @@ REPORT_HEADERS: RawHeaders = [(b"content-security-policy", REPORT_POLICY.encode(
 _NAMES = frozenset(name for name, _ in HEADERS)
 
 
-def headers_for(path: str) -> RawHeaders:
-    """The security headers a response to ``path`` gets (unless it sets its own)."""
-    return REPORT_HEADERS if _INLINE_STYLE_PATH.fullmatch(path) else HEADERS
+def headers_for(path: str, image_origin: str = "") -> RawHeaders:
+    """The security headers a response to ``path`` gets (unless it sets its own).
+
+    ``image_origin`` (the organisation's logo, setting ``logo_url``) is allowed as an image source.
+    """
+    headers = REPORT_HEADERS if _INLINE_STYLE_PATH.fullmatch(path) else HEADERS
+    if not image_origin:
+        return headers
+    extended = f"img-src 'self' data: {image_origin};".encode()
+    return [
+        (k, v.replace(b"img-src 'self' data:;", extended) if k == b"content-security-policy" else v)
+        for k, v in headers
+    ]
 
 
 def add_missing(headers: RawHeaders, extra: RawHeaders) -> RawHeaders:
@@ -50,9 +61,9 @@ def add_missing(headers: RawHeaders, extra: RawHeaders) -> RawHeaders:
     return [*headers, *(item for item in extra if item[0] not in present)]
 
 
-def wrap_send(send: Send, path: str) -> Send:
+def wrap_send(send: Send, path: str, image_origin: str = "") -> Send:
     """A ``send`` that adds the security headers to the response start."""
-    extra = headers_for(path)
+    extra = headers_for(path, image_origin)
 
     async def send_with_headers(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -65,10 +76,11 @@ def wrap_send(send: Send, path: str) -> Send:
 class SecurityHeaders:
     """ASGI wrapper: every HTTP response of ``app`` gets the security headers (see :func:`wrap_send`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, image_origin: str = "") -> None:
         self.app = app
+        self.image_origin = image_origin
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            send = wrap_send(send, scope["path"])
+            send = wrap_send(send, scope["path"], self.image_origin)
         await self.app(scope, receive, send)
