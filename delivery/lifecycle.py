@@ -26,9 +26,17 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from campaigns import templates
-from campaigns.article import Article, ArticleError, parse_article_text, read_article_file
+from campaigns.article import (
+    LOCALE,
+    Article,
+    ArticleError,
+    parse_article_text,
+    read_article_bytes,
+    read_article_file,
+)
 from campaigns.compiling import compile_campaign, compile_email
 from campaigns.enrolment import enrol_members, first_sends
+from campaigns.images import MediaStore, settle_images
 from campaigns.markup import plain_text, text_as_markdown
 from campaigns.models import Campaign, CampaignMode, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.preview import PreviewEmail, preview_emails
@@ -85,6 +93,7 @@ class CampaignOptions:
     engine: str | None = None  # css-inline | premailer
     template: str | None = None
     parts: int | None = None
+    locale: str | None = None  # language of the emails (html lang), e.g. en or fr-CA
 
 
 def plan_file(path: Path | str, parts: int | None = None) -> SeriesPlan:
@@ -128,6 +137,9 @@ def _campaign_fields(
     donation_url = str(_pick(o.donation_url, article, "donation_url", "")).strip()
     check_donation_url(donation_url)
     donation_text = " ".join(str(_pick(o.donation_text, article, "donation_text", "Donate")).split())
+    locale = str(_pick(o.locale, article, "locale", "")).strip()
+    if locale and not LOCALE.match(locale):
+        raise CampaignError(f"locale must be a language tag like en or fr-CA, got {locale!r}")
     list_id = None
     if o.list_slug:
         list_id = session.scalar(select(SubscriberList.id).where(SubscriberList.slug == o.list_slug))
@@ -146,6 +158,12 @@ def _campaign_fields(
         "donation_text": donation_text or "Donate",
         "list_id": list_id,
         "start_date": o.start,
+        "locale": locale,
+        "logo_url": str(article.options.get("logo_url", "")),
+        "brand_colour": str(article.options.get("brand_colour", "")),
+        "organisation": str(article.options.get("organisation", "")),
+        "hero_image": str(article.options.get("image", "")),
+        "hero_alt": str(article.options.get("image_alt", "")),
     }
 
 
@@ -176,35 +194,55 @@ def check_donation_url(url: str) -> None:
 
 
 def create_campaign(
-    session: Session, settings: Settings, article: Article, options: CampaignOptions, now: datetime
+    session: Session,
+    settings: Settings,
+    article: Article,
+    options: CampaignOptions,
+    now: datetime,
+    notices: list[str] | None = None,
 ) -> Campaign:
-    """Split ``article``, store the campaign (status draft) and its compiled emails."""
+    """Split ``article``, store the campaign (status draft) and its compiled emails.
+
+    Its pictures are settled once (:mod:`campaigns.images`); what the user should know about them
+    (a remote picture that could not be fetched) is added to ``notices``.
+    """
     fields = _campaign_fields(session, settings, article, options)
-    plan = split_article(article, title=fields["title"], parts=options.parts)
+    plan = split_article(article, parts=options.parts)
+    extra = (fields["hero_image"], fields["logo_url"])
+    store = MediaStore(settings.media_dir)
+    settled = settle_images(article, [e.paragraphs for e in plan.emails], store, settings.base_url, extra)
+    fields["hero_image"] = settled.extra.get(fields["hero_image"], "")
+    fields["logo_url"] = settled.extra.get(fields["logo_url"], "")
+    if notices is not None:
+        notices.extend(settled.notices)
     campaign = Campaign(
         **fields,
         source_name=article.source,
         source_text=article.text,
         source_format=article.format,
+        article_title=plan.title,
+        article_metadata=dict(article.metadata),
+        images=settled.sizes,
         segment={},
         cadence_days=7,
         created_at=now,
         updated_at=now,
     )
-    for planned in plan.emails:
+    for planned, paragraphs in zip(plan.emails, settled.paragraphs, strict=True):
         campaign.emails.append(
             Email(
                 position=planned.position,
                 title=planned.title,
                 subject=planned.subject,
                 preheader=planned.preheader,
-                paragraphs=planned.paragraphs,
+                paragraphs=paragraphs,
                 word_count=planned.word_count,
                 reading_minutes=planned.reading_minutes,
             )
         )
-    compile_campaign(campaign, settings, now)
     session.add(campaign)
+    session.flush()  # the emails' ids go into their web version links
+    compile_campaign(campaign, settings, now)
     session.flush()
     return campaign
 
@@ -214,6 +252,18 @@ def create_campaign_from_file(
 ) -> Campaign:
     """:func:`create_campaign` from an article file (Markdown by extension/front matter, else text)."""
     return create_campaign(session, settings, read_article_file(path), options, now)
+
+
+def create_campaign_from_bytes(
+    session: Session,
+    settings: Settings,
+    file_name: str,
+    data: bytes,
+    options: CampaignOptions,
+    now: datetime,
+) -> Campaign:
+    """:func:`create_campaign` from an uploaded file's name and bytes (any format the readers know)."""
+    return create_campaign(session, settings, read_article_bytes(data, file_name), options, now)
 
 
 def create_campaign_from_text(

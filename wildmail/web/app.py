@@ -23,7 +23,14 @@ from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
 from wildmail.runtime.context import AppContext
-from wildmail.web import dashboard_routes, preferences_routes, public_routes, tracking_routes
+from wildmail.web import (
+    dashboard_routes,
+    media_routes,
+    preferences_routes,
+    public_routes,
+    tracking_routes,
+    view_routes,
+)
 from wildmail.web.body_limits import BodyLimit, BodyLimits, BodyTooLarge, too_large_response
 from wildmail.web.jobs import Jobs
 from wildmail.web.path_params import path_errors_as_404
@@ -32,7 +39,7 @@ from wildmail.web.templating import STATIC_DIR
 
 # preferences_routes first: tracking_routes' /u/{token:path} would also match /u/<token>/preferences
 FAVICON_CACHE = {"Cache-Control": "public, max-age=86400"}
-PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes)
+PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes, media_routes, view_routes)
 
 
 class WebApp:
