@@ -151,6 +151,9 @@ class Enrolment(Base):
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=EnrolmentStatus.ACTIVE.value)
     exit_reason: Mapped[str] = mapped_column(String(32), default="")
+    # Why the next send was postponed ("frequency cap": another series mailed the person within
+    # their list's cap), empty otherwise; cleared when the next email is queued.
+    held: Mapped[str] = mapped_column(String(32), default="", server_default="")
     donation_clicked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Effective zone of the slots (subscriber's, else the campaign's), fixed at enrolment so

@@ -656,6 +656,8 @@ class CampaignStatusReport:
     next_sends: list[tuple[datetime, int]] = field(default_factory=list)
     more_sends: int = 0  # send times after those in ``next_sends``
     more_people: int = 0  # subscribers due at them
+    held: int = 0  # waiting for a free slot: another series mailed them within their list's cap
+    cap_days: int = 0  # the list's frequency cap
     alerts: list[str] = field(default_factory=list)  # relay trouble (see delivery.alerts)
     pause_reason: str = ""  # why the campaign paused itself (its circuit breaker); '' otherwise
 
@@ -676,6 +678,11 @@ def campaign_status(store: Store, slug: str, upcoming: int | None = 5) -> Campai
             select(Enrolment.next_position, func.count()).where(*active).group_by(Enrolment.next_position)
         )
         report.positions = {pos: n for pos, n in rows}
+        report.held = s.scalar(select(func.count()).where(*active, Enrolment.held != "")) or 0
+        if c.list_id is not None:
+            report.cap_days = (
+                s.scalar(select(SubscriberList.frequency_cap_days).where(SubscriberList.id == c.list_id)) or 0
+            )
         rows = s.execute(
             select(Delivery.state, func.count()).where(Delivery.campaign_id == c.id).group_by(Delivery.state)
         )

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from wildmail.cli import campaign, db, demo, dkim, inbound, init, relay, roles, stats, subscribers, users
+from wildmail.cli import (
+    campaign,
+    db,
+    demo,
+    dev_smtp,
+    dkim,
+    inbound,
+    init,
+    relay,
+    roles,
+    stats,
+    subscribers,
+    users,
+)
 from wildmail.cli.common import err_console
 from wildmail.runtime.startup import startup_problem
 
@@ -24,6 +37,7 @@ app.command(name="stats")(stats.stats)
 roles.register(app)
 app.command(name="demo")(demo.demo)
 app.command(name="init")(init.init)
+app.command(name="dev-smtp")(dev_smtp.dev_smtp)
 
 
 def main() -> None:

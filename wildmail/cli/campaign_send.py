@@ -152,6 +152,13 @@ def status(
     for when, n in report.next_sends:
         grid.add(f"next send {when:%Y-%m-%d %H:%M} UTC", str(n))
     print_grid(console, grid)
+    if report.held:
+        console.print(
+            f"{report.held} subscribers wait for a free slot: another series mailed them within their"
+            f" list's frequency cap ({report.cap_days} days); they get this series' next email at its"
+            " first slot after that",
+            highlight=False,
+        )
     if report.more_sends:
         console.print(
             f"... and {report.more_sends} later send times for {report.more_people} subscribers"
