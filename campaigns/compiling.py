@@ -6,25 +6,34 @@ from datetime import datetime
 
 from campaigns.models import Campaign, Email, Link
 from campaigns.render import Branding, EmailContent, RenderedEmail, render_email
-from wildmail.core.settings import Settings
+from wildmail.core import tokens
+from wildmail.core.settings import Settings, secret_key_problem
 
 
 def branding(campaign: Campaign, settings: Settings) -> Branding:
     """The per-campaign parts of every email of ``campaign``."""
     return Branding(
-        organisation=settings.organisation,
+        organisation=campaign.organisation or settings.organisation,
         postal_address=settings.postal_address,
-        campaign_title=campaign.title,
+        campaign_title=campaign.public_title,
         donation_url=campaign.donation_url,
         donation_text=campaign.donation_text or "Donate",
         honeypot_url=f"{settings.base_url}/",
         template=campaign.template,
         engine=campaign.render_engine,
         template_dir=settings.template_dir,
+        lang=campaign.locale or settings.default_locale,
+        logo_url=absolute(campaign.logo_url or settings.logo_url, settings.base_url),
+        brand_colour=campaign.brand_colour or settings.brand_colour,
+        hero_image=campaign.hero_image
+        if campaign.hero_image.lower().startswith(("http://", "https://"))
+        else "",
+        hero_alt=campaign.hero_alt,
+        metadata=dict(campaign.article_metadata or {}),
     )
 
 
-def content(campaign: Campaign, email: Email) -> EmailContent:
+def content(campaign: Campaign, email: Email, settings: Settings | None = None) -> EmailContent:
     """What ``email`` says, as the renderer wants it."""
     return EmailContent(
         position=email.position,
@@ -35,12 +44,21 @@ def content(campaign: Campaign, email: Email) -> EmailContent:
         paragraphs=list(email.paragraphs),
         reading_minutes=email.reading_minutes,
         format=campaign.source_format or "text",
+        image_sizes=dict(campaign.images or {}),
+        view_url=web_version_url(email, settings) if settings is not None else "",
     )
+
+
+def web_version_url(email: Email, settings: Settings) -> str:
+    """The signed address of ``email``'s web version, or "" before it has an id or without a usable key."""
+    if email.id is None or not settings.secret_key or secret_key_problem(settings.secret_key):
+        return ""
+    return tokens.view_url(settings.base_url, settings.secret, email.id)
 
 
 def render_row(campaign: Campaign, email: Email, settings: Settings) -> RenderedEmail:
     """Render an Email row without storing anything."""
-    return render_email(content(campaign, email), branding(campaign, settings))
+    return render_email(content(campaign, email, settings), branding(campaign, settings))
 
 
 def compile_email(campaign: Campaign, email: Email, settings: Settings, now: datetime) -> None:
@@ -66,3 +84,8 @@ def compile_campaign(campaign: Campaign, settings: Settings, now: datetime) -> N
     """Compile every email of ``campaign`` (all or nothing: the first error propagates)."""
     for email in campaign.emails:
         compile_email(campaign, email, settings, now)
+
+
+def absolute(url: str, base_url: str) -> str:
+    """``url`` as mail clients need it: a path on this site (``/static/logo.png``) under ``base_url``."""
+    return f"{base_url.rstrip('/')}{url}" if url.startswith("/") else url

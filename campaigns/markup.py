@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+IMAGE_WIDTH = 544  # the email column (600 px) less the text's side padding
+IMAGE_STYLE = "display:block;width:100%;max-width:100%;height:auto;border:0;margin:0 0 16px 0;"
+SIZED_IMAGE_STYLE = "display:block;max-width:100%;height:auto;border:0;margin:0 0 16px 0;"
 URL = re.compile(r"https?://[^\s<>\"'“”‘’]+")
 TRAILING = ".,;:!?)]}’”'\""
 
@@ -51,10 +55,24 @@ def _is_tracked(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
 
-def render_paragraph(source: str, fmt: str, next_position: int) -> RenderedParagraph:
-    """Render one paragraph; its links are numbered from ``next_position``."""
+Sizes = Mapping[str, Sequence[int]]
+
+
+def scaled(size: Sequence[int] | None, column: int = IMAGE_WIDTH) -> tuple[int, int] | None:
+    """``size`` (width, height) shrunk to fit ``column`` pixels (never enlarged), or None when unknown."""
+    if not size or len(size) != 2 or size[0] <= 0 or size[1] <= 0:
+        return None
+    width = min(int(size[0]), column)
+    return width, max(1, round(int(size[1]) * width / int(size[0])))
+
+
+def render_paragraph(
+    source: str, fmt: str, next_position: int, sizes: Sizes | None = None
+) -> RenderedParagraph:
+    """Render one paragraph; its links are numbered from ``next_position``; ``sizes`` are the
+    pictures' (width, height) by address."""
     if fmt == "markdown":
-        return _render_markdown(source, next_position)
+        return _render_markdown(source, next_position, sizes or {})
     return _render_text(source, next_position)
 
 
@@ -79,7 +97,7 @@ def _render_text(source: str, next_position: int) -> RenderedParagraph:
     return RenderedParagraph(f"<p>{''.join(html_parts)}</p>", "".join(text_parts), links)
 
 
-def _render_markdown(source: str, next_position: int) -> RenderedParagraph:
+def _render_markdown(source: str, next_position: int, sizes: Sizes | None = None) -> RenderedParagraph:
     md = markdown()
     tokens = md.parse(source)
     links: list[FoundLink] = []
@@ -88,6 +106,12 @@ def _render_markdown(source: str, next_position: int) -> RenderedParagraph:
             continue
         children = token.children
         for i, child in enumerate(children):
+            if child.type == "image":  # never wider than the column, whatever the picture's size
+                size = scaled((sizes or {}).get(str(child.attrGet("src") or "")))
+                child.attrSet("width", str(size[0] if size else IMAGE_WIDTH))
+                if size:
+                    child.attrSet("height", str(size[1]))
+                child.attrSet("style", IMAGE_STYLE if size is None else SIZED_IMAGE_STYLE)
             if child.type != "link_open":
                 continue
             href = str(child.attrGet("href") or "")
@@ -152,6 +176,29 @@ def _tokens_text(tokens: list[Token]) -> str:
         elif token.type in ("fence", "code_block"):
             lines.append(token.content.rstrip("\n"))
     return "\n".join(lines)
+
+
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>&])")
+_MD_LINE_START = re.compile(r"^(\d*)([#>+=.)-])", re.MULTILINE)
+
+
+def text_as_markdown(source: str) -> str:
+    """A plain-text paragraph as Markdown that renders the same: Markdown's marks are escaped,
+    bare URLs become autolinks, lines lose their leading spaces (no code blocks)."""
+    out: list[str] = []
+    last = 0
+
+    def escaped(part: str) -> str:
+        part = "\n".join(line.lstrip() for line in part.split("\n"))
+        return _MD_INLINE.sub(r"\\\1", part)
+
+    for match in URL.finditer(source):
+        url = match.group(0).rstrip(TRAILING)
+        out.append(escaped(source[last : match.start()]))
+        out.append(f"<{url}>")
+        last = match.start() + len(url)
+    out.append(escaped(source[last:]))
+    return _MD_LINE_START.sub(r"\1\\\2", "".join(out))
 
 
 def plain_text(source: str, fmt: str) -> str:

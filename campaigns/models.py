@@ -49,6 +49,19 @@ class Campaign(Base):
     source_name: Mapped[str] = mapped_column(String(500), default="")
     source_text: Mapped[str] = mapped_column(Text, default="")
     source_format: Mapped[str] = mapped_column(String(16), default="text")  # markdown | text
+    # What subscribers see; ``title`` is the marketer's internal name and never goes into an email.
+    article_title: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    article_metadata: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # unknown front matter
+    locale: Mapped[str] = mapped_column(String(35), default="", server_default="")  # "" = settings' default
+    logo_url: Mapped[str] = mapped_column(String(2000), default="", server_default="")  # "" = settings'
+    brand_colour: Mapped[str] = mapped_column(String(16), default="", server_default="")  # "" = settings'
+    organisation: Mapped[str] = mapped_column(String(200), default="", server_default="")  # "" = settings'
+    hero_image: Mapped[str] = mapped_column(String(2000), default="", server_default="")  # front matter image
+    hero_alt: Mapped[str] = mapped_column(
+        String(300), default="", server_default=""
+    )  # front matter image_alt
+    # (width, height) of every picture of the emails by address, learnt once at creation
+    images: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     list_id: Mapped[int | None] = mapped_column(ForeignKey("subscriber_lists.id"), nullable=True)
     segment: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     mode: Mapped[str] = mapped_column(String(16), default=CampaignMode.DRIP.value)
@@ -73,6 +86,11 @@ class Campaign(Base):
     emails: Mapped[list[Email]] = relationship(
         back_populates="campaign", order_by="Email.position", cascade="all, delete-orphan"
     )
+
+    @property
+    def public_title(self) -> str:
+        """The series title subscribers see (the article's; the internal name only for old rows)."""
+        return self.article_title or self.title
 
 
 class Email(Base):

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from campaigns.compiled import CompiledEmail, Recipient, compiled_email
 from campaigns.models import Campaign, Email
 from campaigns.slugs import slugify
@@ -41,6 +43,26 @@ def sample_recipient(email: Email, settings: Settings) -> Recipient:
         unsubscribe_url=f"{settings.base_url}/u/preview",
         link_urls={link.position: link.url for link in email.links},
     )
+
+
+WEB_NAME = "friend"  # the greeting of the web version, which has no reader
+
+
+def web_version(session: Session, email_id: int) -> str | None:
+    """The HTML of an email as anyone may read it in a browser (the "view in your browser" link):
+    a neutral greeting, links straight to their destinations (nothing is tracked), no open pixel,
+    no unsubscribe address (it needs a reader). None when there is no such compiled email."""
+    email = session.get(Email, email_id)
+    if email is None or not email.compiled_html:
+        return None
+    recipient = Recipient(
+        name=WEB_NAME,
+        open_url=SAMPLE_PIXEL,
+        unsubscribe_url="#",
+        link_urls={link.position: link.url for link in email.links},
+    )
+    html_part, _text = personalise(compiled_email(email), recipient)
+    return html_part
 
 
 def personalise(compiled: CompiledEmail, recipient: Recipient) -> tuple[str, str]:

@@ -11,7 +11,9 @@ out for donors; a template that puts it elsewhere is refused.
 from __future__ import annotations
 
 import logging
+import re
 import textwrap
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +23,7 @@ from markupsafe import Markup
 
 from campaigns import templates
 from campaigns.compiled import UnbalancedBlock, donation_variants
-from campaigns.markup import placeholder, render_paragraph
+from campaigns.markup import placeholder, render_paragraph, scaled
 from campaigns.models import LinkKind
 
 ENGINES = ("css-inline", "premailer")
@@ -45,6 +47,8 @@ class EmailContent:
     paragraphs: list[str]
     reading_minutes: int = 1
     format: str = "text"  # "markdown" | "text"
+    image_sizes: Mapping[str, Sequence[int]] = field(default_factory=dict)  # (width, height) by address
+    view_url: str = ""  # the email's web version ("view in your browser"); "" leaves the link out
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,11 @@ class Branding:
     template: str = ""  # a template name (see campaigns.templates.available); "" is the default
     engine: str = "css-inline"
     template_dir: str = ""  # the operator's template folder (the template_dir setting), if any
+    logo_url: str = ""  # shown in the header of the default template when set
+    brand_colour: str = "#1d6b45"  # header band and button
+    hero_image: str = ""  # front matter ``image``: shown on top of an email whose section has none
+    hero_alt: str = ""  # front matter ``image_alt``
+    metadata: dict[str, Any] = field(default_factory=dict)  # the article's own front matter keys
 
 
 @dataclass(frozen=True)
@@ -119,13 +128,37 @@ def inline_css(html: str, engine: str) -> str:
     raise RenderError(f"unknown render engine {engine!r}, expected one of {', '.join(ENGINES)}")
 
 
+HERO_WIDTH = 600
+LONE_IMAGE = re.compile(r"^\s*!\[([^\]]*)\]\(\s*<?(https?://[^)\s>]+)>?\s*\)\s*$", re.IGNORECASE)
+
+
+def hero_of(content: EmailContent, brand: Branding) -> tuple[dict[str, Any] | None, int]:
+    """The email's hero picture and how many leading paragraphs it takes from the body.
+
+    A section that opens with a picture shows it as the hero, above the title; a section without
+    any picture gets the campaign's (front matter ``image``); the rest have none.
+    """
+    first = LONE_IMAGE.match(content.paragraphs[0]) if content.paragraphs else None
+    if content.format == "markdown" and first is not None:
+        src, alt, skip = first.group(2), first.group(1), 1
+    elif brand.hero_image and not (
+        content.format == "markdown" and any("![" in p for p in content.paragraphs)
+    ):
+        src, alt, skip = brand.hero_image, brand.hero_alt, 0
+    else:
+        return None, 0
+    size = scaled(content.image_sizes.get(src), HERO_WIDTH)
+    return {"src": src, "alt": " ".join(alt.split()), "width": size[0] if size else HERO_WIDTH}, skip
+
+
 def build_context(content: EmailContent, brand: Branding) -> tuple[dict[str, Any], list[LinkSpec]]:
     """Template variables and the email's tracked links."""
     links: list[LinkSpec] = []
     html_paragraphs: list[Markup] = []
     text_paragraphs: list[str] = []
-    for source in content.paragraphs:
-        rendered = render_paragraph(source, content.format, len(links) + 1)
+    hero, skip = hero_of(content, brand)
+    for source in content.paragraphs[skip:]:
+        rendered = render_paragraph(source, content.format, len(links) + 1, content.image_sizes)
         links.extend(LinkSpec(f.position, f.url, LinkKind.CONTENT.value, f.label) for f in rendered.links)
         html_paragraphs.append(Markup(rendered.html))  # noqa: S704 - markdown-it output, raw HTML disabled
         text_paragraphs.append(wrap(rendered.text))
@@ -143,6 +176,8 @@ def build_context(content: EmailContent, brand: Branding) -> tuple[dict[str, Any
     ]
     context: dict[str, Any] = {
         "lang": brand.lang,
+        "hero": hero,
+        "metadata": brand.metadata,
         "email": content,
         "brand": brand,
         "footer": {"why": why_line(brand)},

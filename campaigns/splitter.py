@@ -59,6 +59,9 @@ class SeriesPlan:
     format: str
     emails: list[PlannedEmail]
     options: dict[str, Any] = field(default_factory=dict)
+    reader: str = "text"  # what read the file (a key of campaigns.article.READERS)
+    metadata: dict[str, Any] = field(default_factory=dict)  # front matter keys wildmail does not use
+    notices: tuple[str, ...] = ()
 
     @property
     def paragraphs(self) -> list[str]:
@@ -88,10 +91,20 @@ def humanise(stem: str) -> str:
     return " ".join(words).capitalize() if words else "Untitled"
 
 
+NOT_PROSE = ("#", "- ", "* ", "+ ", ">", "```")
+IMAGE_ONLY = re.compile(r"^\s*(?:!\[[^\]]*\]\([^)]*\)\s*)+$")
+
+
 def _email(position: int, title: str, subject: str, paragraphs: list[str], fmt: str) -> PlannedEmail:
     texts = [plain_text(p, fmt) for p in paragraphs]
     words = sum(len(t.split()) for t in texts)
-    first = next((t for t in texts if t), "")
+    # The preheader is the first sentence of prose: an image's alt text or a subheading is not one.
+    prose = [
+        t
+        for p, t in zip(paragraphs, texts, strict=True)
+        if t and not (fmt == "markdown" and (IMAGE_ONLY.match(p) or p.startswith(NOT_PROSE)))
+    ]
+    first = prose[0] if prose else next((t for t in texts if t), "")
     return PlannedEmail(
         position=position,
         title=trim_words(title, SUBJECT_MAX),
@@ -104,7 +117,11 @@ def _email(position: int, title: str, subject: str, paragraphs: list[str], fmt: 
 
 
 def split_article(article: Article, *, title: str | None = None, parts: int | None = None) -> SeriesPlan:
-    """Plan the series; ``parts`` (or front matter ``parts``) applies to articles without headings."""
+    """Plan the series; ``parts`` (or front matter ``parts``) applies to articles without headings.
+
+    ``title`` is a last fallback for the series title (see :func:`series_title`); never pass a
+    campaign's internal name, subscribers see the title.
+    """
     blocks = (
         markdown_blocks(article.text, article.body_first_line)
         if article.format == "markdown"
@@ -112,10 +129,9 @@ def split_article(article: Article, *, title: str | None = None, parts: int | No
     )
     if not any(not b.is_heading for b in blocks):
         line = blocks[0].line if blocks else article.body_first_line
-        raise ArticleError(article.source, "article has no paragraphs", line)
-    doc_title = str(article.options.get("title") or "")
+        raise article.error_at(line, "article has no paragraphs")
     blocks, h1 = _strip_title_heading(blocks)
-    doc_title = doc_title or h1 or title or humanise(Path(article.source).stem)
+    doc_title = series_title(article, blocks, h1, title)
     if parts is None:
         parts = article.options.get("parts")
     if parts is not None and parts < 1:
@@ -124,7 +140,55 @@ def split_article(article: Article, *, title: str | None = None, parts: int | No
         emails = _by_headings(blocks, doc_title, article)
     else:
         emails = _by_length([b.text for b in blocks], doc_title, article.format, parts)
-    return SeriesPlan(title=doc_title, format=article.format, emails=emails, options=dict(article.options))
+    return SeriesPlan(
+        title=doc_title,
+        format=article.format,
+        emails=emails,
+        options=dict(article.options),
+        reader=article.reader,
+        metadata=dict(article.metadata),
+        notices=article.notices + tuple(_alt_text_warnings(emails, article.format, article.options)),
+    )
+
+
+IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]*)")
+
+
+def _alt_text_warnings(emails: list[PlannedEmail], fmt: str, options: dict[str, Any]) -> list[str]:
+    """One warning per image without alt text (screen readers and clients that block images show nothing)."""
+    hero = []
+    if options.get("image") and not options.get("image_alt"):
+        hero = [f"front matter image {options['image']} has no image_alt (nothing for who cannot see it)"]
+    if fmt != "markdown":
+        return hero
+    return hero + [
+        f"email {e.position}: image {src or '(no address)'} has no alt text (nothing for who cannot see it)"
+        for e in emails
+        for p in e.paragraphs
+        for alt, src in IMAGE.findall(p)
+        if not alt.strip()
+    ]
+
+
+TITLE_FROM_TEXT_MAX = 70
+
+
+def series_title(article: Article, blocks: list[Block], h1: str = "", fallback: str | None = None) -> str:
+    """The series title: front matter, the H1, the page's or document's title, the heading that
+    opens the article, the file's name, else the article's first words."""
+    candidates = [
+        str(article.options.get("title") or ""),
+        h1,
+        article.title_hint,
+        blocks[0].text if blocks and blocks[0].is_heading else "",
+        humanise(Path(article.source).stem) if Path(article.source).suffix else "",
+        fallback or "",
+    ]
+    for candidate in candidates:
+        if candidate.strip():
+            return " ".join(candidate.split())
+    first = next(b.text for b in blocks if not b.is_heading)
+    return trim_words(first_sentence(plain_text(first, article.format)), TITLE_FROM_TEXT_MAX) or "Untitled"
 
 
 def _strip_title_heading(blocks: list[Block]) -> tuple[list[Block], str]:
@@ -145,7 +209,7 @@ def _by_headings(blocks: list[Block], doc_title: str, article: Article) -> list[
     for block in blocks:
         if block.is_heading and block.level == level:
             if not block.text:
-                raise ArticleError(article.source, "heading has no text", block.line)
+                raise article.error_at(block.line, "heading has no text")
             sections.append((block, []))
         elif block.is_heading:
             sections[-1][1].append(f"{'#' * block.level} {block.text}")
@@ -156,11 +220,10 @@ def _by_headings(blocks: list[Block], doc_title: str, article: Article) -> list[
     emails: list[PlannedEmail] = []
     for heading, paragraphs in sections:
         if heading is not None and not paragraphs:
-            raise ArticleError(
-                article.source,
+            raise article.error_at(
+                heading.line,
                 f"heading {heading.text!r} has no text below it (add a paragraph, "
                 "or end the line with punctuation if it is not a heading)",
-                heading.line,
             )
         name = heading.text if heading is not None else doc_title
         emails.append(_email(len(emails) + 1, name, name, paragraphs, article.format))

@@ -31,7 +31,7 @@ def load_template(s: Session, email_id: int, sender: Sender, subject_prefix: str
         [LinkRef(i, p) for i, p in links],
         sender,
         list_slug=campaign.slug,
-        list_title=campaign.title,
+        list_title=campaign.public_title,
         subject_prefix=subject_prefix,
         audience=audience,
     )

@@ -13,6 +13,7 @@ nothing. Functions taking an ``Store`` run their own transaction. User mistakes 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,14 +26,23 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from campaigns import templates
-from campaigns.article import Article, ArticleError, parse_article_text, read_article_file
+from campaigns.article import (
+    LOCALE,
+    Article,
+    ArticleError,
+    parse_article_text,
+    read_article_bytes,
+    read_article_file,
+)
 from campaigns.compiling import compile_campaign, compile_email
 from campaigns.enrolment import enrol_members, first_sends
+from campaigns.images import MediaStore, settle_images
+from campaigns.markup import plain_text, text_as_markdown
 from campaigns.models import Campaign, CampaignMode, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.preview import PreviewEmail, preview_emails
 from campaigns.render import ENGINES, RenderError
 from campaigns.slugs import slugify
-from campaigns.splitter import SeriesPlan, split_article
+from campaigns.splitter import WORDS_PER_MINUTE, SeriesPlan, split_article
 from campaigns.templates import TemplateProblem
 from campaigns.timetable import zone
 from delivery.alerts import relay_alerts
@@ -83,6 +93,7 @@ class CampaignOptions:
     engine: str | None = None  # css-inline | premailer
     template: str | None = None
     parts: int | None = None
+    locale: str | None = None  # language of the emails (html lang), e.g. en or fr-CA
 
 
 def plan_file(path: Path | str, parts: int | None = None) -> SeriesPlan:
@@ -126,6 +137,9 @@ def _campaign_fields(
     donation_url = str(_pick(o.donation_url, article, "donation_url", "")).strip()
     check_donation_url(donation_url)
     donation_text = " ".join(str(_pick(o.donation_text, article, "donation_text", "Donate")).split())
+    locale = str(_pick(o.locale, article, "locale", "")).strip()
+    if locale and not LOCALE.match(locale):
+        raise CampaignError(f"locale must be a language tag like en or fr-CA, got {locale!r}")
     list_id = None
     if o.list_slug:
         list_id = session.scalar(select(SubscriberList.id).where(SubscriberList.slug == o.list_slug))
@@ -144,6 +158,12 @@ def _campaign_fields(
         "donation_text": donation_text or "Donate",
         "list_id": list_id,
         "start_date": o.start,
+        "locale": locale,
+        "logo_url": str(article.options.get("logo_url", "")),
+        "brand_colour": str(article.options.get("brand_colour", "")),
+        "organisation": str(article.options.get("organisation", "")),
+        "hero_image": str(article.options.get("image", "")),
+        "hero_alt": str(article.options.get("image_alt", "")),
     }
 
 
@@ -174,35 +194,55 @@ def check_donation_url(url: str) -> None:
 
 
 def create_campaign(
-    session: Session, settings: Settings, article: Article, options: CampaignOptions, now: datetime
+    session: Session,
+    settings: Settings,
+    article: Article,
+    options: CampaignOptions,
+    now: datetime,
+    notices: list[str] | None = None,
 ) -> Campaign:
-    """Split ``article``, store the campaign (status draft) and its compiled emails."""
+    """Split ``article``, store the campaign (status draft) and its compiled emails.
+
+    Its pictures are settled once (:mod:`campaigns.images`); what the user should know about them
+    (a remote picture that could not be fetched) is added to ``notices``.
+    """
     fields = _campaign_fields(session, settings, article, options)
-    plan = split_article(article, title=fields["title"], parts=options.parts)
+    plan = split_article(article, parts=options.parts)
+    extra = (fields["hero_image"], fields["logo_url"])
+    store = MediaStore(settings.media_dir)
+    settled = settle_images(article, [e.paragraphs for e in plan.emails], store, settings.base_url, extra)
+    fields["hero_image"] = settled.extra.get(fields["hero_image"], "")
+    fields["logo_url"] = settled.extra.get(fields["logo_url"], "")
+    if notices is not None:
+        notices.extend(settled.notices)
     campaign = Campaign(
         **fields,
         source_name=article.source,
         source_text=article.text,
         source_format=article.format,
+        article_title=plan.title,
+        article_metadata=dict(article.metadata),
+        images=settled.sizes,
         segment={},
         cadence_days=7,
         created_at=now,
         updated_at=now,
     )
-    for planned in plan.emails:
+    for planned, paragraphs in zip(plan.emails, settled.paragraphs, strict=True):
         campaign.emails.append(
             Email(
                 position=planned.position,
                 title=planned.title,
                 subject=planned.subject,
                 preheader=planned.preheader,
-                paragraphs=planned.paragraphs,
+                paragraphs=paragraphs,
                 word_count=planned.word_count,
                 reading_minutes=planned.reading_minutes,
             )
         )
-    compile_campaign(campaign, settings, now)
     session.add(campaign)
+    session.flush()  # the emails' ids go into their web version links
+    compile_campaign(campaign, settings, now)
     session.flush()
     return campaign
 
@@ -212,6 +252,18 @@ def create_campaign_from_file(
 ) -> Campaign:
     """:func:`create_campaign` from an article file (Markdown by extension/front matter, else text)."""
     return create_campaign(session, settings, read_article_file(path), options, now)
+
+
+def create_campaign_from_bytes(
+    session: Session,
+    settings: Settings,
+    file_name: str,
+    data: bytes,
+    options: CampaignOptions,
+    now: datetime,
+) -> Campaign:
+    """:func:`create_campaign` from an uploaded file's name and bytes (any format the readers know)."""
+    return create_campaign(session, settings, read_article_bytes(data, file_name), options, now)
 
 
 def create_campaign_from_text(
@@ -260,6 +312,34 @@ def _one_line(value: str, field_name: str, limit: int) -> str:
     return value
 
 
+BODY_MAX_CHARS = 100_000
+
+
+def email_body(campaign: Campaign, email: Email) -> str:
+    """The email's body as the editor shows it: its paragraphs with a blank line between them."""
+    return "\n\n".join(email.paragraphs)
+
+
+def _paragraphs(body: str) -> list[str]:
+    if len(body) > BODY_MAX_CHARS:
+        raise CampaignError(f"body is {len(body):,} characters, the limit is {BODY_MAX_CHARS:,}")
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text)]
+    paragraphs = [p.rstrip() for p in paragraphs if p.strip()]
+    if not paragraphs:
+        raise CampaignError("body cannot be empty")
+    return paragraphs
+
+
+def _as_markdown(campaign: Campaign) -> None:
+    """Turn a plain-text campaign's paragraphs into Markdown that renders the same (once)."""
+    if campaign.source_format == "markdown":
+        return
+    for other in campaign.emails:
+        other.paragraphs = [text_as_markdown(p) for p in other.paragraphs]
+    campaign.source_format = "markdown"
+
+
 def edit_email(
     session: Session,
     settings: Settings,
@@ -268,22 +348,82 @@ def edit_email(
     *,
     subject: str | None = None,
     preheader: str | None = None,
+    body: str | None = None,
     now: datetime | None = None,
 ) -> Email:
-    """Change an email's subject and/or preheader and recompile it (links keep their ids)."""
+    """Change an email's subject, preheader and/or body (Markdown) and recompile it.
+
+    Links keep their ids. Editing the body of a plain-text campaign first turns every email of it
+    into Markdown that renders the same, so the body is Markdown from then on.
+    """
     email = get_email(campaign, position)
     if subject is not None:
         subject = _one_line(subject, "subject", 300)
         if not subject:
             raise CampaignError("subject cannot be empty")
+    if preheader is not None:
+        preheader = _one_line(preheader, "preheader", 300)
+    paragraphs = _paragraphs(body) if body is not None else None
+    if subject is not None:
         email.subject = subject
     if preheader is not None:
-        email.preheader = _one_line(preheader, "preheader", 300)
+        email.preheader = preheader
+    if paragraphs is not None and paragraphs != list(email.paragraphs):
+        _as_markdown(campaign)
+        email.paragraphs = paragraphs
+        words = sum(len(plain_text(p, "markdown").split()) for p in paragraphs)
+        email.word_count = words
+        email.reading_minutes = max(1, math.ceil(words / WORDS_PER_MINUTE))
     now = now or datetime.now(UTC)
     compile_email(campaign, email, settings, now)
     campaign.updated_at = now
     session.flush()
     return email
+
+
+_COPIED_COLUMNS = (
+    *("source_name", "source_text", "source_format", "list_id", "segment", "mode", "cadence_days"),
+    *("send_weekday", "send_hour", "timezone", "donation_url", "donation_text", "template"),
+    *("render_engine", "track_identity", "stop_donation_after_click", "grace_hours", "min_gap_hours"),
+)
+
+
+def duplicate_campaign(
+    session: Session, settings: Settings, campaign: Campaign, name: str, now: datetime
+) -> Campaign:
+    """A new draft copy of ``campaign`` named ``name``: its emails as edited, its timetable and
+    list, no start date, nothing enrolled or sent."""
+    slug = slugify(" ".join(name.split()))
+    if not slug:
+        raise CampaignError("campaign name needs at least one letter or digit")
+    if session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
+        raise CampaignError(f"a campaign named {slug!r} already exists")
+    copied = {column: getattr(campaign, column) for column in _COPIED_COLUMNS}
+    copy = Campaign(
+        **copied,
+        slug=slug,
+        title=" ".join(name.split()),
+        status=CampaignStatus.DRAFT.value,
+        start_date=None,
+        created_at=now,
+        updated_at=now,
+    )
+    for email in campaign.emails:
+        copy.emails.append(
+            Email(
+                position=email.position,
+                title=email.title,
+                subject=email.subject,
+                preheader=email.preheader,
+                paragraphs=list(email.paragraphs),
+                word_count=email.word_count,
+                reading_minutes=email.reading_minutes,
+            )
+        )
+    compile_campaign(copy, settings, now)
+    session.add(copy)
+    session.flush()
+    return copy
 
 
 def has_deliveries(session: Session, campaign_id: int) -> bool:
@@ -311,6 +451,8 @@ def email_preview(
     with store.session() as s:
         campaign = get_campaign(s, slug)
         email = get_email(campaign, position)
+        if not email.compiled_html:
+            raise CampaignError(f"email {position} of {campaign.slug!r} is not compiled yet")
         item = next(p for p in preview_emails(campaign, settings) if p.position == position)
         s.expunge_all()
     return campaign, email, item
@@ -378,6 +520,8 @@ class SchedulePreview:
     weekday: int  # later emails: this weekday (Monday=0) ...
     hour: int  # ... at this local hour
     timezone: str  # the campaign's zone (a subscriber's own zone wins)
+    title: str = ""  # the campaign's, for the dashboard's confirmation step
+    list_name: str = ""  # the list email 1 goes to
 
 
 def _check_schedulable(s: Session, c: Campaign, slug: str) -> None:
@@ -426,6 +570,7 @@ def schedule_preview(store: Store, slug: str, start: Start = None) -> SchedulePr
     with store.session() as s:
         c = get_campaign(s, slug)
         _check_schedulable(s, c, slug)
+        list_name = s.scalar(select(SubscriberList.name).where(SubscriberList.id == c.list_id)) or ""
         s.expunge(c)  # the start is tried on a detached copy: nothing can be flushed
         first = _apply_start(c, start, now)
         due = first_sends(s, c, now, first)
@@ -438,6 +583,8 @@ def schedule_preview(store: Store, slug: str, start: Start = None) -> SchedulePr
         weekday=c.send_weekday,
         hour=c.send_hour,
         timezone=c.timezone,
+        title=c.title,
+        list_name=list_name,
     )
 
 

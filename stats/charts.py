@@ -6,14 +6,15 @@ dashboard page or in the standalone HTML report.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import timedelta
 from html import escape
 
 from stats.figures import Bucket, DropOff
 
-WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 28, 44
+WIDTH, HEIGHT = 600, 250  # drawn at about its own size in a half-width dashboard card
+LEFT, RIGHT, TOP, BOTTOM = 44, 12, 44, 30
 SERIES = (
     ("opens", "Human opens", "#1f6f43"),
     ("clicks", "Clicks", "#c0792a"),
@@ -21,12 +22,17 @@ SERIES = (
 )
 
 
+TICKS = 4
+
+
 def _nice_max(value: int) -> int:
-    top = max(value, 1)
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000, 50_000, 100_000):
-        if top <= step * 4:
-            return step * 4 if top > step * 2 else max(step * 2, top)
-    return top
+    """The axis top for counts up to ``value``: four whole-number steps of 1, 2 or 5 x 10^n."""
+    top, scale = max(value, 1), 1
+    while True:
+        for step in (1, 2, 5):
+            if top <= step * scale * TICKS:
+                return step * scale * TICKS
+        scale *= 10
 
 
 def _frame(title: str, y_max: int, y_label: str = "") -> list[str]:
@@ -37,10 +43,10 @@ def _frame(title: str, y_max: int, y_label: str = "") -> list[str]:
         f"<title>{escape(title)}</title>",
         f'<text x="{LEFT}" y="16" font-size="13" font-weight="bold" fill="#1d2a22">{escape(title)}</text>',
     ]
-    for i in range(5):
-        value = y_max * i / 4
-        y = TOP + plot_h - plot_h * i / 4
-        label = f"{value:.0%}" if y_label == "%" else f"{value:g}"
+    for i in range(TICKS + 1):
+        value = y_max * i / TICKS
+        y = TOP + plot_h - plot_h * i / TICKS
+        label = f"{value:.0%}" if y_label == "%" else f"{value:,.0f}"
         out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e4dfd3"/>')
         out.append(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end" '
@@ -50,27 +56,73 @@ def _frame(title: str, y_max: int, y_label: str = "") -> list[str]:
 
 
 def _legend(items: Sequence[tuple[str, str]]) -> str:
-    parts, x = [], WIDTH - RIGHT
-    for label, colour in reversed(items):
-        x -= 12 + 7 * len(label) + 14
-        parts.append(f'<rect x="{x}" y="7" width="10" height="10" fill="{colour}"/>')
-        parts.append(f'<text x="{x + 14}" y="16" font-size="11" fill="#1d2a22">{escape(label)}</text>')
+    """The legend on its own line under the title, left-aligned."""
+    parts, x = [], LEFT
+    for label, colour in items:
+        parts.append(f'<rect x="{x}" y="23" width="10" height="10" fill="{colour}"/>')
+        parts.append(f'<text x="{x + 14}" y="32" font-size="11" fill="#1d2a22">{escape(label)}</text>')
+        x += 14 + int(6.2 * len(label)) + 16
     return "".join(parts)
 
 
 MAX_BUCKETS = 400
 
 
+MIN_DAYS = 7  # a daily chart spans at least a week, so one day of data is not a lone dot
+
+
 def dense(buckets: Sequence[Bucket], step: timedelta) -> list[Bucket]:
-    """The buckets with empty ones filled in between the first and the last (so lines do not skip gaps)."""
+    """The buckets with empty ones filled in between the first and the last (so lines do not skip
+    gaps); at most the last :data:`MAX_BUCKETS` of them."""
     if not buckets:
         return []
-    by_start = {b.start: b for b in buckets}
-    out: list[Bucket] = []
-    at = buckets[0].start
-    while at <= buckets[-1].start and len(out) < MAX_BUCKETS:
-        out.append(by_start.get(at) or Bucket(start=at))
-        at += step
+    return last_window(buckets, step, MAX_BUCKETS, span_all=True)
+
+
+def last_window(
+    buckets: Sequence[Bucket], step: timedelta, count: int, *, span_all: bool = False
+) -> list[Bucket]:
+    """The ``count`` buckets ending at the last one with data, empty ones filled in.
+
+    The window is the end of the campaign's data, however long ago it started (a campaign that
+    ran for weeks shows its last 72 hours, not hours 1-72). ``span_all``: start at the first
+    bucket instead when that is later (no leading empties).
+    """
+    if not buckets:
+        return []
+    last = buckets[-1].start
+    first = last - step * (count - 1)
+    if span_all:
+        first = max(first, buckets[0].start)
+    by_start = {b.start: b for b in buckets if b.start >= first}
+    return [
+        by_start.get(first + step * i) or Bucket(start=first + step * i)
+        for i in range((last - first) // step + 1)
+    ]
+
+
+CHAR_WIDTH = 5.6  # of a 10-px label, roughly: enough to keep labels apart
+
+
+def _date_labels(buckets: Sequence[Bucket], xs: Sequence[float], hourly: bool) -> list[str]:
+    """Dates under the axis: at most six, placed from the latest backwards, none overlapping and
+    none outside the chart (the latest is right-aligned to its point)."""
+    n = len(buckets)
+    every = max(1, math.ceil(n / 6))
+    out: list[str] = []
+    left_edge = float(WIDTH)  # the left end of the label placed last (to its right)
+    for i in range(n - 1, -1, -every):
+        text = f"{buckets[i].start:%d %b %H:00}" if hourly else f"{buckets[i].start:%d %b}"
+        width = CHAR_WIDTH * len(text)
+        x = xs[i]
+        anchor, start = ("end", x - width) if x + width / 2 > WIDTH - RIGHT else ("middle", x - width / 2)
+        if start + width + 6 > left_edge or start < 0:
+            continue
+        left_edge = start
+        out.append(
+            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="10" text-anchor="{anchor}" '
+            f'fill="#55645a">{escape(text)}</text>'
+        )
     return out
 
 
@@ -78,15 +130,18 @@ def timeline_svg(buckets: Sequence[Bucket], title: str = "Activity per day", hou
     """Lines of human opens, clicks and donation clicks per hour or day (empty-state text when none)."""
     if not buckets:
         return _empty(title, "No opens or clicks yet.")
-    buckets = dense(buckets, timedelta(hours=1) if hourly else timedelta(days=1))
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    buckets = dense(buckets, step)
+    if not hourly and len(buckets) < MIN_DAYS:
+        buckets = last_window(buckets, step, MIN_DAYS)
     y_max = _nice_max(max(max(b.opens, b.clicks, b.donations) for b in buckets))
     out = _frame(title, y_max)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     n = len(buckets)
-    step = plot_w / max(n - 1, 1)
+    dx = plot_w / max(n - 1, 1)
 
     def xy(i: int, v: int) -> tuple[float, float]:
-        x = LEFT + (i * step if n > 1 else plot_w / 2)
+        x = LEFT + (i * dx if n > 1 else plot_w / 2)
         return x, TOP + plot_h - plot_h * v / y_max
 
     for name, label, colour in SERIES:
@@ -101,15 +156,7 @@ def timeline_svg(buckets: Sequence[Bucket], title: str = "Activity per day", hou
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
                 f"<title>{escape(tip)}</title></circle>"
             )
-    every = max(1, n // 8)
-    for i, b in enumerate(buckets):
-        if i % every == 0 or i == n - 1:
-            x, _ = xy(i, 0)
-            text = f"{b.start:%d %b %H:00}" if hourly else f"{b.start:%d %b}"
-            out.append(
-                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="10" text-anchor="middle" '
-                f'fill="#55645a">{escape(text)}</text>'
-            )
+    out.extend(_date_labels(buckets, [xy(i, 0)[0] for i in range(n)], hourly))
     out.append(_legend([(label, colour) for _, label, colour in SERIES]))
     out.append("</svg>")
     return "".join(out)

@@ -21,7 +21,7 @@ _TEMPLATE = """<!doctype html>
 <style>
 body{font:15px/1.5 system-ui,sans-serif;color:#1d2a22;background:#f6f4ef;margin:0}
 main{max-width:980px;margin:0 auto;padding:1.5rem}
-svg.chart{max-width:720px}
+svg.chart{max-width:600px}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{padding:.35rem .5rem;border-bottom:1px solid #d9d4c7;text-align:right}
 th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
@@ -40,7 +40,8 @@ Figures at {{ r.generated_at.strftime("%Y-%m-%d %H:%M UTC") }}.
 <h2>Per email</h2>
 <table><thead><tr><th>#</th><th>Subject</th><th>Sent</th><th>Delivered</th><th>Bounced</th>
 <th>Unknown</th><th>Human opens</th><th>Machine opens</th><th>Open rate</th><th>CTR</th>
-<th>Click-to-open</th><th>Donors</th><th>Donation CTR</th><th>Unsubscribes</th></tr></thead><tbody>
+<th>Click-to-open</th><th>People who clicked donate</th><th>Donation click rate</th>
+<th>Unsubscribes</th></tr></thead><tbody>
 {% for f in rows %}<tr><td>{{ f.position or "All" }}</td><td>{{ f.subject }}</td><td>{{ f.sent }}</td>
 <td>{{ f.delivered }}</td><td>{{ f.bounced }}</td><td>{{ f.unknown }}</td><td>{{ f.human_openers }}</td>
 <td>{{ f.machine_openers }}</td><td>{{ pct(f.open_rate) }}</td><td>{{ pct(f.ctr) }}</td>
@@ -66,11 +67,12 @@ def headline_cards(report: CampaignReport) -> list[tuple[str, str]]:
     t = report.total
     return [
         ("Delivered", f"{t.delivered:,}"),
-        ("Open rate", percent(t.open_rate)),
-        ("CTR", percent(t.ctr)),
-        ("Click-to-open", percent(t.click_to_open)),
-        ("Donation CTR", percent(t.donation_ctr)),
+        ("Human open rate", percent(t.open_rate)),
+        ("Click rate", percent(t.ctr)),
+        ("Donation clicks", f"{t.donation_clicks:,}"),
         ("Unsubscribes", f"{t.unsubscribes:,}"),
+        ("Bounces", f"{t.bounced:,}"),
+        ("Complaints", f"{t.complaints:,}"),
     ]
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from campaigns.models import Campaign, Email, Link
+from campaigns.models import Campaign, Email, Link, LinkKind
 from delivery.models import Delivery
 from stats import rollup
 from stats.figures import Bucket, CampaignReport, CampaignSummary, DropOff, Funnel, TopLink
@@ -97,7 +97,7 @@ def _top_links(session: Session, campaign_id: int) -> list[TopLink]:
     q2 = (
         select(Link.id, Link.url, Link.kind, Link.label, Email.position)
         .join(Email, Email.id == Link.email_id)
-        .where(Link.id.in_(list(counts)))
+        .where(Link.id.in_(list(counts)), Link.kind != LinkKind.HONEYPOT.value)
     )
     links = [
         TopLink(

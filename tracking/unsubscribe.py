@@ -51,7 +51,7 @@ def page_for(session: Session, meta: DeliveryMeta) -> UnsubscribePage | None:
         return None
     lst = session.get(SubscriberList, meta.list_id) if meta.list_id is not None else None
     return UnsubscribePage(
-        campaign_title=campaign.title,
+        campaign_title=campaign.public_title,
         list_slug=lst.slug if lst else None,
         list_name=lst.name if lst else None,
         masked_address=mask_address(subscriber.email),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,58 @@ def run(cli_env: Path):
         return runner.invoke(app, [str(a) for a in args])
 
     return invoke
+
+
+class PictureServer:
+    """A loopback HTTP server answering ``/<w>x<h>.png`` with a PNG of that size (404 for
+    anything else); ``hits`` counts requests by path."""
+
+    def __init__(self) -> None:
+        import http.server
+        import io
+        import threading
+        from collections import Counter
+
+        from PIL import Image
+
+        self.hits: Counter[str] = Counter()
+        hits = self.hits
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                hits[self.path] += 1
+                stem = self.path.split("?")[0].rsplit("/", 1)[-1].removesuffix(".png")
+                try:
+                    width, height = (int(v) for v in stem.split("x"))
+                except ValueError:
+                    self.send_error(404)
+                    return
+                out = io.BytesIO()
+                Image.new("RGB", (width, height), (40, 120, 60)).save(out, "PNG")
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(out.getvalue())))
+                self.end_headers()
+                self.wfile.write(out.getvalue())
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def picture_server() -> Iterator[PictureServer]:
+    """Pictures from a local HTTP server (tests never reach the internet)."""
+    server = PictureServer()
+    try:
+        yield server
+    finally:
+        server.close()

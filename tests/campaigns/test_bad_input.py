@@ -21,13 +21,17 @@ CASES = {
     "huge": (b"Words words words.\n\n" * 262_144, "limit is 2 MB", 1),
     "bad_front_matter": (b"---\ntitle: ok\nparts: [1, 2\n---\nText.\n", "front matter does not parse", 3),
     "unclosed_front_matter": (b"---\ntitle: x\nText.\n", "never closed", 1),
-    "unknown_key": (b"---\ntitle: x\ncolour: red\n---\nText.\n", "unknown front matter key 'colour'", 3),
+    "bad_colour": (
+        b"---\ntitle: x\nbrand_colour: red\n---\nText.\n",
+        "'brand_colour' must be a hex colour",
+        3,
+    ),
     "markdown_empty_heading_body": (b"# One\n\ntext\n\n# Two\n", "'Two' has no text below it", 5),
 }
 
 
 def _write(cli_env, name: str, data: bytes | None):
-    suffix = ".md" if name.startswith(("bad_", "unclosed", "unknown", "markdown")) else ".txt"
+    suffix = ".md" if name.startswith(("bad_", "unclosed", "markdown")) else ".txt"
     path = cli_env / f"{name}{suffix}"
     if data is not None:
         path.write_bytes(data)

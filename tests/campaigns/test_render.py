@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -34,7 +35,7 @@ CONTENT = EmailContent(
 
 
 def brand(**over) -> Branding:
-    values = {
+    values: dict[str, Any] = {
         "organisation": "Wildlife Fund",
         "postal_address": "1 Test Lane, 00000 Testville",
         "campaign_title": "Amur leopard",

@@ -4,6 +4,7 @@ article text is only ever data (issue 14, item 2)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -18,7 +19,7 @@ from delivery import lifecycle
 CONTENT = EmailContent(1, 2, "Title", "Subject", "Preheader", ["A paragraph."], 1, "text")
 
 
-def brand(**over: str) -> Branding:
+def brand(**over: Any) -> Branding:
     return Branding("Wildlife Fund", "1 Test Lane", "Leopards", "https://give.example/", **over)
 
 

@@ -62,12 +62,15 @@ def test_wrong_password_and_unknown_user(client, users) -> None:
 def test_staff_reads_but_cannot_edit(client, users, leopard) -> None:
     log_in(client, users["staff"])
     page = client.get("/dashboard/campaigns/leopard")
-    assert page.status_code == 200 and "Funnel per email" in page.text and "Save timetable" not in page.text
+    assert page.status_code == 200 and "Per email" in page.text and "Save timetable" not in page.text
+    assert "Duplicate" not in page.text and "Delete" not in page.text
     token = csrf_of(page.text)
-    for action in ("pause", "start", "schedule", "emails/1", "test"):
+    for action in ("pause", "start", "review", "schedule", "emails/1", "test", "duplicate", "delete"):
         r = client.post(f"/dashboard/campaigns/leopard/{action}", data={"csrf": token})
         assert r.status_code == 403, action
     assert client.get("/dashboard/campaigns/new").status_code == 403
+    assert client.get("/dashboard/campaigns/leopard/emails/1").status_code == 403  # the editor
+    assert client.get("/dashboard/campaigns/leopard/emails/1/preview").status_code != 403  # staff may look
     assert client.get("/dashboard/users").status_code == 403
     assert client.post("/dashboard/lists", data={"csrf": token, "slug": "x"}).status_code == 403
 

@@ -125,14 +125,15 @@ def test_marketer_journey_in_chromium(server, page, users, seed_article, engine,
     page.click("text=Save timetable")
     page.wait_for_selector("text=Timetable saved")
     assert "Wednesdays at 10:00 Europe/Berlin" in page.content()
+    page.click("button[value=review]")  # the confirmation step, then schedule
     page.click("button[value=start]")
     page.wait_for_selector("#status:has-text('scheduled')")
 
     _simulate_engagement(engine)
     clock.advance(hours=4)  # events show once settled (stats.rollup.SETTLE); the latest is at 11:00
     page.reload()
-    assert page.inner_text("[data-figure='Open rate']") == "50.0%"
-    assert page.inner_text("[data-figure='Donation CTR']") == "50.0%"
+    assert page.inner_text("[data-figure='Human open rate']") == "50.0%"
+    assert page.inner_text("[data-figure='Donation clicks']") == "1"
     assert page.locator("svg.chart polyline[data-series=opens]").count() >= 1
     assert page.locator("svg.chart rect[data-position='1']").count() == 2
     _shot(page, "campaign-figures")
@@ -160,7 +161,7 @@ def test_staff_cannot_see_marketer_controls_in_chromium(server, page, users, eng
     page.click("button[type=submit]")
     page.click("[data-campaign=leopard]")
     assert page.locator("text=Save timetable").count() == 0 and page.locator("text=New campaign").count() == 0
-    assert page.inner_text("[data-figure='Open rate']") == "54.5%"
+    assert page.inner_text("[data-figure='Human open rate']") == "54.5%"
     _shot(page, "campaign-staff")
     response = page.goto(f"{server}/dashboard/campaigns/new")
     assert response is not None and response.status == 403

@@ -82,6 +82,7 @@ def site(client, users, ctx, seed_article) -> Site:
         "position": "1",
         "action": "pause",
         "subscriber_id": str(sub.id),
+        "job_id": "no-such-job",
     }
     return Site(client, values, "friends", "leopard-series")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -48,13 +49,21 @@ def test_create_edit_preview_schedule_start_pause_resume(client, users, seed_art
         count = len(s.scalars(select(Email).join(Campaign).where(Campaign.slug == "leopard-series")).all())
     assert count >= 2 and f'id="email-{count}"' in page
 
+    editor = f"{url}/emails/1"
+    body = "Leopards **need** room.\n\nSee [the range map](https://example.org/range)."
     edited = post_form(
-        client, url, f"{url}/emails/1", {"subject": "A new first subject", "preheader": "Short"}
+        client, editor, editor, {"subject": "A new first subject", "preheader": "Short", "body": body}
     )
-    assert edited.status_code == 303
-    assert 'value="A new first subject"' in client.get(url).text
-    bad = post_form(client, url, f"{url}/emails/1", {"subject": "", "preheader": ""})
+    assert edited.status_code == 303 and edited.headers["location"] == f"{editor}?done=edited"
+    page = client.get(editor).text
+    assert 'value="A new first subject"' in page and "Leopards **need** room." in page
+    html = client.get(f"{editor}/preview.html").text
+    assert "<strong>need</strong>" in html and "range map" in html
+    typed = {"subject": "", "preheader": "Kept preheader", "body": "Kept *body* text"}
+    bad = post_form(client, editor, editor, typed)
     assert bad.status_code == 400 and "subject cannot be empty" in bad.text
+    assert 'value="Kept preheader"' in bad.text and "Kept *body* text" in bad.text  # what was typed
+    assert 'value="A new first subject"' in client.get(editor).text  # nothing saved
 
     preview = client.get(f"{url}/emails/1/preview")
     assert preview.status_code == 200 and 'class="phone"' in preview.text and "sandbox" in preview.text
@@ -78,7 +87,9 @@ def test_create_edit_preview_schedule_start_pause_resume(client, users, seed_art
         files={"file": ("people.csv", body.encode(), "text/csv")},
     )
     assert imp.status_code == 200 and 'id="created">2<' in imp.text and 'id="rejected">2<' in imp.text
-    assert "Download rejects CSV" in imp.text and "duplicate" in imp.text
+    rejects_url = re.search(r'href="(/dashboard/jobs/[^"]+/rejects.csv)"', imp.text)
+    assert rejects_url and "Download rejected rows" in imp.text
+    assert "duplicate" in client.get(rejects_url.group(1)).text
 
     bad_tz = post_form(
         client,
@@ -93,9 +104,13 @@ def test_create_edit_preview_schedule_start_pause_resume(client, users, seed_art
     page = client.get(url).text
     assert "Wednesdays at 10:00 Europe/Berlin, from 2026-01-07" in page
 
-    assert post_form(client, url, f"{url}/start").status_code == 303
+    review = post_form(client, url, f"{url}/review", {"when": "slot"})
+    assert review.status_code == 200 and 'id="recipients">2<' in review.text
+    assert "Wed 07 Jan 2026, 10:00 Europe/Berlin" in review.text  # the first slot on or after the start
+    assert 'id="status">draft<' in client.get(url).text  # nothing changed before the confirmation
+    assert post_form(client, url, f"{url}/start", {"when": "slot"}).status_code == 303
     assert 'id="status">scheduled<' in client.get(url).text
-    again = post_form(client, url, f"{url}/start")
+    again = post_form(client, url, f"{url}/review", {"when": "now"})
     assert again.status_code == 400 and "already" in again.text
     assert post_form(client, url, f"{url}/pause").status_code == 303
     assert 'id="status">paused<' in client.get(url).text
@@ -176,4 +191,4 @@ def test_figures_follow_tracking_events(client, users, engine, clock) -> None:
         assert "No opens or clicks yet" in young  # too young: a honeypot hit could still reclassify it
         clock.set(click.at + SETTLE)
     page = client.get("/dashboard/campaigns/fresh").text
-    assert 'data-figure="Donation CTR">100.0%<' in page
+    assert 'data-figure="Donation clicks">1<' in page

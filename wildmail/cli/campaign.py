@@ -15,8 +15,10 @@ from pathlib import Path
 import typer
 from sqlalchemy.orm import Session
 
+from campaigns.article import READERS, read_article_file
 from campaigns.models import Campaign
 from campaigns.preview import SAMPLE_NAME, EmlBuilder, write_eml_preview, write_preview
+from campaigns.splitter import split_article
 from delivery import lifecycle
 from delivery.compose import preview_eml
 from wildmail.cli import campaign_send
@@ -47,7 +49,7 @@ def _session(*, secret: bool = False) -> Iterator[tuple[AppContext, Session]]:
 
 @app.command()
 def split(
-    file: Path = typer.Argument(..., help="Article: Markdown (.md) or plain text."),
+    file: Path = typer.Argument(..., help="Article: Markdown (.md), plain text, HTML page or Word .docx."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     parts: int | None = typer.Option(None, "--parts", min=1, help="Parts for an article without headings."),
 ) -> None:
@@ -59,6 +61,9 @@ def split(
     if as_json:
         typer.echo(json.dumps([e.as_json() for e in plan.emails], ensure_ascii=False, indent=2))
         return
+    typer.echo(f"read {file} as {READERS.get(plan.reader, plan.reader)}")
+    for notice in plan.notices:
+        typer.echo(f"note: {notice}")
     grid = Grid(
         f"{plan.title} ({plan.format}, {len(plan.emails)} emails)",
         ["#", "Subject", "Preheader", "Paragraphs", "Words", "Min"],
@@ -79,7 +84,7 @@ def split(
 
 @app.command()
 def create(
-    file: Path = typer.Argument(..., help="Article: Markdown (.md) or plain text."),
+    file: Path = typer.Argument(..., help="Article: Markdown (.md), plain text, HTML page or Word .docx."),
     name: str = typer.Option(..., "--name", help="Campaign name (its slug is derived from it)."),
     list_slug: str | None = typer.Option(None, "--list", help="Subscriber list slug."),
     start: str | None = typer.Option(None, "--start", help="First send date, YYYY-MM-DD."),
@@ -96,6 +101,7 @@ def create(
         help="Email template by name: default, letter, or one in the template_dir setting.",
     ),
     parts: int | None = typer.Option(None, "--parts", min=1, help="Parts for an article without headings."),
+    locale: str | None = typer.Option(None, "--locale", help="Language of the emails, e.g. en or fr-CA."),
 ) -> None:
     """Create a draft campaign from an article: split, render and store every email."""
     start_date = None
@@ -117,12 +123,25 @@ def create(
         engine=engine,
         template=template,
         parts=parts,
+        locale=locale,
     )
+    try:
+        article = read_article_file(file)
+        notices = split_article(article, parts=parts).notices  # the same plan create makes
+    except lifecycle.USER_ERRORS as exc:
+        fail(str(exc))
     with _session() as (ctx, session):
-        campaign = lifecycle.create_campaign_from_file(session, ctx.settings, file, options, ctx.clock.now())
+        image_notes: list[str] = []
+        campaign = lifecycle.create_campaign(
+            session, ctx.settings, article, options, ctx.clock.now(), notices=image_notes
+        )
         session.commit()
+        typer.echo(f"read {file} as {article.reader_name}")
+        for notice in (*notices, *image_notes):
+            typer.echo(f"note: {notice}")
         console.print(
-            f"created campaign [bold]{campaign.slug}[/] with {len(campaign.emails)} emails "
+            f"created campaign [bold]{campaign.slug}[/] \u201c{campaign.public_title}\u201d "
+            f"with {len(campaign.emails)} emails "
             f"({campaign.mode}, {lifecycle.WEEKDAYS[campaign.send_weekday]} {campaign.send_hour}:00 "
             f"{campaign.timezone})",
             highlight=False,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -47,9 +48,12 @@ class Settings:
     sender_name: str = "Wildlife Fund"
     organisation: str = "Wildlife Fund"
     postal_address: str = "1 Example Street, 00000 Example City"
+    brand_colour: str = "#1d6b45"  # header band and buttons of the default email template (#rrggbb)
+    default_locale: str = "en"  # language of emails (html lang) unless a campaign sets its own
+    media_dir: str = "media"  # pictures of articles, served at <base_url>/media/<sha256>.<ext>
     reply_to: str = ""
     privacy_url: str = ""  # the organisation's privacy policy, linked from every public page
-    logo_url: str = ""  # the organisation's logo on public pages: an http(s) URL or a path on this site
+    logo_url: str = ""  # the organisation's logo (emails, public pages): an http(s) URL or a site path
     default_timezone: str = "UTC"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
@@ -262,6 +266,14 @@ def _validate(s: Settings, origins: dict[str, str] | None = None) -> Settings:
     if s.dkim_private_key_file:  # a bad key stops every command at startup, not the first send
         s.dkim_private_key(name("dkim_private_key_file"))
         s.dkim_ed25519_private_key(name("dkim_ed25519_key_file"))
+    if not re.match(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$", s.brand_colour):
+        raise SettingsError(
+            f"{name('brand_colour')}: expected a hex colour like #1d6b45, got {s.brand_colour!r}"
+        )
+    if not re.match(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$", s.default_locale):
+        raise SettingsError(
+            f"{name('default_locale')}: expected a language tag like en or fr-CA, got {s.default_locale!r}"
+        )
     parsed = urlparse(s.base_url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(f"{name('base_url')}: expected an http(s) URL, got {s.base_url!r}")

@@ -1,7 +1,8 @@
 """The tracking URLs written into every message, and their parsing.
 
 Paths: ``/o/<token>.gif`` (open), ``/c/<token>`` (click), ``/u/<token>`` (unsubscribe page and
-RFC 8058 one-click POST). Tokens carry ids only; destinations come from ``Link`` rows.
+RFC 8058 one-click POST), ``/v/<token>`` (an email's web version: per email, not per reader).
+Tokens carry ids only; destinations come from ``Link`` rows.
 Depends on nothing but :mod:`wildmail.core.signing`, so delivery can build URLs without importing
 the rest of tracking.
 """
@@ -14,6 +15,7 @@ TEST_DELIVERY = 0  # the delivery id in the URLs of test sends and previews: not
 OPEN = "open"
 CLICK = "click"
 UNSUBSCRIBE = "unsubscribe"
+VIEW = "view"
 
 __all__ = [
     "BadToken",
@@ -22,7 +24,9 @@ __all__ = [
     "open_verifier",
     "parse_click",
     "parse_unsubscribe",
+    "parse_view",
     "unsubscribe_url",
+    "view_url",
 ]
 
 
@@ -39,6 +43,16 @@ def click_url(base_url: str, key: bytes, delivery_id: int, link_id: int) -> str:
 def unsubscribe_url(base_url: str, key: bytes, delivery_id: int) -> str:
     """One-click unsubscribe URL (GET shows a page, POST unsubscribes)."""
     return f"{base_url}/u/{sign_ints(key, UNSUBSCRIBE, delivery_id)}"
+
+
+def view_url(base_url: str, key: bytes, email_id: int) -> str:
+    """The web version of an email (the "view in your browser" link; the same for every reader)."""
+    return f"{base_url}/v/{sign_ints(key, VIEW, email_id)}"
+
+
+def parse_view(key: bytes, token: str) -> int:
+    """Email id of a web-version token; raises BadToken."""
+    return verify_ints(key, VIEW, token, 1)[0]
 
 
 def open_verifier(key: bytes) -> IntsVerifier:

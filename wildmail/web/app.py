@@ -17,20 +17,29 @@ from urllib.parse import urlparse
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
 from wildmail.runtime.context import AppContext
-from wildmail.web import dashboard_routes, preferences_routes, public_routes, tracking_routes
+from wildmail.web import (
+    dashboard_routes,
+    media_routes,
+    preferences_routes,
+    public_routes,
+    tracking_routes,
+    view_routes,
+)
 from wildmail.web.body_limits import BodyLimit, BodyLimits, BodyTooLarge, too_large_response
+from wildmail.web.jobs import Jobs
 from wildmail.web.path_params import path_errors_as_404
 from wildmail.web.security_headers import SecurityHeaders
 from wildmail.web.templating import STATIC_DIR
 
 # preferences_routes first: tracking_routes' /u/{token:path} would also match /u/<token>/preferences
-PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes)
+FAVICON_CACHE = {"Cache-Control": "public, max-age=86400"}
+PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes, media_routes, view_routes)
 
 
 class WebApp:
@@ -77,11 +86,17 @@ def create_app(ctx: AppContext, body_limits: BodyLimits | None = None) -> WebApp
 
     api = FastAPI(title="wildmail", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     api.state.ctx = ctx
+    api.state.jobs = Jobs()  # background jobs of the dashboard (in this process)
     api.add_exception_handler(BodyTooLarge, too_large_response)
     api.add_exception_handler(RequestValidationError, path_errors_as_404)
     api.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for part in PARTS:
         api.include_router(part.router)
+
+    @api.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """Browsers ask for it on every site; answered, not a 404 in every log."""
+        return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon", headers=FAVICON_CACHE)
 
     @api.get("/healthz", response_class=PlainTextResponse)
     def healthz() -> str:

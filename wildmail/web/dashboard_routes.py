@@ -10,6 +10,7 @@ from wildmail.web.dashboard import (
     routes_auth,
     routes_campaigns,
     routes_delivery,
+    routes_jobs,
     routes_lists,
     routes_stats,
     routes_subscribers,
@@ -24,6 +25,7 @@ for part in (
     routes_subscribers,
     routes_admin,
     routes_delivery,
+    routes_jobs,
     routes_stats,
 ):
     router.include_router(part.router)

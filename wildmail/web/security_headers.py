@@ -1,8 +1,9 @@
 """Security headers on every response: a pure ASGI ``send`` wrapper, cheap enough for every request.
 
-No page of ours runs script, so the policy forbids it outright; styles come only from our static
-files. A response that already sets one of these headers keeps its own value (the email preview
-sets a sandboxing policy that lets the dashboard frame it). The offline HTML report carries its
+Script and styles come only from our static files (the one script is the job page's progress
+poll, ``static/jobs.js``, which fetches JSON from the same origin); inline script never runs. A
+response that already sets one of these headers keeps its own value (the email preview sets a
+sandboxing policy that lets the dashboard frame it). The offline HTML report carries its
 stylesheet inline (it is made to be saved as one file), so its path gets ``'unsafe-inline'`` for
 styles, and only for styles.
 
@@ -17,8 +18,8 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _POLICY = (
-    "default-src 'none'; script-src 'none'; style-src {style}; img-src 'self' data:; font-src 'self'; "
-    "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src {style}; img-src 'self' data:; "
+    "font-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 CONTENT_SECURITY_POLICY = _POLICY.format(style="'self'")
 REPORT_POLICY = _POLICY.format(style="'unsafe-inline'")

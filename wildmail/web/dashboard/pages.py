@@ -24,12 +24,14 @@ from wildmail.web.templating import templates
 
 NOTICES = {
     "created": "Campaign created. Check the split below, then preview each email.",
-    "edited": "Email saved and recompiled.",
+    "edited": "Email saved and recompiled: the preview shows the new version.",
     "scheduled": "Timetable saved.",
-    "started": "Campaign started: subscribers of its list are enrolled.",
+    "started": "Campaign scheduled: subscribers of its list are enrolled and email 1 goes out as confirmed.",
     "paused": "Campaign paused: nothing more is sent until you resume it.",
     "resumed": "Campaign resumed: each subscriber continues at their next slot.",
     "tested": "Test emails sent.",
+    "duplicated": "Campaign duplicated: this is the new draft copy.",
+    "deleted": "Campaign deleted.",
     "list": "List created.",
     "user-added": "User added.",
     "user-removed": "User removed.",

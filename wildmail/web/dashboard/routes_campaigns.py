@@ -1,10 +1,13 @@
-"""Marketer pages: create a campaign from an article, edit and preview emails, timetable, start/pause/resume,
-send a test. The domain work is done by ``delivery.lifecycle``."""
+"""Marketer pages: create a campaign from an article, edit and preview emails, timetable, schedule (with a
+confirmation step), pause/resume, duplicate, delete, send a test. The domain work is done by
+``delivery.lifecycle``; creating and scheduling run as background jobs (:mod:`wildmail.web.jobs`)."""
 
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -15,15 +18,20 @@ from campaigns.preview import PreviewEmail
 from delivery.lifecycle import (
     USER_ERRORS,
     CampaignError,
+    CampaignNotFound,
     CampaignOptions,
     available_templates,
     create_campaign_from_text,
+    delete_campaign,
+    duplicate_campaign,
     edit_email,
+    email_body,
     email_preview,
     get_campaign,
     pause_campaign,
     resume_campaign,
     schedule_campaign,
+    schedule_preview,
     set_timetable,
 )
 from delivery.lifecycle import test_send as send_test
@@ -33,7 +41,9 @@ from wildmail.core.db import MAX_ROW_ID, write_transaction
 from wildmail.runtime.users import User
 from wildmail.web.dashboard.auth import CAN_EDIT, ctx_of, require
 from wildmail.web.dashboard.pages import DashboardRoute, done, error_page, form_of, render
+from wildmail.web.dashboard.routes_jobs import jobs_of, started
 from wildmail.web.dashboard.routes_stats import campaign_page, not_found
+from wildmail.web.jobs import Job, UserMistake
 from wildmail.web.path_params import DbInt
 
 router = APIRouter(route_class=DashboardRoute)
@@ -81,7 +91,11 @@ async def _article_text(form: dict[str, Any]) -> tuple[str, str]:
 
 @router.post("/dashboard/campaigns/new")
 async def create(request: Request) -> Response:
-    """Split the uploaded article into a draft campaign and show it."""
+    """Split the uploaded article into a draft campaign in a background job, then show the split.
+
+    Mistakes found before the job starts (no article, a bad number) show the form again as typed;
+    mistakes in the article fail the job, whose page shows the form again with the message.
+    """
     user = require(request, CAN_EDIT)
     form = await form_of(request)
     ctx = ctx_of(request)
@@ -98,36 +112,93 @@ async def create(request: Request) -> Response:
             template=fields.get("template") or None,
             parts=int(parts) if parts else None,
         )
-        with write_transaction(ctx.engine) as s:
-            campaign = create_campaign_from_text(s, ctx.settings, text, options, ctx.clock.now(), source)
-            slug = campaign.slug
     except USER_ERRORS as exc:
         return _new_page(request, user, fields, 400, error=str(exc))
-    return done(f"/dashboard/campaigns/{slug}", "created")
+
+    def work(job: Job) -> str:
+        job.phase = "splitting and compiling"
+        try:
+            with write_transaction(ctx.engine) as s:
+                campaign = create_campaign_from_text(s, ctx.settings, text, options, ctx.clock.now(), source)
+                slug = campaign.slug
+        except USER_ERRORS as exc:
+            raise UserMistake(str(exc)) from None
+        return f"/dashboard/campaigns/{slug}?done=created"
+
+    title = f"Create campaign {' '.join(options.name.split())}"
+    job = jobs_of(request).start("create", title, user.id, work, form=fields, on_failure=_failed_create)
+    return await started(request, job)
+
+
+def _failed_create(request: Request, job: Job) -> Response:
+    """A create job that failed: the form again, as typed, with the message."""
+    user = require(request, CAN_EDIT)
+    return _new_page(request, user, job.form, 400, error=job.message)
+
+
+def _editor(
+    request: Request, slug: str, position: int, typed: dict[str, str] | None = None, error: str = ""
+) -> Response:
+    """The editor of one email: subject, preheader, Markdown body, and its preview at two widths."""
+    user = require(request, CAN_EDIT)
+    found = _preview(request, slug, position)
+    if isinstance(found, Response):
+        return found
+    campaign, email, item = found
+    values = typed or {
+        "subject": email.subject,
+        "preheader": email.preheader,
+        "body": email_body(campaign, email),
+    }
+    return render(
+        request,
+        "email_edit.html",
+        400 if error else 200,
+        user=user,
+        campaign=campaign,
+        email=email,
+        values=values,
+        error=error or None,
+        text=item.text,
+        src=f"/dashboard/campaigns/{slug}/emails/{position}/preview.html",
+    )
+
+
+@router.get("/dashboard/campaigns/{slug}/emails/{position}")
+def edit_page(request: Request, slug: str, position: DbInt) -> Response:
+    return _editor(request, slug, position)
 
 
 @router.post("/dashboard/campaigns/{slug}/emails/{position}")
 async def edit(request: Request, slug: str, position: DbInt) -> Response:
-    """Save an email's subject and preheader (recompiled at once)."""
+    """Save an email's subject, preheader and body (recompiled at once); a mistake shows the editor
+    again with what was typed."""
     require(request, CAN_EDIT)
     form = await form_of(request)
     ctx = ctx_of(request)
+    typed = {k: form[k] for k in ("subject", "preheader", "body") if isinstance(form.get(k), str)}
     try:
         with write_transaction(ctx.engine) as s:
             campaign = get_campaign(s, slug)
-            subject, preheader = form.get("subject"), form.get("preheader")
             edit_email(
                 s,
                 ctx.settings,
                 campaign,
                 position,
-                subject=subject if isinstance(subject, str) else None,
-                preheader=preheader if isinstance(preheader, str) else None,
+                subject=typed.get("subject"),
+                preheader=typed.get("preheader"),
+                body=typed.get("body"),
                 now=ctx.clock.now(),
             )
+    except CampaignNotFound:
+        return not_found(request, slug)
     except USER_ERRORS as exc:
-        return campaign_page(request, slug, error=f"Email {position}: {exc}", status=400)
-    return done(f"/dashboard/campaigns/{slug}", "edited")
+        if "body" not in typed:  # the short form on the campaign page
+            return campaign_page(request, slug, error=f"Email {position}: {exc}", status=400)
+        return _editor(request, slug, position, typed, error=f"Not saved: {exc}")
+    if "body" not in typed:
+        return done(f"/dashboard/campaigns/{slug}", "edited")
+    return done(f"/dashboard/campaigns/{slug}/emails/{position}", "edited")
 
 
 def _preview(request: Request, slug: str, position: int) -> tuple[Campaign, Email, PreviewEmail] | Response:
@@ -140,8 +211,8 @@ def _preview(request: Request, slug: str, position: int) -> tuple[Campaign, Emai
 
 @router.get("/dashboard/campaigns/{slug}/emails/{position}/preview")
 def preview_page(request: Request, slug: str, position: DbInt) -> Response:
-    """The email at desktop and phone widths, as a subscriber would see it."""
-    user = require(request, CAN_EDIT)
+    """The email at desktop and phone widths, as a subscriber would see it (every role may look)."""
+    user = require(request)
     found = _preview(request, slug, position)
     if isinstance(found, Response):
         return found
@@ -153,7 +224,7 @@ def preview_page(request: Request, slug: str, position: DbInt) -> Response:
 @router.get("/dashboard/campaigns/{slug}/emails/{position}/preview.html")
 def preview_html(request: Request, slug: str, position: DbInt) -> Response:
     """The personalised HTML itself (shown in a sandboxed iframe, no scripts allowed)."""
-    require(request, CAN_EDIT)
+    require(request)
     found = _preview(request, slug, position)
     if isinstance(found, Response):
         return found
@@ -213,17 +284,105 @@ async def test_send(request: Request, slug: str) -> Response:
     return done(f"/dashboard/campaigns/{slug}", "tested")
 
 
-@router.post("/dashboard/campaigns/{slug}/{action}")
-async def act(request: Request, slug: str, action: str) -> Response:
-    """Start, pause or resume the campaign."""
+def _start(form: dict[str, Any], now: datetime) -> datetime | date | None:
+    """The form's choice as a ``lifecycle.Start``: now (an instant), a day (the first slot on or
+    after it), or the timetable's own start. Raises :class:`CampaignError` for a bad day."""
+    when = str(form.get("when") or "")
+    if when == "now":
+        return now
+    if when == "date":
+        raw = str(form.get("start_date") or "").strip()
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise CampaignError(f"choose the day email 1 goes out (YYYY-MM-DD), not {raw!r}") from None
+    return None
+
+
+@router.post("/dashboard/campaigns/{slug}/review")
+async def review(request: Request, slug: str) -> Response:
+    """The confirmation step: how many people get email 1, and when; nothing is changed yet."""
+    user = require(request, CAN_EDIT)
+    form = await form_of(request)
+    try:
+        ctx = ctx_of(request)
+        start = _start(form, ctx.clock.now())
+        preview = schedule_preview(ctx, slug, start)
+    except CampaignNotFound:
+        return not_found(request, slug)
+    except CampaignError as exc:
+        return campaign_page(request, slug, error=f"Cannot schedule: {exc}", status=400)
+    zone = ZoneInfo(preview.timezone)
+
+    def at(when: datetime) -> str:
+        return f"{when.astimezone(zone):%a %d %b %Y, %H:%M} {preview.timezone}"
+
+    day = start.isoformat() if isinstance(start, date) and not isinstance(start, datetime) else ""
+    return render(request, "confirm_schedule.html", user=user, p=preview, at=at, day=day)
+
+
+@router.post("/dashboard/campaigns/{slug}/start")
+async def start(request: Request, slug: str) -> Response:
+    """Schedule the campaign (enrol its list) in a background job, then show the campaign."""
+    user = require(request, CAN_EDIT)
+    form = await form_of(request)
+    ctx = ctx_of(request)
+
+    def work(job: Job) -> str:
+        job.phase = "enrolling the list"
+        try:
+            job.rows = schedule_campaign(ctx, slug, _start(form, ctx.clock.now()))
+        except USER_ERRORS as exc:
+            raise UserMistake(f"Cannot schedule: {exc}") from None
+        return f"/dashboard/campaigns/{slug}?done=started"
+
+    job = jobs_of(request).start("schedule", f"Schedule {slug}", user.id, work)
+    return await started(request, job)
+
+
+@router.post("/dashboard/campaigns/{slug}/duplicate")
+async def duplicate(request: Request, slug: str) -> Response:
+    """A draft copy of the campaign (its emails as edited), named by the form or "<title> (copy)"."""
+    require(request, CAN_EDIT)
+    form = await form_of(request)
+    ctx = ctx_of(request)
+    try:
+        with write_transaction(ctx.engine) as s:
+            campaign = get_campaign(s, slug)
+            name = str(form.get("name") or "").strip() or f"{campaign.title} (copy)"
+            copy = duplicate_campaign(s, ctx.settings, campaign, name, ctx.clock.now())
+            new_slug = copy.slug
+    except CampaignNotFound:
+        return not_found(request, slug)
+    except USER_ERRORS as exc:
+        return campaign_page(request, slug, error=f"Not duplicated: {exc}", status=400)
+    return done(f"/dashboard/campaigns/{new_slug}", "duplicated")
+
+
+@router.post("/dashboard/campaigns/{slug}/delete")
+async def delete(request: Request, slug: str) -> Response:
+    """Delete a campaign that has sent nothing (refused once anything was queued or sent)."""
     require(request, CAN_EDIT)
     await form_of(request)
     ctx = ctx_of(request)
     try:
-        if action == "start":
-            schedule_campaign(ctx, slug)
-            code = "started"
-        elif action == "pause":
+        with write_transaction(ctx.engine) as s:
+            delete_campaign(s, get_campaign(s, slug))
+    except CampaignNotFound:
+        return not_found(request, slug)
+    except CampaignError as exc:
+        return campaign_page(request, slug, error=f"Not deleted: {exc}", status=400)
+    return done("/dashboard", "deleted")
+
+
+@router.post("/dashboard/campaigns/{slug}/{action}")
+async def act(request: Request, slug: str, action: str) -> Response:
+    """Pause or resume the campaign."""
+    require(request, CAN_EDIT)
+    await form_of(request)
+    ctx = ctx_of(request)
+    try:
+        if action == "pause":
             pause_campaign(ctx, slug)
             code = "paused"
         elif action == "resume":

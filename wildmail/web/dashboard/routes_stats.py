@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from markupsafe import Markup
 
 from delivery.alerts import relay_alerts
-from stats.charts import dense, dropoff_svg, timeline_svg
+from stats.charts import dropoff_svg, last_window, timeline_svg
 from stats.export import overview_csv, percent, report_csv
 from stats.figures import CampaignReport
 from stats.html_report import headline_cards, render_html_report
@@ -37,11 +37,16 @@ def not_found(request: Request, slug: str) -> Response:
 
 def _actions(status: str) -> list[tuple[str, str]]:
     return {
-        "draft": [("start", "Start campaign")],
         "scheduled": [("pause", "Pause")],
         "running": [("pause", "Pause")],
         "paused": [("resume", "Resume")],
     }.get(status, [])
+
+
+def _sent_any(report: CampaignReport) -> bool:
+    """Whether anything was queued or sent (a campaign cannot be deleted then)."""
+    t = report.total
+    return any((t.sent, t.queued, t.suppressed, t.bounced, t.unknown))
 
 
 @router.get("/dashboard")
@@ -94,12 +99,13 @@ def campaign_page(request: Request, slug: str, error: str | None = None, status:
         error=error,
         can_edit=Role(user.role) in CAN_EDIT,
         actions=_actions(campaign.status),
+        sent_any=_sent_any(report),
         weekdays=WEEKDAYS,
         daily_chart=Markup(timeline_svg(report.daily, "Human activity per day")),  # noqa: S704 - escaped SVG
         hourly_chart=Markup(  # noqa: S704
             timeline_svg(
-                dense(report.hourly, timedelta(hours=1))[-HOURLY_BUCKETS:],
-                "Human activity per hour (latest 72 hours)",
+                last_window(report.hourly, timedelta(hours=1), HOURLY_BUCKETS),
+                "Human activity per hour (the campaign's last 72 hours)",
                 hourly=True,
             )
         ),
