@@ -82,6 +82,8 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Why the campaign paused itself (the circuit breaker of inbound.policy); '' for a paused-by-hand.
+    pause_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     emails: Mapped[list[Email]] = relationship(
         back_populates="campaign", order_by="Email.position", cascade="all, delete-orphan"

@@ -621,6 +621,7 @@ def pause_campaign(store: Store, slug: str) -> None:
         c.status = CampaignStatus.PAUSED.value
         c.paused_at = now
         c.updated_at = now
+        c.pause_reason = ""
 
 
 def resume_campaign(store: Store, slug: str) -> int:
@@ -635,6 +636,7 @@ def resume_campaign(store: Store, slug: str) -> int:
             raise CampaignError(f"campaign {slug!r} is {c.status}, not paused")
         c.status = CampaignStatus.RUNNING.value
         c.paused_at = None
+        c.pause_reason = ""
         c.updated_at = now
         return reschedule_overdue(s, c, now, before=now)
 
@@ -652,6 +654,7 @@ class CampaignStatusReport:
     more_sends: int = 0  # send times after those in ``next_sends``
     more_people: int = 0  # subscribers due at them
     alerts: list[str] = field(default_factory=list)  # relay trouble (see delivery.alerts)
+    pause_reason: str = ""  # why the campaign paused itself (its circuit breaker); '' otherwise
 
 
 def campaign_status(store: Store, slug: str, upcoming: int | None = 5) -> CampaignStatusReport:
@@ -659,7 +662,7 @@ def campaign_status(store: Store, slug: str, upcoming: int | None = 5) -> Campai
     (all when None; how many more there are otherwise) and relay alerts."""
     with store.session() as s:
         c = get_campaign(s, slug)
-        report = CampaignStatusReport(slug=c.slug, status=c.status)
+        report = CampaignStatusReport(slug=c.slug, status=c.status, pause_reason=c.pause_reason)
         mine = Enrolment.campaign_id == c.id
         for state, n in s.execute(
             select(Enrolment.status, func.count()).where(mine).group_by(Enrolment.status)
@@ -732,3 +735,15 @@ def test_send(
 
 
 test_send.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def trip_breaker(session: Session, campaign: Campaign, reason: str, now: datetime) -> bool:
+    """Pause a running or scheduled campaign for ``reason`` (its circuit breaker, see
+    ``inbound.policy``), inside the caller's transaction; False when it was not running."""
+    if campaign.status not in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
+        return False
+    campaign.status = CampaignStatus.PAUSED.value
+    campaign.paused_at = now
+    campaign.updated_at = now
+    campaign.pause_reason = reason[:1000]
+    return True

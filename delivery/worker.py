@@ -193,7 +193,7 @@ class Worker:
         (``done.next_index`` is then the first row never started, for :func:`release`)."""
         cfg, ledger = self.config, self.ledger
         lease_end = self.store.clock.now() + cfg.lease
-        sender = self.cache.sender.address
+        sender = self.cache.sender
         for index, item in enumerate(batch):
             done.next_index = index
             if self.stop.is_set() or done.halted:
@@ -212,7 +212,7 @@ class Worker:
                 ledger.pending.append(Outcome(item.id, DeliveryState.BOUNCED, SmtpPhase.NONE, refused))
                 continue
             window = [c.id for c in batch[index + 1 : index + cfg.mark_window]]
-            envelope = Envelope(sender, item.address, data, item.message_id, wire)
+            envelope = Envelope(sender.envelope_sender(item.id), item.address, data, item.message_id, wire)
             yield _Job(item, envelope, ledger, window, done)
         done.next_index = len(batch)
 

@@ -25,6 +25,7 @@ class ConsentSource(enum.StrEnum):
     IMPORT = "import"
     FORM = "form"
     ONE_CLICK = "one-click"
+    MAILTO = "mailto"  # mail to the List-Unsubscribe address (inbound)
     ADMIN = "admin"
     BOUNCE = "bounce"
     COMPLAINT = "complaint"

@@ -61,7 +61,7 @@ def split(
     if as_json:
         typer.echo(json.dumps([e.as_json() for e in plan.emails], ensure_ascii=False, indent=2))
         return
-    typer.echo(f"read {file} as {READERS.get(plan.reader, plan.reader)}")
+    typer.echo(f"read {file.name} as {READERS.get(plan.reader, plan.reader)}")
     for notice in plan.notices:
         typer.echo(f"note: {notice}")
     grid = Grid(
@@ -136,7 +136,7 @@ def create(
             session, ctx.settings, article, options, ctx.clock.now(), notices=image_notes
         )
         session.commit()
-        typer.echo(f"read {file} as {article.reader_name}")
+        typer.echo(f"read {file.name} as {article.reader_name}")
         for notice in (*notices, *image_notes):
             typer.echo(f"note: {notice}")
         console.print(

@@ -22,6 +22,8 @@ def _pct(value: float | None) -> str:
 FIGURE_COLUMNS = (
     "delivered",
     "bounced",
+    "soft",
+    "complaints",
     "opens",
     "machine",
     "open %",
@@ -51,6 +53,8 @@ def figures_grid(report: CampaignReport) -> Grid:
             subject,
             str(f.delivered),
             str(f.bounced),
+            str(f.soft_bounces),
+            str(f.complaints),
             str(f.human_openers),
             str(f.machine_openers),
             _pct(f.open_rate),

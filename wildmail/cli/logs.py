@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import sys
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -51,11 +52,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes, not the stream of the moment the
+    handler was made (a command run in-process, as the tests do, swaps it and closes the old one)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def setup_logging(fmt: LogFormat) -> None:
     """Send every log record at INFO and above to stderr in ``fmt``; APScheduler's per-run chatter
     ("Running job ...", "executed successfully") and Alembic's start-up notes are dropped, their
     warnings kept."""
-    handler = logging.StreamHandler()
+    handler = _CurrentStderr()
     if fmt is LogFormat.JSON:
         handler.setFormatter(JsonFormatter())
     else:
