@@ -78,6 +78,7 @@ def site(client, users, ctx, seed_article) -> Site:
         "o": world.open_path().removeprefix("/o/"),
         "c": world.click_path("content").removeprefix("/c/"),
         "u": world.unsubscribe_path().removeprefix("/u/"),
+        "v": tokens.view_url("", ctx.settings.secret, world.email_id).removeprefix("/v/"),
         "confirm": confirm,
         "position": "1",
         "action": "pause",
