@@ -85,7 +85,6 @@ def site(client, users, ctx, seed_article) -> Site:
         "subscriber_id": str(sub.id),
         "job_id": "no-such-job",
         "name": "0" * 64 + ".png",  # /media/<name>: a well-formed picture name that is not stored
-        "v": tokens.view_url("", ctx.settings.secret, 1).removeprefix("/v/"),  # email 1's web version
     }
     return Site(client, values, "friends", "leopard-series")
 
