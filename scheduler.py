@@ -16,6 +16,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from delivery.enqueue import tick
 from delivery.leader import LeaderLock
+from inbound.policy import Policy, sweep
+from wildmail.core.db import write_transaction
 from wildmail.runtime.context import AppContext
 
 log = logging.getLogger("wildmail.scheduler")
@@ -30,6 +32,8 @@ def leader_tick(ctx: AppContext, lock: LeaderLock) -> bool:
     report = tick(ctx, ctx.message_ids)
     if report.queued or report.enrolled or report.exited or report.reaped.get("unknown"):
         log.info("tick: %s", report)
+    with write_transaction(ctx.engine) as session:  # the circuit breaker also counts RCPT refusals
+        sweep(session, Policy.from_settings(ctx.settings), ctx.clock.now())
     return True
 
 

@@ -177,6 +177,10 @@ def measure(name: str, url: str) -> dict[str, object]:
         "search_name_prefix_in_small_list": lambda s: search_members(
             s, query="Maria", by=SearchBy.NAME, list_id=2
         ),
+        # worst case of a filter: no match passes it, the page stops after SCAN_CAP matches
+        "search_address_prefix_no_status_match": lambda s: search_members(
+            s, query="maria", status="complained"
+        ),
         "first_page_everyone": lambda s: search_members(s),
         "first_page_big_list": lambda s: search_members(s, list_id=1),
         "first_page_small_list": lambda s: search_members(s, list_id=2),

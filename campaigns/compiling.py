@@ -23,12 +23,12 @@ def branding(campaign: Campaign, settings: Settings) -> Branding:
         engine=campaign.render_engine,
         template_dir=settings.template_dir,
         lang=campaign.locale or settings.default_locale,
-        logo_url=absolute(campaign.logo_url or settings.logo_url, settings.base_url),
+        logo_url=absolute(campaign.logo_url or settings.logo_url or "", settings.base_url),
         brand_colour=campaign.brand_colour or settings.brand_colour,
-        hero_image=campaign.hero_image
-        if campaign.hero_image.lower().startswith(("http://", "https://"))
+        hero_image=hero
+        if (hero := campaign.hero_image or "").lower().startswith(("http://", "https://"))
         else "",
-        hero_alt=campaign.hero_alt,
+        hero_alt=campaign.hero_alt or "",
         metadata=dict(campaign.article_metadata or {}),
     )
 

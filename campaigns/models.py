@@ -82,6 +82,8 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Why the campaign paused itself (the circuit breaker of inbound.policy); '' for a paused-by-hand.
+    pause_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     emails: Mapped[list[Email]] = relationship(
         back_populates="campaign", order_by="Email.position", cascade="all, delete-orphan"
@@ -149,6 +151,9 @@ class Enrolment(Base):
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=EnrolmentStatus.ACTIVE.value)
     exit_reason: Mapped[str] = mapped_column(String(32), default="")
+    # Why the next send was postponed ("frequency cap": another series mailed the person within
+    # their list's cap), empty otherwise; cleared when the next email is queued.
+    held: Mapped[str] = mapped_column(String(32), default="", server_default="")
     donation_clicked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Effective zone of the slots (subscriber's, else the campaign's), fixed at enrolment so

@@ -158,11 +158,11 @@ def _alt_text_warnings(emails: list[PlannedEmail], fmt: str, options: dict[str, 
     """One warning per image without alt text (screen readers and clients that block images show nothing)."""
     hero = []
     if options.get("image") and not options.get("image_alt"):
-        hero = [f"front matter image {options['image']} has no image_alt (nothing for who cannot see it)"]
+        hero = [f"front matter image {options['image']} has no image_alt (screen readers get nothing)"]
     if fmt != "markdown":
         return hero
     return hero + [
-        f"email {e.position}: image {src or '(no address)'} has no alt text (nothing for who cannot see it)"
+        f"email {e.position}: image {src or '(no address)'} has no alt text (screen readers get nothing)"
         for e in emails
         for p in e.paragraphs
         for alt, src in IMAGE.findall(p)

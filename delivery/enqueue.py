@@ -17,7 +17,7 @@ rolls that whole tick back, so nothing is ever queued twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, case, cast, exists, func, insert, literal, select, update
@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from campaigns.enrolment import ACTIVE_CAMPAIGN, enrol_late_joiners, exit_departed, timetable_of
 from campaigns.models import Campaign, CampaignStatus, Email, Enrolment, EnrolmentStatus
-from campaigns.timetable import zone
+from campaigns.timetable import next_slot, zone
 from delivery.models import Delivery, DeliveryState, SmtpPhase
-from subscribers.models import Subscriber
+from subscribers.models import Subscriber, SubscriberList
 from wildmail.core.db import write_transaction
 from wildmail.core.message_ids import MessageIdKey, delivery_id_bounds
 from wildmail.core.sql import rowcount, upsert_ignore
@@ -45,6 +45,7 @@ class TickReport:
     queued: int = 0
     advanced: int = 0
     rescheduled: int = 0
+    held: int = 0  # postponed by the frequency cap (another series mailed them within it)
     finished: int = 0
     reaped: dict[str, int] = field(default_factory=dict)
 
@@ -133,6 +134,7 @@ def _advance_group(s: Session, c: Campaign, tz: str, due: datetime, now: datetim
             last_sent_at=now,
             next_send_at=case((done, None), else_=literal(following, Enrolment.next_send_at.type)),
             status=case((done, EnrolmentStatus.FINISHED.value), else_=ACTIVE),
+            held="",
         )
         .execution_options(synchronize_session=False)
     )
@@ -165,6 +167,53 @@ def reschedule_overdue(s: Session, c: Campaign, now: datetime, *, before: dateti
         )
         moved += rowcount(s.execute(stmt))
     return moved
+
+
+HELD_BY_CAP = "frequency cap"
+CAP_SLACK = timedelta(hours=1)
+"""A weekly send queued a little after its slot (the tick's interval, a slow tick) still frees the
+same slot a cadence later: the cap counts from the queue time less this."""
+
+
+def frequency_cap(s: Session, c: Campaign) -> timedelta | None:
+    """The cap of the campaign's list (None: no cap, or no other series that could collide)."""
+    days = s.execute(select(SubscriberList.frequency_cap_days).where(SubscriberList.id == c.list_id)).scalar()
+    if not days:
+        return None
+    others = select(Campaign.id).where(Campaign.id != c.id, Campaign.status != CampaignStatus.DRAFT.value)
+    if s.execute(select(exists(others))).scalar() is not True:
+        return None  # one series alone keeps its own cadence
+    return timedelta(days=days)
+
+
+def _hold_capped(s: Session, c: Campaign, tz: str, due: datetime, now: datetime, cap: timedelta) -> int:
+    """Postpone this group's people who got another series' email within ``cap`` to the first
+    slot of this campaign after the cap has passed; returns how many were postponed."""
+    recent = (
+        select(Delivery.subscriber_id, func.max(Delivery.queued_at).label("last"))
+        .where(
+            Delivery.subscriber_id.in_(select(Enrolment.subscriber_id).where(*_group(c.id, tz, due, now))),
+            Delivery.campaign_id != c.id,
+            Delivery.queued_at > now - cap + CAP_SLACK,
+        )
+        .group_by(Delivery.subscriber_id)
+        .subquery()
+    )
+    timetable, local = timetable_of(c), zone(tz, c.timezone)
+    held = 0
+    for last in s.execute(select(recent.c.last).distinct()).scalars().all():
+        slot = next_slot(last + cap - CAP_SLACK, timetable.slot_weekday, timetable.hour, local)
+        stmt = (
+            update(Enrolment)
+            .where(
+                *_group(c.id, tz, due, now),
+                Enrolment.subscriber_id.in_(select(recent.c.subscriber_id).where(recent.c.last == last)),
+            )
+            .values(next_send_at=slot, held=HELD_BY_CAP)
+            .execution_options(synchronize_session=False)
+        )
+        held += rowcount(s.execute(stmt))
+    return held
 
 
 def enqueue_campaign(s: Session, c: Campaign, now: datetime, ids: MessageIdKey, report: TickReport) -> None:
@@ -201,7 +250,10 @@ def enqueue_campaign(s: Session, c: Campaign, now: datetime, ids: MessageIdKey, 
     groups: dict[tuple[str, datetime], list[int]] = {}
     for tz, due, position in due_groups:
         groups.setdefault((tz, due), []).append(position)
+    cap = frequency_cap(s, c) if groups else None
     for (tz, due), positions in groups.items():
+        if cap is not None:
+            report.held += _hold_capped(s, c, tz, due, now, cap)
         for position in positions:
             report.queued += _queue_group(s, c, tz, due, position, now, ids)
         report.advanced += _advance_group(s, c, tz, due, now, last)

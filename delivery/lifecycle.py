@@ -13,7 +13,6 @@ nothing. Functions taking an ``Store`` run their own transaction. User mistakes 
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 from collections.abc import Sequence
@@ -24,7 +23,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, text
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from campaigns import templates
@@ -383,20 +381,13 @@ def edit_email(
     return email
 
 
-# What a copy does not take over from the campaign it copies (everything else is copied, so a
-# column added later is copied too).
-_NOT_COPIED = {"id", "slug", "title", "status", "start_date", "created_at", "updated_at", "paused_at"}
-_EMAIL_NOT_COPIED = {"id", "campaign_id", "compiled_html", "compiled_text", "compiled_at"}
-
-
-def _columns(row: Any, skip: set[str]) -> dict[str, Any]:
-    """The row's column values by attribute name, JSON values copied, except those in ``skip``."""
-    values = {}
-    for attr in sa_inspect(type(row)).column_attrs:
-        if attr.key not in skip:
-            value = getattr(row, attr.key)
-            values[attr.key] = copy.deepcopy(value) if isinstance(value, (dict, list)) else value
-    return values
+_COPIED_COLUMNS = (
+    *("source_name", "source_text", "source_format", "list_id", "segment", "mode", "cadence_days"),
+    *("send_weekday", "send_hour", "timezone", "donation_url", "donation_text", "template"),
+    *("render_engine", "track_identity", "stop_donation_after_click", "grace_hours", "min_gap_hours"),
+    *("article_title", "article_metadata", "locale", "logo_url", "brand_colour", "organisation"),
+    *("hero_image", "hero_alt", "images"),
+)
 
 
 def duplicate_campaign(
@@ -409,8 +400,9 @@ def duplicate_campaign(
         raise CampaignError("campaign name needs at least one letter or digit")
     if session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
         raise CampaignError(f"a campaign named {slug!r} already exists")
-    duplicate = Campaign(
-        **_columns(campaign, _NOT_COPIED),
+    copied = {column: getattr(campaign, column) for column in _COPIED_COLUMNS}
+    copy = Campaign(
+        **copied,
         slug=slug,
         title=" ".join(name.split()),
         status=CampaignStatus.DRAFT.value,
@@ -419,11 +411,22 @@ def duplicate_campaign(
         updated_at=now,
     )
     for email in campaign.emails:
-        duplicate.emails.append(Email(**_columns(email, _EMAIL_NOT_COPIED)))
-    compile_campaign(duplicate, settings, now)
-    session.add(duplicate)
+        copy.emails.append(
+            Email(
+                position=email.position,
+                title=email.title,
+                subject=email.subject,
+                preheader=email.preheader,
+                paragraphs=list(email.paragraphs),
+                word_count=email.word_count,
+                reading_minutes=email.reading_minutes,
+            )
+        )
+    session.add(copy)
+    session.flush()  # the emails' ids go into their web version links
+    compile_campaign(copy, settings, now)
     session.flush()
-    return duplicate
+    return copy
 
 
 def has_deliveries(session: Session, campaign_id: int) -> bool:
@@ -621,6 +624,7 @@ def pause_campaign(store: Store, slug: str) -> None:
         c.status = CampaignStatus.PAUSED.value
         c.paused_at = now
         c.updated_at = now
+        c.pause_reason = ""
 
 
 def resume_campaign(store: Store, slug: str) -> int:
@@ -635,6 +639,7 @@ def resume_campaign(store: Store, slug: str) -> int:
             raise CampaignError(f"campaign {slug!r} is {c.status}, not paused")
         c.status = CampaignStatus.RUNNING.value
         c.paused_at = None
+        c.pause_reason = ""
         c.updated_at = now
         return reschedule_overdue(s, c, now, before=now)
 
@@ -651,7 +656,10 @@ class CampaignStatusReport:
     next_sends: list[tuple[datetime, int]] = field(default_factory=list)
     more_sends: int = 0  # send times after those in ``next_sends``
     more_people: int = 0  # subscribers due at them
+    held: int = 0  # waiting for a free slot: another series mailed them within their list's cap
+    cap_days: int = 0  # the list's frequency cap
     alerts: list[str] = field(default_factory=list)  # relay trouble (see delivery.alerts)
+    pause_reason: str = ""  # why the campaign paused itself (its circuit breaker); '' otherwise
 
 
 def campaign_status(store: Store, slug: str, upcoming: int | None = 5) -> CampaignStatusReport:
@@ -659,7 +667,7 @@ def campaign_status(store: Store, slug: str, upcoming: int | None = 5) -> Campai
     (all when None; how many more there are otherwise) and relay alerts."""
     with store.session() as s:
         c = get_campaign(s, slug)
-        report = CampaignStatusReport(slug=c.slug, status=c.status)
+        report = CampaignStatusReport(slug=c.slug, status=c.status, pause_reason=c.pause_reason)
         mine = Enrolment.campaign_id == c.id
         for state, n in s.execute(
             select(Enrolment.status, func.count()).where(mine).group_by(Enrolment.status)
@@ -670,6 +678,11 @@ def campaign_status(store: Store, slug: str, upcoming: int | None = 5) -> Campai
             select(Enrolment.next_position, func.count()).where(*active).group_by(Enrolment.next_position)
         )
         report.positions = {pos: n for pos, n in rows}
+        report.held = s.scalar(select(func.count()).where(*active, Enrolment.held != "")) or 0
+        if c.list_id is not None:
+            report.cap_days = (
+                s.scalar(select(SubscriberList.frequency_cap_days).where(SubscriberList.id == c.list_id)) or 0
+            )
         rows = s.execute(
             select(Delivery.state, func.count()).where(Delivery.campaign_id == c.id).group_by(Delivery.state)
         )
@@ -732,3 +745,15 @@ def test_send(
 
 
 test_send.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def trip_breaker(session: Session, campaign: Campaign, reason: str, now: datetime) -> bool:
+    """Pause a running or scheduled campaign for ``reason`` (its circuit breaker, see
+    ``inbound.policy``), inside the caller's transaction; False when it was not running."""
+    if campaign.status not in (CampaignStatus.RUNNING.value, CampaignStatus.SCHEDULED.value):
+        return False
+    campaign.status = CampaignStatus.PAUSED.value
+    campaign.paused_at = now
+    campaign.updated_at = now
+    campaign.pause_reason = reason[:1000]
+    return True

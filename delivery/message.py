@@ -131,6 +131,8 @@ class Sender:
     reply_to: str = ""
     dkim: DkimSigner | None = None
     organisation: str = ""
+    bounce_domain: str = ""  # per-delivery return path and List-Unsubscribe mailto (inbound)
+    bounce_address: str = ""  # one fixed return path (a relay that rewrites it); bounce_domain wins
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Sender:
@@ -144,7 +146,16 @@ class Sender:
             reply_to=settings.reply_to,
             dkim=load_signer(settings),
             organisation=settings.organisation,
+            bounce_domain=settings.bounce_domain,
+            bounce_address=settings.bounce_address,
         )
+
+    def envelope_sender(self, delivery_id: int) -> str:
+        """The MAIL FROM of one delivery: ``b-<token>@bounce_domain`` (bounces come back signed,
+        see ``inbound``), else ``bounce_address``, else the sender address."""
+        if self.bounce_domain:
+            return tokens.return_path(self.secret, delivery_id, self.bounce_domain)
+        return self.bounce_address or self.address
 
     @property
     def domain(self) -> str:
@@ -205,10 +216,17 @@ class MessageTemplate:
         self._close = marker + b"--" + CRLF
         self._date = DateHeader()
         self._mailto_tail = f">,\r\n <mailto:{self._mailto}?subject=unsubscribe>".encode()
+        self._bounce_domain = clean(sender.bounce_domain, "bounce domain")
         self._link_keys = tuple((f"LINK_{link.position}", link.id) for link in self.links)
         # The static text after the per-recipient headers, dot-stuffed once for SMTP.
         self._wire = tuple(stuff(x) for x in (self._head, self._text_open, self._html_open, self._close))
         self._relaxed_frame = all(relaxed_lines(x) for x in (self._text_open, self._html_open, self._close))
+
+    def _own_mailto(self, delivery_id: int) -> bytes:
+        """The recipient's own List-Unsubscribe mailto (``u-<token>@bounce_domain``): mail to it
+        unsubscribes exactly this person, whatever address they write from."""
+        address = tokens.unsubscribe_address(self.sender.secret, delivery_id, self._bounce_domain)
+        return b">,\r\n <mailto:" + address.encode() + b"?subject=unsubscribe>"
 
     def parts(self, ask_donation: bool) -> tuple[QPTemplate, QPTemplate]:
         """The encoded (text, html) part templates of one variant, built on first use."""
@@ -287,7 +305,7 @@ class MessageTemplate:
                 mailbox(to_name, to_address, "recipient").encode(),
                 b"\r\nList-Unsubscribe: <",
                 clean(values["UNSUBSCRIBE_URL"], "unsubscribe URL").encode(),
-                self._mailto_tail,
+                self._mailto_tail if not self._bounce_domain else self._own_mailto(delivery_id),
                 CRLF,
             )
         )

@@ -27,9 +27,12 @@ import os
 import socket
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from sqlalchemy.exc import DBAPIError
 
 from delivery import ratelimit
 from delivery.claim import Claimed, claim, extend_leases, reap, release, uncount
@@ -43,6 +46,26 @@ from delivery.transport import Envelope, LeaseLost, Result, SendFailure, StreamJ
 from wildmail.core.store import Store
 
 log = logging.getLogger("wildmail.worker")
+
+# How each outcome counts in the batch line (``queued`` again: an unknown row resent by request).
+_TALLY = {
+    DeliveryState.SENT: "sent",
+    DeliveryState.RETRY_WAIT: "retried",
+    DeliveryState.BOUNCED: "bounced",
+    DeliveryState.UNKNOWN: "unknown",
+    DeliveryState.QUEUED: "unknown",
+}
+
+
+def _trouble(reply: str) -> str:
+    """What a relay-wide back-off means, in words an operator acts on."""
+    if reply.startswith("421"):
+        return f"answered 421 ({reply[3:].strip() or 'try again later'})"
+    if "cannot connect" in reply:
+        return f"is unreachable ({reply})"
+    if "login" in reply and "refused" in reply:
+        return f"refused the login ({reply})"
+    return f"cannot be used ({reply})"
 
 
 def owner_name() -> str:
@@ -110,6 +133,27 @@ class Worker:
         self._held_shape = ""
         self._waiting: list[int] = []  # rows written as waiting for a pause: their attempt is taken back
         self._unknowns = 0  # unknown outcomes since the relay last accepted a message
+        self.tally: Counter[str] = Counter()  # outcomes recorded since the last batch line
+
+    def _record(self, outcome: Outcome) -> None:
+        """Queue ``outcome`` for the ledger (written with the next mark) and count it for the batch line."""
+        self.ledger.pending.append(outcome)
+        self.tally[_TALLY.get(outcome.state, outcome.state.value)] += 1
+
+    def _log_batch(self, claimed: int | None) -> None:
+        """One line per batch (``claimed`` None: a held refusal streak judged after its batch's
+        line): what happened to the messages, and through which relay."""
+        t, self.tally = self.tally, Counter()
+        log.info(
+            "%s via relay %s: sent %d, retried %d, bounced %d, unknown %d",
+            f"batch of {claimed}" if claimed is not None else "held refusals",
+            self.transport.name,
+            t["sent"],
+            t["retried"],
+            t["bounced"],
+            t["unknown"],
+            extra={"data": {"relay": self.transport.name, "claimed": claimed, **t}},
+        )
 
     def run_once(self) -> int:
         """Claim one batch and send it; returns how many messages were accepted by the relay."""
@@ -134,6 +178,7 @@ class Worker:
                 store.engine, cfg.owner, [i.id for i, _ in self.held], store.clock.now() + cfg.lease
             )
         done = self._send_batch(batch)
+        self._log_batch(len(batch))
         if done.sent and not done.paused and status is not None and (status.alert or status.pauses):
             ratelimit.clear_alert(store, self.transport.name)  # the relay accepts messages again
         return done.sent
@@ -143,6 +188,8 @@ class Worker:
         until ``wait_until`` (the relay is paused); or back to the queue (``release_rows``)."""
         self._take_held(wait_until=wait_until, release_rows=release_rows)
         self._write_now()
+        if self.tally:  # the streak's refusals, judged after their batch's line
+            self._log_batch(None)
 
     def _take_held(self, *, wait_until: datetime | None = None, release_rows: bool = False) -> None:
         """Move the held streak into the ledger's pending outcomes (written with the next mark)."""
@@ -154,9 +201,9 @@ class Worker:
             return
         for item, outcome in held:
             if wait_until is None:
-                self.ledger.pending.append(outcome)
+                self._record(outcome)
             else:
-                self.ledger.pending.append(
+                self._record(
                     Outcome(
                         item.id, DeliveryState.RETRY_WAIT, outcome.phase, outcome.reply, retry_at=wait_until
                     )
@@ -193,7 +240,7 @@ class Worker:
         (``done.next_index`` is then the first row never started, for :func:`release`)."""
         cfg, ledger = self.config, self.ledger
         lease_end = self.store.clock.now() + cfg.lease
-        sender = self.cache.sender.address
+        sender = self.cache.sender
         for index, item in enumerate(batch):
             done.next_index = index
             if self.stop.is_set() or done.halted:
@@ -209,10 +256,10 @@ class Worker:
                 )
             except HeaderInjection as exc:
                 refused = f"message refused: {exc}"
-                ledger.pending.append(Outcome(item.id, DeliveryState.BOUNCED, SmtpPhase.NONE, refused))
+                self._record(Outcome(item.id, DeliveryState.BOUNCED, SmtpPhase.NONE, refused))
                 continue
             window = [c.id for c in batch[index + 1 : index + cfg.mark_window]]
-            envelope = Envelope(sender, item.address, data, item.message_id, wire)
+            envelope = Envelope(sender.envelope_sender(item.id), item.address, data, item.message_id, wire)
             yield _Job(item, envelope, ledger, window, done)
         done.next_index = len(batch)
 
@@ -235,10 +282,16 @@ class Worker:
             self._unknowns = 0
             outcome = Outcome(item.id, DeliveryState.SENT, SmtpPhase.DONE, result)
             done.sent += 1
-        self.ledger.pending.append(outcome)
+        self._record(outcome)
         if outcome.relay_busy and outcome.retry_at is not None:
             ratelimit.back_off(self.store, self.transport.name, outcome.retry_at, outcome.reply)
             done.halted = True
+            log.warning(
+                "relay %s %s; every worker waits until %s, then retries",
+                self.transport.name,
+                _trouble(outcome.reply),
+                outcome.retry_at.isoformat(timespec="seconds"),
+            )
 
     def _pause(self, done: _Progress, reason: str) -> datetime:
         """Pause the relay for every worker with an alert; the held streak waits for it too."""
@@ -270,7 +323,7 @@ class Worker:
         if exc.uncertain:
             self._take_held()
             state = DeliveryState.QUEUED if self.config.resend_unknown else DeliveryState.UNKNOWN
-            self.ledger.pending.append(Outcome(item.id, state, SmtpPhase.DATA, reply, retry_at=now))
+            self._record(Outcome(item.id, state, SmtpPhase.DATA, reply, retry_at=now))
             self._unknowns += 1
             if self._unknowns >= policy.unknown_streak:
                 count, self._unknowns = self._unknowns, 0
@@ -309,6 +362,10 @@ class Worker:
             while not self.stop.is_set():
                 try:
                     self.run_once()
+                except DBAPIError as exc:  # the database is down or restarting: one line, not a traceback
+                    reason = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
+                    log.warning("database unavailable (%s); retrying shortly", reason[0])
+                    self.last_claimed = 0
                 except Exception:
                     log.exception("worker step failed; retrying shortly")
                     self.last_claimed = 0

@@ -3,9 +3,14 @@
 Delivery figures (from ``deliveries.state``, per email position and in total):
 
 * ``sent``: deliveries handed to the relay to the end: state ``sent``, ``bounced`` or ``unknown``.
-* ``bounced``: state ``bounced`` (rejected by the relay, or marked bounced by a later bounce).
+* ``bounced`` (hard bounces): state ``bounced`` (refused by the relay at once, or a later hard
+  bounce: a DSN or provider event read by ``inbound``, or soft bounces past the threshold).
+* ``soft_bounces``: deliveries with a soft bounce reported after sending (mailbox full, gave up
+  after retries); ``blocked``: deliveries refused later for policy, reputation or content (5.7.x,
+  4.7.x). Neither suppresses the person; both count as not delivered.
 * ``unknown``: state ``unknown`` (the connection broke during DATA; not resent, reported apart).
-* ``delivered`` = ``sent`` - ``bounced`` (an unknown counts as delivered: the relay most likely has it).
+* ``delivered`` = ``sent`` - ``bounced`` - ``soft_bounces`` - ``blocked`` (an unknown counts as
+  delivered: the relay most likely has it).
 * ``queued``: still waiting (``queued``, ``sending``, ``retry_wait``); ``suppressed``: never sent.
 
 Engagement figures (from ``events``, folded into the rollup tables by :mod:`stats.rollup`):
@@ -17,7 +22,8 @@ Engagement figures (from ``events``, folded into the rollup tables by :mod:`stat
 * ``human_clickers``: deliveries with a human click on a content or donation link (clicks on the
   honeypot or unsubscribe links never count). ``donors``: deliveries with a human click on a
   donation link; ``donation_clicks``: the number of such click events.
-* ``unsubscribes`` / ``complaints``: deliveries with an unsubscribe / complaint event.
+* ``unsubscribes`` / ``complaints``: deliveries with an unsubscribe / complaint event (complaints
+  come from feedback reports and provider events, read by ``inbound``).
 * Raw (unfiltered) counts: ``opens_raw`` every open event that is not implied, whatever its
   classification; ``clicks_raw`` every click event (bots, honeypot included); ``clicks_human``
   human clicks on content and donation links; ``opens_implied``; ``opens_machine``.
@@ -62,7 +68,10 @@ HUMAN_CLICK = 4
 DONATION = 8
 UNSUBSCRIBE = 16
 COMPLAINT = 32
-BOUNCE = 64
+BOUNCE = 64  # a hard bounce reported after sending (a DSN, a provider event)
+SOFT_BOUNCE = 128
+BLOCKED = 256  # refused for policy, reputation or content: the campaign's, not the person's
+BOUNCE_KIND_BITS = {"hard": BOUNCE, "soft": SOFT_BOUNCE, "block": BLOCKED}
 
 # Unique metric (``stats_totals.metric``) incremented when a bit flips from 0 to 1.
 UNIQUE_METRIC = {
@@ -73,6 +82,8 @@ UNIQUE_METRIC = {
     UNSUBSCRIBE: "u.unsub",
     COMPLAINT: "u.complaint",
     BOUNCE: "u.bounce",
+    SOFT_BOUNCE: "u.bounce.soft",
+    BLOCKED: "u.bounce.block",
 }
 
 # Event-count metrics in ``stats_totals``.

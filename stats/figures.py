@@ -24,6 +24,8 @@ class Funnel:
     suppressed: int = 0
     sent: int = 0
     bounced: int = 0
+    soft_bounces: int = 0
+    blocked: int = 0
     unknown: int = 0
     human_openers: int = 0
     machine_openers: int = 0
@@ -42,7 +44,7 @@ class Funnel:
 
     @property
     def delivered(self) -> int:
-        return self.sent - self.bounced
+        return self.sent - self.bounced - self.soft_bounces - self.blocked
 
     @property
     def open_rate(self) -> float | None:
@@ -73,6 +75,8 @@ class Funnel:
         self.donors += metrics.get(u[d.DONATION], 0)
         self.unsubscribes += metrics.get(u[d.UNSUBSCRIBE], 0)
         self.complaints += metrics.get(u[d.COMPLAINT], 0)
+        self.soft_bounces += metrics.get(u[d.SOFT_BOUNCE], 0)
+        self.blocked += metrics.get(u[d.BLOCKED], 0)
         self.opens_human += metrics.get(d.OPENS_HUMAN, 0)
         self.opens_implied += metrics.get(d.OPENS_IMPLIED, 0)
         self.opens_machine += metrics.get(d.OPENS_MACHINE, 0)
@@ -107,7 +111,8 @@ class Funnel:
 
 RATES = ("open_rate", "ctr", "click_to_open", "donation_ctr", "unsubscribe_rate")
 COLUMNS = (
-    "position", "subject", "sent", "delivered", "bounced", "unknown", "queued", "suppressed",
+    "position", "subject", "sent", "delivered", "bounced", "soft_bounces", "blocked", "unknown", "queued",
+    "suppressed",
     "human_openers", "machine_openers", "human_clickers", "donors", "donation_clicks", "unsubscribes",
     "complaints", "open_rate", "ctr", "click_to_open", "donation_ctr", "unsubscribe_rate",
     "opens_raw", "opens_human", "opens_implied", "opens_machine", "clicks_raw", "clicks_human",
@@ -161,6 +166,7 @@ class CampaignReport:
     mode: str
     track_identity: bool
     generated_at: datetime
+    pause_reason: str = ""  # why the campaign paused itself (its circuit breaker)
     emails: list[Funnel] = field(default_factory=list)
     total: Funnel = field(default_factory=Funnel)
     dropoff: list[DropOff] = field(default_factory=list)
@@ -183,6 +189,7 @@ class CampaignReport:
                 "status": self.status,
                 "mode": self.mode,
                 "track_identity": self.track_identity,
+                "pause_reason": self.pause_reason,
             },
             "generated_at": self.generated_at.isoformat(),
             "total": self.total.as_dict(),

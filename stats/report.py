@@ -142,6 +142,7 @@ def campaign_report(engine: Engine, name: str | int, clock: Clock | None = None)
             mode=c.mode,
             track_identity=c.track_identity,
             generated_at=now,
+            pause_reason=c.pause_reason,
             emails=emails,
             total=total,
             dropoff=_dropoff(emails),

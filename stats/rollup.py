@@ -131,8 +131,8 @@ class _Folder:
         elif r.kind == "complaint":
             bits |= d.COMPLAINT
             t[camp, pos, d.COMPLAINT_EVENTS] += 1
-        elif r.kind == "bounce":
-            bits |= d.BOUNCE
+        elif r.kind == "bounce":  # reason: hard | soft | block (inbound), '' before it existed
+            bits |= d.BOUNCE_KIND_BITS.get(r.reason, d.BOUNCE)
             t[camp, pos, d.BOUNCE_EVENTS] += 1
         if r.delivery_id is None:
             # Aggregate-only: each event is its own "unique" (documented in stats.definitions).
@@ -247,7 +247,7 @@ def refresh(engine: Engine, now: datetime | None = None, batch: int = BATCH) -> 
                 select(StatsCursor.last_event_id).where(StatsCursor.name == CURSOR).with_for_update()
             )
             cols = (Event.id, Event.kind, Event.classification, Event.delivery_id, Event.campaign_id)
-            q = select(*cols, Event.email_id, Event.link_id, Event.at, Event.implied)
+            q = select(*cols, Event.email_id, Event.link_id, Event.at, Event.implied, Event.reason)
             rows = _settled(
                 s.execute(q.where(Event.id > (last or 0)).order_by(Event.id).limit(batch)).all(), cutoff
             )

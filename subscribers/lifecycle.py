@@ -63,18 +63,28 @@ def create_list(
     double_opt_in: bool = True,
     at: datetime,
     description: str = "",
+    frequency_cap_days: int = 7,
 ) -> SubscriberList:
     """Create a list; ``slug`` is lower-case letters, digits and dashes and must be new.
 
     ``name`` is what subscribers read (default: the slug in words, see :func:`display_name_of`).
+    ``frequency_cap_days``: at most one email per this many days to a member from all series
+    together (0: each series keeps its own timetable).
     """
     if not _SLUG.fullmatch(slug):
         raise InvalidValue(f"list slug {slug!r} must be lower-case letters, digits and dashes")
     if get_list(session, slug) is not None:
         raise InvalidValue(f"list {slug!r} already exists")
+    if not 0 <= frequency_cap_days <= 365:
+        raise InvalidValue(f"frequency cap must be 0..365 days, got {frequency_cap_days}")
     name, description = _checked_text(name or display_name_of(slug), description)
     lst = SubscriberList(
-        slug=slug, name=name, description=description, double_opt_in=double_opt_in, created_at=at
+        slug=slug,
+        name=name,
+        description=description,
+        double_opt_in=double_opt_in,
+        created_at=at,
+        frequency_cap_days=frequency_cap_days,
     )
     session.add(lst)
     session.flush()

@@ -25,6 +25,7 @@ class ConsentSource(enum.StrEnum):
     IMPORT = "import"
     FORM = "form"
     ONE_CLICK = "one-click"
+    MAILTO = "mailto"  # mail to the List-Unsubscribe address (inbound)
     ADMIN = "admin"
     BOUNCE = "bounce"
     COMPLAINT = "complaint"
@@ -56,6 +57,8 @@ class SubscriberList(Base):
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # At most one email per this many days to a member from all running series together (0: no cap).
+    frequency_cap_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
 
 
 class Subscriber(Base):

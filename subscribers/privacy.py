@@ -144,4 +144,12 @@ def forget(session: Session, subscriber: Subscriber, at: datetime) -> None:
             ),
             {"sid": subscriber.id},
         )
+    if inspect(conn).has_table("inbound_messages"):  # bounces and complaints kept raw (inbound)
+        conn.execute(
+            text(
+                "UPDATE inbound_messages SET raw = :empty, envelope_to = '', reason = 'forgotten'"
+                " WHERE subscriber_id = :sid"
+            ),
+            {"sid": subscriber.id, "empty": b""},
+        )
     session.flush()

@@ -17,7 +17,7 @@ from wildmail.core.settings import Settings, SettingsError
     [
         ("brand_colour", "green", "WILDMAIL_BRAND_COLOUR"),
         ("default_locale", "English please", "WILDMAIL_DEFAULT_LOCALE"),
-        ("logo_url", "/static/logo.png", "WILDMAIL_LOGO_URL"),
+        ("logo_url", "ftp://example.org/logo.png", "WILDMAIL_LOGO_URL"),
     ],
 )
 def test_bad_design_setting_names_the_setting(key, value, env):

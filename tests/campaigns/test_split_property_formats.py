@@ -67,3 +67,38 @@ def test_docx_round_trip(tmp_path: Path, intro, sections):
     assert article.reader == "docx"
     assert _words([plain_text(p, "markdown") for p in plan.paragraphs]) == _words(expected)
     assert [e.title for e in plan.emails[1:]] == [t for t, _ in sections]
+
+
+plain_word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8)
+sentence_text = st.lists(plain_word, min_size=4, max_size=12).map(lambda ws: " ".join(ws).capitalize() + ".")
+long_paragraph = st.lists(sentence_text, min_size=3, max_size=5).map(" ".join)
+heading_words = st.lists(plain_word, min_size=1, max_size=5).map(" ".join)
+STYLES = {
+    "plain": lambda h, n: h.capitalize(),
+    "question": lambda h, n: f"Why {h}?",
+    "straight quotes": lambda h, n: f'"{h.capitalize()}"',
+    "curly quotes": lambda h, n: f"\u201c{h.capitalize()}\u201d",
+    "numbered": lambda h, n: f"{n}. {h.capitalize()}",
+    "part": lambda h, n: f"Part {n}: {h.capitalize()}",
+    "capitals": lambda h, n: f"{h} notes".upper() + ".",  # three letters at least: "OK." is prose
+    "colon": lambda h, n: f"{h.capitalize()}:",
+}
+styled_section = st.tuples(
+    st.sampled_from(sorted(STYLES)), heading_words, st.lists(long_paragraph, min_size=1, max_size=3)
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(intro=st.lists(long_paragraph, max_size=2), sections=st.lists(styled_section, min_size=1, max_size=6))
+def test_plain_text_heading_styles_round_trip(intro, sections):
+    """Each heading style of the issue is a heading, and no paragraph is lost, merged or reordered."""
+    blocks, expected, titles = list(intro), list(intro), []
+    for n, (style, words, paragraphs) in enumerate(sections, start=1):
+        title = STYLES[style](words, n)
+        blocks.append(title)
+        blocks += paragraphs
+        expected += paragraphs
+        titles.append(title)
+    plan = split_article(parse_article_text("\n\n".join(blocks) + "\n", "styles.txt", "text"))
+    assert plan.paragraphs == expected
+    assert [e.title for e in plan.emails[1 if intro else 0 :]] == titles

@@ -78,13 +78,13 @@ def site(client, users, ctx, seed_article) -> Site:
         "o": world.open_path().removeprefix("/o/"),
         "c": world.click_path("content").removeprefix("/c/"),
         "u": world.unsubscribe_path().removeprefix("/u/"),
+        "v": tokens.view_url("", ctx.settings.secret, world.email_id).removeprefix("/v/"),
         "confirm": confirm,
         "position": "1",
         "action": "pause",
         "subscriber_id": str(sub.id),
         "job_id": "no-such-job",
-        "name": "0" * 64 + ".png",  # a picture nobody stored
-        "v": "not-a-token",  # the web version of an email: a bad token
+        "name": "0" * 64 + ".png",  # /media/<name>: a well-formed picture name that is not stored
     }
     return Site(client, values, "friends", "leopard-series")
 

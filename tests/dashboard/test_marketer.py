@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign, Email
+from delivery import ratelimit
 from stats.rollup import SETTLE
 from tests.dashboard.conftest import csrf_of, log_in, post_form
 from tests.stats import scenario as sc
@@ -192,3 +193,15 @@ def test_figures_follow_tracking_events(client, users, engine, clock) -> None:
         clock.set(click.at + SETTLE)
     page = client.get("/dashboard/campaigns/fresh").text
     assert 'data-figure="Donation clicks">1<' in page
+
+
+def test_the_campaign_page_shows_relay_trouble_as_an_alert(client, users, engine, clock, ctx) -> None:
+    with Session(engine) as s:
+        sc.build_leopard(s)
+    log_in(client, users["staff"])
+    assert "relay-alert" not in client.get("/dashboard/campaigns/leopard").text
+    until = clock.now() + timedelta(minutes=5)
+    ratelimit.back_off(ctx, "127.0.0.1:2525", until, "cannot connect to 127.0.0.1:2525: Connection refused")
+    page = client.get("/dashboard/campaigns/leopard").text
+    assert 'class="error box relay-alert"' in page
+    assert "relay 127.0.0.1:2525 is paused until" in page and "Connection refused" in page

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from wildmail.cli import campaign, db, demo, dkim, init, relay, roles, stats, subscribers, users
+from wildmail.cli import (
+    campaign,
+    db,
+    demo,
+    dev_smtp,
+    dkim,
+    inbound,
+    init,
+    relay,
+    roles,
+    stats,
+    subscribers,
+    users,
+)
 from wildmail.cli.common import err_console
 from wildmail.runtime.startup import startup_problem
 
@@ -19,10 +32,12 @@ app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(users.app, name="users")
 app.add_typer(relay.app, name="relay")
 app.add_typer(dkim.app, name="dkim")
+app.add_typer(inbound.app, name="inbound")
 app.command(name="stats")(stats.stats)
 roles.register(app)
 app.command(name="demo")(demo.demo)
 app.command(name="init")(init.init)
+app.command(name="dev-smtp")(dev_smtp.dev_smtp)
 
 
 def main() -> None:

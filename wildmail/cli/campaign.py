@@ -61,11 +61,11 @@ def split(
     if as_json:
         typer.echo(json.dumps([e.as_json() for e in plan.emails], ensure_ascii=False, indent=2))
         return
-    typer.echo(f"read {file} as {READERS.get(plan.reader, plan.reader)}")
+    console.print(f"read {file} as {READERS.get(plan.reader, plan.reader)}", highlight=False, markup=False)
     for notice in plan.notices:
-        typer.echo(f"note: {notice}")
+        console.print(f"note: {notice}", highlight=False, markup=False)
     grid = Grid(
-        f"{plan.title} ({plan.format}, {len(plan.emails)} emails)",
+        f"{plan.title} ({len(plan.emails)} emails)",
         ["#", "Subject", "Preheader", "Paragraphs", "Words", "Min"],
         key=2,
         right={0, 3, 4, 5},
@@ -136,9 +136,9 @@ def create(
             session, ctx.settings, article, options, ctx.clock.now(), notices=image_notes
         )
         session.commit()
-        typer.echo(f"read {file} as {article.reader_name}")
+        console.print(f"read {file} as {article.reader_name}", highlight=False, markup=False)
         for notice in (*notices, *image_notes):
-            typer.echo(f"note: {notice}")
+            console.print(f"note: {notice}", highlight=False, markup=False)
         console.print(
             f"created campaign [bold]{campaign.slug}[/] \u201c{campaign.public_title}\u201d "
             f"with {len(campaign.emails)} emails "

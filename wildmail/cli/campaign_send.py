@@ -15,6 +15,7 @@ import typer
 
 from delivery.lifecycle import (
     CampaignError,
+    CampaignStatusReport,
     SchedulePreview,
     Start,
     campaign_status,
@@ -26,6 +27,7 @@ from delivery.lifecycle import (
 from delivery.lifecycle import test_send as send_test
 from delivery.smtp_transport import SmtpTransport
 from delivery.transport import SendFailure
+from inbound.queries import campaign_alerts
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
 from wildmail.cli.tables import Grid, print_grid
 from wildmail.core.settings import SettingsError
@@ -123,13 +125,21 @@ def status(
     show_all: bool = typer.Option(False, "--all", help="Every upcoming send time, not the first 5."),
 ) -> None:
     """How many are enrolled, at which position, deliveries by state, next sends, relay alerts."""
-    report = _on_campaign(lambda ctx, slug: campaign_status(ctx, slug, None if show_all else 5), name)
+
+    def read(ctx: AppContext, slug: str) -> CampaignStatusReport:
+        found = campaign_status(ctx, slug, None if show_all else 5)
+        found.alerts += campaign_alerts(ctx, found.slug)  # refusals read later from bounces (inbound)
+        return found
+
+    report = _on_campaign(read, name)
     if as_json:
         data = dict(report.__dict__)
         data["next_sends"] = [[when.isoformat(), n] for when, n in report.next_sends]
         typer.echo(json.dumps(data, indent=2))
         return
     console.print(f"[bold]{report.slug}[/]: {report.status}", highlight=False)
+    if report.pause_reason:
+        console.print(f"paused itself: {report.pause_reason}", highlight=False, soft_wrap=True, markup=False)
     for alert in report.alerts:
         console.print(f"[bold red]alert:[/] {alert}", highlight=False, soft_wrap=True)
     grid = Grid("", ["what", "value"], right={1})
@@ -142,6 +152,13 @@ def status(
     for when, n in report.next_sends:
         grid.add(f"next send {when:%Y-%m-%d %H:%M} UTC", str(n))
     print_grid(console, grid)
+    if report.held:
+        console.print(
+            f"{report.held} subscribers wait for a free slot: another series mailed them within their"
+            f" list's frequency cap ({report.cap_days} days); they get this series' next email at its"
+            " first slot after that",
+            highlight=False,
+        )
     if report.more_sends:
         console.print(
             f"... and {report.more_sends} later send times for {report.more_people} subscribers"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +25,8 @@ def _pct(value: float | None) -> str:
 FIGURE_COLUMNS = (
     "delivered",
     "bounced",
+    "soft",
+    "complaints",
     "opens",
     "machine",
     "open %",
@@ -32,6 +37,18 @@ FIGURE_COLUMNS = (
     "unsub",
 )
 """The figure columns of the demo's table, after ``#`` and ``subject``."""
+
+
+def _program() -> str:
+    """How to call wildmail again from this shell: ``wildmail`` when that is on the PATH, else the
+    path this run was started with (``make demo`` runs ``.venv/bin/wildmail``)."""
+    invoked = sys.argv[0]
+    if os.path.basename(invoked) != "wildmail":
+        return "wildmail"
+    found = shutil.which("wildmail")
+    if found is not None and os.path.exists(invoked) and os.path.samefile(found, invoked):
+        return "wildmail"
+    return invoked
 
 
 def figures_grid(report: CampaignReport) -> Grid:
@@ -51,6 +68,8 @@ def figures_grid(report: CampaignReport) -> Grid:
             subject,
             str(f.delivered),
             str(f.bounced),
+            str(f.soft_bounces),
+            str(f.complaints),
             str(f.human_openers),
             str(f.machine_openers),
             _pct(f.open_rate),
@@ -110,7 +129,8 @@ def demo(
     console.print(f"HTML report with charts: [bold]{result.html_report.resolve()}[/]")
     console.print(f"figures as JSON:         {result.figures_json.resolve()}")
     console.print(
-        f"the same figures:        WILDMAIL_DATABASE_URL={result.database_url} wildmail stats amur-leopard"
+        f"the same figures:        WILDMAIL_DATABASE_URL={result.database_url}"
+        f" {_program()} stats amur-leopard"
     )
     console.print(f"finished in {time.monotonic() - started:.1f} s")
     if serve:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import sys
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -31,6 +32,7 @@ LOG_FORMAT = typer.Option(
 )
 
 log = logging.getLogger("wildmail")
+HANDLER = "wildmail-stderr"  # a second setup (tests run several commands) replaces only its own handler
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,17 +53,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever ``sys.stderr`` is when a record is emitted (a test runner
+    swaps it per command; a handler that kept the first one would write to a closed file)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def setup_logging(fmt: LogFormat) -> None:
     """Send every log record at INFO and above to stderr in ``fmt``; APScheduler's per-run chatter
     ("Running job ...", "executed successfully") and Alembic's start-up notes are dropped, their
     warnings kept."""
-    handler = logging.StreamHandler()
+    handler = _Stderr()
     if fmt is LogFormat.JSON:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.set_name(HANDLER)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != HANDLER] + [handler]
     root.setLevel(logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl SQLiteImpl." at every start

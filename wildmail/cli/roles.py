@@ -220,6 +220,7 @@ def describe_tick(report: Any) -> str:
         ("enrolled", report.enrolled),
         ("left (unsubscribed, bounced)", report.exited),
         ("moved to a later slot", report.rescheduled),
+        ("held for a free slot (frequency cap)", report.held),
         ("finished their series", report.finished),
     ):
         if n:

@@ -19,7 +19,9 @@ from wildmail.cli.tables import Grid, print_grid
 from wildmail.runtime.context import AppContext
 
 _COLUMNS = (
-    ("Sent", "sent"), ("Delivered", "delivered"), ("Bounced", "bounced"), ("Unknown", "unknown"),
+    ("Sent", "sent"), ("Delivered", "delivered"), ("Hard bounces", "bounced"),
+    ("Soft bounces", "soft_bounces"), ("Blocked", "blocked"), ("Complaints", "complaints"),
+    ("Unknown", "unknown"),
     ("Human opens", "human_openers"), ("Machine opens", "machine_openers"), ("Open rate", "open_rate"),
     ("CTR", "ctr"), ("CTO", "click_to_open"), ("Donors", "donors"), ("Donation CTR", "donation_ctr"),
     ("Unsubs", "unsubscribes"),

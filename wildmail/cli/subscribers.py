@@ -38,9 +38,10 @@ def lists() -> None:
     """Show every list with its opt-in mode and member count."""
     ctx = context()
     with ctx.session() as session:
-        grid = Grid("", ["slug", "name", "opt-in", "members"], right={3})
+        grid = Grid("", ["slug", "name", "opt-in", "members", "cap (days)"], right={3, 4})
         for lst, members in lists_with_counts(session, order_by="slug"):
-            grid.add(lst.slug, lst.name, "double" if lst.double_opt_in else "single", str(members))
+            optin = "double" if lst.double_opt_in else "single"
+            grid.add(lst.slug, lst.name, optin, str(members), str(lst.frequency_cap_days or "none"))
     print_grid(console, grid)
 
 
@@ -52,6 +53,13 @@ def list_create(
     description: Annotated[
         str, typer.Option(help="What subscribers will receive, shown on the public pages.")
     ] = "",
+    frequency_cap_days: Annotated[
+        int,
+        typer.Option(
+            "--frequency-cap-days",
+            help="At most one email per this many days to a member from all series together (0: none).",
+        ),
+    ] = 7,
 ) -> None:
     """Create a list (double opt-in unless --single-opt-in)."""
     ctx = context()
@@ -59,7 +67,7 @@ def list_create(
         try:
             lifecycle.create_list(
                 session, slug, name or None, double_opt_in=not single_opt_in, at=ctx.clock.now(),
-                description=description,
+                description=description, frequency_cap_days=frequency_cap_days,
             )  # fmt: skip
         except InvalidValue as exc:
             fail(str(exc))

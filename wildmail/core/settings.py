@@ -31,6 +31,9 @@ DEFAULT_FILE = "wildmail.toml"
 MIN_RSA_BITS = 1024
 SECRET_MIN_BYTES = 32
 SECRET_MIN_DISTINCT = 10
+_DOMAIN = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
 
 
 class SettingsError(ValueError):
@@ -53,8 +56,7 @@ class Settings:
     media_dir: str = "media"  # pictures of articles, served at <base_url>/media/<sha256>.<ext>
     reply_to: str = ""
     privacy_url: str = ""  # the organisation's privacy policy, linked from every public page
-    # the organisation's logo (emails and public pages): an http(s) URL or a path on this site
-    logo_url: str = ""
+    logo_url: str = ""  # the organisation's logo in emails and public pages: http(s) URL or site path
     default_timezone: str = "UTC"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
@@ -70,6 +72,30 @@ class Settings:
     dkim_ed25519_selector: str = ""  # optional second signature (RFC 8463), with its own selector
     dkim_ed25519_key_file: str = ""
     unsubscribe_mailto: str = ""
+    # Bounces, complaints and mailto unsubscribes (inbound/): where they come back, and the policy.
+    bounce_domain: str = ""  # envelope sender b-<token>@bounce_domain, List-Unsubscribe u-<token>@...
+    bounce_address: str = ""  # one fixed envelope sender, for relays that rewrite the return path
+    inbound_max_bytes: int = 10_000_000  # larger messages are refused (SMTP) or skipped (IMAP, files)
+    inbound_keep_bytes: int = 262_144  # how much of each received message is kept, raw
+    soft_bounce_threshold: int = 3  # soft bounces among the last soft_bounce_window sends suppress
+    soft_bounce_window: int = 5
+    soft_bounce_expiry_days: int = 30  # older soft bounces no longer count
+    breaker_min_deliveries: int = 1000  # a campaign's circuit breaker judges from this many sends on
+    breaker_complaint_rate: float = 0.001
+    breaker_hard_bounce_rate: float = 0.05
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_tls: str = "implicit"  # implicit | starttls | none
+    imap_user: str = ""
+    imap_password: str = field(default="", repr=False)
+    imap_folder: str = "INBOX"
+    imap_processed_folder: str = "wildmail-processed"
+    imap_unknown_folder: str = "wildmail-unknown"
+    webhook_max_age_seconds: int = 900  # older (or replayed) provider webhook requests are refused
+    ses_topic_arn: str = ""  # the SNS topic SES publishes to (other topics are refused)
+    postmark_webhook_secret: str = field(default="", repr=False)  # HTTP basic-auth password in the URL
+    sendgrid_webhook_public_key: str = ""  # the signed event webhook's verification key (base64)
+    mailgun_webhook_signing_key: str = field(default="", repr=False)
     utm_source: str = "wildmail"
     utm_medium: str = "email"
     event_writer: str = "process"  # process | thread: where the web server commits tracking events
@@ -239,6 +265,21 @@ def _validate(s: Settings, origins: dict[str, str] | None = None) -> Settings:
     check_secret_key(s.secret_key, where.get("secret_key", "secret_key"))
     if s.smtp_tls not in ("none", "starttls", "implicit"):
         raise SettingsError(f"{name('smtp_tls')}: expected none, starttls or implicit, got {s.smtp_tls!r}")
+    if s.imap_tls not in ("none", "starttls", "implicit"):
+        raise SettingsError(f"{name('imap_tls')}: expected none, starttls or implicit, got {s.imap_tls!r}")
+    if s.bounce_domain and not _DOMAIN.fullmatch(s.bounce_domain):
+        raise SettingsError(f"{name('bounce_domain')}: {s.bounce_domain!r} is not a domain name")
+    for key in ("soft_bounce_threshold", "soft_bounce_window", "inbound_max_bytes", "inbound_keep_bytes"):
+        if getattr(s, key) < 1:
+            raise SettingsError(f"{name(key)}: must be at least 1")
+    if s.soft_bounce_threshold > s.soft_bounce_window:
+        raise SettingsError(
+            f"{name('soft_bounce_threshold')}: {s.soft_bounce_threshold} is more than"
+            f" soft_bounce_window ({s.soft_bounce_window})"
+        )
+    for key in ("breaker_complaint_rate", "breaker_hard_bounce_rate"):
+        if not 0 < getattr(s, key) <= 1:
+            raise SettingsError(f"{name(key)}: expected a share between 0 and 1, like 0.001")
     if s.event_writer not in ("process", "thread"):
         raise SettingsError(f"{name('event_writer')}: expected process or thread, got {s.event_writer!r}")
     if not 0 < s.smtp_port < 65536:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+import re
 import struct
 from functools import lru_cache
 from typing import Any
@@ -139,6 +140,32 @@ class IntsVerifier:
 def ints_verifier(key: bytes, purpose: str, count: int) -> IntsVerifier:
     """The (shared) :class:`IntsVerifier` for ``key``, ``purpose`` and ``count``."""
     return IntsVerifier(key, purpose, count)
+
+
+LOCAL_MAC_BYTES = 10  # 80 bits: 20 hex digits in an address's local part
+
+
+def sign_local(key: bytes, purpose: str, number: int) -> str:
+    """``<number>-<mac>`` for an email address's local part: digits and lower-case hex only, so a
+    relay that changes the case of an address does not break it (hex is C code; base32 is not)."""
+    return f"{number}-{_mac(key, purpose, b'%d' % number)[:LOCAL_MAC_BYTES].hex()}"
+
+
+_LOCAL = re.compile(r"(\d{1,19})-([0-9a-f]{20})")
+
+
+def verify_local(key: bytes, purpose: str, text: str) -> int:
+    """The number of a :func:`sign_local` text (any case); raises :class:`BadToken`."""
+    found = _LOCAL.fullmatch(text.lower()) if isinstance(text, str) else None
+    if found is None:
+        raise BadToken("malformed")
+    number = int(found.group(1))
+    if found.group(1) != str(number):
+        raise BadToken("not canonical")
+    expected = sign_local(key, purpose, number).encode("ascii")
+    if not hmac.compare_digest(found.group(0).encode("ascii"), expected):
+        raise BadToken("bad signature")
+    return number
 
 
 def keyed_hash(key: bytes, purpose: str, value: str) -> str:

@@ -9,22 +9,36 @@ the rest of tracking.
 
 from __future__ import annotations
 
-from wildmail.core.signing import BadToken, IntsVerifier, ints_verifier, sign_ints, verify_ints
+from wildmail.core.signing import (
+    BadToken,
+    IntsVerifier,
+    ints_verifier,
+    sign_ints,
+    sign_local,
+    verify_ints,
+    verify_local,
+)
 
 TEST_DELIVERY = 0  # the delivery id in the URLs of test sends and previews: nothing is recorded
 OPEN = "open"
 CLICK = "click"
 UNSUBSCRIBE = "unsubscribe"
 VIEW = "view"
+RETURN_PATH = "return-path"  # b-<token>@bounce domain: the envelope sender of one delivery
+MAILTO = "mailto-unsubscribe"  # u-<token>@bounce domain: List-Unsubscribe by mail
+ADDRESS_KINDS = {"b": RETURN_PATH, "u": MAILTO}
 
 __all__ = [
     "BadToken",
     "click_url",
     "open_url",
     "open_verifier",
+    "parse_address",
     "parse_click",
     "parse_unsubscribe",
     "parse_view",
+    "return_path",
+    "unsubscribe_address",
     "unsubscribe_url",
     "view_url",
 ]
@@ -69,3 +83,24 @@ def parse_click(key: bytes, token: str) -> tuple[int, int]:
 def parse_unsubscribe(key: bytes, token: str) -> int:
     """Delivery id of an unsubscribe token; raises BadToken."""
     return verify_ints(key, UNSUBSCRIBE, token, 1)[0]
+
+
+def return_path(key: bytes, delivery_id: int, domain: str) -> str:
+    """The envelope sender of one delivery: ``b-<id>-<mac>@domain`` (bounces come back to it)."""
+    return f"b-{sign_local(key, RETURN_PATH, delivery_id)}@{domain}"
+
+
+def unsubscribe_address(key: bytes, delivery_id: int, domain: str) -> str:
+    """The List-Unsubscribe ``mailto:`` address of one delivery: ``u-<id>-<mac>@domain``."""
+    return f"u-{sign_local(key, MAILTO, delivery_id)}@{domain}"
+
+
+def parse_address(key: bytes, address: str) -> tuple[str, int]:
+    """``(RETURN_PATH or MAILTO, delivery id)`` of an address made by :func:`return_path` or
+    :func:`unsubscribe_address` (any domain, any case; a ``+detail`` is not allowed); raises BadToken."""
+    local = address.strip().strip("<>").rpartition("@")[0] if "@" in address else ""
+    prefix, dash, rest = local.partition("-")
+    purpose = ADDRESS_KINDS.get(prefix.lower())
+    if purpose is None or not dash:
+        raise BadToken("not a wildmail address")
+    return purpose, verify_local(key, purpose, rest)

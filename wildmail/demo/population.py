@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 TIMEZONES = (
@@ -53,6 +53,12 @@ DOMAINS = ("example.org", "example.net", "example.com", "mail.example", "corp.ex
 
 CLIENTS = ("apple", "gmail", "desktop", "corporate")
 BOUNCE_SHARE = 0.006  # addresses that no longer exist: hard bounces at RCPT
+# What comes back later, by mail to the return path (see wildmail.demo.mailback): a mailbox closed
+# behind an accepting gateway (a DSN hours later), a mailbox that is always full (soft bounces),
+# and people who press "report spam" (a feedback report).
+LATE_HARD_SHARE = 0.006
+SOFT_SHARE = 0.008
+COMPLAINT_SHARE = 0.0015  # under the circuit breaker's 0.1% of sends (complaints come after email 2)
 SCANNED_SHARE = 0.05  # readers behind a corporate gateway that scans every link
 CLIENT_WEIGHTS = (0.35, 0.33, 0.22, 0.10)
 
@@ -67,6 +73,7 @@ class Person:
     client: str  # apple | gmail | desktop | corporate
     interest: float  # scales the chance of opening
     bounces: bool  # the address does not exist: the SMTP server answers 550
+    late: str = ""  # "" | "hard" | "soft" | "complaint": what their mail system sends back later
 
 
 def make_population(count: int, rng: random.Random) -> list[Person]:
@@ -87,6 +94,14 @@ def make_population(count: int, rng: random.Random) -> list[Person]:
                 bounces=i in bouncing,
             )
         )
+    # Drawn with their own generator, so the people above (and the readers after) stay as they were.
+    picker = random.Random(count)
+    rest = [i for i in range(count) if i not in bouncing]
+    shares = (("hard", LATE_HARD_SHARE), ("soft", SOFT_SHARE), ("complaint", COMPLAINT_SHARE))
+    for late, share in shares:
+        for i in picker.sample(rest, max(1, round(count * share))):
+            if not people[i].late:
+                people[i] = replace(people[i], late=late)
     return people
 
 

@@ -1,9 +1,11 @@
 """Drive the whole mission on one machine with a simulated clock.
 
 A temporary SQLite database, an in-process SMTP server that keeps what it receives (and answers
-550 for a few addresses), and the real web app on loopback. The clock jumps from one due moment to
-the next: the timetable's send slots and the moments simulated readers act. Readers' requests
-are real HTTP to the running app, so every figure at the end comes from the product's own code.
+550 for a few addresses), the real inbound listener for what comes back later (DSNs and a few
+complaints, see :mod:`wildmail.demo.mailback`), and the real web app on loopback. The clock jumps
+from one due moment to the next: the timetable's send slots and the moments simulated readers act.
+Readers' requests are real HTTP to the running app, so every figure at the end comes from the
+product's own code.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from delivery.lifecycle import CampaignOptions, create_campaign_from_file, sched
 from delivery.queries import email_count, link_kind, next_due, sent_as
 from delivery.smtp_transport import SmtpTransport
 from delivery.worker import WorkerConfig, run_worker_once
+from inbound.intake import Intake
+from inbound.listener import listener
 from stats.figures import CampaignReport
 from stats.html_report import write_html_report
 from stats.report import campaign_report
@@ -34,6 +38,7 @@ from wildmail.core.clock import FakeClock
 from wildmail.core.db import make_engine
 from wildmail.core.settings import Settings
 from wildmail.core.tokens import BadToken, parse_click
+from wildmail.demo.mailback import Mail, answer, deliver
 from wildmail.demo.population import make_population, write_csv
 from wildmail.demo.readers import Action, Reader, find_links, header
 from wildmail.runtime import migrate
@@ -94,11 +99,16 @@ class _Simulation:
             smtp_host="127.0.0.1",
             smtp_port=self.smtp.port,
             unsubscribe_mailto="unsubscribe@wildlife-fund.example",
+            bounce_domain="bounces.wildlife-fund.example",
         )
         engine = make_engine(self.settings.database_url)
         migrate.upgrade(engine)
         self.ctx = AppContext(self.settings, engine, self.clock)
         self.web = ServerThread(create_app(self.ctx), port=port).start()
+        self.inbound = listener(engine, Intake.from_settings(self.settings), self.clock.now, port=free_port())
+        self.inbound.start()
+        self.mailback: list[Mail] = []
+        self.returned = {"hard": 0, "soft": 0, "complaint": 0}
         self.http = httpx.Client(timeout=10.0)
         self.transport = SmtpTransport.from_settings(self.settings)
         self.worker = WorkerConfig(batch=200)
@@ -156,6 +166,13 @@ class _Simulation:
             row = sent_as(self.ctx, header(received.data, "Message-ID"))
             if person is None or row is None:
                 continue
+            if person.late and (person.late != "complaint" or row.position == 2):
+                n = len(self.mailback) + sum(self.returned.values())
+                sent = row.sent_at or self.clock.now()
+                mail = answer(person.late, person.email, received.mail_from, received.data, sent, n, self.rng)
+                heapq.heappush(self.mailback, mail)
+                self.returned[person.late] += 1
+                continue  # a closed or full mailbox, or an annoyed reader: nobody reads it
             links = find_links(received.data)
             kinds = {u: self._kind(u) for u in links.clicks}
             for action in self.reader.react(
@@ -164,10 +181,19 @@ class _Simulation:
                 heapq.heappush(self.actions, action)
 
     def act_until(self, limit: datetime) -> None:
-        while self.actions and self.actions[0].at <= limit:
+        """Readers' requests and mail coming back, in time order, up to ``limit``."""
+        while True:
+            mail_at = self.mailback[0].at if self.mailback else None
+            action_at = self.actions[0].at if self.actions else None
+            nxt = min((t for t in (mail_at, action_at) if t is not None), default=None)
+            if nxt is None or nxt > limit:
+                return
+            if nxt > self.clock.now():
+                self.clock.set(nxt)
+            if mail_at == nxt:
+                deliver(self.inbound.hostname, self.inbound.port, heapq.heappop(self.mailback))
+                continue
             a = heapq.heappop(self.actions)
-            if a.at > self.clock.now():
-                self.clock.set(a.at)
             headers = {"User-Agent": a.user_agent}
             if a.method == "POST":
                 self.http.post(a.url, data=a.data, headers=headers)
@@ -178,6 +204,7 @@ class _Simulation:
 
     def close(self) -> None:
         self.web.stop()  # flushes the event writer
+        self.inbound.stop()
         self.http.close()
         self.transport.close()
         self.smtp.stop()

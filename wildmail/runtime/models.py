@@ -2,6 +2,7 @@
 
 from campaigns.models import Campaign, Email, Enrolment, Link
 from delivery.models import Delivery, RelayState
+from inbound.models import InboundMessage
 from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTotal
 from subscribers.models import ConsentEvent, ListMembership, Subscriber, SubscriberList, Suppression
 from tracking.models import Event
@@ -16,6 +17,7 @@ __all__ = [
     "Email",
     "Enrolment",
     "Event",
+    "InboundMessage",
     "Link",
     "ListMembership",
     "LoginFailure",

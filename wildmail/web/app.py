@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
+from inbound.webhooks import Fetch, https_fetch
 from wildmail.runtime.context import AppContext
 from wildmail.web import (
     dashboard_routes,
@@ -30,6 +31,7 @@ from wildmail.web import (
     public_routes,
     tracking_routes,
     view_routes,
+    webhook_routes,
 )
 from wildmail.web.body_limits import BodyLimit, BodyLimits, BodyTooLarge, too_large_response
 from wildmail.web.jobs import Jobs
@@ -39,7 +41,15 @@ from wildmail.web.templating import STATIC_DIR
 
 # preferences_routes first: tracking_routes' /u/{token:path} would also match /u/<token>/preferences
 FAVICON_CACHE = {"Cache-Control": "public, max-age=86400"}
-PARTS = (preferences_routes, tracking_routes, public_routes, dashboard_routes, media_routes, view_routes)
+PARTS = (
+    preferences_routes,
+    tracking_routes,
+    public_routes,
+    dashboard_routes,
+    media_routes,
+    view_routes,
+    webhook_routes,
+)
 
 
 class WebApp:
@@ -63,10 +73,13 @@ def logo_origin(logo_url: str) -> str:
     )
 
 
-def create_app(ctx: AppContext, body_limits: BodyLimits | None = None) -> WebApp:
+def create_app(
+    ctx: AppContext, body_limits: BodyLimits | None = None, sns_fetch: Fetch | None = None
+) -> WebApp:
     """Build the app around an application context (settings, engine, clock).
 
-    ``body_limits`` replaces the default request body limits (64 KB forms, 20 MB uploads).
+    ``body_limits`` replaces the default request body limits (64 KB forms, 20 MB uploads);
+    ``sns_fetch`` how the SES webhook fetches SNS certificates (HTTPS to AWS by default).
     """
 
     @asynccontextmanager
@@ -86,6 +99,7 @@ def create_app(ctx: AppContext, body_limits: BodyLimits | None = None) -> WebApp
 
     api = FastAPI(title="wildmail", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     api.state.ctx = ctx
+    api.state.sns_fetch = sns_fetch or https_fetch
     api.state.jobs = Jobs()  # background jobs of the dashboard (in this process)
     api.add_exception_handler(BodyTooLarge, too_large_response)
     api.add_exception_handler(RequestValidationError, path_errors_as_404)

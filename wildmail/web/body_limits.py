@@ -23,6 +23,7 @@ CSV_HINT = "Import larger CSV files with 'wildmail subscribers import'."
 UPLOADS = (
     (re.compile(r"/dashboard/lists/[^/]+/import"), CSV_HINT),
     (re.compile(r"/dashboard/campaigns/new"), ""),
+    (re.compile(r"/webhooks/[a-z]+"), ""),  # providers batch events (SendGrid, SES with headers)
 )
 
 
