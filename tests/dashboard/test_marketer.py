@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -129,7 +130,7 @@ def test_create_errors_keep_the_form(client, users, seed_article) -> None:
         data={"csrf": token, "name": "Bin"},
         files={"article": ("x.txt", b"\xff\xfe\x00bad", "text/plain")},
     )
-    assert r.status_code == 400 and "not UTF-8" in r.text
+    assert r.status_code == 400 and "expected UTF-8 text" in r.text
     assert _create(client, seed_article, "Twice").status_code == 303
     dup = _create(client, seed_article, "Twice")
     assert dup.status_code == 400 and "already exists" in dup.text
@@ -205,3 +206,20 @@ def test_the_campaign_page_shows_relay_trouble_as_an_alert(client, users, engine
     page = client.get("/dashboard/campaigns/leopard").text
     assert 'class="error box relay-alert"' in page
     assert "relay 127.0.0.1:2525 is paused until" in page and "Connection refused" in page
+
+
+def test_a_word_document_uploads_into_a_campaign(client, users, engine) -> None:
+    """The upload goes through the same readers as the command line (here .docx, via mammoth)."""
+    docx = Path(__file__).parents[1] / "corpus" / "articles" / "21-word-report.docx"
+    log_in(client, users["marketer"])
+    token = csrf_of(client.get(NEW).text)
+    r = client.post(
+        NEW,
+        data={"csrf": token, "name": "Word report"},
+        files={"article": (docx.name, docx.read_bytes(), "application/octet-stream")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    with Session(engine) as s:
+        campaign = s.scalars(select(Campaign).where(Campaign.slug == "word-report")).one()
+        assert len(campaign.emails) >= 2

@@ -21,6 +21,7 @@ from delivery.lifecycle import (
     CampaignNotFound,
     CampaignOptions,
     available_templates,
+    create_campaign_from_bytes,
     create_campaign_from_text,
     delete_campaign,
     duplicate_campaign,
@@ -73,20 +74,19 @@ def _new_page(
     )
 
 
-async def _article_text(form: dict[str, Any]) -> tuple[str, str]:
+async def _article(form: dict[str, Any]) -> tuple[bytes | None, str, str]:
+    """``(file bytes, "", file name)`` for an upload (any format the readers know: Markdown, text,
+    HTML, .docx), ``(None, text, "pasted article")`` for pasted text."""
     upload = form.get("article")
     if isinstance(upload, UploadFile) and upload.filename:
         data = await upload.read(MAX_ARTICLE_BYTES + 1)
         if len(data) > MAX_ARTICLE_BYTES:
             raise CampaignError("the article file is larger than 2 MB")
-        try:
-            return data.decode("utf-8-sig"), upload.filename
-        except UnicodeDecodeError:
-            raise CampaignError(f"{upload.filename} is not UTF-8 text") from None
+        return data, "", upload.filename
     text = str(form.get("text") or "")
     if not text.strip():
         raise CampaignError("choose an article file or paste the article text")
-    return text, "pasted article"
+    return None, text, "pasted article"
 
 
 @router.post("/dashboard/campaigns/new")
@@ -101,7 +101,7 @@ async def create(request: Request) -> Response:
     ctx = ctx_of(request)
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
-        text, source = await _article_text(form)
+        data, text, source = await _article(form)
         parts = fields.get("parts", "").strip()
         if parts and not parts.isdigit():
             raise CampaignError("number of emails must be a whole number")
@@ -119,7 +119,14 @@ async def create(request: Request) -> Response:
         job.phase = "splitting and compiling"
         try:
             with write_transaction(ctx.engine) as s:
-                campaign = create_campaign_from_text(s, ctx.settings, text, options, ctx.clock.now(), source)
+                if data is not None:
+                    campaign = create_campaign_from_bytes(
+                        s, ctx.settings, source, data, options, ctx.clock.now()
+                    )
+                else:
+                    campaign = create_campaign_from_text(
+                        s, ctx.settings, text, options, ctx.clock.now(), source
+                    )
                 slug = campaign.slug
         except USER_ERRORS as exc:
             raise UserMistake(str(exc)) from None
