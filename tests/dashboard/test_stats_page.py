@@ -61,7 +61,7 @@ def test_headline_cards_names_and_explanations(client, users, engine, clock) -> 
         "Click rate",
         "Donation clicks",
         "Unsubscribes",
-        "Bounces",
+        "Bounces (hard / soft)",
         "Complaints",
     ]
     assert page.index('data-figure="Delivered"') < page.index("Per email")  # cards first

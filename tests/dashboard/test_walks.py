@@ -278,7 +278,7 @@ def test_staff_stats_walk(browser, users, engine, clock, ctx) -> None:
         "Click rate",
         "Donation clicks",
         "Unsubscribes",
-        "Bounces",
+        "Bounces (hard / soft)",
         "Complaints",
     ]
     assert page.inner_text("[data-figure='Human open rate']") == "54.5%"
