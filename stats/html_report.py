@@ -38,12 +38,13 @@ Figures at {{ r.generated_at.strftime("%Y-%m-%d %H:%M UTC") }}.
 <div class="big">{{ value }}</div></div>{% endfor %}
 </div>
 <h2>Per email</h2>
-<table><thead><tr><th>#</th><th>Subject</th><th>Sent</th><th>Delivered</th><th>Hard bounces</th><th>Soft bounces</th>
-<th>Complaints</th><th>Unknown</th><th>Human opens</th><th>Machine opens</th><th>Open rate</th><th>CTR</th>
+<table><thead><tr><th>#</th><th>Subject</th><th>Sent</th><th>Delivered</th><th>Hard bounces</th>
+<th>Soft bounces</th><th>Complaints</th><th>Unknown</th><th>Human opens</th><th>Machine opens</th><th>Open rate</th><th>CTR</th>
 <th>Click-to-open</th><th>People who clicked donate</th><th>Donation click rate</th>
 <th>Unsubscribes</th></tr></thead><tbody>
 {% for f in rows %}<tr><td>{{ f.position or "All" }}</td><td>{{ f.subject }}</td><td>{{ f.sent }}</td>
-<td>{{ f.delivered }}</td><td>{{ f.bounced }}</td><td>{{ f.soft_bounces }}</td><td>{{ f.complaints }}</td><td>{{ f.unknown }}</td><td>{{ f.human_openers }}</td>
+<td>{{ f.delivered }}</td><td>{{ f.bounced }}</td><td>{{ f.soft_bounces }}</td><td>{{ f.complaints }}</td>
+<td>{{ f.unknown }}</td><td>{{ f.human_openers }}</td>
 <td>{{ f.machine_openers }}</td><td>{{ pct(f.open_rate) }}</td><td>{{ pct(f.ctr) }}</td>
 <td>{{ pct(f.click_to_open) }}</td><td>{{ f.donors }}</td><td>{{ pct(f.donation_ctr) }}</td>
 <td>{{ f.unsubscribes }}</td></tr>{% endfor %}
