@@ -39,7 +39,8 @@ Figures at {{ r.generated_at.strftime("%Y-%m-%d %H:%M UTC") }}.
 </div>
 <h2>Per email</h2>
 <table><thead><tr><th>#</th><th>Subject</th><th>Sent</th><th>Delivered</th><th>Hard bounces</th>
-<th>Soft bounces</th><th>Complaints</th><th>Unknown</th><th>Human opens</th><th>Machine opens</th><th>Open rate</th><th>CTR</th>
+<th>Soft bounces</th><th>Complaints</th><th>Unknown</th><th>Human opens</th><th>Machine opens</th>
+<th>Open rate</th><th>CTR</th>
 <th>Click-to-open</th><th>People who clicked donate</th><th>Donation click rate</th>
 <th>Unsubscribes</th></tr></thead><tbody>
 {% for f in rows %}<tr><td>{{ f.position or "All" }}</td><td>{{ f.subject }}</td><td>{{ f.sent }}</td>
