@@ -14,18 +14,17 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._databases import on_every_database
 from campaigns.models import Campaign, Email, Link
 from stats import rollup
 from stats.report import campaign_report
@@ -200,25 +199,7 @@ def measure(name: str, url: str) -> dict[str, object]:
 
 
 def main() -> None:
-    results: dict[str, object] = {"small": SMALL}
-    with tempfile.TemporaryDirectory() as tmp:
-        results["sqlite"] = measure("sqlite", f"sqlite:///{tmp}/bench.db")
-    pg_url = os.environ.get("WILDMAIL_TEST_POSTGRES_URL", "")
-    if pg_url:
-        admin = make_engine(pg_url, isolation_level="AUTOCOMMIT", no_pool=True)
-        db = f"wm_bench_stats_{uuid.uuid4().hex[:6]}"
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{db}"'))
-        try:
-            results["postgresql"] = measure(
-                "postgresql", make_url(pg_url).set(database=db).render_as_string(hide_password=False)
-            )
-        finally:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-            admin.dispose()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    on_every_database(measure, "stats", SMALL, RESULTS)
 
 
 if __name__ == "__main__":
