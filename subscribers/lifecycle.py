@@ -288,12 +288,15 @@ def leave_list(
     return True
 
 
-def pause(
-    session: Session, subscriber: Subscriber | int, until: datetime, source: ConsentSource | str, at: datetime
-) -> Subscriber:
-    """Stop every email to the subscriber until ``until`` (the tick queues nothing for them before
-    then); kept in the consent history, the status does not change."""
-    sub = _resolve(session, subscriber)
+def _set_pause(
+    session: Session,
+    sub: Subscriber,
+    until: datetime | None,
+    source: ConsentSource | str,
+    detail: str,
+    at: datetime,
+) -> None:
+    """Start or end a pause, kept in the consent history (the status does not change)."""
     sub.paused_until = until
     sub.updated_at = at
     session.add(
@@ -302,10 +305,19 @@ def pause(
             from_status=sub.status,
             to_status=sub.status,
             source=str(source),
-            detail=f"paused until {until.date().isoformat()}",
+            detail=detail,
             at=at,
         )
     )
+
+
+def pause(
+    session: Session, subscriber: Subscriber | int, until: datetime, source: ConsentSource | str, at: datetime
+) -> Subscriber:
+    """Stop every email to the subscriber until ``until`` (the tick queues nothing for them before
+    then); kept in the consent history, the status does not change."""
+    sub = _resolve(session, subscriber)
+    _set_pause(session, sub, until, source, f"paused until {until.date().isoformat()}", at)
     session.flush()
     return sub
 
@@ -316,18 +328,7 @@ def resume(session: Session, subscriber: Subscriber | int, source: ConsentSource
     if sub.paused_until is None or sub.paused_until <= at:
         sub.paused_until = None
         return False
-    sub.paused_until = None
-    sub.updated_at = at
-    session.add(
-        ConsentEvent(
-            subscriber_id=sub.id,
-            from_status=sub.status,
-            to_status=sub.status,
-            source=str(source),
-            detail="pause ended",
-            at=at,
-        )
-    )
+    _set_pause(session, sub, None, source, "pause ended", at)
     session.flush()
     return True
 
