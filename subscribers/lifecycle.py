@@ -272,32 +272,14 @@ def leave_list(
         return False
     lst = session.get(SubscriberList, list_id)
     session.delete(membership)
-    session.add(
-        ConsentEvent(
-            subscriber_id=sub.id,
-            from_status=sub.status,
-            to_status=sub.status,
-            source=str(source),
-            detail=f"left list {lst.slug if lst else list_id}",
-            at=at,
-        )
-    )
-    sub.updated_at = at
+    _note(session, sub, source, f"left list {lst.slug if lst else list_id}", at)
     session.flush()
     session.expire(sub, ["lists"])
     return True
 
 
-def _set_pause(
-    session: Session,
-    sub: Subscriber,
-    until: datetime | None,
-    source: ConsentSource | str,
-    detail: str,
-    at: datetime,
-) -> None:
-    """Start or end a pause, kept in the consent history (the status does not change)."""
-    sub.paused_until = until
+def _note(session: Session, sub: Subscriber, source: ConsentSource | str, detail: str, at: datetime) -> None:
+    """Keep a change that leaves the status as it is (a list left, a pause) in the consent history."""
     sub.updated_at = at
     session.add(
         ConsentEvent(
@@ -317,7 +299,8 @@ def pause(
     """Stop every email to the subscriber until ``until`` (the tick queues nothing for them before
     then); kept in the consent history, the status does not change."""
     sub = _resolve(session, subscriber)
-    _set_pause(session, sub, until, source, f"paused until {until.date().isoformat()}", at)
+    sub.paused_until = until
+    _note(session, sub, source, f"paused until {until.date().isoformat()}", at)
     session.flush()
     return sub
 
@@ -328,7 +311,8 @@ def resume(session: Session, subscriber: Subscriber | int, source: ConsentSource
     if sub.paused_until is None or sub.paused_until <= at:
         sub.paused_until = None
         return False
-    _set_pause(session, sub, None, source, "pause ended", at)
+    sub.paused_until = None
+    _note(session, sub, source, "pause ended", at)
     session.flush()
     return True
 
