@@ -107,15 +107,44 @@ def _pick(given: Any, article: Article, key: str, default: Any) -> Any:
     return article.options.get(key, default)
 
 
-def _campaign_fields(
-    session: Session, settings: Settings, article: Article, o: CampaignOptions
-) -> dict[str, Any]:
-    name = " ".join(o.name.split())
+def _free_name(session: Session, given: str) -> tuple[str, str]:
+    """``(name, slug)`` for a new campaign called ``given``; raises :class:`CampaignError` when it
+    has no letter or digit or another campaign has that slug."""
+    name = " ".join(given.split())
     slug = slugify(name)
     if not slug:
         raise CampaignError("campaign name needs at least one letter or digit")
     if session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
         raise CampaignError(f"a campaign named {slug!r} already exists")
+    return name, slug
+
+
+def _email(like: Any, paragraphs: list[str]) -> Email:
+    """A new email row with ``like``'s position, titles and reading figures (a planned email or a
+    stored one) and ``paragraphs``."""
+    return Email(
+        position=like.position,
+        title=like.title,
+        subject=like.subject,
+        preheader=like.preheader,
+        paragraphs=paragraphs,
+        word_count=like.word_count,
+        reading_minutes=like.reading_minutes,
+    )
+
+
+def _store_compiled(session: Session, settings: Settings, campaign: Campaign, now: datetime) -> None:
+    """Add the new campaign, then compile its emails (their ids go into their web version links)."""
+    session.add(campaign)
+    session.flush()
+    compile_campaign(campaign, settings, now)
+    session.flush()
+
+
+def _campaign_fields(
+    session: Session, settings: Settings, article: Article, o: CampaignOptions
+) -> dict[str, Any]:
+    name, slug = _free_name(session, o.name)
     mode = str(_pick(o.mode, article, "mode", CampaignMode.DRIP.value)).lower()
     if mode not in {m.value for m in CampaignMode}:
         raise CampaignError(f"mode must be drip or broadcast, got {mode!r}")
@@ -229,21 +258,8 @@ def create_campaign(
         updated_at=now,
     )
     for planned, paragraphs in zip(plan.emails, settled.paragraphs, strict=True):
-        campaign.emails.append(
-            Email(
-                position=planned.position,
-                title=planned.title,
-                subject=planned.subject,
-                preheader=planned.preheader,
-                paragraphs=paragraphs,
-                word_count=planned.word_count,
-                reading_minutes=planned.reading_minutes,
-            )
-        )
-    session.add(campaign)
-    session.flush()  # the emails' ids go into their web version links
-    compile_campaign(campaign, settings, now)
-    session.flush()
+        campaign.emails.append(_email(planned, paragraphs))
+    _store_compiled(session, settings, campaign, now)
     return campaign
 
 
@@ -395,37 +411,20 @@ def duplicate_campaign(
 ) -> Campaign:
     """A new draft copy of ``campaign`` named ``name``: its emails as edited, its timetable and
     list, no start date, nothing enrolled or sent."""
-    slug = slugify(" ".join(name.split()))
-    if not slug:
-        raise CampaignError("campaign name needs at least one letter or digit")
-    if session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
-        raise CampaignError(f"a campaign named {slug!r} already exists")
+    title, slug = _free_name(session, name)
     copied = {column: getattr(campaign, column) for column in _COPIED_COLUMNS}
     copy = Campaign(
         **copied,
         slug=slug,
-        title=" ".join(name.split()),
+        title=title,
         status=CampaignStatus.DRAFT.value,
         start_date=None,
         created_at=now,
         updated_at=now,
     )
     for email in campaign.emails:
-        copy.emails.append(
-            Email(
-                position=email.position,
-                title=email.title,
-                subject=email.subject,
-                preheader=email.preheader,
-                paragraphs=list(email.paragraphs),
-                word_count=email.word_count,
-                reading_minutes=email.reading_minutes,
-            )
-        )
-    session.add(copy)
-    session.flush()  # the emails' ids go into their web version links
-    compile_campaign(copy, settings, now)
-    session.flush()
+        copy.emails.append(_email(email, list(email.paragraphs)))
+    _store_compiled(session, settings, copy, now)
     return copy
 
 
