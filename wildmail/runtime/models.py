@@ -7,6 +7,7 @@ from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTo
 from subscribers.models import ConsentEvent, ListMembership, Subscriber, SubscriberList, Suppression
 from tracking.models import Event
 from wildmail.core.db import Base
+from wildmail.core.outbox import OutboxEvent
 from wildmail.runtime.users import LoginFailure, User, UserSession
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Link",
     "ListMembership",
     "LoginFailure",
+    "OutboxEvent",
     "RelayState",
     "StatsCursor",
     "StatsHourly",
