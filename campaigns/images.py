@@ -7,7 +7,8 @@ settled once:
   ``.docx`` is copied into the media folder (the ``media_dir`` setting) as ``<sha256>.<ext>`` and
   its address becomes ``<base_url>/media/<sha256>.<ext>``, which ``wildmail serve`` answers; the
   name is the content's hash, so nothing a web user sends can name another file;
-- a remote ``http(s)`` picture is fetched once, only to learn its size.
+- a remote ``http(s)`` picture is fetched once, only to learn its size, and only from a public
+  host (or a network the ``fetch_allowed_networks`` setting opens).
 
 The sizes are stored with the campaign, so compiling (and recompiling after an edit) never
 fetches anything; the renderer gives every image ``width``/``height`` scaled to the column.
@@ -22,14 +23,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx
 from PIL import Image, UnidentifiedImageError
 
 from campaigns.article import Article, ArticleError
+from wildmail.core.netguard import BlockedAddress, check_public_url
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 FETCH_TIMEOUT = 10.0
+MAX_REDIRECTS = 5
 TYPES = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "GIF": ("gif", "image/gif"),
          "WEBP": ("webp", "image/webp")}  # fmt: skip
 MEDIA_NAME = re.compile(r"^[0-9a-f]{64}\.(?:png|jpg|gif|webp)$")
@@ -58,20 +62,31 @@ def picture(data: bytes) -> tuple[str, Size]:
         raise ImageProblem("not a picture Pillow can read") from None
 
 
-def fetch(url: str) -> bytes:
-    """The bytes of a remote picture (at most 10 MB, 10 s); :class:`ImageProblem` on any failure."""
-    try:
-        with httpx.stream("GET", url, timeout=FETCH_TIMEOUT, follow_redirects=True) as response:
-            if response.status_code != 200:
-                raise ImageProblem(f"HTTP {response.status_code}")
-            data = b""
-            for chunk in response.iter_bytes():
-                data += chunk
-                if len(data) > MAX_IMAGE_BYTES:
-                    raise ImageProblem("larger than 10 MB")
-            return data
-    except httpx.HTTPError as exc:
-        raise ImageProblem(exc.__class__.__name__) from None
+def fetch(url: str, allowed: tuple[str, ...] = ()) -> bytes:
+    """The bytes of a remote picture (at most 10 MB, 10 s, 5 redirects); :class:`ImageProblem` on
+    any failure, also when a hop names a private host outside ``allowed`` networks
+    (:mod:`wildmail.core.netguard`)."""
+    for _hop in range(MAX_REDIRECTS + 1):
+        try:
+            check_public_url(url, allowed)
+        except BlockedAddress as exc:
+            raise ImageProblem(f"not fetched: {exc}") from None
+        try:
+            with httpx.stream("GET", url, timeout=FETCH_TIMEOUT, follow_redirects=False) as response:
+                if response.is_redirect and "location" in response.headers:
+                    url = urljoin(url, response.headers["location"])
+                    continue
+                if response.status_code != 200:
+                    raise ImageProblem(f"HTTP {response.status_code}")
+                data = b""
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > MAX_IMAGE_BYTES:
+                        raise ImageProblem("larger than 10 MB")
+                return data
+        except httpx.HTTPError as exc:
+            raise ImageProblem(exc.__class__.__name__) from None
+    raise ImageProblem(f"more than {MAX_REDIRECTS} redirects")
 
 
 class MediaStore:

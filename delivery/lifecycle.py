@@ -13,6 +13,7 @@ nothing. Functions taking an ``Store`` run their own transaction. User mistakes 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -36,7 +37,7 @@ from campaigns.article import (
 )
 from campaigns.compiling import compile_campaign, compile_email
 from campaigns.enrolment import enrol_members, first_sends
-from campaigns.images import MediaStore, settle_images
+from campaigns.images import MediaStore, fetch, settle_images
 from campaigns.markup import plain_text, text_as_markdown
 from campaigns.models import Campaign, CampaignMode, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.preview import PreviewEmail, preview_emails
@@ -239,7 +240,9 @@ def create_campaign(
     plan = split_article(article, parts=options.parts)
     extra = (fields["hero_image"], fields["logo_url"])
     store = MediaStore(settings.media_dir)
-    settled = settle_images(article, [e.paragraphs for e in plan.emails], store, settings.base_url, extra)
+    get = functools.partial(fetch, allowed=settings.fetch_allowed_networks)
+    per_email = [e.paragraphs for e in plan.emails]
+    settled = settle_images(article, per_email, store, settings.base_url, extra, get)
     fields["hero_image"] = settled.extra.get(fields["hero_image"], "")
     fields["logo_url"] = settled.extra.get(fields["logo_url"], "")
     if notices is not None:

@@ -21,6 +21,7 @@ def cli_env(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Pat
     monkeypatch.setenv("WILDMAIL_DATABASE_URL", db_url)
     monkeypatch.setenv("WILDMAIL_SECRET_KEY", "campaign-cli-test-secret-not-for-production")
     monkeypatch.setenv("WILDMAIL_BASE_URL", "http://testserver")
+    monkeypatch.setenv("WILDMAIL_FETCH_ALLOWED_NETWORKS", "127.0.0.1")  # the loopback picture server
     return tmp_path
 
 
@@ -38,8 +39,9 @@ def run(cli_env: Path):
 
 
 class PictureServer:
-    """A loopback HTTP server answering ``/<w>x<h>.png`` with a PNG of that size (404 for
-    anything else); ``hits`` counts requests by path."""
+    """A loopback HTTP server answering ``/<w>x<h>.png`` with a PNG of that size,
+    ``/redirect?to=<url>`` with a redirect there (404 for anything else); ``hits`` counts
+    requests by path."""
 
     def __init__(self) -> None:
         import http.server
@@ -55,6 +57,11 @@ class PictureServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 hits[self.path] += 1
+                if self.path.startswith("/redirect?to="):
+                    self.send_response(302)
+                    self.send_header("Location", self.path.removeprefix("/redirect?to="))
+                    self.end_headers()
+                    return
                 stem = self.path.split("?")[0].rsplit("/", 1)[-1].removesuffix(".png")
                 try:
                     width, height = (int(v) for v in stem.split("x"))

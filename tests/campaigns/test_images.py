@@ -137,3 +137,62 @@ def test_pictures_inside_a_docx_are_stored_and_served(run, cli_env, engine):
         assert 'width="544" height="363"' in first.compiled_html
         assert 'width="400" height="300"' in second.compiled_html
         assert "wm-embedded" not in first.compiled_html + second.compiled_html
+
+
+def test_a_picture_on_a_private_address_is_not_fetched(run, cli_env, engine, picture_server, monkeypatch):
+    """Without fetch_allowed_networks an uploaded article cannot make the server probe its own network."""
+    monkeypatch.delenv("WILDMAIL_FETCH_ALLOWED_NETWORKS")
+    path = _article(cli_env, picture_server.url)
+    result = run("campaign", "create", path, "--name", "otters")
+    assert result.exit_code == 0, result.output
+    assert picture_server.hits["/1200x800.png"] == 0
+    assert "127.0.0.1 is a private or reserved address" in result.output
+
+
+def test_each_redirect_hop_is_checked(run, cli_env, engine, picture_server, monkeypatch):
+    """A public (here: allowed) host cannot redirect the fetch to a private one."""
+    other = picture_server.url.replace("127.0.0.1", "127.0.0.2")
+    path = _article(cli_env, f"{picture_server.url}/redirect?to={other}")
+    result = run("campaign", "create", path, "--name", "otters")
+    assert result.exit_code == 0, result.output
+    assert picture_server.hits[f"/redirect?to={other}/1200x800.png"] == 1
+    assert "127.0.0.2 is a private or reserved address" in result.output
+
+    monkeypatch.setenv("WILDMAIL_FETCH_ALLOWED_NETWORKS", "127.0.0.0/8")
+    result = run("campaign", "create", path, "--name", "otters-2")
+    assert result.exit_code == 0, result.output
+    assert "size unknown" not in result.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost/a.png",
+        "http://10.1.2.3/a.png",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::ffff:192.168.0.1]/a.png",
+        "http://[::1]:8080/a.png",
+        "ftp://198.51.100.7/a.png",
+        "http://0.0.0.0/a.png",
+    ],
+)
+def test_private_reserved_and_non_http_addresses_are_refused(url):
+    from wildmail.core.netguard import BlockedAddress, check_public_url
+
+    with pytest.raises(BlockedAddress):
+        check_public_url(url)
+
+
+def test_a_public_address_passes_and_an_allowed_network_opens_a_private_one():
+    from wildmail.core.netguard import check_public_url
+
+    check_public_url("https://93.184.216.34/picture.png")
+    check_public_url("http://10.1.2.3/a.png", ("10.0.0.0/8",))
+
+
+def test_a_malformed_allowed_network_names_the_setting(monkeypatch):
+    from wildmail.core.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("WILDMAIL_FETCH_ALLOWED_NETWORKS", "10.0.0.0/8,intranet")
+    with pytest.raises(SettingsError, match="WILDMAIL_FETCH_ALLOWED_NETWORKS: 'intranet'"):
+        load_settings()

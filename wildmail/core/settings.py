@@ -54,6 +54,8 @@ class Settings:
     brand_colour: str = "#1d6b45"  # header band and buttons of the default email template (#rrggbb)
     default_locale: str = "en"  # language of emails (html lang) unless a campaign sets its own
     media_dir: str = "media"  # pictures of articles, served at <base_url>/media/<sha256>.<ext>
+    # Private networks that remote fetches (pictures, webhook endpoints) may reach; none by default.
+    fetch_allowed_networks: tuple[str, ...] = ()
     reply_to: str = ""
     privacy_url: str = ""  # the organisation's privacy policy, linked from every public page
     logo_url: str = ""  # the organisation's logo in emails and public pages: http(s) URL or site path
@@ -228,8 +230,10 @@ def env_name(key: str) -> str:
     return f"{ENV_PREFIX}{key.upper()}"
 
 
-def _proxy_networks(entries: tuple[str, ...], name: Callable[[str], str] = env_name) -> tuple[str, ...]:
-    """Each trusted proxy as a normalised IP address or network; a one-line error for anything else."""
+def _proxy_networks(
+    entries: tuple[str, ...], name: Callable[[str], str] = env_name, key: str = "trusted_proxies"
+) -> tuple[str, ...]:
+    """Each entry of ``key`` as a normalised IP address or network; a one-line error for anything else."""
     normalised = []
     for entry in entries:
         try:
@@ -240,7 +244,7 @@ def _proxy_networks(entries: tuple[str, ...], name: Callable[[str], str] = env_n
             )
         except ValueError:
             raise SettingsError(
-                f"{name('trusted_proxies')}: {entry!r} is not an IP address or network (like 10.0.0.0/8)"
+                f"{name(key)}: {entry!r} is not an IP address or network (like 10.0.0.0/8)"
             ) from None
     return tuple(normalised)
 
@@ -334,7 +338,10 @@ def _validate(s: Settings, origins: dict[str, str] | None = None) -> Settings:
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"{name('default_timezone')}: unknown time zone {s.default_timezone!r}") from None
     return replace(
-        s, base_url=s.base_url.rstrip("/"), trusted_proxies=_proxy_networks(s.trusted_proxies, name)
+        s,
+        base_url=s.base_url.rstrip("/"),
+        trusted_proxies=_proxy_networks(s.trusted_proxies, name),
+        fetch_allowed_networks=_proxy_networks(s.fetch_allowed_networks, name, "fetch_allowed_networks"),
     )
 
 
