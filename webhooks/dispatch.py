@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from webhooks.addresses import WebhookError, refuse_private
@@ -116,6 +116,8 @@ def fan_out(store: Store, limit: int = FAN_OUT_BATCH) -> int:
     """One delivery per enabled endpoint subscribed to each undispatched event; the events are
     marked dispatched in the same transaction. Returns the events handled."""
     now = store.clock.now()
+    if not _any(store, select(OutboxEvent.id).where(OutboxEvent.dispatched.is_(False))):
+        return 0
     with write_transaction(store.engine) as s:
         query = (
             select(OutboxEvent.id, OutboxEvent.event_type)
@@ -154,8 +156,20 @@ def fan_out(store: Store, limit: int = FAN_OUT_BATCH) -> int:
         return len(events)
 
 
+def _any(store: Store, query: Select[Any]) -> bool:
+    """A read on the index before taking the write lock: an idle dispatcher never writes (on
+    SQLite every write transaction holds up the other writers)."""
+    with store.session() as s:
+        return s.execute(query.limit(1)).first() is not None
+
+
 def _claim(store: Store, lease: timedelta, limit: int, only: int | None = None) -> list[_Claimed]:
     now = store.clock.now()
+    due = select(WebhookDelivery.id).where(
+        WebhookDelivery.status == DeliveryStatus.PENDING.value, WebhookDelivery.next_attempt_at <= now
+    )
+    if not _any(store, due if only is None else due.where(WebhookDelivery.id == only)):
+        return []
     with write_transaction(store.engine) as s:
         query = (
             select(WebhookDelivery.id)
