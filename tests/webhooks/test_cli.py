@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -32,6 +34,16 @@ def cli(db_url, smtp_server, monkeypatch):
     return invoke
 
 
+def _readme_verify():
+    """The receiver snippet of the README, as a reader would paste it."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Outbound webhooks", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    scope: dict[str, object] = {}
+    exec(code, scope)  # noqa: S102 (our own README)
+    return scope["verify"]
+
+
 def _add(cli, receiver, events: str) -> int:
     out = cli("webhooks", "add", receiver.url, "--events", events, "--description", "CRM sync")
     receiver.secret = out.strip().splitlines()[-1]
@@ -50,6 +62,10 @@ def test_a_subscription_through_the_cli_reaches_the_receiver(cli, receiver) -> N
     types = sorted(r.document["type"] for r in receiver.received)
     assert types == ["subscriber.confirmed", "subscriber.created"]
     assert all(r.fresh for r in receiver.received)  # the library's full check, timestamp included
+    verify = _readme_verify()
+    for r in receiver.received:
+        assert verify(receiver.secret, r.headers, r.body)
+        assert not verify(receiver.secret, r.headers, r.body.replace(b"ana@", b"eve@"))
     log = cli("webhooks", "log", str(endpoint))
     assert "subscriber.created" in log and "delivered" in log and "200" in log
     assert "nothing due" in cli("webhooks", "deliver", "--until-idle")
