@@ -175,6 +175,8 @@ def resend(session: Session, delivery_id: int, at: datetime) -> WebhookDelivery:
 def send_test(session: Session, endpoint_id: int, at: datetime) -> WebhookDelivery:
     """Queue a ``webhook.ping`` event for this endpoint alone (due now)."""
     endpoint = require_endpoint(session, endpoint_id)
+    if not endpoint.enabled:
+        raise WebhookError(f"endpoint {endpoint_id} is disabled; enable it first")
     event = OutboxEvent(event_type=PING, payload={"endpoint_id": endpoint.id}, created_at=at, dispatched=True)
     session.add(event)
     session.flush()

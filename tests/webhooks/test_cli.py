@@ -89,6 +89,7 @@ def test_test_ping_resend_remove_and_mistakes(cli, receiver) -> None:
     assert "unknown event type" in cli("webhooks", "add", receiver.url, "--events", "bounced", code=2)
     cli("webhooks", "disable", str(endpoint))
     assert "disabled" in cli("webhooks", "list")
+    assert "is disabled; enable it first" in cli("webhooks", "test", str(endpoint), code=2)
     cli("webhooks", "enable", str(endpoint))
     assert f"removed endpoint {endpoint}" in cli("webhooks", "remove", str(endpoint))
     assert "No webhook endpoints yet" in cli("webhooks", "list")

@@ -210,3 +210,29 @@ def test_a_csv_import_announces_new_and_activated_people_once(hooks_ctx) -> None
     ]  # fmt: skip
     import_csv(hooks_ctx.engine, io.StringIO(text), "news", at=later)  # a rerun changes nothing
     assert len(_events(hooks_ctx)) == 6
+
+
+def test_a_recipient_refused_at_rcpt_is_announced_as_a_bounce(ctx, clock, smtp_server) -> None:
+    from tests.delivery.test_relay_refusals import queue, send_all
+
+    ids = queue(ctx, clock, 3)
+    smtp_server.fail("rcpt", 550, "5.1.1 <reader0@example.org>: User unknown", times=1)
+    send_all(ctx, smtp_server)
+    (bounce,) = _events(ctx, "bounce")
+    assert bounce["kind"] == "hard" and bounce["status"] == "5.1.1" and bounce["suppressed"] is True
+    assert bounce["subscriber_id"] in ids and bounce["delivery_id"] and bounce["campaign_id"]
+    assert "reader0" not in str(bounce)  # the relay's words stay out
+    (suppression,) = _events(ctx, "suppression.added")
+    assert suppression["subscriber_id"] == bounce["subscriber_id"] and suppression["reason"] == "bounced"
+
+
+def test_the_circuit_breaker_pause_is_announced_with_its_reason(hooks_ctx) -> None:
+    campaign = make_campaign(hooks_ctx, emails=1)
+    (ana,) = add_subscribers(hooks_ctx, [("ana@example.org", "Ana", None)])
+    (delivery_id,) = h.sent_deliveries(hooks_ctx, campaign.id, [ana])
+    intake = Intake.from_settings(hooks_ctx.settings.with_overrides(breaker_min_deliveries=1))
+    arrival = Arrival(h.dsn("ana@example.org"), "smtp", (h.return_path(hooks_ctx, delivery_id),))
+    assert process(hooks_ctx.engine, intake, arrival, hooks_ctx.clock.now()).paused
+    (paused,) = _events(hooks_ctx, "campaign.paused")
+    assert paused["campaign_id"] == campaign.id and paused["status"] == "paused"
+    assert paused["reason"].startswith("circuit breaker: hard bounces 1 of 1 sends")
