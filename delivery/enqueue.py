@@ -30,6 +30,7 @@ from delivery.models import Delivery, DeliveryState, SmtpPhase
 from subscribers.models import Subscriber, SubscriberList
 from wildmail.core.db import write_transaction
 from wildmail.core.message_ids import MessageIdKey, delivery_id_bounds
+from wildmail.core.outbox import EventType, emit
 from wildmail.core.sql import rowcount, upsert_ignore
 from wildmail.core.store import Store
 
@@ -237,7 +238,10 @@ def enqueue_campaign(s: Session, c: Campaign, now: datetime, ids: MessageIdKey, 
             .values(status=EnrolmentStatus.FINISHED.value, next_send_at=None)
             .execution_options(synchronize_session=False)
         )
-        report.finished += rowcount(s.execute(finished))
+        done = rowcount(s.execute(finished))
+        report.finished += done
+        if done:
+            _announce_if_finished(s, c, now)
     if earliest is None or earliest > now:
         return
     if earliest < now - timetable_of(c).grace:
@@ -251,15 +255,30 @@ def enqueue_campaign(s: Session, c: Campaign, now: datetime, ids: MessageIdKey, 
     for tz, due, position in due_groups:
         groups.setdefault((tz, due), []).append(position)
     cap = frequency_cap(s, c) if groups else None
+    advanced = 0
     for (tz, due), positions in groups.items():
         if cap is not None:
             report.held += _hold_capped(s, c, tz, due, now, cap)
         for position in positions:
             report.queued += _queue_group(s, c, tz, due, position, now, ids)
-        report.advanced += _advance_group(s, c, tz, due, now, last)
+        advanced += _advance_group(s, c, tz, due, now, last)
+    report.advanced += advanced
     if due_groups and c.status == CampaignStatus.SCHEDULED.value:
         c.status = CampaignStatus.RUNNING.value
         c.updated_at = now
+        data = {"campaign_id": c.id, "slug": c.slug, "title": c.title, "status": c.status}
+        emit(s, EventType.CAMPAIGN_STARTED, data, now)
+    if advanced:
+        _announce_if_finished(s, c, now)
+
+
+def _announce_if_finished(s: Session, c: Campaign, now: datetime) -> None:
+    """``campaign.finished`` when this tick queued the last email for the last active reader (a
+    drip campaign that enrols newcomers later can finish again, and says so again)."""
+    active = select(Enrolment.id).where(Enrolment.campaign_id == c.id, Enrolment.status == ACTIVE).limit(1)
+    if s.scalar(active) is None:
+        data = {"campaign_id": c.id, "slug": c.slug, "title": c.title, "status": c.status}
+        emit(s, EventType.CAMPAIGN_FINISHED, data, now)
 
 
 def tick(store: Store, ids: MessageIdKey) -> TickReport:

@@ -365,7 +365,7 @@ class Ledger:
                     conn, self.owner, [o.id], o.state, now, reply=o.reply, phase=o.phase, retry_at=o.retry_at
                 )
                 if o.bounce is not None:
-                    bounce_subscriber(conn, o.bounce[0], o.reply, now)
+                    bounce_subscriber(conn, o.bounce[0], o.reply, now, delivery_id=o.id)
 
     def flush(self) -> None:
         """Write pending outcomes now."""

@@ -54,6 +54,7 @@ from delivery.models import Delivery
 from delivery.transport import Envelope, Transport
 from subscribers.models import SubscriberList
 from wildmail.core.db import is_sqlite, write_transaction
+from wildmail.core.outbox import EventType, emit
 from wildmail.core.settings import Settings
 from wildmail.core.store import Store
 
@@ -627,6 +628,7 @@ def pause_campaign(store: Store, slug: str) -> None:
         c.paused_at = now
         c.updated_at = now
         c.pause_reason = ""
+        emit(s, EventType.CAMPAIGN_PAUSED, campaign_event(c, reason="paused by hand"), now)
 
 
 def resume_campaign(store: Store, slug: str) -> int:
@@ -758,4 +760,10 @@ def trip_breaker(session: Session, campaign: Campaign, reason: str, now: datetim
     campaign.paused_at = now
     campaign.updated_at = now
     campaign.pause_reason = reason[:1000]
+    emit(session, EventType.CAMPAIGN_PAUSED, campaign_event(campaign, reason=campaign.pause_reason), now)
     return True
+
+
+def campaign_event(c: Campaign, **extra: Any) -> dict[str, Any]:
+    """The data of a ``campaign.*`` event."""
+    return {"campaign_id": c.id, "slug": c.slug, "title": c.title, "status": c.status, **extra}

@@ -7,6 +7,7 @@ package's own transition (``mark_bounced``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -14,9 +15,11 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from delivery.models import Delivery
 from subscribers.addresses import address_hash
 from subscribers.lifecycle import mark_bounced
 from subscribers.models import SubscriberStatus
+from wildmail.core.outbox import EventType, emit
 
 ACTIVE = SubscriberStatus.ACTIVE.value
 SUPPRESSED_SQL = "SELECT address_hash FROM suppressions WHERE address_hash IN ({hashes})"
@@ -35,11 +38,28 @@ def suppressed_among(conn: Connection, people: Iterable[Any]) -> set[int]:
     return blocked
 
 
-def bounce_subscriber(conn: Connection, subscriber_id: int, reply: str, now: datetime) -> None:
+_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+def bounce_subscriber(
+    conn: Connection, subscriber_id: int, reply: str, now: datetime, *, delivery_id: int | None = None
+) -> None:
     """Hard bounce through ``subscribers.lifecycle.mark_bounced`` (status, consent event,
-    suppression), inside the caller's transaction on ``conn``."""
+    suppression) and its ``bounce`` event, inside the caller's transaction on ``conn``."""
     if not conn.in_transaction():
         conn.begin()
     with Session(bind=conn) as session:  # joins the connection's transaction; the caller commits
         mark_bounced(session, subscriber_id, now, reply[:500])
+        delivery = session.get(Delivery, delivery_id) if delivery_id is not None else None
+        found = _STATUS.search(reply)
+        data = {
+            "delivery_id": delivery_id,
+            "subscriber_id": subscriber_id,
+            "campaign_id": delivery.campaign_id if delivery else None,
+            "email_id": delivery.email_id if delivery else None,
+            "suppressed": True,
+            "kind": "hard",
+            "status": found.group(1) if found else reply[:3],
+        }
+        emit(session, EventType.BOUNCE, data, now)
         session.flush()

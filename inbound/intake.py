@@ -35,6 +35,7 @@ from tracking.unsubscribe import unsubscribe_delivery
 from wildmail.core import tokens
 from wildmail.core.db import write_transaction
 from wildmail.core.message_ids import campaign_tag
+from wildmail.core.outbox import EventType, emit
 from wildmail.core.settings import Settings
 
 log = logging.getLogger("wildmail.inbound")
@@ -380,5 +381,24 @@ def _apply(
             decision = replace(
                 base, action=Action.COUNTED, reason=f"{finding.why}; soft-bounce score {score} of {limit}"
             )
+    _announce(session, delivery, finding, decision, now)
     paused = policy.breaker(session, delivery.campaign_id, intake.policy, now)
     return replace(decision, paused=paused)
+
+
+def _announce(
+    session: Session, delivery: Delivery, finding: Finding, decision: Decision, now: datetime
+) -> None:
+    """The ``bounce`` or ``complaint`` event: ids and what was decided (never the remote server's
+    words, which may quote the address)."""
+    data = {
+        "delivery_id": delivery.id,
+        "subscriber_id": delivery.subscriber_id,
+        "campaign_id": delivery.campaign_id,
+        "email_id": delivery.email_id,
+        "suppressed": decision.action == Action.SUPPRESSED,
+    }
+    if finding.kind is Kind.COMPLAINT:
+        emit(session, EventType.COMPLAINT, data, now)
+    else:
+        emit(session, EventType.BOUNCE, {**data, "kind": finding.kind.value, "status": finding.status}, now)

@@ -91,7 +91,7 @@ def import_csv(
     else:
         with Session(target) as session:
             list_id = require_list(session, list_slug).id
-    job = ChunkJob(list_id, status, at, dry_run, report)
+    job = ChunkJob(list_id, status, at, dry_run, report, list_slug=list_slug)
     handles: list[Callable[[], Any]] = []
     db = Writer(target, job)
     try:

@@ -22,6 +22,7 @@ from subscribers.csv_rows import Reject, Row
 from subscribers.lifecycle import SUPPRESSED_STATUSES
 from subscribers.models import ConsentSource, SubscriberStatus
 from wildmail.core.db import writer_lock
+from wildmail.core.outbox import EventType, emit_many
 
 _LEFT = {s.value for s in SUPPRESSED_STATUSES}
 KEEP_REJECTS = 1000
@@ -75,6 +76,7 @@ class ChunkJob:
     dry_run: bool
     report: ImportReport
     lock: threading.Lock = field(default_factory=threading.Lock)
+    list_slug: str = ""  # named in the subscriber.created events
 
     def merge(self, tally: ImportReport) -> None:
         """Add one chunk's counts (writer threads run concurrently on PostgreSQL)."""
@@ -133,6 +135,8 @@ def apply_chunk(conn: Connection, rows: list[Row], job: ChunkJob) -> None:
         return
     if new:
         bulk_sql.insert_new(conn, new, job.list_id, job.status, source, at)
+    activated = set(activate)
+    _announce(conn, job, [r[0] for r in new], [(e[0], e[1]) for e in found.values() if e[0] in activated])
     if changes:
         bulk_sql.update_profiles(conn, changes, at)
     if activate:
@@ -143,6 +147,27 @@ def apply_chunk(conn: Connection, rows: list[Row], job: ChunkJob) -> None:
     if join:
         bulk_sql.insert_memberships(conn, job.list_id, join, at)
     job.merge(report)
+
+
+def _announce(
+    conn: Connection, job: ChunkJob, new_emails: list[str], activated: list[tuple[int, str]]
+) -> None:
+    """``subscriber.created`` for the chunk's new people, ``subscriber.confirmed`` for everyone it made
+    active (new and pending alike): one statement per type, in the chunk's transaction."""
+    created = bulk_sql.select_ids(conn, new_emails) if new_emails else []
+    common = {"status": job.status, "list_id": job.list_id, "list": job.list_slug, "source": "import"}
+    emit_many(
+        conn,
+        EventType.SUBSCRIBER_CREATED,
+        [{"subscriber_id": i, "email": e, **common} for i, e in created],
+        job.at,
+    )
+    if job.status != SubscriberStatus.ACTIVE.value:
+        return
+    confirmed = [{"subscriber_id": i, "email": e, "from_status": None} for i, e in created]
+    pending = SubscriberStatus.PENDING.value
+    confirmed += [{"subscriber_id": i, "email": e, "from_status": pending} for i, e in activated]
+    emit_many(conn, EventType.SUBSCRIBER_CONFIRMED, [{**c, "source": "import"} for c in confirmed], job.at)
 
 
 class Writer:

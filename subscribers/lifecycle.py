@@ -27,6 +27,7 @@ from subscribers.models import (
     SubscriberStatus,
     Suppression,
 )
+from wildmail.core.outbox import EventType, emit
 
 SUPPRESSED_STATUSES = frozenset(
     {SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED}
@@ -128,12 +129,17 @@ def is_suppressed(session: Session, email: str) -> bool:
     return session.scalar(select(Suppression.id).where(Suppression.address_hash == digest)) is not None
 
 
-def suppress(session: Session, email: str, reason: str, at: datetime) -> None:
-    """Add the address to the suppression list (no-op when already there)."""
+def suppress(
+    session: Session, email: str, reason: str, at: datetime, *, subscriber_id: int | None = None
+) -> None:
+    """Add the address to the suppression list (no-op when already there); a new entry is a
+    ``suppression.added`` event."""
     digest = hash_of(email)
     if session.scalar(select(Suppression.id).where(Suppression.address_hash == digest)) is None:
         session.add(Suppression(address_hash=digest, reason=reason[:16], created_at=at))
         session.flush()
+        data = {"subscriber_id": subscriber_id, "email": email, "reason": reason[:16]}
+        emit(session, EventType.SUPPRESSION_ADDED, data, at)
 
 
 def lift_suppression(session: Session, email: str) -> None:
@@ -176,7 +182,19 @@ def record_transition(
         subscriber.unsubscribed_at = at
     session.add(event)
     session.flush()
+    announced = _ANNOUNCED.get(to_status)
+    if announced is not None and event.from_status != to_status.value:
+        data = {"subscriber_id": subscriber.id, "email": subscriber.email, "source": str(source)}
+        emit(session, announced, {**data, "from_status": event.from_status}, at)
     return event
+
+
+# Status changes other systems hear about; bounces and complaints are announced by whoever
+# judged them (inbound, delivery), with what was judged.
+_ANNOUNCED = {
+    SubscriberStatus.ACTIVE: EventType.SUBSCRIBER_CONFIRMED,
+    SubscriberStatus.UNSUBSCRIBED: EventType.SUBSCRIBER_UNSUBSCRIBED,
+}
 
 
 def _leave(
@@ -188,7 +206,7 @@ def _leave(
     detail: str,
 ) -> bool:
     sub = _resolve(session, subscriber)
-    suppress(session, sub.email, to_status.value, at)
+    suppress(session, sub.email, to_status.value, at, subscriber_id=sub.id)
     if sub.status == to_status.value:
         return False
     record_transition(session, sub, to_status, source, at, detail)
@@ -208,7 +226,7 @@ def unsubscribe(
     """
     sub = _resolve(session, subscriber)
     if sub.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
-        suppress(session, sub.email, sub.status, at)
+        suppress(session, sub.email, sub.status, at, subscriber_id=sub.id)
         return False
     return _leave(session, sub, SubscriberStatus.UNSUBSCRIBED, source, at, detail)
 

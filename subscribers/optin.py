@@ -25,6 +25,7 @@ from subscribers.lifecycle import SUPPRESSED_STATUSES, add_membership, confirm, 
 from subscribers.models import ConsentEvent, ConsentSource, Subscriber, SubscriberList, SubscriberStatus
 from templates import EMAIL_DIR
 from wildmail.core.message_ids import one_off_message_id, sender_domain
+from wildmail.core.outbox import EventType, emit
 from wildmail.core.settings import Settings
 from wildmail.core.signing import BadToken, sign_ints, verify_ints
 
@@ -189,6 +190,8 @@ def subscribe(
         session.flush()
         session.add(ConsentEvent(subscriber_id=sub.id, from_status=None, to_status=sub.status,
                                  source=source.value, detail=f"list {lst.slug}", at=at))  # fmt: skip
+        data = {"subscriber_id": sub.id, "email": sub.email, "status": sub.status, "list": lst.slug}
+        emit(session, EventType.SUBSCRIBER_CREATED, {**data, "source": source.value}, at)
     else:
         sub.name = clean_name or sub.name
         sub.timezone = tz or sub.timezone

@@ -25,6 +25,7 @@ from subscribers.models import (
     SubscriberStatus,
 )
 from wildmail.core.csvsafe import SafeWriter
+from wildmail.core.outbox import EventType, emit, redact_subscriber
 
 EXPORT_COLUMNS = ["email", "name", "status", "timezone", "locale", "lists", "created_at", "confirmed_at"]
 
@@ -122,7 +123,7 @@ def forget(session: Session, subscriber: Subscriber, at: datetime) -> None:
     if subscriber.forgotten_at is not None:
         return
     reason = subscriber.status if subscriber.status in SUPPRESSED_STATUSES else "forgotten"
-    suppress(session, subscriber.email, reason, at)
+    suppress(session, subscriber.email, reason, at, subscriber_id=subscriber.id)
     if subscriber.status not in SUPPRESSED_STATUSES:
         record_transition(
             session, subscriber, SubscriberStatus.UNSUBSCRIBED, ConsentSource.ADMIN, at, "forgotten"
@@ -153,3 +154,5 @@ def forget(session: Session, subscriber: Subscriber, at: datetime) -> None:
             {"sid": subscriber.id, "empty": b""},
         )
     session.flush()
+    redact_subscriber(session, subscriber.id)  # events stored earlier keep the ids only
+    emit(session, EventType.SUBSCRIBER_FORGOTTEN, {"subscriber_id": subscriber.id}, at)

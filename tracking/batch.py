@@ -22,6 +22,7 @@ from tracking.lookup import DeliveryMeta, LinkMeta, MetaCache
 from tracking.models import Event, EventKind
 from tracking.wire import Hit
 from wildmail.core.clock import from_micros, to_micros
+from wildmail.core.outbox import EventType, emit_many
 
 OPEN = EventKind.OPEN.value
 CLICK = EventKind.CLICK.value
@@ -175,16 +176,19 @@ def write_batch(conn: Connection, cache: MetaCache, hits: list[Hit], opened: set
         params.append(click)
     kept = len(params)
     touched: set[int] = set()
+    donations: list[_Click] = []
     if clicks:
         honeypot_hits = _apply_honeypot_window(conn, clicks)
         params = [_click_params(p, stored) if p.__class__ is _Click else p for p in params]
         params.extend(_implied_opens(conn, clicks, opened, stored))
+        donations = _new_donation_clicks(conn, clicks)
     if params:
         insert_params(conn, params)
     if clicks:
         touched = _reclassify_stored_clicks(conn, honeypot_hits, clicks)
         opened.difference_update(touched)
         _mark_donation_clicks(conn, clicks)
+        _announce_donation_clicks(conn, donations)
     return BatchResult(len(params), len(hits) - kept, frozenset(touched))
 
 
@@ -294,6 +298,41 @@ def _implied_opens(
             )
         )  # fmt: skip
     return implied
+
+
+def _new_donation_clicks(conn: Connection, clicks: list[_Click]) -> list[_Click]:
+    """The batch's human donation clicks not stored before (a replayed batch announces nothing
+    twice); one query, only when the batch has any."""
+    donation = LinkKind.DONATION.value
+    found = [c for c in clicks if c.link.kind == donation and c.classification == rules.HUMAN]
+    if not found:
+        return found
+    stored = set(conn.scalars(select(Event.uid).where(Event.uid.in_([c.hit[0] for c in found]))))
+    return [c for c in found if c.hit[0] not in stored]
+
+
+def _announce_donation_clicks(conn: Connection, donations: list[_Click]) -> None:
+    """One ``donation.clicked`` event per new human donation click, in one statement; the
+    delivery and subscriber are named only for campaigns tracked per person."""
+    if not donations:
+        return
+    items = []
+    for c in donations:
+        uid, _, _, link_id, micros, *_ = c.hit
+        identity = c.meta.track_identity
+        items.append(
+            {
+                "click_id": uid,
+                "campaign_id": c.meta.campaign_id,
+                "campaign": c.meta.campaign_slug,
+                "email_id": c.meta.email_id,
+                "link_id": link_id,
+                "delivery_id": c.meta.delivery_id if identity else None,
+                "subscriber_id": c.meta.subscriber_id if identity else None,
+                "clicked_at": from_micros(micros).isoformat(),
+            }
+        )
+    emit_many(conn, EventType.DONATION_CLICKED, items, from_micros(max(c.hit[4] for c in donations)))
 
 
 def _mark_donation_clicks(conn: Connection, clicks: list[_Click]) -> None:

@@ -17,6 +17,7 @@ from wildmail.cli import (
     stats,
     subscribers,
     users,
+    webhooks,
 )
 from wildmail.cli.common import err_console
 from wildmail.runtime.startup import startup_problem
@@ -33,6 +34,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(relay.app, name="relay")
 app.add_typer(dkim.app, name="dkim")
 app.add_typer(inbound.app, name="inbound")
+app.add_typer(webhooks.app, name="webhooks")
 app.command(name="stats")(stats.stats)
 roles.register(app)
 app.command(name="demo")(demo.demo)

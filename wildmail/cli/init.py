@@ -23,7 +23,7 @@ HEADER = """\
 
 
 def _toml_value(value: object) -> str:
-    return json.dumps(value) if isinstance(value, str) else repr(value)
+    return json.dumps(value) if isinstance(value, (str, bool)) else repr(value)
 
 
 def config_text(key: str) -> str:

@@ -101,6 +101,12 @@ def register(app: typer.Typer) -> None:
             help="Send what is due with one session, then exit: 0 when idle, 1 when the relay failed "
             "throughout (cron, scripts).",
         ),
+        webhooks: bool = typer.Option(
+            True,
+            "--webhooks/--no-webhooks",
+            help="Also deliver outbound webhooks, on a thread of this process (not with --until-idle "
+            "or --out: use 'wildmail webhooks deliver --until-idle').",
+        ),
         log_format: LogFormat = LOG_FORMAT,
     ) -> None:
         """Send queued deliveries (run any number of workers against one PostgreSQL database)."""
@@ -111,6 +117,7 @@ def register(app: typer.Typer) -> None:
             fail("--fast-marks and --durable-marks contradict each other; give one", EXIT_USAGE)
         flag = StopFlag(parent_pid).install()
         setup_logging(log_format)
+        webhooks = webhooks and out is None  # a dry run calls nobody
         if concurrency > 1 and not threads and not until_idle:
             from wildmail.cli.worker_processes import supervise
 
@@ -120,8 +127,20 @@ def register(app: typer.Typer) -> None:
             options += ["--out", str(out)] if out is not None else []
             options += ["--resend-unknown"] if resend_unknown else []
             options += ["--fast-marks"] if fast_marks else []
-            options += ["--log-format", log_format.value]
-            raise typer.Exit(supervise(concurrency, options, flag))
+            options += ["--log-format", log_format.value, "--no-webhooks"]  # the parent delivers them
+            if not webhooks:
+                raise typer.Exit(supervise(concurrency, options, flag))
+            from wildmail.cli.webhooks import start_dispatcher
+
+            hooks_ctx, hooks_stop = context(secret=True), threading.Event()
+            parent_hooks = start_dispatcher(hooks_ctx, hooks_stop)
+            try:
+                code = supervise(concurrency, options, flag)
+            finally:
+                hooks_stop.set()
+                parent_hooks.join()
+                hooks_ctx.close()
+            raise typer.Exit(code)
         ctx = context(secret=True)
         config = WorkerConfig(
             batch=batch,
@@ -141,12 +160,19 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(code)
         stop = threading.Event()
         banner(["worker"], ctx, sessions=concurrency)
+        hooks: threading.Thread | None = None
+        if webhooks:
+            from wildmail.cli.webhooks import start_dispatcher
+
+            hooks = start_dispatcher(ctx, stop)
         run_until_stopped(
             flag,
             stop,
             lambda: run_workers(ctx, factory, ctx.sender(), concurrency, stop, config),
             _announce_stop,
         )
+        if hooks is not None:
+            hooks.join()
         ctx.close()
 
     @app.command()
@@ -183,6 +209,9 @@ def register(app: typer.Typer) -> None:
             daemon=True,
         )
         workers.start()
+        from wildmail.cli.webhooks import start_dispatcher
+
+        hooks = start_dispatcher(ctx, stop)
         banner(["scheduler", "worker", "web"], ctx, sessions=concurrency, web=f"http://{host}:{port}")
         try:
             run_server(web, host, port)
@@ -190,6 +219,7 @@ def register(app: typer.Typer) -> None:
             stop.set()
             sched.shutdown(wait=False)
             workers.join(timeout=60)
+            hooks.join(timeout=60)
             ctx.close()
 
 

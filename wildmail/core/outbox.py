@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, false, insert
+from sqlalchemy import BigInteger, Connection, Index, Integer, String, false, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from wildmail.core.db import Base, JSONType, UTCDateTime
@@ -52,8 +52,10 @@ def emit(session: Session, event_type: EventType, data: dict[str, Any], at: date
     emit_many(session, event_type, [data], at)
 
 
-def emit_many(session: Session, event_type: EventType, items: list[dict[str, Any]], at: datetime) -> None:
-    """Store several events of one type in one statement (for batch paths)."""
+def emit_many(
+    session: Session | Connection, event_type: EventType, items: list[dict[str, Any]], at: datetime
+) -> None:
+    """Store several events of one type in one statement (for batch paths; a Connection too)."""
     if not items:
         return
     session.execute(
@@ -63,3 +65,19 @@ def emit_many(session: Session, event_type: EventType, items: list[dict[str, Any
             for data in items
         ],
     )
+
+
+PERSONAL_KEYS = ("email", "name")
+
+
+def redact_subscriber(session: Session, subscriber_id: int) -> int:
+    """Remove the address and name from every stored event about one subscriber (``forget``), in
+    the caller's transaction; deliveries not yet made then carry the ids only. Returns rows changed."""
+    about = OutboxEvent.payload["subscriber_id"].as_integer() == subscriber_id
+    changed = 0
+    for event_id, payload in session.execute(select(OutboxEvent.id, OutboxEvent.payload).where(about)):
+        if any(key in payload for key in PERSONAL_KEYS):
+            kept = {k: v for k, v in payload.items() if k not in PERSONAL_KEYS}
+            session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id).values(payload=kept))
+            changed += 1
+    return changed

@@ -103,6 +103,10 @@ class Settings:
     event_writer: str = "process"  # process | thread: where the web server commits tracking events
     template_dir: str = ""  # the operator's own email templates, chosen by name beside the shipped ones
     trusted_proxies: tuple[str, ...] = ()  # IPs/CIDRs whose X-Forwarded-For is believed; none by default
+    # Outbound webhooks (webhooks/): private, loopback and link-local endpoint addresses are refused
+    # (SSRF) unless allowed here; seconds an endpoint may take to answer.
+    webhooks_allow_private: bool = False
+    webhooks_timeout: float = 10.0
 
     def require(self, key: str) -> str:
         """Return a string setting, or raise naming the key when it is empty."""
@@ -199,13 +203,20 @@ def _read_key(name: str, path: str) -> PrivateKeyTypes:
         raise SettingsError(f"{name}: {path!r} is not a PEM private key") from None
 
 
-_KINDS: dict[str, type] = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple}
+_KINDS: dict[str, type] = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple, "bool": bool}
+_BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _TYPES: dict[str, type] = {f.name: _KINDS[str(f.type)] for f in fields(Settings)}
 
 
 def _coerce(key: str, raw: Any, source: str) -> Any:
     kind = _TYPES[key]
     try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.strip().lower() in _BOOLS:
+                return _BOOLS[raw.strip().lower()]
+            raise ValueError
         if kind is int:
             if isinstance(raw, bool):
                 raise ValueError
@@ -221,7 +232,8 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
             raise ValueError
         return str(raw)
     except (TypeError, ValueError):
-        expected = "a list of strings" if kind is tuple else kind.__name__
+        names: dict[type, str] = {tuple: "a list of strings", bool: "true or false"}
+        expected = names.get(kind, kind.__name__)
         raise SettingsError(f"{source}: expected {expected}, got {shown_value(key, raw)!r}") from None
 
 
@@ -288,6 +300,10 @@ def _validate(s: Settings, origins: dict[str, str] | None = None) -> Settings:
         raise SettingsError(f"{name('event_writer')}: expected process or thread, got {s.event_writer!r}")
     if not 0 < s.smtp_port < 65536:
         raise SettingsError(f"{name('smtp_port')}: {s.smtp_port} is not a port number")
+    if s.webhooks_timeout <= 0:
+        raise SettingsError(
+            f"{name('webhooks_timeout')}: expected seconds above 0, got {s.webhooks_timeout:g}"
+        )
     if s.smtp_timeout <= 0:
         raise SettingsError(f"{name('smtp_timeout')}: expected seconds above 0, got {s.smtp_timeout:g}")
     if s.smtp_rate_per_second < 0:

@@ -6,6 +6,7 @@ from inbound.models import InboundMessage
 from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTotal
 from subscribers.models import ConsentEvent, ListMembership, Subscriber, SubscriberList, Suppression
 from tracking.models import Event
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 from wildmail.core.db import Base
 from wildmail.core.outbox import OutboxEvent
 from wildmail.runtime.users import LoginFailure, User, UserSession
@@ -34,4 +35,6 @@ __all__ = [
     "Suppression",
     "User",
     "UserSession",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

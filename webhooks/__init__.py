@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints, fan-out of outbox events, signed delivery with retries."""
