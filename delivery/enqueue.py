@@ -4,7 +4,8 @@ Due enrolments are grouped by (campaign, time zone, due slot[, last send]); the 
 computed once per group in Python (DST-correct) and applied to the whole group with one
 ``INSERT ... SELECT`` per email position and one ``UPDATE``. Everything runs in one write
 transaction, so a crash leaves either the whole step or nothing, and running the tick twice
-queues nothing twice (the unique (subscriber, email) constraint backs this up).
+queues nothing twice (the unique (subscriber, email, kind) constraint backs this up).
+An email under a subject test gets its variant in the same statement (:func:`variant_sql`).
 
 The insert skips rows that already exist (``ON CONFLICT DO NOTHING``) only when some delivery
 of that email exists already; an email nobody has been queued yet (every broadcast step, the
@@ -20,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, case, cast, exists, func, insert, literal, select, update
+from sqlalchemy import Integer, String, case, cast, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.enrolment import ACTIVE_CAMPAIGN, enrol_late_joiners, exit_departed, timetable_of
 from campaigns.models import Campaign, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.timetable import next_slot, zone
+from campaigns.variant_models import SubjectTest, SubjectTestStatus, SubjectVariant, VariantRole
 from delivery.models import Delivery, DeliveryState, SmtpPhase
 from subscribers.models import Subscriber, SubscriberList
 from wildmail.core.db import write_transaction
@@ -80,6 +82,38 @@ def _queued_before(s: Session, campaign_id: int, position: int) -> bool:
     return bool(s.execute(select(probe)).scalar())
 
 
+def variant_sql(s: Session, campaign_id: int, position: int) -> Any:
+    """The subject variant a new delivery of this email gets, as a SQL expression of the tick's
+    ``INSERT ... SELECT``: NULL (the email's own subject) without a subject test; while a test
+    runs, one of its variants drawn at random per row by the database (``random()``, so the
+    insert stays one statement and nothing is drawn in Python); once it is decided, the winner."""
+    test = s.execute(
+        select(SubjectTest.id, SubjectTest.status, SubjectTest.winner_variant_id)
+        .join(Email, Email.id == SubjectTest.email_id)
+        .where(Email.campaign_id == campaign_id, Email.position == position)
+    ).first()
+    if test is None:
+        return literal(None, Integer)
+    if test.status != SubjectTestStatus.RUNNING.value:
+        return literal(test.winner_variant_id, Integer)
+    ids = s.scalars(
+        select(SubjectVariant.id)
+        .where(SubjectVariant.test_id == test.id, SubjectVariant.role == VariantRole.TEST.value)
+        .order_by(SubjectVariant.position)
+    ).all()
+    if not ids:
+        return literal(None, Integer)
+    draw: Any
+    if s.get_bind().dialect.name == "postgresql":
+        draw = cast(func.floor(func.random() * len(ids)), Integer)
+    else:  # SQLite's random() is a signed 64-bit integer
+        draw = func.abs(func.random() % len(ids))
+    # The simple CASE form evaluates ``draw`` once per row (a searched CASE would draw per WHEN).
+    return case(
+        {i: literal(v, Integer) for i, v in enumerate(ids)}, value=draw, else_=literal(ids[0], Integer)
+    )
+
+
 def _queue_group(
     s: Session, c: Campaign, tz: str, due: datetime, position: int, now: datetime, ids: MessageIdKey
 ) -> int:
@@ -97,6 +131,7 @@ def _queue_group(
             literal(""),
             literal(now, Delivery.queued_at.type),
             literal(now, Delivery.updated_at.type),
+            variant_sql(s, c.id, position),
         )
         .join(
             Email, (Email.campaign_id == Enrolment.campaign_id) & (Email.position == Enrolment.next_position)
@@ -116,6 +151,7 @@ def _queue_group(
         "last_reply",
         "queued_at",
         "updated_at",
+        "variant_id",
     ]
     fresh = not _queued_before(s, c.id, position)
     stmt = insert(Delivery) if fresh else upsert_ignore(s, Delivery.__table__)
