@@ -8,9 +8,13 @@ Runs the production rule (``optimise.decision``) through the simulation of
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
-from optimise.decision import Rule
-from tests.optimise.test_simulation import outcomes
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from optimise.decision import Rule  # noqa: E402
+from tests.optimise.test_simulation import outcomes  # noqa: E402
 
 SCENARIOS = (
     ("A/A 10% vs 10%", [0.10, 0.10], 2000),

@@ -67,9 +67,9 @@ def test_only_non_openers_get_the_resend_once(series: Series, backend: str) -> N
     series.later(hours=1)
     assert series.run() == []
     with series.ctx.session() as s:
-        kinds = s.execute(select(Delivery.kind, Delivery.state)).all()
+        kinds = [tuple(row) for row in s.execute(select(Delivery.kind, Delivery.state))]
         campaign_id = s.scalar(select(Campaign.id))
-    assert sorted(kinds).count(("resend", "sent")) == 2
+    assert kinds.count(("resend", "sent")) == 2 and campaign_id is not None
     (figures,) = campaign_tuning(series.ctx, campaign_id).resends
     assert (figures.sent, figures.resent, figures.engaged, figures.unknown, figures.departed) == (
         6,
