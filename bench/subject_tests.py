@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from optimise.decision import Rule  # noqa: E402
-from tests.optimise.test_simulation import outcomes  # noqa: E402
+from optimise.decision import Rule
+from tests.optimise.test_simulation import outcomes
 
 SCENARIOS = (
     ("A/A 10% vs 10%", [0.10, 0.10], 2000),
