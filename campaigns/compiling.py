@@ -91,14 +91,15 @@ def compile_variant(
 ) -> None:
     """Render ``email`` with ``variant``'s subject and preheader and store it on the variant.
 
-    Only the subject and preheader differ, so the links are the email's own (same positions);
-    a template that made them differ is refused rather than sent with the wrong links."""
+    Only the subject and preheader differ, so the links are the email's own: the parts refer to
+    them by position (their addresses come from the ``Link`` rows when clicked); a template that
+    numbered them differently is refused rather than sent with the wrong links."""
     said = dataclasses.replace(
         content(campaign, email, settings), subject=variant.subject, preheader=variant.preheader
     )
     rendered = render_email(said, branding(campaign, settings))
-    if sorted((x.position, x.url) for x in rendered.links) != sorted(
-        (x.position, x.url) for x in email.links
+    if sorted((x.position, x.kind) for x in rendered.links) != sorted(
+        (x.position, x.kind) for x in email.links
     ):
         raise ValueError(f"email {email.position}: the variant's links differ from the email's")
     variant.compiled_html, variant.compiled_text, variant.compiled_at = rendered.html, rendered.text, now
