@@ -14,6 +14,7 @@ from wildmail.web.dashboard import (
     routes_lists,
     routes_stats,
     routes_subscribers,
+    routes_tuning,
 )
 
 router = APIRouter()
@@ -27,6 +28,7 @@ for part in (
     routes_delivery,
     routes_jobs,
     routes_stats,
+    routes_tuning,
 ):
     router.include_router(part.router)
 
