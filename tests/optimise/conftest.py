@@ -115,9 +115,11 @@ def series(ctx: AppContext, clock: FakeClock, client: TestClient, seed_article: 
         create_campaign_from_file(s, ctx.settings, seed_article, options, now)
         s.commit()
     smtp = RecordingSMTPServer().start()
+    lock = LeaderLock(ctx.engine)
     try:
-        yield Series(ctx, clock, client, smtp, LeaderLock(ctx.engine))
+        yield Series(ctx, clock, client, smtp, lock)
     finally:
+        lock.release()  # PostgreSQL: the advisory lock outlives the test otherwise
         smtp.stop()
 
 
