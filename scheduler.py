@@ -17,6 +17,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from delivery.enqueue import tick
 from delivery.leader import LeaderLock
 from inbound.policy import Policy, sweep
+from optimise.step import step
 from wildmail.core.db import write_transaction
 from wildmail.runtime.context import AppContext
 
@@ -34,6 +35,9 @@ def leader_tick(ctx: AppContext, lock: LeaderLock) -> bool:
         log.info("tick: %s", report)
     with write_transaction(ctx.engine) as session:  # the circuit breaker also counts RCPT refusals
         sweep(session, Policy.from_settings(ctx.settings), ctx.clock.now())
+    tuned = step(ctx, ctx.message_ids)  # subject tests judged, resends to non-openers queued
+    if tuned.decided or tuned.resent:
+        log.info("subject tests and resends: %s", tuned)
     return True
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from campaigns.models import Campaign, Email, Link
 from campaigns.render import Branding, EmailContent, RenderedEmail, render_email
+from campaigns.variant_models import SubjectVariant
 from wildmail.core import tokens
 from wildmail.core.settings import Settings, secret_key_problem
 
@@ -78,6 +83,36 @@ def compile_email(campaign: Campaign, email: Email, settings: Settings, now: dat
             link.url, link.kind, link.label = spec.url, spec.kind, spec.label[:300]
     for stale in existing.values():
         email.links.remove(stale)
+    _recompile_variants(campaign, email, settings, now)
+
+
+def compile_variant(
+    campaign: Campaign, email: Email, variant: SubjectVariant, settings: Settings, now: datetime
+) -> None:
+    """Render ``email`` with ``variant``'s subject and preheader and store it on the variant.
+
+    Only the subject and preheader differ, so the links are the email's own: the parts refer to
+    them by position (their addresses come from the ``Link`` rows when clicked); a template that
+    numbered them differently is refused rather than sent with the wrong links."""
+    said = dataclasses.replace(
+        content(campaign, email, settings), subject=variant.subject, preheader=variant.preheader
+    )
+    rendered = render_email(said, branding(campaign, settings))
+    if sorted((x.position, x.kind) for x in rendered.links) != sorted(
+        (x.position, x.kind) for x in email.links
+    ):
+        raise ValueError(f"email {email.position}: the variant's links differ from the email's")
+    variant.compiled_html, variant.compiled_text, variant.compiled_at = rendered.html, rendered.text, now
+
+
+def _recompile_variants(campaign: Campaign, email: Email, settings: Settings, now: datetime) -> None:
+    """Keep the email's subject variants in step with an edited body (none before it has an id)."""
+    session = object_session(email)
+    if session is None or email.id is None:
+        return
+    session.flush()
+    for variant in session.scalars(select(SubjectVariant).where(SubjectVariant.email_id == email.id)):
+        compile_variant(campaign, email, variant, settings, now)
 
 
 def compile_campaign(campaign: Campaign, settings: Settings, now: datetime) -> None:

@@ -41,6 +41,7 @@ class Claimed:
     address: str
     name: str
     ask_donation: bool = True
+    variant_id: int | None = None  # the subject variant to build (None: the email's own subject)
 
 
 def spared_donors(s: Session, rows: list[Row[Any]]) -> set[tuple[int, int]]:
@@ -70,7 +71,7 @@ WHERE id IN (
     AND campaign_id NOT IN (SELECT id FROM campaigns WHERE status = '{paused}')
   LIMIT :limit{lock}
 )
-RETURNING id, subscriber_id, email_id, campaign_id, position, message_id, attempts
+RETURNING id, subscriber_id, email_id, campaign_id, position, message_id, attempts, variant_id
 """
 PEOPLE_SQL = "SELECT id, email, name, status FROM subscribers WHERE id IN ({ids})"
 DONORS_SQL = """
@@ -139,7 +140,7 @@ def claim(store: Store, owner: str, limit: int, lease: timedelta) -> list[Claime
         }
         out: list[Claimed] = []
         dropped: list[int] = []
-        for d_id, sub_id, email_id, campaign_id, position, mid, attempts in rows:
+        for d_id, sub_id, email_id, campaign_id, position, mid, attempts, variant_id in rows:
             if sub_id in blocked:
                 dropped.append(d_id)
                 continue
@@ -156,6 +157,7 @@ def claim(store: Store, owner: str, limit: int, lease: timedelta) -> list[Claime
                     person.email,
                     person.name,
                     (sub_id, campaign_id) not in donors,
+                    variant_id,
                 )
             )
         if dropped:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import datetime
 
@@ -10,18 +11,31 @@ from sqlalchemy.orm import Session
 
 from campaigns.compiled import compiled_email
 from campaigns.models import Campaign, Email, Link
+from campaigns.variant_models import SubjectVariant
 from delivery.message import LinkRef, MessageTemplate, Sender
 from subscribers.models import SubscriberList
 from wildmail.core.message_ids import delivery_message_id, one_off_message_id
 from wildmail.core.store import Store
 
 
-def load_template(s: Session, email_id: int, sender: Sender, subject_prefix: str = "") -> MessageTemplate:
-    """Build the MIME skeleton of one stored email."""
+def load_template(
+    s: Session, email_id: int, sender: Sender, subject_prefix: str = "", variant_id: int | None = None
+) -> MessageTemplate:
+    """Build the MIME skeleton of one stored email (of its subject variant ``variant_id``: that
+    subject, and the parts compiled with that preheader)."""
     email = s.get(Email, email_id)
     if email is None:
         raise LookupError(f"email {email_id} does not exist")
     compiled = compiled_email(email)  # raises campaigns.compiled.NotCompiled
+    variant = s.get(SubjectVariant, variant_id) if variant_id is not None else None
+    if variant is not None and variant.email_id == email_id and variant.compiled_html:
+        compiled = dataclasses.replace(
+            compiled,
+            subject=variant.subject,
+            preheader=variant.preheader,
+            html=variant.compiled_html,
+            text=variant.compiled_text,
+        )
     campaign = s.get(Campaign, email.campaign_id)
     assert campaign is not None
     links = s.execute(select(Link.id, Link.position).where(Link.email_id == email_id)).all()
@@ -38,21 +52,23 @@ def load_template(s: Session, email_id: int, sender: Sender, subject_prefix: str
 
 
 class TemplateCache:
-    """Per-process cache of skeletons by email id (emails do not change once sending starts)."""
+    """Per-process cache of skeletons by email and subject variant (emails do not change once
+    sending starts; each variant has its own prebuilt parts)."""
 
     def __init__(self, sender: Sender) -> None:
         self.sender = sender
-        self._items: dict[int, MessageTemplate] = {}
+        self._items: dict[tuple[int, int | None], MessageTemplate] = {}
         self._lock = threading.Lock()
 
-    def get(self, store: Store, email_id: int) -> MessageTemplate:
+    def get(self, store: Store, email_id: int, variant_id: int | None = None) -> MessageTemplate:
+        key = (email_id, variant_id)
         with self._lock:
-            found = self._items.get(email_id)
+            found = self._items.get(key)
         if found is None:
             with store.session() as s:
-                found = load_template(s, email_id, self.sender)
+                found = load_template(s, email_id, self.sender, variant_id=variant_id)
             with self._lock:
-                self._items[email_id] = found
+                self._items[key] = found
         return found
 
 

@@ -4,7 +4,8 @@ Due enrolments are grouped by (campaign, time zone, due slot[, last send]); the 
 computed once per group in Python (DST-correct) and applied to the whole group with one
 ``INSERT ... SELECT`` per email position and one ``UPDATE``. Everything runs in one write
 transaction, so a crash leaves either the whole step or nothing, and running the tick twice
-queues nothing twice (the unique (subscriber, email) constraint backs this up).
+queues nothing twice (the unique (subscriber, email, kind) constraint backs this up).
+An email under a subject test gets its variant in the same statement (:func:`variant_sql`).
 
 The insert skips rows that already exist (``ON CONFLICT DO NOTHING``) only when some delivery
 of that email exists already; an email nobody has been queued yet (every broadcast step, the
@@ -20,17 +21,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, case, cast, exists, func, insert, literal, select, update
+from sqlalchemy import BigInteger, Integer, String, case, cast, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.enrolment import ACTIVE_CAMPAIGN, enrol_late_joiners, exit_departed, timetable_of
 from campaigns.models import Campaign, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.timetable import next_slot, zone
+from campaigns.variant_models import SubjectTest, SubjectTestStatus, SubjectVariant, VariantRole
 from delivery.models import Delivery, DeliveryState, SmtpPhase
 from subscribers.models import Subscriber, SubscriberList
 from wildmail.core.db import write_transaction
 from wildmail.core.message_ids import MessageIdKey, delivery_id_bounds
 from wildmail.core.outbox import EventType, emit
+from wildmail.core.signing import keyed_hash
 from wildmail.core.sql import rowcount, upsert_ignore
 from wildmail.core.store import Store
 
@@ -81,6 +84,52 @@ def _queued_before(s: Session, campaign_id: int, position: int) -> bool:
     return bool(s.execute(select(probe)).scalar())
 
 
+HASH_PRIME = 2_147_483_647  # 2**31 - 1: a square of anything below it fits a signed 64-bit integer
+
+
+def _draw_keys(ids: MessageIdKey, test_id: int) -> tuple[int, int]:
+    """Two secret per-test keys of the assignment hash (from the instance's secret)."""
+    digest = keyed_hash(ids.secret, "subject-test", str(test_id))
+    return int(digest[:8], 16) % HASH_PRIME, int(digest[8:16], 16) % HASH_PRIME
+
+
+def variant_sql(s: Session, campaign_id: int, position: int, ids: MessageIdKey) -> Any:
+    """The subject variant a new delivery of this email gets, as a SQL expression of the tick's
+    ``INSERT ... SELECT``: NULL (the email's own subject) without a subject test; while a test
+    runs, one of its variants picked by a keyed hash of (subscriber, test) computed by the
+    database, so the insert stays one statement; once the test is decided, the winner.
+
+    The hash: ``x = (subscriber * 48271 + k1) mod p``, then ``(x * x + k2) mod p mod n`` with
+    ``p = 2**31 - 1`` and secret per-test keys; the square makes it non-linear in the id, so no
+    run of ids (sign-up order) lines up with a variant, and a rerun (the demo, a test) is the same.
+    """
+    test = s.execute(
+        select(SubjectTest.id, SubjectTest.status, SubjectTest.winner_variant_id)
+        .join(Email, Email.id == SubjectTest.email_id)
+        .where(Email.campaign_id == campaign_id, Email.position == position)
+    ).first()
+    if test is None:
+        return literal(None, Integer)
+    if test.status != SubjectTestStatus.RUNNING.value:
+        return literal(test.winner_variant_id, Integer)
+    variant_ids = s.scalars(
+        select(SubjectVariant.id)
+        .where(SubjectVariant.test_id == test.id, SubjectVariant.role == VariantRole.TEST.value)
+        .order_by(SubjectVariant.position)
+    ).all()
+    if not variant_ids:
+        return literal(None, Integer)
+    k1, k2 = _draw_keys(ids, test.id)
+    x = (cast(Enrolment.subscriber_id, BigInteger) * 48271 + k1) % HASH_PRIME
+    draw = ((x * x + k2) % HASH_PRIME) % len(variant_ids)
+    # The simple CASE form evaluates ``draw`` once per row.
+    return case(
+        {i: literal(v, Integer) for i, v in enumerate(variant_ids)},
+        value=draw,
+        else_=literal(variant_ids[0], Integer),
+    )
+
+
 def _queue_group(
     s: Session, c: Campaign, tz: str, due: datetime, position: int, now: datetime, ids: MessageIdKey
 ) -> int:
@@ -98,6 +147,7 @@ def _queue_group(
             literal(""),
             literal(now, Delivery.queued_at.type),
             literal(now, Delivery.updated_at.type),
+            variant_sql(s, c.id, position, ids),
         )
         .join(
             Email, (Email.campaign_id == Enrolment.campaign_id) & (Email.position == Enrolment.next_position)
@@ -117,6 +167,7 @@ def _queue_group(
         "last_reply",
         "queued_at",
         "updated_at",
+        "variant_id",
     ]
     fresh = not _queued_before(s, c.id, position)
     stmt = insert(Delivery) if fresh else upsert_ignore(s, Delivery.__table__)

@@ -30,8 +30,16 @@ class SmtpPhase(enum.StrEnum):
     DONE = "done"
 
 
+class DeliveryKind(enum.StrEnum):
+    """Which attempt at an email a delivery is (a short string: other kinds may follow)."""
+
+    FIRST = "first"
+    RESEND = "resend"  # the resend to non-openers (optimise.resend)
+
+
 class Delivery(Base):
-    """One email to one subscriber; unique per (subscriber, email) so nobody is mailed twice."""
+    """One email to one subscriber; unique per (subscriber, email, kind) so nobody is mailed
+    the same attempt twice."""
 
     __tablename__ = "deliveries"
 
@@ -53,9 +61,20 @@ class Delivery(Base):
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(16), default=DeliveryKind.FIRST.value, server_default="first")
+    # The subject variant it is built from (campaigns.variant_models; None: the email's own
+    # subject). No foreign key, like campaign_id: the tick inserts these by the million.
+    variant_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (
-        UniqueConstraint("subscriber_id", "email_id"),
+        UniqueConstraint("subscriber_id", "email_id", "kind"),
+        # Only deliveries of a tested email carry a variant: the subject test counts them by it.
+        Index(
+            None,
+            "variant_id",
+            postgresql_where=text("variant_id IS NOT NULL"),
+            sqlite_where=text("variant_id IS NOT NULL"),
+        ),
         Index(None, "state", "next_attempt_at"),
         Index(None, "campaign_id", "position", "state"),
         # Only rows being sent carry a lease: a partial index stays tiny and costs nothing at enqueue.

@@ -250,7 +250,7 @@ class Worker:
                 lease_end = now + cfg.lease
                 extend_leases(self.store.engine, cfg.owner, [c.id for c in batch[index:]], lease_end)
             try:
-                template = self.cache.get(self.store, item.email_id)
+                template = self.cache.get(self.store, item.email_id, item.variant_id)
                 data, wire = template.render_wire(
                     item.id, item.message_id, item.address, item.name, now, ask_donation=item.ask_donation
                 )

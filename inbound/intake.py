@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign
-from delivery.models import Delivery
+from delivery.models import Delivery, DeliveryKind
 from inbound import policy
 from inbound.models import InboundMessage
 from inbound.parse import BOUNCES, Finding, Kind, Reading, read_message
@@ -223,6 +223,7 @@ def _find_by_message_id(session: Session, intake: Intake, ids: Sequence[str]) ->
                 Delivery.subscriber_id == subscriber_id,
                 Delivery.campaign_id == campaign_id,
                 Delivery.position == position,
+                Delivery.kind == DeliveryKind.FIRST.value,  # a resend's Message-ID has another form
             )
         ).first()
         if delivery is not None:

@@ -50,6 +50,11 @@ the click and donation counts (raw ones included), the timeline or the per-link 
 slides: a click every few minutes counts once. Events without a delivery (aggregate-only
 campaigns) cannot be told apart, so each still counts.
 
+Resends to non-openers (``deliveries.kind`` ``resend``, see ``optimise.resend``) are figures of
+their own: their delivery states and their events are kept under position ``-n`` for email ``n``
+(:func:`resend_position`), shown as their own row after the email's, and they count in the
+campaign's totals like any delivery. A subject-test variant's figures are in ``optimise``.
+
 Timeline: per UTC hour (and per UTC day, the sum of its hours): human open events (implied
 included), human clicks on content and donation links, human donation clicks, unsubscribes.
 Top links: per link, human clicks and all clicks.
@@ -106,4 +111,11 @@ LINK_HUMAN = "click.human"
 LINK_ALL = "click.all"
 
 SENT_STATES = ("sent", "bounced", "unknown")
+
+
+def resend_position(position: int) -> int:
+    """Where the figures of email ``position``'s resend are kept (see the module docstring)."""
+    return -abs(position)
+
+
 QUEUED_STATES = ("queued", "sending", "retry_wait")

@@ -12,6 +12,11 @@ from wildmail.core.csvsafe import SafeWriter
 OVERVIEW_COLUMNS = ("campaign", "title", "status", "emails", *COLUMNS[2:])
 
 
+def position_label(position: int) -> str:
+    """``2``, or ``2 resend`` for email 2's resend (kept under position -2)."""
+    return f"{-position} resend" if position < 0 else str(position)
+
+
 def report_json(report: CampaignReport) -> str:
     """The whole report as pretty JSON."""
     return json.dumps(report.as_dict(), indent=2, sort_keys=False)
@@ -46,7 +51,7 @@ def report_csv(report: CampaignReport) -> str:
     out = io.StringIO()
     writer = SafeWriter(out, lineterminator="\n")
     writer.writerow(["campaign", *COLUMNS])
-    funnels: list[tuple[str, Funnel]] = [(str(f.position), f) for f in report.emails]
+    funnels: list[tuple[str, Funnel]] = [(position_label(f.position), f) for f in report.emails]
     funnels.append(("total", report.total))
     for label, funnel in funnels:
         row = funnel.as_dict()

@@ -43,7 +43,8 @@ Figures at {{ r.generated_at.strftime("%Y-%m-%d %H:%M UTC") }}.
 <th>Open rate</th><th>CTR</th>
 <th>Click-to-open</th><th>People who clicked donate</th><th>Donation click rate</th>
 <th>Unsubscribes</th></tr></thead><tbody>
-{% for f in rows %}<tr><td>{{ f.position or "All" }}</td><td>{{ f.subject }}</td><td>{{ f.sent }}</td>
+{% for f in rows %}<tr><td>{% if f.position < 0 %}{{ -f.position }} (resend){% else %}
+{{- f.position or "All" }}{% endif %}</td><td>{{ f.subject }}</td><td>{{ f.sent }}</td>
 <td>{{ f.delivered }}</td><td>{{ f.bounced }}</td><td>{{ f.soft_bounces }}</td><td>{{ f.complaints }}</td>
 <td>{{ f.unknown }}</td><td>{{ f.human_openers }}</td>
 <td>{{ f.machine_openers }}</td><td>{{ pct(f.open_rate) }}</td><td>{{ pct(f.ctr) }}</td>

@@ -13,8 +13,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign, Email, Link, LinkKind
-from delivery.models import Delivery
+from campaigns.variant_models import SubjectVariant, VariantRole
+from delivery.models import Delivery, DeliveryKind
 from stats import rollup
+from stats.definitions import resend_position
 from stats.figures import Bucket, CampaignReport, CampaignSummary, DropOff, Funnel, TopLink
 from stats.models import StatsHourly, StatsLink, StatsTotal
 from wildmail.core.clock import Clock, SystemClock
@@ -43,25 +45,39 @@ def _share(num: int, den: int) -> float | None:
 
 def _emails(session: Session, campaign_id: int) -> dict[int, Funnel]:
     q = select(Email.position, Email.subject).where(Email.campaign_id == campaign_id).order_by(Email.position)
-    return {pos: Funnel(position=pos, subject=subject) for pos, subject in session.execute(q)}
+    funnels = {pos: Funnel(position=pos, subject=subject) for pos, subject in session.execute(q)}
+    resends = (
+        select(Email.position, SubjectVariant.subject)
+        .join(SubjectVariant, SubjectVariant.email_id == Email.id)
+        .where(Email.campaign_id == campaign_id, SubjectVariant.role == VariantRole.RESEND.value)
+    )
+    for pos, subject in session.execute(resends):
+        funnels[resend_position(pos)] = Funnel(position=resend_position(pos), subject=f"resend: {subject}")
+    return funnels
+
+
+def _order(position: int) -> tuple[int, int]:
+    """Email n, then its resend (position -n)."""
+    return abs(position), int(position < 0)
 
 
 def _fill(session: Session, campaign_id: int, funnels: dict[int, Funnel]) -> None:
     states: dict[int, dict[str, int]] = defaultdict(dict)
     q = (
-        select(Delivery.position, Delivery.state, func.count())
+        select(Delivery.position, Delivery.kind, Delivery.state, func.count())
         .where(Delivery.campaign_id == campaign_id)
-        .group_by(Delivery.position, Delivery.state)
+        .group_by(Delivery.position, Delivery.kind, Delivery.state)
     )
-    for pos, state, n in session.execute(q):
-        states[pos][state] = n
+    for pos, kind, state, n in session.execute(q):
+        key = resend_position(pos) if kind == DeliveryKind.RESEND.value else pos
+        states[key][state] = states[key].get(state, 0) + n
     metrics: dict[int, dict[str, int]] = defaultdict(dict)
     q2 = select(StatsTotal.position, StatsTotal.metric, StatsTotal.n).where(
         StatsTotal.campaign_id == campaign_id
     )
     for pos, metric, n in session.execute(q2):
         metrics[pos][metric] = n
-    for pos in sorted(set(states) | set(metrics)):
+    for pos in sorted(set(states) | set(metrics), key=_order):
         funnel = funnels.setdefault(pos, Funnel(position=pos, subject="(email removed)"))
         funnel.add_states(states.get(pos, {}))
         funnel.add_counters(metrics.get(pos, {}))
@@ -129,7 +145,7 @@ def campaign_report(engine: Engine, name: str | int, clock: Clock | None = None)
         c = find_campaign(s, name)
         funnels = _emails(s, c.id)
         _fill(s, c.id, funnels)
-        emails = [funnels[p] for p in sorted(funnels)]
+        emails = [funnels[p] for p in sorted(funnels, key=_order)]
         total = Funnel(position=0, subject="All emails")
         for f in emails:
             total.merge(f)
@@ -145,7 +161,7 @@ def campaign_report(engine: Engine, name: str | int, clock: Clock | None = None)
             pause_reason=c.pause_reason,
             emails=emails,
             total=total,
-            dropoff=_dropoff(emails),
+            dropoff=_dropoff([f for f in emails if f.position > 0]),
             hourly=hourly,
             daily=daily,
             top_links=_top_links(s, c.id),

@@ -25,11 +25,13 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Row, Table, delete, func, select, update
+from sqlalchemy import Engine, Row, Table, delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from campaigns.models import Email, Link
+from campaigns.variant_models import SubjectVariant, VariantRole
+from delivery.models import Delivery, DeliveryKind
 from stats import definitions as d
 from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTotal
 from tracking.classify import HONEYPOT_WINDOW
@@ -72,6 +74,7 @@ class _Folder:
         self.hourly: Counter[tuple[int, str, int]] = Counter()
         self.links: Counter[tuple[int, str, int]] = Counter()
         self.bits: dict[int, list[int]] = {}  # delivery id -> [campaign, position, bits]
+        self.resends: set[int] = set()  # ids of resend deliveries among the batch's
 
     def _load_lookups(self, rows: Sequence[Row[Any]]) -> None:
         email_ids = {r.email_id for r in rows} - self.positions.keys()
@@ -84,8 +87,20 @@ class _Folder:
             for lid, kind, eid in self.session.execute(q):
                 self.link_kinds[lid] = (kind, eid)
 
+    def _load_resends(self, rows: Sequence[Row[Any]]) -> None:
+        """Which deliveries are resends (their figures have their own position): one probe of a
+        small table, and only where resends exist, a primary-key read per 2,000 deliveries."""
+        any_resend = exists().where(SubjectVariant.role == VariantRole.RESEND.value)
+        if not self.session.scalar(select(any_resend)):
+            return
+        ids = sorted({r.delivery_id for r in rows if r.delivery_id is not None})
+        for chunk in _chunks(ids):
+            q = select(Delivery.id).where(Delivery.id.in_(chunk), Delivery.kind == DeliveryKind.RESEND.value)
+            self.resends.update(self.session.scalars(q))
+
     def fold(self, rows: Sequence[Row[Any]]) -> None:
         self._load_lookups(rows)
+        self._load_resends(rows)
         repeats = _repeated_clicks(self.session, rows)
         for r in rows:
             if r.id not in repeats:
@@ -93,6 +108,8 @@ class _Folder:
 
     def _one(self, r: Row[Any]) -> None:
         camp, pos = r.campaign_id, self.positions.get(r.email_id, 0)
+        if r.delivery_id in self.resends:
+            pos = d.resend_position(pos)
         hour = int(r.at.timestamp() // 3600)
         human = r.classification == "human"
         t = self.totals

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from optimise.figures import subject_test_lines
 from stats.figures import CampaignReport, Funnel
 from wildmail.cli.common import console, fail
 from wildmail.cli.tables import Grid, print_grid
@@ -122,6 +123,9 @@ def demo(
             lambda done, note: bar.update(task, completed=done, description=f"simulating: {note}"),
         )
     print_grid(console, figures_grid(result.report))
+    for test in result.tuning.tests:
+        for line in subject_test_lines(test):
+            console.print(line, highlight=False, soft_wrap=True)
     reqs = ", ".join(f"{v} {k}" for k, v in result.requests.items())
     console.print(
         f"{result.messages} messages through SMTP; simulated readers made {reqs} requests over HTTP"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from delivery.alerts import relay_alerts
+from optimise.figures import campaign_tuning, resend_lines, subject_test_lines
 from stats import rollup
-from stats.export import overview_csv, overview_json, percent, report_csv, report_json
+from stats.export import overview_csv, overview_json, percent, position_label, report_csv, report_json
 from stats.figures import CampaignReport, CampaignSummary, Funnel
 from stats.html_report import render_html_report
 from stats.report import UnknownCampaign, campaign_report, overview
@@ -42,7 +44,7 @@ def campaign_grid(r: CampaignReport) -> Grid:
     grid = Grid(f"{r.title} ({r.slug}, {r.status})", ["#", "Subject", *labels], key=2)
     grid.right = {0, *range(2, 2 + len(labels))}
     for f in r.emails:
-        grid.add(str(f.position), f.subject, *_cells(f))
+        grid.add(position_label(f.position), f.subject, *_cells(f))
     grid.total_from = len(grid.rows)
     grid.add("", "All emails", *_cells(r.total))
     return grid
@@ -115,8 +117,9 @@ def stats(
             except OSError as exc:
                 fail(f"{html}: cannot write ({exc.strerror})", 1)
             err_console.print(f"wrote {html}")
+        tuning = campaign_tuning(ctx, report.campaign_id)
         if as_json:
-            typer.echo(report_json(report))
+            typer.echo(json.dumps({**json.loads(report_json(report)), **tuning.as_dict()}, indent=2))
         elif as_csv:
             typer.echo(report_csv(report), nl=False)
         else:
@@ -130,5 +133,8 @@ def stats(
                     f"Email {step.position}: received by {percent(step.received_share)} "
                     f"and opened by {percent(step.opened_share)} of email 1's recipients"
                 )
+            lines = [x for t in tuning.tests for x in subject_test_lines(t)]
+            for line in lines + [x for r in tuning.resends for x in resend_lines(r)]:
+                console.print(line, highlight=False, soft_wrap=True)
     finally:
         ctx.close()

@@ -92,9 +92,16 @@ class Reader:
         return Action(at, self.seq, method, url, ua, data)
 
     def react(
-        self, person: Person, links: Links, position: int, delivered: datetime, kind_of: dict[str, str]
+        self,
+        person: Person,
+        links: Links,
+        position: int,
+        delivered: datetime,
+        kind_of: dict[str, str],
+        appeal: float = 1.0,
     ) -> list[Action]:
-        """Actions for one message. ``kind_of`` maps click URL -> link kind (content/donation/honeypot)."""
+        """Actions for one message. ``kind_of`` maps click URL -> link kind (content/donation/honeypot);
+        ``appeal`` multiplies the chance of opening (a subject people like more)."""
         rng, out = self.rng, []
         if person.client == "apple" and links.pixel:
             out.append(
@@ -106,7 +113,7 @@ class Reader:
             start = delivered + timedelta(seconds=rng.uniform(0.5, 2.5))
             for i, url in enumerate(links.clicks):
                 out.append(self._act(start + timedelta(milliseconds=150 * i), "GET", url, UA["scanner"]))
-        p_open = OPEN_RATE * person.interest * SERIES_DECAY ** (position - 1)
+        p_open = min(1.0, OPEN_RATE * person.interest * SERIES_DECAY ** (position - 1) * appeal)
         if rng.random() < p_open:
             opened = delivered + timedelta(hours=min(72.0, rng.lognormvariate(1.2, 1.0)))
             human_ua = UA["apple"] if person.client == "apple" else UA[person.client]

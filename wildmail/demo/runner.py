@@ -29,6 +29,9 @@ from delivery.smtp_transport import SmtpTransport
 from delivery.worker import WorkerConfig, run_worker_once
 from inbound.intake import Intake
 from inbound.listener import listener
+from optimise.figures import Tuning, campaign_tuning
+from optimise.step import step
+from optimise.subject_tests import start_test
 from stats.figures import CampaignReport
 from stats.html_report import write_html_report
 from stats.report import campaign_report
@@ -51,6 +54,13 @@ SAMPLE = Path(str(files("campaigns") / "samples" / "amur-leopard.md"))  # packag
 SLUG = "amur-leopard"
 LIST = "supporters"
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a Monday morning
+# The demo's subject test on email 1: simulated readers open the second subject more often
+# (APPEAL), so the rule has a true winner to find; max sample 400 trials.
+SUBJECT_TEST = (
+    ("The Amur leopard: a big cat on the edge", "Part one of our series"),
+    ("Fewer than 130 Amur leopards are left", "What it takes to bring them back"),
+)
+APPEAL = {SUBJECT_TEST[1][0]: 2.0}
 
 
 @dataclass
@@ -74,6 +84,7 @@ class DemoResult:
     figures_json: Path
     messages: int
     requests: dict[str, int] = field(default_factory=dict)
+    tuning: Tuning = field(default_factory=Tuning)
 
 
 Progress = Callable[[float, str], None]
@@ -136,7 +147,8 @@ class _Simulation:
             donation_url="https://donate.wildlife-fund.example/amur-leopard",
         )
         with self.ctx.session() as s:
-            create_campaign_from_file(s, self.settings, SAMPLE, options, now)
+            campaign = create_campaign_from_file(s, self.settings, SAMPLE, options, now)
+            start_test(s, self.settings, campaign, 1, SUBJECT_TEST, max_sample=400, now=now)
             s.commit()
         schedule_campaign(self.ctx, SLUG)
 
@@ -145,6 +157,7 @@ class _Simulation:
 
     def send_due(self) -> None:
         tick(self.ctx, self.ctx.message_ids)
+        step(self.ctx, self.ctx.message_ids)  # the subject test is judged after each tick
         while run_worker_once(self.ctx, self.transport, self.sender, self.worker) > 0:
             pass
         self.harvest()
@@ -175,8 +188,9 @@ class _Simulation:
                 continue  # a closed or full mailbox, or an annoyed reader: nobody reads it
             links = find_links(received.data)
             kinds = {u: self._kind(u) for u in links.clicks}
+            appeal = APPEAL.get(header(received.data, "Subject"), 1.0)
             for action in self.reader.react(
-                person, links, row.position, row.sent_at or self.clock.now(), kinds
+                person, links, row.position, row.sent_at or self.clock.now(), kinds, appeal
             ):
                 heapq.heappush(self.actions, action)
 
@@ -240,10 +254,12 @@ def run_demo(cfg: DemoConfig, progress: Progress | None = None) -> DemoResult:
     finally:
         sim.close()
     report = campaign_report(sim.ctx.engine, SLUG, sim.clock)
+    step(sim.ctx, sim.ctx.message_ids)  # the last look at the subject test
+    tuning = campaign_tuning(sim.ctx, report.campaign_id)
     html = write_html_report(sim.ctx.engine, SLUG, out / "report.html", sim.clock)
     figures = out / "figures.json"
-    figures.write_text(json.dumps(report.as_dict(), indent=2), encoding="utf-8")
+    figures.write_text(json.dumps({**report.as_dict(), **tuning.as_dict()}, indent=2), encoding="utf-8")
     if progress:
         progress(1.0, f"{sim.seen} messages")
     sim.ctx.close()
-    return DemoResult(out, sim.settings.database_url, report, html, figures, sim.seen, sim.requests)
+    return DemoResult(out, sim.settings.database_url, report, html, figures, sim.seen, sim.requests, tuning)

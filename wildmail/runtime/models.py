@@ -1,6 +1,7 @@
 """Imports every table so metadata is complete (Alembic, tests, create_all)."""
 
 from campaigns.models import Campaign, Email, Enrolment, Link
+from campaigns.variant_models import ResendRule, SubjectTest, SubjectVariant
 from delivery.models import Delivery, RelayState
 from inbound.models import InboundMessage
 from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTotal
@@ -25,11 +26,14 @@ __all__ = [
     "LoginFailure",
     "OutboxEvent",
     "RelayState",
+    "ResendRule",
     "StatsCursor",
     "StatsHourly",
     "StatsLink",
     "StatsMark",
     "StatsTotal",
+    "SubjectTest",
+    "SubjectVariant",
     "Subscriber",
     "SubscriberList",
     "Suppression",

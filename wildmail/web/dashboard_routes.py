@@ -14,6 +14,7 @@ from wildmail.web.dashboard import (
     routes_lists,
     routes_stats,
     routes_subscribers,
+    routes_tuning,
     routes_webhooks,
 )
 
@@ -29,6 +30,7 @@ for part in (
     routes_jobs,
     routes_stats,
     routes_webhooks,
+    routes_tuning,
 ):
     router.include_router(part.router)
 

@@ -35,6 +35,9 @@ NOTICES = {
     "list": "List created.",
     "user-added": "User added.",
     "user-removed": "User removed.",
+    "test-started": "Subject test started: new deliveries of this email get a variant at random.",
+    "test-stopped": "Subject test stopped: the chosen variant goes to everyone from now on.",
+    "resend-saved": "Resend saved.",
 }
 
 
