@@ -5,6 +5,7 @@ from delivery.models import Delivery, RelayState
 from inbound.models import InboundMessage
 from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTotal
 from subscribers.models import ConsentEvent, ListMembership, Subscriber, SubscriberList, Suppression
+from tracking.engagement_models import EngagementCursor, Reengagement, SendTimeProfile
 from tracking.models import Event
 from wildmail.core.db import Base
 from wildmail.core.outbox import OutboxEvent
@@ -16,6 +17,7 @@ __all__ = [
     "ConsentEvent",
     "Delivery",
     "Email",
+    "EngagementCursor",
     "Enrolment",
     "Event",
     "InboundMessage",
@@ -23,7 +25,9 @@ __all__ = [
     "ListMembership",
     "LoginFailure",
     "OutboxEvent",
+    "Reengagement",
     "RelayState",
+    "SendTimeProfile",
     "StatsCursor",
     "StatsHourly",
     "StatsLink",
