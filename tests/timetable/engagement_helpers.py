@@ -35,7 +35,9 @@ def inbox(smtp_server, address: str) -> list[Received]:
 
 def open_pixel(client, received: Received, agent: str = BROWSER) -> None:
     """Fetch the open pixel of a received campaign email over HTTP, as a mail client does."""
-    html = received.message.get_body(("html",)).get_content()
+    body = received.message.get_body(("html",))
+    assert body is not None
+    html = body.get_content()
     url = re.search(r'<img src="([^"]+/o/[^"]+)"', html)
     assert url is not None
     path = url.group(1).split("://", 1)[1].partition("/")[2]
