@@ -23,7 +23,7 @@ from delivery.models import Delivery
 from stats import definitions as d
 from stats import rollup
 from stats.models import StatsMark
-from subscribers.models import ListMembership, SubscriberList
+from subscribers.models import SubscriberList
 from tracking.engagement_models import Reengagement, ReengagementState
 from tracking.sendtime import CONTROL, STO
 
@@ -129,16 +129,6 @@ def sunset_by_campaign(s: Session, campaign_id: int) -> dict[str, int]:
     ):
         counts[state] = n
     return dict(counts)
-
-
-def inactive_by_list(s: Session) -> dict[int, int]:
-    """Members sunset (inactive) per list id."""
-    query = (
-        select(ListMembership.list_id, func.count())
-        .where(ListMembership.inactive_at.is_not(None))
-        .group_by(ListMembership.list_id)
-    )
-    return {list_id: n for list_id, n in s.execute(query)}
 
 
 def sunset_policy(lst: SubscriberList) -> str:

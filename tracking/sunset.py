@@ -92,6 +92,25 @@ def set_policy(
         lst.sunset_unknown = unknown
 
 
+def configure_list(
+    store: Store,
+    slug: str,
+    *,
+    after: int | None = None,
+    wait_days: int | None = None,
+    unknown: bool | None = None,
+) -> SubscriberList:
+    """The use case behind ``wildmail engagement sunset`` and the dashboard's list form."""
+    with write_transaction(store.engine) as s:
+        lst = s.scalar(select(SubscriberList).where(SubscriberList.slug == slug))
+        if lst is None:
+            raise PolicyError(f"no list named {slug!r}")
+        set_policy(lst, after=after, wait_days=wait_days, unknown=unknown)
+        s.flush()
+        s.expunge(lst)
+    return lst
+
+
 def _silent_counts(s: Session, lst: SubscriberList, now: datetime) -> list[tuple[int, int, bool]]:
     """(subscriber, silent deliveries, reading unknown) for members at or past the threshold."""
     profile = SendTimeProfile

@@ -126,5 +126,7 @@ def test_bad_windows_are_refused_and_the_estimate_is_smoothed_on_the_circle(ctx,
         sendtime.switch(ctx, "tiger", enabled=True)
     assert sendtime.preferred_hour([0] * 23 + [5]) == 23
     assert sendtime.preferred_hour([2] + [0] * 22 + [2]) == 0  # 23 and 0 are neighbours; ties: earliest
-    assert sendtime.preferred_hour([0] * 5 + [1, 0, 1] + [0] * 16, min_events=2) == 6  # the middle
+    evening = [0, 0, 0, 2] + [0] * 13 + [1, 1, 1, 1] + [0] * 3  # 03:00 twice, 17:00-20:00 once each
+    assert sendtime.preferred_hour(evening) == 18  # the cluster beats the single busiest hour
     assert sendtime.preferred_hour([0] * 5 + [1, 0, 1] + [0] * 16) is None  # fewer than 3 events
+    assert sendtime.preferred_hour([0] * 5 + [1, 0, 1] + [0] * 16, min_events=2) == 5

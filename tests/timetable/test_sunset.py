@@ -14,16 +14,20 @@ import pytest
 from sqlalchemy import select
 
 from delivery.lifecycle import schedule_campaign
-from stats.engagement import inactive_by_list, sunset_by_campaign
+from stats.engagement import sunset_by_campaign
 from subscribers.models import ListMembership, SubscriberList
+from subscribers.queries import inactive_counts
 from tests.delivery.factories import add_subscribers, make_campaign
 from tests.timetable.engagement_helpers import APPLE_PROXY, inbox, open_pixel, run_at
 from tracking.engagement_models import Reengagement
 from tracking.sunset import set_policy
+from wildmail.runtime.smtp_sink import Received
 
 pytestmark = pytest.mark.postgres
 MONDAY = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-PEOPLE = [(f"{n}@example.org", n.title(), None) for n in ("sam", "kim", "ria", "uma", "hal")]
+PEOPLE: list[tuple[str, str, str | None]] = [
+    (f"{n}@example.org", n.title(), None) for n in ("sam", "kim", "ria", "uma", "hal")
+]
 ASK = "Do you still want Main list?"
 
 
@@ -36,11 +40,11 @@ def week(n: int, days: int = 0, hours: int = 0) -> datetime:
     return MONDAY + timedelta(weeks=n - 1, days=days, hours=hours)
 
 
-def campaign_mail(smtp_server, who: str) -> list:
+def campaign_mail(smtp_server, who: str) -> list[Received]:
     return [m for m in inbox(smtp_server, f"{who}@example.org") if m.message["Subject"].startswith("Part")]
 
 
-def asks(smtp_server, who: str) -> list:
+def asks(smtp_server, who: str) -> list[Received]:
     return [m for m in inbox(smtp_server, f"{who}@example.org") if m.message["Subject"] == ASK]
 
 
@@ -82,8 +86,12 @@ def test_silent_members_are_asked_once_then_kept_reactivated_or_sunset(
     assert [len(asks(smtp_server, p)) for p in ("sam", "kim", "ria", "uma", "hal")] == [1, 1, 1, 0, 0]
 
     # Kim follows the link: the page only shows the button (a scanner's GET keeps nobody) ...
-    text = asks(smtp_server, "kim")[0].message.get_body(("plain",)).get_content()
-    path = "/" + re.search(r"http://testserver/(keep/\S+)", text).group(1)
+    plain = asks(smtp_server, "kim")[0].message.get_body(("plain",))
+    assert plain is not None
+    text = plain.get_content()
+    link = re.search(r"http://testserver/(keep/\S+)", text)
+    assert link is not None
+    path = "/" + link.group(1)
     page = client.get(path)
     assert page.status_code == 200 and 'method="post"' in page.text and "Main list" in page.text
     assert states(ctx)[kim] == ["asked"]
@@ -101,7 +109,7 @@ def test_silent_members_are_asked_once_then_kept_reactivated_or_sunset(
     run_at(ctx, clock, smtp_server, week(5, days=2, hours=2))  # 14 days without an answer
     assert states(ctx)[sam] == ["inactive"] and inactive(ctx) == {sam}
     with ctx.session() as s:
-        assert inactive_by_list(s) == {c.list_id: 1}
+        assert inactive_counts(s) == {c.list_id: 1}
         figures = sunset_by_campaign(s, c.id)
     assert (figures["inactive"], figures["kept"], figures["reactivated"], figures["unknown"]) == (1, 1, 1, 1)
 
