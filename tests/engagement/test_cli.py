@@ -57,3 +57,4 @@ def test_switches_policies_and_report(run, ctx):
     assert data["sunset"]["inactive"] == 0 and c.slug == data["campaign"]
     assert "send-time optimisation: on" in run("engagement", "report", "leopard").output
     assert "no campaign named 'tiger'" in run("engagement", "report", "tiger", code=2).output
+    assert "Send-time optimisation (human opens and clicks): sto - opened" in run("stats", "leopard").output

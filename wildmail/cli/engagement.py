@@ -13,12 +13,34 @@ from stats.engagement import send_time, sunset_by_campaign, sunset_policy
 from tracking import sendtime, sunset
 from wildmail.cli.common import console, context, fail
 from wildmail.cli.tables import Grid, print_grid
+from wildmail.runtime.context import AppContext
 
 app = typer.Typer(help="Send-time optimisation and sunset of silent readers.", no_args_is_help=True)
 
 
 def _pct(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.1%}"
+
+
+def summary_lines(ctx: AppContext, campaign_id: int) -> list[str]:
+    """One line each for the STO halves and the sunset figures of a campaign, when there are any
+    (printed under ``wildmail stats NAME``)."""
+    with ctx.session() as s:
+        c = s.get(Campaign, campaign_id)
+        if c is None:
+            return []
+        s.expunge(c)
+        sunsets = sunset_by_campaign(s, campaign_id)
+    lines = []
+    if c.sto_enabled or c.sto_since is not None:
+        halves = send_time(ctx.engine, c, ctx.clock.now()).halves
+        parts = [
+            f"{h.arm} {_pct(h.open_rate)} opened, {_pct(h.ctr)} clicked of {h.delivered}" for h in halves
+        ]
+        lines.append("Send-time optimisation (human opens and clicks): " + "; ".join(parts))
+    if any(sunsets.values()):
+        lines.append("Sunset: " + ", ".join(f"{n} {state}" for state, n in sunsets.items() if n))
+    return lines
 
 
 @app.command("send-time")

@@ -15,6 +15,7 @@ from stats.html_report import render_html_report
 from stats.report import UnknownCampaign, campaign_report, overview
 from stats.rollup import SETTLE
 from wildmail.cli.common import console, context, err_console, fail
+from wildmail.cli.engagement import summary_lines as engagement_summary
 from wildmail.cli.tables import Grid, print_grid
 from wildmail.runtime.context import AppContext
 
@@ -130,5 +131,7 @@ def stats(
                     f"Email {step.position}: received by {percent(step.received_share)} "
                     f"and opened by {percent(step.opened_share)} of email 1's recipients"
                 )
+            for line in engagement_summary(ctx, report.campaign_id):
+                console.print(line, highlight=False, soft_wrap=True)
     finally:
         ctx.close()
