@@ -24,8 +24,10 @@ from stats import definitions as d
 from stats import rollup
 from stats.models import StatsMark
 from subscribers.models import SubscriberList
+from subscribers.queries import inactive_counts
 from tracking.engagement_models import Reengagement, ReengagementState
 from tracking.sendtime import CONTROL, STO
+from wildmail.core.store import Store
 
 
 def _rate(num: int, den: int) -> float | None:
@@ -129,6 +131,65 @@ def sunset_by_campaign(s: Session, campaign_id: int) -> dict[str, int]:
     ):
         counts[state] = n
     return dict(counts)
+
+
+class UnknownCampaign(LookupError):
+    """No campaign has the slug given (the message names it)."""
+
+
+@dataclass
+class CampaignEngagement:
+    """Everything the engagement report and page show for one campaign."""
+
+    campaign: Campaign
+    send_time: SendTimeFigures
+    sunset: dict[str, int]
+    list_slug: str
+    policy: str
+    inactive: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"campaign": self.campaign.slug, "send_time": self.send_time.as_dict(), "sunset": self.sunset}
+
+
+def campaign_engagement(store: Store, slug: str) -> CampaignEngagement:
+    """The STO halves, the sunset figures and the list's policy of the campaign ``slug``."""
+    with store.session() as s:
+        c = s.scalar(select(Campaign).where(Campaign.slug == slug))
+        if c is None:
+            raise UnknownCampaign(f"no campaign named {slug!r}")
+        s.expunge(c)
+        sunsets = sunset_by_campaign(s, c.id)
+        lst = s.get(SubscriberList, c.list_id) if c.list_id is not None else None
+        inactive = inactive_counts(s).get(lst.id, 0) if lst is not None else 0
+        policy = sunset_policy(lst) if lst is not None else "no list"
+    figures = send_time(store.engine, c, store.clock.now())
+    return CampaignEngagement(c, figures, sunsets, lst.slug if lst else "", policy, inactive)
+
+
+def summary_lines(store: Store, campaign_id: int) -> list[str]:
+    """One line each for the STO halves and the sunset figures of a campaign, when there are any
+    (printed under ``wildmail stats NAME``)."""
+    with store.session() as s:
+        c = s.get(Campaign, campaign_id)
+        if c is None:
+            return []
+        s.expunge(c)
+        sunsets = sunset_by_campaign(s, campaign_id)
+    lines = []
+    if c.sto_enabled or c.sto_since is not None:
+        halves = send_time(store.engine, c, store.clock.now()).halves
+        parts = [
+            f"{h.arm} {_pct(h.open_rate)} opened, {_pct(h.ctr)} clicked of {h.delivered}" for h in halves
+        ]
+        lines.append("Send-time optimisation (human opens and clicks): " + "; ".join(parts))
+    if any(sunsets.values()):
+        lines.append("Sunset: " + ", ".join(f"{n} {state}" for state, n in sunsets.items() if n))
+    return lines
+
+
+def _pct(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.1%}"
 
 
 def sunset_policy(lst: SubscriberList) -> str:

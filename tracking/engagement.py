@@ -31,7 +31,6 @@ from tracking import sendtime, sunset
 from tracking.classify import HONEYPOT_WINDOW
 from tracking.engagement_models import EngagementCursor, SendTimeProfile
 from tracking.models import Classification, Event, EventKind
-from tracking.sendtime import preferred_hour
 from tracking.sunset import reactivate
 from wildmail.core.db import write_transaction
 from wildmail.core.settings import Settings
@@ -114,9 +113,14 @@ def _fold(s: Session, rows: Sequence[Row[Any]], now: datetime, min_events: int) 
             p.machine_opens += 1
             p.last_machine_at = max(p.last_machine_at or r.at, r.at)
         p.updated_at = now
+    changed = []
     for p in profiles.values():
-        p.preferred_hour = preferred_hour(p.hours, min_events)
+        hour = sendtime.preferred_hour(p.hours, min_events)
+        if hour != p.preferred_hour:
+            p.preferred_hour = hour
+            changed.append(p.subscriber_id)
     s.flush()
+    sendtime.hours_changed(s, changed)
     reactivate(s, engaged, now)
 
 

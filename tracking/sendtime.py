@@ -102,14 +102,18 @@ def switch(store: Store, slug: str, *, enabled: bool, window: str | None = None)
             raise StoError(f"no campaign named {slug!r}")
         configure(c, store.clock.now(), enabled=enabled, window=bounds)
         s.flush()
+        if c.sto_enabled:
+            _set_hours(s, c)  # the window may have changed: every hour of the half again
         s.expunge(c)
     return c
 
 
-def _assign_arms(s: Session, c: Campaign) -> None:
+def _assign_arms(s: Session, c: Campaign) -> list[int]:
+    """Record the half of every enrolment that has none yet; returns the new ``sto`` members."""
     ids = s.scalars(
         select(Enrolment.subscriber_id).where(Enrolment.campaign_id == c.id, Enrolment.sto_arm == "")
     ).all()
+    chosen: list[int] = []
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i : i + _CHUNK]
         for arm in (STO, CONTROL):
@@ -121,9 +125,14 @@ def _assign_arms(s: Session, c: Campaign) -> None:
                     .values(sto_arm=arm)
                     .execution_options(synchronize_session=False)
                 )
+            if arm == STO:
+                chosen += members
+    return chosen
 
 
-def _set_hours(s: Session, c: Campaign) -> None:
+def _set_hours(s: Session, c: Campaign, subscriber_ids: Sequence[int] | None = None) -> None:
+    """Set ``sto_hour`` of the ``sto`` half (only of ``subscriber_ids`` when given) from their
+    profiles, clipped to the campaign's window."""
     preferred = (
         select(SendTimeProfile.preferred_hour)
         .where(SendTimeProfile.subscriber_id == Enrolment.subscriber_id)
@@ -133,12 +142,33 @@ def _set_hours(s: Session, c: Campaign) -> None:
     clipped = case(
         (preferred < c.sto_window_start, c.sto_window_start), (preferred > last, last), else_=preferred
     )
-    s.execute(
-        update(Enrolment)
-        .where(Enrolment.campaign_id == c.id, Enrolment.status == ACTIVE, Enrolment.sto_arm == STO)
-        .values(sto_hour=clipped)
-        .execution_options(synchronize_session=False)
+    where = [Enrolment.campaign_id == c.id, Enrolment.status == ACTIVE, Enrolment.sto_arm == STO]
+    chunks = (
+        [None]
+        if subscriber_ids is None
+        else [subscriber_ids[i : i + _CHUNK] for i in range(0, len(subscriber_ids), _CHUNK)]
     )
+    for chunk in chunks:
+        scope = where if chunk is None else [*where, Enrolment.subscriber_id.in_(chunk)]
+        s.execute(
+            update(Enrolment)
+            .where(*scope)
+            .values(sto_hour=clipped)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _sto_campaigns(s: Session) -> Sequence[Campaign]:
+    active = (CampaignStatus.SCHEDULED.value, CampaignStatus.RUNNING.value)
+    query = select(Campaign).where(Campaign.sto_enabled.is_(True), Campaign.status.in_(active))
+    return s.scalars(query.order_by(Campaign.id)).all()
+
+
+def hours_changed(s: Session, subscriber_ids: Sequence[int]) -> None:
+    """The fold learnt a new preferred hour for these people: update their STO enrolments."""
+    if subscriber_ids:
+        for c in _sto_campaigns(s):
+            _set_hours(s, c, subscriber_ids)
 
 
 def _move_slots(s: Session, c: Campaign, now: datetime) -> int:
@@ -179,17 +209,10 @@ def _move_slots(s: Session, c: Campaign, now: datetime) -> int:
 
 
 def apply(s: Session, now: datetime) -> int:
-    """For every scheduled or running campaign with STO on: record new enrolments' halves, set the
-    ``sto`` half's hours and move their pending slots (returns how many moved)."""
-    active = (CampaignStatus.SCHEDULED.value, CampaignStatus.RUNNING.value)
-    campaigns = s.scalars(
-        select(Campaign)
-        .where(Campaign.sto_enabled.is_(True), Campaign.status.in_(active))
-        .order_by(Campaign.id)
-    ).all()
+    """For every scheduled or running campaign with STO on: record new enrolments' halves (and the
+    hours of the new ``sto`` members), then move pending slots; returns how many moved."""
     moved = 0
-    for c in campaigns:
-        _assign_arms(s, c)
-        _set_hours(s, c)
+    for c in _sto_campaigns(s):
+        _set_hours(s, c, _assign_arms(s, c))
         moved += _move_slots(s, c, now)
     return moved

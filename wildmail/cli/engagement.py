@@ -6,41 +6,17 @@ import json
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
-from campaigns.models import Campaign
-from stats.engagement import send_time, sunset_by_campaign, sunset_policy
+from stats.engagement import UnknownCampaign, campaign_engagement, sunset_policy
 from tracking import sendtime, sunset
 from wildmail.cli.common import console, context, fail
 from wildmail.cli.tables import Grid, print_grid
-from wildmail.runtime.context import AppContext
 
 app = typer.Typer(help="Send-time optimisation and sunset of silent readers.", no_args_is_help=True)
 
 
 def _pct(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.1%}"
-
-
-def summary_lines(ctx: AppContext, campaign_id: int) -> list[str]:
-    """One line each for the STO halves and the sunset figures of a campaign, when there are any
-    (printed under ``wildmail stats NAME``)."""
-    with ctx.session() as s:
-        c = s.get(Campaign, campaign_id)
-        if c is None:
-            return []
-        s.expunge(c)
-        sunsets = sunset_by_campaign(s, campaign_id)
-    lines = []
-    if c.sto_enabled or c.sto_since is not None:
-        halves = send_time(ctx.engine, c, ctx.clock.now()).halves
-        parts = [
-            f"{h.arm} {_pct(h.open_rate)} opened, {_pct(h.ctr)} clicked of {h.delivered}" for h in halves
-        ]
-        lines.append("Send-time optimisation (human opens and clicks): " + "; ".join(parts))
-    if any(sunsets.values()):
-        lines.append("Sunset: " + ", ".join(f"{n} {state}" for state, n in sunsets.items() if n))
-    return lines
 
 
 @app.command("send-time")
@@ -97,16 +73,14 @@ def report(
 ) -> None:
     """A campaign's send-time halves (human open and click rates) and its sunset figures."""
     ctx = context()
-    with ctx.session() as s:
-        c = s.scalar(select(Campaign).where(Campaign.slug == campaign))
-        if c is None:
-            fail(f"no campaign named {campaign!r}")
-        s.expunge(c)
-        sunsets = sunset_by_campaign(s, c.id)
-    figures = send_time(ctx.engine, c, ctx.clock.now())
+    try:
+        found = campaign_engagement(ctx, campaign)
+    except UnknownCampaign as exc:
+        fail(str(exc))
     if as_json:
-        print(json.dumps({"campaign": c.slug, "send_time": figures.as_dict(), "sunset": sunsets}, indent=2))
+        print(json.dumps(found.as_dict(), indent=2))
         return
+    figures, sunsets = found.send_time, found.sunset
     grid = Grid(
         f"send-time optimisation: {'on' if figures.enabled else 'off'}",
         ["half", "people", "hour learnt", "delivered", "human opens", "open rate", "human clicks", "CTR"],
@@ -121,3 +95,8 @@ def report(
     sun = Grid("sunset (counted against this campaign)", list(sunsets), right=set(range(len(sunsets))))
     sun.add(*(str(n) for n in sunsets.values()))
     print_grid(console, sun)
+    console.print(
+        f"list {found.list_slug or '(none)'}: sunset {found.policy}; {found.inactive} inactive",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -9,13 +9,13 @@ import typer
 
 from delivery.alerts import relay_alerts
 from stats import rollup
+from stats.engagement import summary_lines as engagement_summary
 from stats.export import overview_csv, overview_json, percent, report_csv, report_json
 from stats.figures import CampaignReport, CampaignSummary, Funnel
 from stats.html_report import render_html_report
 from stats.report import UnknownCampaign, campaign_report, overview
 from stats.rollup import SETTLE
 from wildmail.cli.common import console, context, err_console, fail
-from wildmail.cli.engagement import summary_lines as engagement_summary
 from wildmail.cli.tables import Grid, print_grid
 from wildmail.runtime.context import AppContext
 

@@ -9,12 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
 
-from campaigns.models import Campaign
-from stats.engagement import send_time, sunset_by_campaign, sunset_policy
-from subscribers.models import SubscriberList
-from subscribers.queries import inactive_counts
+from stats.engagement import UnknownCampaign, campaign_engagement
 from tracking import sendtime, sunset
 from wildmail.runtime.users import Role
 from wildmail.web.dashboard.auth import CAN_EDIT, CAN_READ, ctx_of, require
@@ -26,22 +22,15 @@ NOTICES = {"send-time": "Send-time optimisation saved.", "sunset": "Sunset polic
 
 def _page(request: Request, slug: str, status: int = 200, **extra: Any) -> Response:
     user = require(request, CAN_READ)
-    ctx = ctx_of(request)
-    with ctx.session() as s:
-        c = s.scalar(select(Campaign).where(Campaign.slug == slug))
-        if c is None:
-            return error_page(request, 404, "No such campaign", f"There is no campaign {slug!r}.")
-        s.expunge(c)
-        sunsets = sunset_by_campaign(s, c.id)
-        lst = s.get(SubscriberList, c.list_id) if c.list_id is not None else None
-        policy = sunset_policy(lst) if lst is not None else "no list"
-        inactive = inactive_counts(s).get(c.list_id or 0, 0)
-    figures = send_time(ctx.engine, c, ctx.clock.now())
+    try:
+        found = campaign_engagement(ctx_of(request), slug)
+    except UnknownCampaign:
+        return error_page(request, 404, "No such campaign", f"There is no campaign {slug!r}.")
     notice = NOTICES.get(request.query_params.get("done", ""))
     return render(
-        request, "engagement.html", status, user=user, campaign=c, figures=figures, sunsets=sunsets,
-        policy=policy, list_slug=lst.slug if lst else "", inactive=inactive, notice=notice,
-        can_edit=Role(user.role) in CAN_EDIT, **extra,
+        request, "engagement.html", status, user=user, campaign=found.campaign, figures=found.send_time,
+        sunsets=found.sunset, policy=found.policy, list_slug=found.list_slug, inactive=found.inactive,
+        notice=notice, can_edit=Role(user.role) in CAN_EDIT, **extra,
     )  # fmt: skip
 
 
