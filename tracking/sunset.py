@@ -253,7 +253,7 @@ def build_message(
 def send_due(store: Store, settings: Settings, send: Send) -> int:
     """Send every chosen member their re-engagement email, one commit each; returns how many.
 
-    Someone who left, is no longer active or is suppressed meanwhile is closed without mail.
+    Someone who left, is no longer active or is suppressed meanwhile is dropped without mail.
     ``send`` raising (the relay is down) leaves the rest ``due`` for the next run.
     """
     sent = 0
@@ -276,7 +276,7 @@ def send_due(store: Store, settings: Settings, send: Send) -> int:
                 or sub.status != SubscriberStatus.ACTIVE.value
                 or is_suppressed(s, sub.email)
             ):
-                row.state, row.closed_at = S.REACTIVATED.value, now  # nothing to ask any more
+                s.delete(row)  # left, unsubscribed or suppressed meanwhile: nothing to ask any more
                 continue
             msg = build_message(settings, sub, lst, keep_url(settings, rid), lst.sunset_wait_days, now)
             send(msg)
