@@ -15,7 +15,8 @@ from tracking.engagement_models import Reengagement
 from wildmail.runtime.mailer import MailError, send_one
 
 
-def _choose(ctx, people: list[int], list_id: int, campaign_id: int) -> None:
+def _choose(ctx, people: list[int], list_id: int | None, campaign_id: int) -> None:
+    assert list_id is not None
     with ctx.session() as s:
         for sid in people:
             s.add(
