@@ -275,6 +275,7 @@ def send_due(store: Store, settings: Settings, send: Send) -> int:
                 or member is None
                 or sub.status != SubscriberStatus.ACTIVE.value
                 or is_suppressed(s, sub.email)
+                or not lst.sunset_after  # the policy was switched off meanwhile
             ):
                 s.delete(row)  # left, unsubscribed or suppressed meanwhile: nothing to ask any more
                 continue
