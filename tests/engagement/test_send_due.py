@@ -31,6 +31,7 @@ def _choose(ctx, people: list[int], list_id: int | None, campaign_id: int) -> No
 def test_suppressed_people_get_nothing_and_a_refused_send_stays_due(ctx, smtp_server):
     c = make_campaign(ctx, emails=1)
     ana, ben = add_subscribers(ctx, [("ana@example.org", "Ana", None), ("ben@example.org", "Ben", None)])
+    sunset.configure_list(ctx, "main", after=8)
     _choose(ctx, [ana, ben], c.list_id, c.id)
     with ctx.session() as s:
         lifecycle.suppress(s, "ben@example.org", "manual", ctx.clock.now())
@@ -52,3 +53,16 @@ def test_suppressed_people_get_nothing_and_a_refused_send_stays_due(ctx, smtp_se
         rows = s.scalars(select(Reengagement)).all()
         assert [(r.subscriber_id, r.state) for r in rows] == [(ana, "asked")]  # Ben's was dropped
         assert rows[0].deadline == ctx.clock.now() + timedelta(days=14)
+
+
+def test_a_list_switched_off_asks_nobody(ctx, smtp_server):
+    c = make_campaign(ctx, emails=1)
+    [ana] = add_subscribers(ctx, [("ana@example.org", "Ana", None)])
+    sunset.configure_list(ctx, "main", after=8)
+    _choose(ctx, [ana], c.list_id, c.id)
+    sunset.configure_list(ctx, "main", after=0)
+    settings = ctx.settings.with_overrides(smtp_port=smtp_server.port)
+    assert sunset.send_due(ctx, settings, lambda m: send_one(settings, m)) == 0
+    assert smtp_server.messages == []
+    with ctx.session() as s:
+        assert s.scalars(select(Reengagement)).all() == []
