@@ -18,8 +18,10 @@ from delivery.enqueue import tick
 from delivery.leader import LeaderLock
 from inbound.policy import Policy, sweep
 from optimise.step import step
+from tracking.engagement import step as engagement_step
 from wildmail.core.db import write_transaction
 from wildmail.runtime.context import AppContext
+from wildmail.runtime.mailer import MailError, send_one
 
 log = logging.getLogger("wildmail.scheduler")
 DEFAULT_INTERVAL = 30.0
@@ -38,7 +40,20 @@ def leader_tick(ctx: AppContext, lock: LeaderLock) -> bool:
     tuned = step(ctx, ctx.message_ids)  # subject tests judged, resends to non-openers queued
     if tuned.decided or tuned.resent:
         log.info("subject tests and resends: %s", tuned)
+    run_engagement(ctx)
     return True
+
+
+def run_engagement(ctx: AppContext) -> None:
+    """Send-time optimisation and sunset after the tick; a relay failure is one warning line
+    (the re-engagement emails left stay due for the next tick)."""
+    try:
+        report = engagement_step(ctx, ctx.settings, lambda message: send_one(ctx.settings, message))
+    except MailError as exc:
+        log.warning("re-engagement emails: %s; retrying at the next tick", exc)
+        return
+    if report.moved or report.asked or (report.swept and (report.swept.chosen or report.swept.inactive)):
+        log.info("engagement: %s", report)
 
 
 def build_scheduler(

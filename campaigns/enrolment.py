@@ -146,6 +146,15 @@ def enrol_members(
     return added
 
 
+def inactive_members(campaign_id: int) -> Select[Any]:
+    """Subscribers sunset on the campaign's list (``ListMembership.inactive_at``, set by
+    ``tracking.sunset``): the tick neither queues nor advances them, like a pause."""
+    list_id = select(Campaign.list_id).where(Campaign.id == campaign_id).scalar_subquery()
+    return select(ListMembership.subscriber_id).where(
+        ListMembership.list_id == list_id, ListMembership.inactive_at.is_not(None)
+    )
+
+
 def enrol_on_activation(session: Session, subscriber: Subscriber, list_id: int, at: datetime) -> None:
     """Enrol a newly active subscriber in the list's scheduled and running campaigns at once.
 

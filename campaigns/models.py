@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wildmail.core.db import Base, JSONType, UTCDateTime
@@ -84,6 +84,15 @@ class Campaign(Base):
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Why the campaign paused itself (the circuit breaker of inbound.policy); '' for a paused-by-hand.
     pause_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Send-time optimisation (tracking.sendtime): on for the enrolments whose keyed hash of the
+    # subscriber id (``sto_key``, random per campaign) puts them in the "sto" half; their slot moves
+    # to their preferred local hour within [sto_window_start, sto_window_end). ``sto_since``: when
+    # it was switched on (the A/B figures count deliveries queued from then).
+    sto_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sto_window_start: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    sto_window_end: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
+    sto_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    sto_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     emails: Mapped[list[Email]] = relationship(
         back_populates="campaign", order_by="Email.position", cascade="all, delete-orphan"
@@ -159,6 +168,10 @@ class Enrolment(Base):
     # Effective zone of the slots (subscriber's, else the campaign's), fixed at enrolment so
     # the tick can group due rows per zone without joining subscribers.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # Send-time optimisation: the A/B half ("sto", "control"; "" before the campaign's STO step
+    # saw it) and the local hour the person's slot moves to (None: the campaign's hour).
+    sto_arm: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    sto_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     # No index covers a column the tick changes (next_position, next_send_at, last_sent_at,
     # status), and on PostgreSQL the table is filled to 45% (migration 0002): the weekly step

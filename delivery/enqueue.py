@@ -24,7 +24,13 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, String, case, cast, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from campaigns.enrolment import ACTIVE_CAMPAIGN, enrol_late_joiners, exit_departed, timetable_of
+from campaigns.enrolment import (
+    ACTIVE_CAMPAIGN,
+    enrol_late_joiners,
+    exit_departed,
+    inactive_members,
+    timetable_of,
+)
 from campaigns.models import Campaign, CampaignStatus, Email, Enrolment, EnrolmentStatus
 from campaigns.timetable import next_slot, zone
 from campaigns.variant_models import SubjectTest, SubjectTestStatus, SubjectVariant, VariantRole
@@ -75,6 +81,7 @@ def _group(campaign_id: int, tz: str, due: datetime, now: datetime) -> list[Any]
         Enrolment.timezone == tz,
         Enrolment.next_send_at == due,
         Enrolment.subscriber_id.not_in(paused),
+        Enrolment.subscriber_id.not_in(inactive_members(campaign_id)),
     ]
 
 

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false, func
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -59,6 +59,13 @@ class SubscriberList(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # At most one email per this many days to a member from all running series together (0: no cap).
     frequency_cap_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    # Sunset policy (tracking.sunset): after this many delivered emails in a row with no human open
+    # or click a member gets one re-engagement email (0: off); without an answer within
+    # ``sunset_wait_days`` they become inactive on the list. ``sunset_unknown``: whether people
+    # whose only opens are machine opens (their reading is unknown) are sunset too.
+    sunset_after: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sunset_wait_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")
+    sunset_unknown: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Subscriber(Base):
@@ -108,6 +115,9 @@ class ListMembership(Base):
         ForeignKey("subscriber_lists.id", ondelete="CASCADE"), primary_key=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the member was sunset (no answer to the re-engagement email): still a member, sent
+    # nothing from this list's series until a human open or click or the keep button clears it.
+    inactive_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index(None, "list_id", "subscriber_id"),)
 

@@ -24,6 +24,17 @@ def lists_with_counts(
     return [(lst, counts.get(lst.id, 0)) for lst in session.scalars(select(SubscriberList).order_by(key))]
 
 
+def inactive_counts(session: Session) -> dict[int, int]:
+    """Members sunset on each list (``ListMembership.inactive_at``), by list id; lists without any
+    are left out. They are still members (counted in :func:`lists_with_counts`) but get no mail."""
+    query = (
+        select(ListMembership.list_id, func.count())
+        .where(ListMembership.inactive_at.is_not(None))
+        .group_by(ListMembership.list_id)
+    )
+    return dict(session.execute(query).tuples().all())
+
+
 def lists_by_name(session: Session) -> list[SubscriberList]:
     """Every list, ordered by name (for pickers)."""
     return list(session.scalars(select(SubscriberList).order_by(SubscriberList.name)))

@@ -10,6 +10,7 @@ from wildmail.cli import (
     demo,
     dev_smtp,
     dkim,
+    engagement,
     inbound,
     init,
     relay,
@@ -35,6 +36,7 @@ app.add_typer(relay.app, name="relay")
 app.add_typer(dkim.app, name="dkim")
 app.add_typer(inbound.app, name="inbound")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(engagement.app, name="engagement")
 app.command(name="stats")(stats.stats)
 roles.register(app)
 app.command(name="demo")(demo.demo)

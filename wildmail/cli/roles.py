@@ -228,6 +228,7 @@ def _tick_once(log_format: LogFormat) -> None:
     not a failure), or 0 with a note when another scheduler leads."""
     from delivery.enqueue import tick
     from delivery.leader import LeaderLock
+    from scheduler import run_engagement
 
     setup_logging(log_format)
     ctx = context(secret=True)
@@ -237,6 +238,7 @@ def _tick_once(log_format: LogFormat) -> None:
             console.print("another scheduler is running and ticks for this database; nothing done")
             return
         report = tick(ctx, ctx.message_ids)
+        run_engagement(ctx)  # send-time optimisation and sunset, as the scheduler does after each tick
     finally:
         lock.release()
         ctx.close()

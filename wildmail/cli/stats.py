@@ -11,6 +11,7 @@ import typer
 from delivery.alerts import relay_alerts
 from optimise.figures import campaign_tuning, resend_lines, subject_test_lines
 from stats import rollup
+from stats.engagement import summary_lines as engagement_summary
 from stats.export import overview_csv, overview_json, percent, position_label, report_csv, report_json
 from stats.figures import CampaignReport, CampaignSummary, Funnel
 from stats.html_report import render_html_report
@@ -134,7 +135,8 @@ def stats(
                     f"and opened by {percent(step.opened_share)} of email 1's recipients"
                 )
             lines = [x for t in tuning.tests for x in subject_test_lines(t)]
-            for line in lines + [x for r in tuning.resends for x in resend_lines(r)]:
+            lines += [x for r in tuning.resends for x in resend_lines(r)]
+            for line in lines + engagement_summary(ctx, report.campaign_id):
                 console.print(line, highlight=False, soft_wrap=True)
     finally:
         ctx.close()

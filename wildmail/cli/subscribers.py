@@ -17,7 +17,7 @@ from subscribers.addresses import InvalidValue
 from subscribers.csv_import import ImportFileError, ImportReport, import_csv
 from subscribers.lifecycle import UnknownList
 from subscribers.models import ConsentSource, Subscriber
-from subscribers.queries import consent_history, lists_with_counts
+from subscribers.queries import consent_history, inactive_counts, lists_with_counts
 from wildmail.cli.common import EXIT_FAILURE, console, context, err_console, fail
 from wildmail.cli.tables import Grid, print_grid
 from wildmail.runtime.mailer import MailError, send_one
@@ -35,13 +35,18 @@ def _subscriber(session: Session, email: str) -> Subscriber:
 
 @app.command("lists")
 def lists() -> None:
-    """Show every list with its opt-in mode and member count."""
+    """Show every list with its opt-in mode, member count and members sunset (inactive)."""
     ctx = context()
     with ctx.session() as session:
-        grid = Grid("", ["slug", "name", "opt-in", "members", "cap (days)"], right={3, 4})
+        grid = Grid(
+            "", ["slug", "name", "opt-in", "members", "inactive", "cap (days)", "sunset"], right={3, 4, 5}
+        )
+        inactive = inactive_counts(session)
         for lst, members in lists_with_counts(session, order_by="slug"):
             optin = "double" if lst.double_opt_in else "single"
-            grid.add(lst.slug, lst.name, optin, str(members), str(lst.frequency_cap_days or "none"))
+            cap = str(lst.frequency_cap_days or "none")
+            sunset = f"after {lst.sunset_after}" if lst.sunset_after else "off"
+            grid.add(lst.slug, lst.name, optin, str(members), str(inactive.get(lst.id, 0)), cap, sunset)
     print_grid(console, grid)
 
 

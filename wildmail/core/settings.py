@@ -107,6 +107,7 @@ class Settings:
     # (SSRF) unless allowed here; seconds an endpoint may take to answer.
     webhooks_allow_private: bool = False
     webhooks_timeout: float = 10.0
+    sto_min_events: int = 3  # human opens/clicks before send-time optimisation moves a person's slot
 
     def require(self, key: str) -> str:
         """Return a string setting, or raise naming the key when it is empty."""
@@ -288,6 +289,8 @@ def _validate(s: Settings, origins: dict[str, str] | None = None) -> Settings:
     for key in ("soft_bounce_threshold", "soft_bounce_window", "inbound_max_bytes", "inbound_keep_bytes"):
         if getattr(s, key) < 1:
             raise SettingsError(f"{name(key)}: must be at least 1")
+    if s.sto_min_events < 1:
+        raise SettingsError(f"{name('sto_min_events')}: must be at least 1")
     if s.soft_bounce_threshold > s.soft_bounce_window:
         raise SettingsError(
             f"{name('soft_bounce_threshold')}: {s.soft_bounce_threshold} is more than"

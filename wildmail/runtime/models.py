@@ -6,6 +6,7 @@ from delivery.models import Delivery, RelayState
 from inbound.models import InboundMessage
 from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTotal
 from subscribers.models import ConsentEvent, ListMembership, Subscriber, SubscriberList, Suppression
+from tracking.engagement_models import EngagementCursor, Reengagement, SendTimeProfile
 from tracking.models import Event
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from wildmail.core.db import Base
@@ -18,6 +19,7 @@ __all__ = [
     "ConsentEvent",
     "Delivery",
     "Email",
+    "EngagementCursor",
     "Enrolment",
     "Event",
     "InboundMessage",
@@ -25,8 +27,10 @@ __all__ = [
     "ListMembership",
     "LoginFailure",
     "OutboxEvent",
+    "Reengagement",
     "RelayState",
     "ResendRule",
+    "SendTimeProfile",
     "StatsCursor",
     "StatsHourly",
     "StatsLink",

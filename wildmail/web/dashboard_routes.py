@@ -10,6 +10,7 @@ from wildmail.web.dashboard import (
     routes_auth,
     routes_campaigns,
     routes_delivery,
+    routes_engagement,
     routes_jobs,
     routes_lists,
     routes_stats,
@@ -21,6 +22,7 @@ from wildmail.web.dashboard import (
 router = APIRouter()
 # Order matters: /dashboard/campaigns/new before /dashboard/campaigns/{slug}.
 for part in (
+    routes_engagement,  # before routes_campaigns' /dashboard/campaigns/{slug}/{action}
     routes_auth,
     routes_campaigns,
     routes_lists,

@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 
 from subscribers import lifecycle
 from subscribers.csv_import import import_csv as import_file
-from subscribers.queries import list_name, lists_with_counts
+from subscribers.queries import inactive_counts, list_name, lists_with_counts
 from wildmail.core.db import write_transaction
 from wildmail.web.dashboard.auth import CAN_EDIT, ctx_of, require
 from wildmail.web.dashboard.pages import DashboardRoute, done, form_of, render
@@ -64,7 +64,11 @@ def _lists_page(request: Request, status: int = 200, **extra: Any) -> Response:
     user = require(request, CAN_EDIT)
     with ctx_of(request).session() as s:
         lists = lists_with_counts(s, order_by="name")
-    return render(request, "lists.html", status, user=user, lists=lists, form=extra.pop("form", {}), **extra)
+        inactive = inactive_counts(s)
+    return render(
+        request, "lists.html", status, user=user, lists=lists, inactive=inactive,
+        form=extra.pop("form", {}), **extra,
+    )  # fmt: skip
 
 
 @router.get("/dashboard/lists")
