@@ -81,7 +81,8 @@ def test_test_ping_resend_remove_and_mistakes(cli, receiver) -> None:
     assert "not delivered: HTTP 500" in cli("webhooks", "test", str(endpoint), code=1)
     receiver.default = 200
     assert "queued delivery 3" in cli("webhooks", "resend", "2")
-    assert "1 delivered" in cli("webhooks", "deliver", "--until-idle")
+    # The resend, and the failed ping's own retry when its 5 s have passed meanwhile.
+    assert re.search(r"webhooks: [12] delivered", cli("webhooks", "deliver", "--until-idle"))
     assert receiver.received[-1].msg_id == receiver.received[1].msg_id
     assert "no webhook delivery 99" in cli("webhooks", "resend", "99", code=2)
     assert "no webhook endpoint 42 (known: 1)" in cli("webhooks", "log", "42", code=2)
@@ -111,7 +112,7 @@ def test_the_worker_delivers_webhooks(cli, receiver, settings, smtp_server, sess
     env["WILDMAIL_WEBHOOKS_ALLOW_PRIVATE"] = "true"
     proc = start_worker(env, "--concurrency", sessions)
     try:
-        wait_ready(proc)
+        wait_ready(proc, timeout=180)  # three Python processes start on a busy machine
         cli("subscribers", "list-create", "open", "--single-opt-in")
         cli("subscribers", "add", "ana@example.org", "--list", "open")
         arrived = receiver.wait_for("subscriber.created")

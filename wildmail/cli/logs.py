@@ -81,6 +81,7 @@ def setup_logging(fmt: LogFormat) -> None:
     root.setLevel(logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl SQLiteImpl." at every start
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per webhook request, URL and all
 
 
 def _version() -> str:
