@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from wildmail.cli import (
+    api_tokens,
     campaign,
     db,
     demo,
@@ -33,6 +34,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(relay.app, name="relay")
 app.add_typer(dkim.app, name="dkim")
 app.add_typer(inbound.app, name="inbound")
+app.add_typer(api_tokens.app, name="api-tokens")
 app.command(name="stats")(stats.stats)
 roles.register(app)
 app.command(name="demo")(demo.demo)

@@ -101,6 +101,7 @@ class Settings:
     event_writer: str = "process"  # process | thread: where the web server commits tracking events
     template_dir: str = ""  # the operator's own email templates, chosen by name beside the shipped ones
     trusted_proxies: tuple[str, ...] = ()  # IPs/CIDRs whose X-Forwarded-For is believed; none by default
+    api_rate_limit: int = 600  # REST API requests per token per minute (429 with Retry-After beyond)
 
     def require(self, key: str) -> str:
         """Return a string setting, or raise naming the key when it is empty."""
@@ -280,6 +281,8 @@ def _validate(s: Settings, origins: dict[str, str] | None = None) -> Settings:
     for key in ("breaker_complaint_rate", "breaker_hard_bounce_rate"):
         if not 0 < getattr(s, key) <= 1:
             raise SettingsError(f"{name(key)}: expected a share between 0 and 1, like 0.001")
+    if s.api_rate_limit < 1:
+        raise SettingsError(f"{name('api_rate_limit')}: expected requests per minute, at least 1")
     if s.event_writer not in ("process", "thread"):
         raise SettingsError(f"{name('event_writer')}: expected process or thread, got {s.event_writer!r}")
     if not 0 < s.smtp_port < 65536:

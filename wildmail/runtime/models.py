@@ -8,9 +8,11 @@ from subscribers.models import ConsentEvent, ListMembership, Subscriber, Subscri
 from tracking.models import Event
 from wildmail.core.db import Base
 from wildmail.core.outbox import OutboxEvent
+from wildmail.runtime.api_tokens import ApiToken, IdempotencyKey
 from wildmail.runtime.users import LoginFailure, User, UserSession
 
 __all__ = [
+    "ApiToken",
     "Base",
     "Campaign",
     "ConsentEvent",
@@ -18,6 +20,7 @@ __all__ = [
     "Email",
     "Enrolment",
     "Event",
+    "IdempotencyKey",
     "InboundMessage",
     "Link",
     "ListMembership",

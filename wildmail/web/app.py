@@ -33,6 +33,7 @@ from wildmail.web import (
     view_routes,
     webhook_routes,
 )
+from wildmail.web.api import ApiFirst, create_rest_api
 from wildmail.web.body_limits import BodyLimit, BodyLimits, BodyTooLarge, too_large_response
 from wildmail.web.jobs import Jobs
 from wildmail.web.path_params import path_errors_as_404
@@ -116,6 +117,7 @@ def create_app(
     def healthz() -> str:
         return "ok"
 
-    limited = BodyLimit(api, body_limits or BodyLimits())
+    # The REST API (/api/...): its own app, sharing the context and the job registry.
+    limited = BodyLimit(ApiFirst(api, create_rest_api(ctx, api.state.jobs)), body_limits or BodyLimits())
     shortcut = tracking_routes.TrackingShortcut(SecurityHeaders(limited, logo_origin(ctx.settings.logo_url)))
     return WebApp(api, shortcut)
