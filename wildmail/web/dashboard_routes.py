@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse
 
 from wildmail.web.dashboard import (
     routes_admin,
+    routes_api_tokens,
     routes_auth,
     routes_campaigns,
     routes_delivery,
@@ -27,6 +28,7 @@ for part in (
     routes_delivery,
     routes_jobs,
     routes_stats,
+    routes_api_tokens,
 ):
     router.include_router(part.router)
 

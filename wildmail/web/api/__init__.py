@@ -36,6 +36,14 @@ DESCRIPTION = """wildmail's REST API. Authenticate with `Authorization: Bearer <
 `Idempotency-Key` header: the same key with the same request replays the first answer for 24 hours.
 Every error is an RFC 9457 problem document (`application/problem+json`)."""
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Retry safely: the same key with the same request replays the first answer for 24 hours.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+}
+
 
 def _schema(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
@@ -44,6 +52,9 @@ def _schema(app: FastAPI) -> dict[str, Any]:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(problem.pop("$defs", {}))
         components["Problem"] = problem
+        for path in schema["paths"].values():
+            if "post" in path:
+                path["post"].setdefault("parameters", []).append(IDEMPOTENCY_KEY)
         app.openapi_schema = schema
     return app.openapi_schema
 

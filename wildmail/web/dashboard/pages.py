@@ -35,6 +35,7 @@ NOTICES = {
     "list": "List created.",
     "user-added": "User added.",
     "user-removed": "User removed.",
+    "token-revoked": "API token revoked: requests with it are refused from now on.",
 }
 
 
