@@ -9,6 +9,8 @@ from sqlalchemy import func, select
 from campaigns.models import Campaign
 from tests.api.test_auth import _is_problem
 from tests.conftest import SEED
+from wildmail.runtime.api_tokens import authenticate, claim_key
+from wildmail.web.api.idempotency import plain_digest
 
 
 def test_the_same_key_and_body_replays_the_first_answer_without_doing_it_again(http, smtp_server) -> None:
@@ -78,3 +80,18 @@ def test_a_failed_request_does_not_keep_its_key(http) -> None:
         "/api/v1/subscribers", json={"email": "a@example.org", "list": "later"}, headers=headers
     )
     assert response.status_code == 201
+
+
+def test_a_retry_while_the_first_request_runs_is_a_conflict(api_server, ctx) -> None:
+    token = api_server.make_token()
+    principal = authenticate(ctx.engine, token, ctx.clock.now(), timedelta(0))
+    assert principal is not None
+    body = b'{"slug": "news"}'
+    # The first request claimed the key and is still running: no answer is stored yet.
+    digest = plain_digest("POST", "/api/v1/lists", "", body)
+    assert claim_key(ctx.engine, principal.token_id, "slow", digest, ctx.clock.now()) is None
+    headers = {"Idempotency-Key": "slow", "Content-Type": "application/json"}
+    with api_server.client(token) as client:
+        conflict = _is_problem(client.post("/api/v1/lists", content=body, headers=headers), 409)
+        assert conflict["type"].endswith("idempotency-in-progress")
+        assert client.get("/api/v1/lists").json()["items"] == []  # the retry did nothing

@@ -27,21 +27,26 @@ HEADER = "idempotency-key"
 MAX_KEY = 255
 
 
+def plain_digest(method: str, path: str, query: str, body: bytes) -> str:
+    """SHA-256 of a request with a plain (not multipart) body."""
+    return hashlib.sha256(f"{method} {path}?{query}\n".encode() + body).hexdigest()
+
+
 async def request_digest(request: Request) -> str:
     """SHA-256 of what makes two requests the same one."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        return plain_digest(request.method, request.url.path, request.url.query, await request.body())
     digest = hashlib.sha256(f"{request.method} {request.url.path}?{request.url.query}\n".encode())
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
-        for name, value in sorted(form.multi_items(), key=lambda item: item[0]):
-            digest.update(name.encode() + b"\0")
-            if isinstance(value, UploadFile):
-                data = await value.read()
-                await value.seek(0)
-                digest.update(f"{value.filename}\0".encode() + hashlib.sha256(data).digest())
-            else:
-                digest.update(value.encode() + b"\0")
-    else:
-        digest.update(await request.body())
+    form = await request.form()
+    for name, value in sorted(form.multi_items(), key=lambda item: item[0]):
+        digest.update(name.encode() + b"\0")
+        if isinstance(value, UploadFile):
+            data = await value.read()
+            await value.seek(0)
+            digest.update(f"{value.filename}\0".encode() + hashlib.sha256(data).digest())
+        else:
+            digest.update(value.encode() + b"\0")
     return digest.hexdigest()
 
 
