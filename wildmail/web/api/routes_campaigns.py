@@ -86,14 +86,14 @@ def detail_out(c: Campaign, notices: list[str] | None = None) -> CampaignDetail:
     return CampaignDetail(**base.model_dump(), emails=emails, notices=notices or [])
 
 
-def _problem(exc: ValueError) -> ProblemError:
+def _problem(exc: ValueError, *, state_change: bool = False) -> ProblemError:
+    """A 404 for an unknown campaign; a 409 for a name taken, or when the campaign's state refuses
+    the change (``state_change``: schedule, pause, resume); else a 422 naming the mistake."""
     if isinstance(exc, CampaignNotFound):
         return ProblemError(404, str(exc), kind="not-found")
-    if "already exists" in str(exc):
+    if isinstance(exc, CampaignError) and "already exists" in str(exc):
         return ProblemError(409, str(exc), kind="campaign-exists")
-    if isinstance(exc, CampaignError) and (
-        " is " in str(exc) and ("not " in str(exc) or "already" in str(exc))
-    ):
+    if isinstance(exc, CampaignError) and state_change:
         return ProblemError(409, str(exc), kind="campaign-state")
     return ProblemError(422, str(exc), kind="invalid-campaign")
 
@@ -214,7 +214,7 @@ def schedule(request: Request, _: Writer, slug: SlugPath, body: ScheduleIn) -> S
         plan = schedule_preview(ctx, slug, start)
         enrolled = 0 if body.dry_run else schedule_campaign(ctx, slug, start)
     except USER_ERRORS as exc:
-        raise _problem(exc) from None
+        raise _problem(exc, state_change=True) from None
     return ScheduleOut(
         slug=plan.slug, scheduled=not body.dry_run, enrolled=enrolled, recipients=plan.recipients,
         first_send=plan.first_send, last_first_send=plan.last_first_send,
@@ -245,7 +245,7 @@ def pause(request: Request, _: Writer, slug: SlugPath) -> CampaignStatusOut:
     try:
         pause_campaign(ctx_of(request), slug)
     except USER_ERRORS as exc:
-        raise _problem(exc) from None
+        raise _problem(exc, state_change=True) from None
     return _status(request, slug)
 
 
@@ -254,5 +254,5 @@ def resume(request: Request, _: Writer, slug: SlugPath) -> CampaignStatusOut:
     try:
         resume_campaign(ctx_of(request), slug)
     except USER_ERRORS as exc:
-        raise _problem(exc) from None
+        raise _problem(exc, state_change=True) from None
     return _status(request, slug)
