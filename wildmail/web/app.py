@@ -5,7 +5,8 @@ first): the tracking shortcut answers the open pixel and click redirects before 
 layer (they are the hot paths; FastAPI's middleware, telemetry and router cost more than the
 work itself), then every other response gets the security headers and every request body is held
 to its route's size limit, outside every framework layer, so errors, redirects and static files
-get them too.
+get them too. Inside those, requests under ``/api`` go to the REST API's own app
+(:mod:`wildmail.web.api`, through ``ApiFirst``), everything else to the FastAPI app below.
 """
 
 from __future__ import annotations
