@@ -248,3 +248,10 @@ def remove_suppression(session: Session, email: str, at: datetime, note: str, by
         )
     lift_bounce(session, normalised, note, at, by=by)
     return entry.reason
+
+
+def refreshed(session: Session, sub: Subscriber) -> Subscriber:
+    """``sub`` with its lists as they are now in this transaction (after memberships changed)."""
+    session.flush()
+    session.refresh(sub, ["lists"])
+    return sub

@@ -8,10 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign, Email
-from campaigns.queries import campaigns_page
+from campaigns.queries import campaigns_page, list_slug
 from delivery.lifecycle import (
     USER_ERRORS,
     CampaignError,
@@ -29,7 +29,6 @@ from delivery.lifecycle import (
     schedule_campaign,
     schedule_preview,
 )
-from subscribers.models import SubscriberList
 from wildmail.core.db import write_transaction
 from wildmail.runtime.api_tokens import Principal
 from wildmail.web.api.idempotency import ApiRoute
@@ -72,18 +71,10 @@ def email_out(c: Campaign, e: Email) -> EmailOut:
     )  # fmt: skip
 
 
-def _list_slug(c: Campaign) -> str | None:
-    session = object_session(c)
-    if c.list_id is None or session is None:
-        return None
-    lst = session.get(SubscriberList, c.list_id)
-    return lst.slug if lst is not None else None
-
-
-def detail_out(c: Campaign, notices: list[str] | None = None) -> CampaignDetail:
-    base = campaign_out(c, _list_slug(c))
+def detail_out(s: Session, c: Campaign) -> CampaignDetail:
+    base = campaign_out(c, list_slug(s, c))
     emails = [email_out(c, e) for e in sorted(c.emails, key=lambda e: e.position)]
-    return CampaignDetail(**base.model_dump(), emails=emails, notices=notices or [])
+    return CampaignDetail(**base.model_dump(), emails=emails)
 
 
 def _problem(exc: ValueError, *, state_change: bool = False) -> ProblemError:
@@ -103,7 +94,7 @@ def get_campaigns(request: Request, _: Reader, page: Annotated[PageQuery, Depend
     with ctx_of(request).session() as s:
         rows = campaigns_page(s, after_id(request, "campaigns", page), page.limit + 1)
         return paged(
-            request, "campaigns", page, rows, lambda c: c.id, lambda c: campaign_out(c, _list_slug(c))
+            request, "campaigns", page, rows, lambda c: c.id, lambda c: campaign_out(c, list_slug(s, c))
         )
 
 
@@ -140,8 +131,7 @@ async def create(
     def work() -> CampaignDetail:
         with write_transaction(ctx.engine) as s:
             campaign = create_campaign_from_bytes(s, ctx.settings, file_name, data, options, ctx.clock.now())
-            s.flush()
-            return detail_out(campaign)
+            return detail_out(s, campaign)
 
     try:
         out = await run_in_threadpool(work)
@@ -154,7 +144,7 @@ async def create(
 def _load(request: Request, slug: str) -> CampaignDetail:
     with ctx_of(request).session() as s:
         try:
-            return detail_out(get_campaign(s, slug))
+            return detail_out(s, get_campaign(s, slug))
         except CampaignError as exc:
             raise _problem(exc) from None
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from subscribers import lifecycle, optin, person
 from subscribers.addresses import InvalidValue
 from subscribers.models import ConsentSource, Subscriber
-from subscribers.records import add_confirmed, subscribers_page, update_profile
+from subscribers.records import add_confirmed, refreshed, subscribers_page, update_profile
 from wildmail.core.db import write_transaction
 from wildmail.runtime.api_tokens import Principal
 from wildmail.runtime.mailer import MailError, send_one
@@ -100,9 +100,7 @@ def subscribe(request: Request, principal: Writer, body: SubscriberIn, response:
                 sub, outcome = result.subscriber, result.outcome.value
                 if body.attributes:
                     update_profile(s, sub, now, attributes=body.attributes)
-            s.flush()
-            s.refresh(sub)
-            out = SubscribeOut(outcome=outcome, subscriber=subscriber_out(sub))  # type: ignore[arg-type]
+            out = SubscribeOut(outcome=outcome, subscriber=subscriber_out(refreshed(s, sub)))  # type: ignore[arg-type]
     except InvalidValue as exc:
         left = "only their own confirmation" in str(exc)
         raise ProblemError(

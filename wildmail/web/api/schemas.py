@@ -170,7 +170,6 @@ class CampaignOut(BaseModel):
 
 class CampaignDetail(CampaignOut):
     emails: list[EmailOut]
-    notices: list[str] = []
 
 
 class EmailPatch(Strict):
