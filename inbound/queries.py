@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,3 +59,48 @@ def campaign_alerts(store: Store, slug: str) -> list[str]:
             select(InboundMessage.reason).where(*mine).order_by(InboundMessage.id.desc()).limit(1)
         )
     return [f"{count} deliveries refused later for policy or reputation; latest: {latest}"]
+
+
+RETURN_KINDS = (Kind.HARD.value, Kind.SOFT.value, Kind.BLOCK.value, Kind.COMPLAINT.value)
+
+
+@dataclass(frozen=True)
+class Returned:
+    """One bounce or complaint as the REST API lists it."""
+
+    id: int
+    received_at: datetime
+    via: str
+    kind: str  # hard | soft | block | complaint
+    action: str
+    reason: str
+    status: str  # the RFC 3463 code when there is one
+    delivery_id: int | None
+    subscriber_id: int | None
+    campaign_id: int | None
+
+
+def returns_page(
+    store: Store, after_id: int, limit: int, kinds: Sequence[str] = RETURN_KINDS
+) -> list[Returned]:
+    """Bounces and complaints received (kept messages and provider events) with id > ``after_id``, in
+    id order (a keyset page); ``kinds`` narrows them (e.g. ``("complaint",)``)."""
+    query = (
+        select(
+            InboundMessage.id,
+            InboundMessage.received_at,
+            InboundMessage.via,
+            InboundMessage.kind,
+            InboundMessage.action,
+            InboundMessage.reason,
+            InboundMessage.status,
+            InboundMessage.delivery_id,
+            InboundMessage.subscriber_id,
+            InboundMessage.campaign_id,
+        )
+        .where(InboundMessage.id > after_id, InboundMessage.kind.in_(list(kinds)))
+        .order_by(InboundMessage.id)
+        .limit(limit)
+    )
+    with store.session() as s:
+        return [Returned(*row) for row in s.execute(query).tuples()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from wildmail.cli import (
+    api_tokens,
     campaign,
     db,
     demo,
@@ -37,6 +38,7 @@ app.add_typer(dkim.app, name="dkim")
 app.add_typer(inbound.app, name="inbound")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(engagement.app, name="engagement")
+app.add_typer(api_tokens.app, name="api-tokens")
 app.command(name="stats")(stats.stats)
 roles.register(app)
 app.command(name="demo")(demo.demo)

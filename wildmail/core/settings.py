@@ -108,6 +108,7 @@ class Settings:
     webhooks_allow_private: bool = False
     webhooks_timeout: float = 10.0
     sto_min_events: int = 3  # human opens/clicks before send-time optimisation moves a person's slot
+    api_rate_limit: int = 600  # REST API requests per token per minute (429 with Retry-After beyond)
 
     def require(self, key: str) -> str:
         """Return a string setting, or raise naming the key when it is empty."""
@@ -299,6 +300,8 @@ def _validate(s: Settings, origins: dict[str, str] | None = None) -> Settings:
     for key in ("breaker_complaint_rate", "breaker_hard_bounce_rate"):
         if not 0 < getattr(s, key) <= 1:
             raise SettingsError(f"{name(key)}: expected a share between 0 and 1, like 0.001")
+    if s.api_rate_limit < 1:
+        raise SettingsError(f"{name('api_rate_limit')}: expected requests per minute, at least 1")
     if s.event_writer not in ("process", "thread"):
         raise SettingsError(f"{name('event_writer')}: expected process or thread, got {s.event_writer!r}")
     if not 0 < s.smtp_port < 65536:

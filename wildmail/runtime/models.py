@@ -11,9 +11,11 @@ from tracking.models import Event
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from wildmail.core.db import Base
 from wildmail.core.outbox import OutboxEvent
+from wildmail.runtime.api_tokens import ApiToken, IdempotencyKey
 from wildmail.runtime.users import LoginFailure, User, UserSession
 
 __all__ = [
+    "ApiToken",
     "Base",
     "Campaign",
     "ConsentEvent",
@@ -22,6 +24,7 @@ __all__ = [
     "EngagementCursor",
     "Enrolment",
     "Event",
+    "IdempotencyKey",
     "InboundMessage",
     "Link",
     "ListMembership",

@@ -5,7 +5,8 @@ first): the tracking shortcut answers the open pixel and click redirects before 
 layer (they are the hot paths; FastAPI's middleware, telemetry and router cost more than the
 work itself), then every other response gets the security headers and every request body is held
 to its route's size limit, outside every framework layer, so errors, redirects and static files
-get them too.
+get them too. Inside those, requests under ``/api`` go to the REST API's own app
+(:mod:`wildmail.web.api`, through ``ApiFirst``), everything else to the FastAPI app below.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from wildmail.web import (
     view_routes,
     webhook_routes,
 )
+from wildmail.web.api import ApiFirst, create_rest_api
 from wildmail.web.body_limits import BodyLimit, BodyLimits, BodyTooLarge, too_large_response
 from wildmail.web.jobs import Jobs
 from wildmail.web.path_params import path_errors_as_404
@@ -118,6 +120,7 @@ def create_app(
     def healthz() -> str:
         return "ok"
 
-    limited = BodyLimit(api, body_limits or BodyLimits())
+    # The REST API (/api/...): its own app, sharing the context and the job registry.
+    limited = BodyLimit(ApiFirst(api, create_rest_api(ctx, api.state.jobs)), body_limits or BodyLimits())
     shortcut = tracking_routes.TrackingShortcut(SecurityHeaders(limited, logo_origin(ctx.settings.logo_url)))
     return WebApp(api, shortcut)

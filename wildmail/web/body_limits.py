@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FORM_LIMIT = 64 * 1024
@@ -24,6 +24,8 @@ UPLOADS = (
     (re.compile(r"/dashboard/lists/[^/]+/import"), CSV_HINT),
     (re.compile(r"/dashboard/campaigns/new"), ""),
     (re.compile(r"/webhooks/[a-z]+"), ""),  # providers batch events (SendGrid, SES with headers)
+    (re.compile(r"/api/v1/lists/[^/]+/imports"), CSV_HINT),  # the REST API's uploads
+    (re.compile(r"/api/v1/campaigns"), ""),
 )
 
 
@@ -62,8 +64,18 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
-def _answer(exc: BodyTooLarge) -> Response:
+def _answer(exc: BodyTooLarge, path: str = "") -> Response:
     # Connection: close, so the server does not read the rest of the body to reuse the connection
+    if path.startswith("/api/"):  # the REST API answers every error as problem details
+        body = {
+            "type": "about:blank",
+            "title": "Content Too Large",
+            "status": 413,
+            "detail": exc.detail.strip(),
+        }
+        return JSONResponse(
+            body | {"instance": path}, 413, {"Connection": "close"}, "application/problem+json"
+        )
     return PlainTextResponse(exc.detail, status_code=413, headers={"Connection": "close"})
 
 
@@ -88,7 +100,8 @@ class LimitedBody:
 
     async def refuse(self) -> None:
         """Answer 413 without reading the body."""
-        await _answer(BodyTooLarge(self.limit, self.hint))(self.scope, self._receive, self._send)
+        answer = _answer(BodyTooLarge(self.limit, self.hint), self.scope["path"])
+        await answer(self.scope, self._receive, self._send)
 
     async def receive(self) -> Message:
         message = await self._receive()

@@ -36,3 +36,11 @@ class WindowLimit:
             while len(self._events) > self.max_keys:
                 self._events.popitem(last=False)
             return allowed
+
+    def retry_after(self, key: str, now: datetime) -> int:
+        """Whole seconds until ``key`` may have another event (at least 1)."""
+        with self._lock:
+            times = self._events.get(key)
+            if not times:
+                return 1
+            return max(1, int(times[0] + self.window - now.timestamp() + 0.999))

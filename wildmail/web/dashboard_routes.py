@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse
 
 from wildmail.web.dashboard import (
     routes_admin,
+    routes_api_tokens,
     routes_auth,
     routes_campaigns,
     routes_delivery,
@@ -33,6 +34,7 @@ for part in (
     routes_stats,
     routes_webhooks,
     routes_tuning,
+    routes_api_tokens,
 ):
     router.include_router(part.router)
 

@@ -38,6 +38,7 @@ NOTICES = {
     "test-started": "Subject test started: new deliveries of this email get a variant at random.",
     "test-stopped": "Subject test stopped: the chosen variant goes to everyone from now on.",
     "resend-saved": "Resend saved.",
+    "token-revoked": "API token revoked: requests with it are refused from now on.",
 }
 
 

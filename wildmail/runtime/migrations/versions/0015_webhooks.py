@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 from wildmail.core.db import UTCDateTime
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
