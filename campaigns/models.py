@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wildmail.core.db import Base, JSONType, UTCDateTime
@@ -84,6 +84,10 @@ class Campaign(Base):
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Why the campaign paused itself (the circuit breaker of inbound.policy); '' for a paused-by-hand.
     pause_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The public web archive (/archive/<slug>/): off unless the marketer turns it on; it lists the
+    # emails whose first send has happened, or every email with ``archive_all_emails``.
+    archive_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    archive_all_emails: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     emails: Mapped[list[Email]] = relationship(
         back_populates="campaign", order_by="Email.position", cascade="all, delete-orphan"
@@ -112,6 +116,9 @@ class Email(Base):
     compiled_html: Mapped[str] = mapped_column(Text, default="")
     compiled_text: Mapped[str] = mapped_column(Text, default="")
     compiled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When its first delivery was sent, noted by the archive the first time it finds one (the
+    # archive's publication date; a send time never changes once there).
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     campaign: Mapped[Campaign] = relationship(back_populates="emails")
     links: Mapped[list[Link]] = relationship(

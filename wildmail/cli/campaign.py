@@ -21,7 +21,7 @@ from campaigns.preview import SAMPLE_NAME, EmlBuilder, write_eml_preview, write_
 from campaigns.splitter import split_article
 from delivery import lifecycle
 from delivery.compose import preview_eml
-from wildmail.cli import campaign_send
+from wildmail.cli import campaign_archive, campaign_send
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
 from wildmail.cli.tables import Grid, print_grid
 from wildmail.runtime.context import AppContext
@@ -254,3 +254,4 @@ app.command()(campaign_send.pause)
 app.command()(campaign_send.resume)
 app.command()(campaign_send.status)
 app.command(name="test-send")(campaign_send.test_send)
+app.command(name="archive")(campaign_archive.archive_command)

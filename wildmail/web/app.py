@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from inbound.webhooks import Fetch, https_fetch
 from wildmail.runtime.context import AppContext
 from wildmail.web import (
+    archive_routes,
     dashboard_routes,
     media_routes,
     preferences_routes,
@@ -49,6 +50,7 @@ PARTS = (
     media_routes,
     view_routes,
     webhook_routes,
+    archive_routes,
 )
 
 

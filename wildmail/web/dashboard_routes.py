@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse
 
 from wildmail.web.dashboard import (
     routes_admin,
+    routes_archive,
     routes_auth,
     routes_campaigns,
     routes_delivery,
@@ -20,6 +21,7 @@ router = APIRouter()
 # Order matters: /dashboard/campaigns/new before /dashboard/campaigns/{slug}.
 for part in (
     routes_auth,
+    routes_archive,  # before routes_campaigns' /dashboard/campaigns/{slug}/{action}
     routes_campaigns,
     routes_lists,
     routes_subscribers,
