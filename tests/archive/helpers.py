@@ -3,14 +3,10 @@ over real SMTP by the worker, and ``wildmail serve``'s app on a real uvicorn ser
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
-
-import uvicorn
 
 from delivery.enqueue import tick
 from delivery.lifecycle import CampaignOptions, create_campaign_from_text, schedule_campaign
@@ -20,6 +16,7 @@ from subscribers.models import ListMembership, Subscriber, SubscriberList
 from wildmail.runtime.context import AppContext
 from wildmail.runtime.smtp_sink import RecordingSMTPServer
 from wildmail.web.app import WebApp, create_app
+from wildmail.web.serving import ServerThread
 
 ARTICLE = """---
 title: Otters of the river
@@ -97,19 +94,11 @@ class Live:
 
 @contextmanager
 def live_server(ctx: AppContext) -> Iterator[Live]:
-    """``wildmail serve``'s app under uvicorn on a free loopback port."""
+    """``wildmail serve``'s app under uvicorn on a free loopback port (the project's ServerThread;
+    a long start timeout: the event writer's child process starts first on a busy machine)."""
     app = create_app(ctx)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", loop="asyncio")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60  # the event writer child starts first; the machine may be busy
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
+    server = ServerThread(app, port=0).start(timeout=60)
     try:
-        yield Live(f"http://127.0.0.1:{port}", app)
+        yield Live(server.url, app)
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+        server.stop()
