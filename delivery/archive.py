@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.images import MARKDOWN_IMAGE
 from campaigns.models import Campaign, Email
+from campaigns.preview import neutral_html
 from campaigns.slugs import slugify
 from delivery.lifecycle import get_campaign
 from delivery.models import Delivery, DeliveryState
@@ -161,3 +162,9 @@ def public_email(session: Session, slug: str, part: str) -> tuple[PublicCampaign
     position = int(matched.group(1))
     email = next((e for e in found.emails if e.position == position), None)
     return (found, email) if email is not None else None
+
+
+def email_html(session: Session, email: ArchiveEmail, view_url: str) -> str | None:
+    """The neutral web version of a published email (its "view in your browser" link: ``view_url``)."""
+    row = session.get(Email, email.id)
+    return neutral_html(row, view_url) if row is not None else None

@@ -18,8 +18,6 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from campaigns.models import Email
-from campaigns.preview import neutral_html
 from delivery import archive
 from wildmail.runtime.context import AppContext
 from wildmail.web import csrf
@@ -81,10 +79,8 @@ def _email(ctx: AppContext, slug: str, part: str) -> Found | None:
         if found is None:
             return None
         campaign, item = found
-        row = session.get(Email, item.id)
-        if row is None:
-            return None
-        return campaign, item, neutral_html(row, email_url(ctx.settings.base_url, campaign, item))
+        page = archive.email_html(session, item, email_url(ctx.settings.base_url, campaign, item))
+        return (campaign, item, page) if page is not None else None
 
 
 @router.get("/archive", include_in_schema=False)
