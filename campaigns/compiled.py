@@ -1,8 +1,9 @@
 """The contract between rendering (once per email) and sending (once per recipient).
 
 An email is compiled once into HTML and text holding placeholders ``%%WM_<NAME>%%``:
-``WM_NAME`` (recipient's name or a greeting fallback), ``WM_OPEN_URL``, ``WM_UNSUBSCRIBE_URL``
-and ``WM_LINK_<position>`` (click URL of the email's ``Link`` at that position).
+``WM_NAME`` (recipient's name or a greeting fallback), ``WM_OPEN_URL``, ``WM_UNSUBSCRIBE_URL``,
+``WM_VIEW_URL`` (the "view in your browser" page: the reader's own, or the email's for tests and
+previews) and ``WM_LINK_<position>`` (click URL of the email's ``Link`` at that position).
 The donation ask is wrapped in an optional block, ``<!--%%WM_IF_DONATION%%-->`` ...
 ``<!--%%WM_END_DONATION%%-->`` in HTML (comments survive MJML and CSS inlining) and marker
 lines ``%%WM_IF_DONATION%%`` / ``%%WM_END_DONATION%%`` in text, so donors can be spared it.
@@ -47,10 +48,16 @@ class Recipient:
     unsubscribe_url: str
     link_urls: Mapping[int, str] = field(default_factory=dict)
     ask_donation: bool = True
+    view_url: str = ""
 
     def values(self) -> dict[str, str]:
         """Placeholder name -> raw (unescaped) value."""
-        out = {"NAME": self.name, "OPEN_URL": self.open_url, "UNSUBSCRIBE_URL": self.unsubscribe_url}
+        out = {
+            "NAME": self.name,
+            "OPEN_URL": self.open_url,
+            "UNSUBSCRIBE_URL": self.unsubscribe_url,
+            "VIEW_URL": self.view_url,
+        }
         for position, url in self.link_urls.items():
             out[f"LINK_{position}"] = url
         return out

@@ -50,13 +50,23 @@ def content(campaign: Campaign, email: Email, settings: Settings | None = None) 
         reading_minutes=email.reading_minutes,
         format=campaign.source_format or "text",
         image_sizes=dict(campaign.images or {}),
-        view_url=web_version_url(email, settings) if settings is not None else "",
+        view_url=VIEW_PLACEHOLDER if settings is not None and signs(settings) else "",
     )
+
+
+# Filled per message: each delivery's own web version (``delivery.message``), the email's for
+# test sends and previews; the link is left out when there is no usable key to sign it.
+VIEW_PLACEHOLDER = "%%WM_VIEW_URL%%"
+
+
+def signs(settings: Settings) -> bool:
+    """Whether ``settings`` has a usable key to sign URLs with."""
+    return bool(settings.secret_key) and not secret_key_problem(settings.secret_key)
 
 
 def web_version_url(email: Email, settings: Settings) -> str:
     """The signed address of ``email``'s web version, or "" before it has an id or without a usable key."""
-    if email.id is None or not settings.secret_key or secret_key_problem(settings.secret_key):
+    if email.id is None or not signs(settings):
         return ""
     return tokens.view_url(settings.base_url, settings.secret, email.id)
 

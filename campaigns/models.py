@@ -93,6 +93,10 @@ class Campaign(Base):
     sto_window_end: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
     sto_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
     sto_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The public web archive (/archive/<slug>/): off unless the marketer turns it on; it lists the
+    # emails whose first send has happened, or every email with ``archive_all_emails``.
+    archive_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    archive_all_emails: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     emails: Mapped[list[Email]] = relationship(
         back_populates="campaign", order_by="Email.position", cascade="all, delete-orphan"
@@ -121,6 +125,9 @@ class Email(Base):
     compiled_html: Mapped[str] = mapped_column(Text, default="")
     compiled_text: Mapped[str] = mapped_column(Text, default="")
     compiled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When its first delivery was sent, noted by the archive the first time it finds one (the
+    # archive's publication date; a send time never changes once there).
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     campaign: Mapped[Campaign] = relationship(back_populates="emails")
     links: Mapped[list[Link]] = relationship(

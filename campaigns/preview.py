@@ -7,13 +7,14 @@ caller (the CLI) passes an ``.eml`` builder in; campaigns never imports delivery
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from campaigns.compiled import CompiledEmail, Recipient, compiled_email
+from campaigns.compiling import web_version_url
 from campaigns.models import Campaign, Email
 from campaigns.slugs import slugify
 from wildmail.core.settings import Settings
@@ -42,27 +43,41 @@ def sample_recipient(email: Email, settings: Settings) -> Recipient:
         open_url=SAMPLE_PIXEL,
         unsubscribe_url=f"{settings.base_url}/u/preview",
         link_urls={link.position: link.url for link in email.links},
+        view_url=web_version_url(email, settings),
     )
 
 
 WEB_NAME = "friend"  # the greeting of the web version, which has no reader
 
 
-def web_version(session: Session, email_id: int) -> str | None:
-    """The HTML of an email as anyone may read it in a browser (the "view in your browser" link):
-    a neutral greeting, links straight to their destinations (nothing is tracked), no open pixel,
-    no unsubscribe address (it needs a reader). None when there is no such compiled email."""
+def web_version(session: Session, email_id: int, view_url: str = "#") -> str | None:
+    """The HTML of an email as anyone may read it in a browser (the per-email page and the public
+    archive): a neutral greeting, links straight to their destinations (nothing is tracked), no
+    open pixel, no unsubscribe address (it needs a reader); ``view_url``: where its own "view in
+    your browser" link points. None when there is no such compiled email."""
     email = session.get(Email, email_id)
     if email is None or not email.compiled_html:
         return None
+    return neutral_html(email, view_url)
+
+
+def neutral_html(email: Email, view_url: str = "#") -> str:
+    """:func:`web_version` of a compiled ``Email`` row."""
     recipient = Recipient(
         name=WEB_NAME,
         open_url=SAMPLE_PIXEL,
         unsubscribe_url="#",
         link_urls={link.position: link.url for link in email.links},
+        view_url=view_url,
     )
     html_part, _text = personalise(compiled_email(email), recipient)
     return html_part
+
+
+def fill_html(compiled: CompiledEmail, values: Mapping[str, str], ask_donation: bool = True) -> str:
+    """The HTML part of ``compiled`` with raw placeholder ``values`` HTML-escaped and filled in."""
+    escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
+    return compiled.templates(ask_donation)[0].fill(escaped)
 
 
 def personalise(compiled: CompiledEmail, recipient: Recipient) -> tuple[str, str]:
@@ -70,9 +85,8 @@ def personalise(compiled: CompiledEmail, recipient: Recipient) -> tuple[str, str
     ``recipient.ask_donation`` False drops the donation blocks. (The worker splices QP-encoded
     bytes instead: ``delivery.qp_template``.)"""
     raw = recipient.values()
-    escaped = {k: html.escape(v, quote=True) for k, v in raw.items()}
-    html_template, text_template = compiled.templates(recipient.ask_donation)
-    return html_template.fill(escaped), text_template.fill(raw)
+    text_template = compiled.templates(recipient.ask_donation)[1]
+    return fill_html(compiled, raw, recipient.ask_donation), text_template.fill(raw)
 
 
 def _stem(email: Email) -> str:

@@ -244,6 +244,10 @@ class MessageTemplate:
             "NAME": name or NAME_FALLBACK,
             "OPEN_URL": tokens.open_url(base, key, delivery_id),
             "UNSUBSCRIBE_URL": tokens.unsubscribe_url(base, key, delivery_id),
+            # The reader's own web version; a test send (delivery 0) links the email's.
+            "VIEW_URL": tokens.reader_view_url(base, key, delivery_id)
+            if delivery_id
+            else tokens.view_url(base, key, self.compiled.email_id),
         }
         for link_key, link_id in self._link_keys:
             values[link_key] = tokens.click_url(base, key, delivery_id, link_id)

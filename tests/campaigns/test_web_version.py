@@ -1,6 +1,7 @@
-"""The "view in your browser" link: a signed per-email address that ``wildmail serve`` answers
-with the email as anyone may read it; created here from an uploaded file's name and bytes, the
-way the dashboard's upload can."""
+"""The per-email web version: a signed per-email address that ``wildmail serve`` answers with the
+email as anyone may read it (previews and test sends link it; a sent email links the reader's own
+copy, tests/campaigns/test_reader_view.py); created here from an uploaded file's name and bytes,
+the way the dashboard's upload can."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from campaigns.models import Email
+from campaigns.models import Campaign, Email
+from campaigns.preview import preview_emails
 from delivery.lifecycle import CampaignOptions, create_campaign_from_bytes
 from tests.conftest import REPO
 
@@ -34,12 +36,21 @@ def _create(ctx, name: str) -> list[Email]:
         return list(s.scalars(select(Email).order_by(Email.position)))
 
 
+def _previews(ctx):
+    with ctx.session() as s:
+        return preview_emails(s.scalars(select(Campaign)).one(), ctx.settings)
+
+
 def test_web_version_link_opens_the_email(ctx, client):
     emails = _create(ctx, "21-word-report.docx")
     last = emails[-1]
-    found = re.search(r'href="(http://testserver/v/[^"]+)"[^>]*>View in your browser<', last.compiled_html)
+    # Compiled once with a placeholder: each message fills in its own page.
+    assert 'href="%%WM_VIEW_URL%%"' in last.compiled_html
+    assert "View in your browser: %%WM_VIEW_URL%%" in last.compiled_text
+    preview = _previews(ctx)[-1]
+    found = re.search(r'href="(http://testserver/v/[^"]+)"[^>]*>View in your browser<', preview.html)
     assert found is not None
-    assert f"View in your browser: {found.group(1)}" in last.compiled_text
+    assert f"View in your browser: {found.group(1)}" in preview.text
     response = client.get(found.group(1).removeprefix("http://testserver"))
     assert response.status_code == 200
     page = response.text
@@ -50,8 +61,8 @@ def test_web_version_link_opens_the_email(ctx, client):
 
 
 def test_bad_web_version_tokens_get_404(ctx, client):
-    emails = _create(ctx, "21-word-report.docx")
-    token = re.search(r"/v/([^\"]+)\"", emails[0].compiled_html).group(1)  # type: ignore[union-attr]
+    _create(ctx, "21-word-report.docx")
+    token = re.search(r"/v/([^\"]+)\"", _previews(ctx)[0].html).group(1)  # type: ignore[union-attr]
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     for path in (f"/v/{tampered}", "/v/nonsense", "/v/"):
         assert client.get(path).status_code == 404, path

@@ -85,6 +85,7 @@ def site(client, users, ctx, seed_article) -> Site:
         "subscriber_id": str(sub.id),
         "job_id": "no-such-job",
         "name": "0" * 64 + ".png",  # /media/<name>: a well-formed picture name that is not stored
+        "part": "1-intro",  # /archive/<slug>/<part>: an email's archive address (the campaign is private)
     }
     return Site(client, values, "friends", "leopard-series")
 

@@ -21,7 +21,7 @@ from campaigns.preview import SAMPLE_NAME, EmlBuilder, write_eml_preview, write_
 from campaigns.splitter import split_article
 from delivery import lifecycle
 from delivery.compose import preview_eml
-from wildmail.cli import campaign_send, campaign_tuning
+from wildmail.cli import campaign_archive, campaign_send, campaign_tuning
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
 from wildmail.cli.tables import Grid, print_grid
 from wildmail.runtime.context import AppContext
@@ -258,3 +258,4 @@ app.command(name="subject-test")(campaign_tuning.subject_test)
 app.command(name="subject-test-show")(campaign_tuning.subject_test_show)
 app.command(name="subject-test-stop")(campaign_tuning.subject_test_stop)
 app.command(name="resend")(campaign_tuning.resend_command)
+app.command(name="archive")(campaign_archive.archive_command)

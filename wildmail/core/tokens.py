@@ -1,7 +1,8 @@
 """The tracking URLs written into every message, and their parsing.
 
 Paths: ``/o/<token>.gif`` (open), ``/c/<token>`` (click), ``/u/<token>`` (unsubscribe page and
-RFC 8058 one-click POST), ``/v/<token>`` (an email's web version: per email, not per reader).
+RFC 8058 one-click POST), ``/v/<token>`` (an email's web version: per email, not per reader),
+``/v/r/<token>`` (the web version of one delivery: the email as that reader got it).
 Tokens carry ids only; destinations come from ``Link`` rows.
 Depends on nothing but :mod:`wildmail.core.signing`, so delivery can build URLs without importing
 the rest of tracking.
@@ -24,6 +25,7 @@ OPEN = "open"
 CLICK = "click"
 UNSUBSCRIBE = "unsubscribe"
 VIEW = "view"
+READER_VIEW = "reader-view"  # a delivery's own web version (signs the delivery id, not the email's)
 RETURN_PATH = "return-path"  # b-<token>@bounce domain: the envelope sender of one delivery
 MAILTO = "mailto-unsubscribe"  # u-<token>@bounce domain: List-Unsubscribe by mail
 ADDRESS_KINDS = {"b": RETURN_PATH, "u": MAILTO}
@@ -35,8 +37,10 @@ __all__ = [
     "open_verifier",
     "parse_address",
     "parse_click",
+    "parse_reader_view",
     "parse_unsubscribe",
     "parse_view",
+    "reader_view_url",
     "return_path",
     "unsubscribe_address",
     "unsubscribe_url",
@@ -67,6 +71,16 @@ def view_url(base_url: str, key: bytes, email_id: int) -> str:
 def parse_view(key: bytes, token: str) -> int:
     """Email id of a web-version token; raises BadToken."""
     return verify_ints(key, VIEW, token, 1)[0]
+
+
+def reader_view_url(base_url: str, key: bytes, delivery_id: int) -> str:
+    """The "view in your browser" page of one delivery: the email as that reader received it."""
+    return f"{base_url}/v/r/{sign_ints(key, READER_VIEW, delivery_id)}"
+
+
+def parse_reader_view(key: bytes, token: str) -> int:
+    """Delivery id of a reader's web-version token; raises BadToken."""
+    return verify_ints(key, READER_VIEW, token, 1)[0]
 
 
 def open_verifier(key: bytes) -> IntsVerifier:

@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 from inbound.webhooks import Fetch, https_fetch
 from wildmail.runtime.context import AppContext
 from wildmail.web import (
+    archive_routes,
     dashboard_routes,
     keep_routes,
     media_routes,
@@ -53,6 +54,7 @@ PARTS = (
     view_routes,
     webhook_routes,
     keep_routes,
+    archive_routes,
 )
 
 

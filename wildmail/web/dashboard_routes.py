@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse
 from wildmail.web.dashboard import (
     routes_admin,
     routes_api_tokens,
+    routes_archive,
     routes_auth,
     routes_campaigns,
     routes_delivery,
@@ -25,6 +26,7 @@ router = APIRouter()
 for part in (
     routes_engagement,  # before routes_campaigns' /dashboard/campaigns/{slug}/{action}
     routes_auth,
+    routes_archive,  # before routes_campaigns' /dashboard/campaigns/{slug}/{action}
     routes_campaigns,
     routes_lists,
     routes_subscribers,

@@ -32,6 +32,7 @@ NOTICES = {
     "tested": "Test emails sent.",
     "duplicated": "Campaign duplicated: this is the new draft copy.",
     "deleted": "Campaign deleted.",
+    "archive": "Web archive settings saved.",
     "list": "List created.",
     "user-added": "User added.",
     "user-removed": "User removed.",

@@ -12,7 +12,7 @@ from alembic import op
 from wildmail.core.db import UTCDateTime
 
 revision: str = "0018"
-down_revision: str | None = "0015"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
