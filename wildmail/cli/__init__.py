@@ -10,6 +10,7 @@ from wildmail.cli import (
     demo,
     dev_smtp,
     dkim,
+    donations,
     inbound,
     init,
     relay,
@@ -33,6 +34,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(relay.app, name="relay")
 app.add_typer(dkim.app, name="dkim")
 app.add_typer(inbound.app, name="inbound")
+app.add_typer(donations.app, name="donations")
 app.command(name="stats")(stats.stats)
 roles.register(app)
 app.command(name="demo")(demo.demo)

@@ -2,6 +2,7 @@
 
 from campaigns.models import Campaign, Email, Enrolment, Link
 from delivery.models import Delivery, RelayState
+from donations.models import Donation
 from inbound.models import InboundMessage
 from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTotal
 from subscribers.models import ConsentEvent, ListMembership, Subscriber, SubscriberList, Suppression
@@ -15,6 +16,7 @@ __all__ = [
     "Campaign",
     "ConsentEvent",
     "Delivery",
+    "Donation",
     "Email",
     "Enrolment",
     "Event",

@@ -26,6 +26,7 @@ from inbound.webhooks import Fetch, https_fetch
 from wildmail.runtime.context import AppContext
 from wildmail.web import (
     dashboard_routes,
+    donation_routes,
     media_routes,
     preferences_routes,
     public_routes,
@@ -49,6 +50,7 @@ PARTS = (
     media_routes,
     view_routes,
     webhook_routes,
+    donation_routes,
 )
 
 
