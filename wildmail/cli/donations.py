@@ -43,11 +43,15 @@ def import_file(
         ctx.close()
     for error in result.errors:
         err_console.print(f"{file}: {error}", highlight=False, soft_wrap=True, markup=False)
-    matched = ", ".join(f"{n} by {method}" for method, n in sorted(result.matches.items())) or "none"
+    unmatched = result.matches.pop("unmatched", 0)
+    how = [f"{n} matched by {method}" for method, n in sorted(result.matches.items())]
+    how += [f"{unmatched} unmatched"] if unmatched else []
+    detail = f" ({', '.join(how)})" if how else ""
     console.print(
-        f"{result.rows} rows: {result.created} donations stored ({matched}), {result.existing} already known,"
-        f" {len(result.errors)} refused",
+        f"{result.rows} rows: {result.created} donations stored{detail},"
+        f" {result.existing} already known, {len(result.errors)} refused",
         highlight=False,
+        soft_wrap=True,
     )
     if result.errors:
         raise typer.Exit(EXIT_USAGE)
