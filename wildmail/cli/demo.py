@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stats.figures import CampaignReport, Funnel
 from wildmail.cli.common import console, fail
+from wildmail.cli.stats import donation_line
 from wildmail.cli.tables import Grid, print_grid
 
 
@@ -87,6 +88,14 @@ def figures_grid(report: CampaignReport) -> Grid:
     return grid
 
 
+def donation_lines(report: CampaignReport) -> list[str]:
+    """What the simulated donors gave, per email and in total (the same figures as ``wildmail stats``)."""
+    if not report.total.donations:
+        return ["donations: none attributed"]
+    lines = [donation_line(f"email {f.position}", f) for f in report.emails if f.donations]
+    return [*lines, donation_line("total", report.total)]
+
+
 def demo(
     subscribers: Annotated[
         int, typer.Option(min=10, max=100_000, help="How many simulated subscribers.")
@@ -122,6 +131,8 @@ def demo(
             lambda done, note: bar.update(task, completed=done, description=f"simulating: {note}"),
         )
     print_grid(console, figures_grid(result.report))
+    for line in donation_lines(result.report):
+        console.print(line, highlight=False, soft_wrap=True)
     reqs = ", ".join(f"{v} {k}" for k, v in result.requests.items())
     console.print(
         f"{result.messages} messages through SMTP; simulated readers made {reqs} requests over HTTP"

@@ -61,7 +61,7 @@ def overview_grid(rows: list[CampaignSummary]) -> Grid:
 def donation_line(label: str, f: Funnel) -> str:
     """One line of donation figures (stats.definitions, "Donations")."""
     return (
-        f"{label}: {f.donations:,} donations, {amounts(f.raised)} raised,"
+        f"{label}: {f.donations:,} donation{'' if f.donations == 1 else 's'}, {amounts(f.raised)} raised,"
         f" {amounts(f.revenue_per_1000)} per 1,000 delivered;"
         f" {percent(f.donation_conversion)} of donation clickers gave ({f.converted:,} of {f.donors:,})"
     )
