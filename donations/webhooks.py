@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from donations.intake import DonationError, DonationIn, checked
+from tracking.click_ids import LENGTH
 
 TOLERANCE = timedelta(minutes=5)
 SIGNATURE_HEADER = "Wildmail-Signature"
@@ -107,6 +108,12 @@ def read_json(body: bytes) -> DonationIn:
     )
 
 
+def _click_id_shaped(value: Any) -> str:
+    """``client_reference_id`` when it has the shape of a ``wm_cid``; a site may use the field for
+    its own reference (a cart id), which is then left alone rather than refused."""
+    return value.strip() if isinstance(value, str) and len(value.strip()) == LENGTH else ""
+
+
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -114,8 +121,8 @@ def _mapping(value: Any) -> dict[str, Any]:
 def read_stripe(body: bytes) -> DonationIn | None:
     """A paid Checkout Session from a Stripe event, or None for an event we do not act on (other
     types, a session not paid yet: ``checkout.session.async_payment_succeeded`` follows it).
-    The click id is ``client_reference_id`` or ``metadata.wm_cid``; ``metadata.utm_campaign`` is
-    the campaign for address matching."""
+    The click id is ``metadata.wm_cid``, else ``client_reference_id`` when it has a click id's
+    shape; ``metadata.utm_campaign`` is the campaign for address matching."""
     event = _object(body)
     if event.get("type") not in STRIPE_EVENTS:
         return None
@@ -137,14 +144,14 @@ def read_stripe(body: bytes) -> DonationIn | None:
         currency_code=currency_code,
         donated_at=datetime.fromtimestamp(created, UTC),
         email=details.get("email") or session.get("customer_email") or "",
-        wm_cid=session.get("client_reference_id") or metadata.get("wm_cid") or "",
+        wm_cid=metadata.get("wm_cid") or _click_id_shaped(session.get("client_reference_id")),
         utm_campaign=metadata.get("utm_campaign") or "",
         names={
             "external_id": "data.object.id",
             "amount": "data.object.amount_total",
             "currency": "data.object.currency",
             "email": "data.object.customer_details.email",
-            "wm_cid": "data.object.client_reference_id",
+            "wm_cid": "data.object.metadata.wm_cid",
             "utm_campaign": "data.object.metadata.utm_campaign",
         },
     )

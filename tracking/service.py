@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from campaigns.models import LinkKind
 from tracking.batch import CLICK, OPEN
-from tracking.click_ids import click_id
+from tracking.click_ids import click_id, signer
 from tracking.ip_hash import IpHasher
 from tracking.links import DonationDestination, destination, donation_destination
 from tracking.lookup import CACHE_SIZE, CACHE_TTL_SECONDS, DeliveryMeta, MetaCache, _Lru, load_link_target
@@ -65,6 +65,7 @@ class Tracker:
         self.key = settings.secret
         self._verify_open = tokens.open_verifier(self.key)
         self._verify_click = ints_verifier(self.key, tokens.CLICK, 2)
+        self._sign_click_id = signer(self.key)
         self._destinations: _Lru[int, str | DonationDestination] = _Lru(CACHE_SIZE, CACHE_TTL_SECONDS)
         self.engine = engine
         self.clock = clock
@@ -136,7 +137,7 @@ class Tracker:
         (none for a test send, which names no delivery)."""
         if delivery_id == tokens.TEST_DELIVERY:
             return target.plain
-        return target.with_click_id(click_id(self.key, delivery_id, link_id))
+        return target.with_click_id(click_id(self.key, delivery_id, link_id, self._sign_click_id))
 
     def record_click(
         self, delivery_id: int, link_id: int, user_agent: bytes, purpose: bytes, method: str, ip: str

@@ -48,6 +48,7 @@ def _answer(request: Request, body: bytes, header: str, secret: str, read: Reade
     try:
         item = read(body)
     except DonationError as exc:
+        log.warning("%s webhook refused: %s", what, exc)  # the sender retries: say why here too
         return JSONResponse({"error": exc.reason, "field": exc.field}, status_code=400)
     if item is None:
         return JSONResponse({"ignored": True})
