@@ -32,7 +32,7 @@ Rates (``None`` when the denominator is 0):
 
 * ``open_rate`` = human_openers / delivered; ``ctr`` = human_clickers / delivered;
 * ``click_to_open`` = human_clickers / human_openers; ``donation_ctr`` = donors / delivered;
-* ``unsubscribe_rate`` = unsubscribes / delivered.
+* ``unsubscribe_rate`` = unsubscribes / delivered; ``donation_conversion`` (see Donations).
 
 Aggregate-only campaigns (``Campaign.track_identity`` false, ``Event.delivery_id`` null): an
 event cannot be tied to a person, so each such event counts as one "unique" (the unique figures
@@ -54,6 +54,19 @@ Resends to non-openers (``deliveries.kind`` ``resend``, see ``optimise.resend``)
 their own: their delivery states and their events are kept under position ``-n`` for email ``n``
 (:func:`resend_position`), shown as their own row after the email's, and they count in the
 campaign's totals like any delivery. A subject-test variant's figures are in ``optimise``.
+Donations (from the ``donations`` table, which :mod:`donations` fills from webhooks and CSV
+imports; money reported by the platform, not events, so nothing here waits for settling):
+
+* ``donations``: donations attributed to an email (by its signed ``wm_cid``, or by the donor's
+  address and ``utm_campaign`` within ``donation_window_days``; see :mod:`donations.matching`),
+  each counted once whatever its amount. Unmatched donations count in no email or campaign.
+* ``raised``: the sum of their amounts, per currency, in minor units (cents); amounts in
+  different currencies are never added together.
+* ``revenue_per_1000`` = raised / delivered x 1,000, per currency, in minor units (rounded).
+* ``converted``: deliveries with a human donation click (``donors``) and an attributed donation;
+  ``donation_conversion`` = converted / donors (the share of donation clickers who gave).
+  A donation matched to a bot's or a scanner's click id still counts in ``donations`` and
+  ``raised``, but not in the conversion, whose denominator is human clickers.
 
 Timeline: per UTC hour (and per UTC day, the sum of its hours): human open events (implied
 included), human clicks on content and donation links, human donation clicks, unsubscribes.

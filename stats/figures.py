@@ -41,6 +41,9 @@ class Funnel:
     clicks_raw: int = 0
     clicks_human: int = 0
     donation_clicks_raw: int = 0
+    donations: int = 0  # donations attributed to the email (stats.definitions, "Donations")
+    converted: int = 0  # donation clickers with an attributed donation
+    raised: dict[str, int] = field(default_factory=dict)  # per currency, in minor units
 
     @property
     def delivered(self) -> int:
@@ -65,6 +68,25 @@ class Funnel:
     @property
     def unsubscribe_rate(self) -> float | None:
         return _rate(self.unsubscribes, self.delivered)
+
+    @property
+    def donation_conversion(self) -> float | None:
+        return _rate(self.converted, self.donors)
+
+    @property
+    def revenue_per_1000(self) -> dict[str, int]:
+        """Per currency, minor units raised per 1,000 delivered (rounded); empty before delivery."""
+        delivered = self.delivered
+        if not delivered:
+            return {}
+        return {code: round(amount * 1000 / delivered) for code, amount in sorted(self.raised.items())}
+
+    def add_donations(self, count: int, raised: Mapping[str, int], converted: int) -> None:
+        """Add attributed donations: their number, amounts per currency and converted clickers."""
+        self.donations += count
+        self.converted += converted
+        for code, amount in raised.items():
+            self.raised[code] = self.raised.get(code, 0) + amount
 
     def add_counters(self, metrics: Mapping[str, int]) -> None:
         """Fill the engagement fields from rollup metric counts."""
@@ -97,8 +119,9 @@ class Funnel:
     def merge(self, other: Funnel) -> None:
         """Add another funnel's counts into this one (for totals)."""
         for name, value in asdict(other).items():
-            if isinstance(value, int) and name != "position":
+            if isinstance(value, int) and name not in ("position", "donations", "converted"):
                 setattr(self, name, getattr(self, name) + value)
+        self.add_donations(other.donations, other.raised, other.converted)
 
     def as_dict(self) -> dict[str, Any]:
         """Counts, delivered and the rates, flat (JSON and CSV use this)."""
@@ -106,18 +129,22 @@ class Funnel:
         out["delivered"] = self.delivered
         for rate in RATES:
             out[rate] = getattr(self, rate)
+        out["raised"] = dict(sorted(self.raised.items()))
+        out["revenue_per_1000"] = self.revenue_per_1000
         return out
 
 
-RATES = ("open_rate", "ctr", "click_to_open", "donation_ctr", "unsubscribe_rate")
+RATES = ("open_rate", "ctr", "click_to_open", "donation_ctr", "unsubscribe_rate", "donation_conversion")
 COLUMNS = (
     "position", "subject", "sent", "delivered", "bounced", "soft_bounces", "blocked", "unknown", "queued",
     "suppressed",
     "human_openers", "machine_openers", "human_clickers", "donors", "donation_clicks", "unsubscribes",
     "complaints", "open_rate", "ctr", "click_to_open", "donation_ctr", "unsubscribe_rate",
     "opens_raw", "opens_human", "opens_implied", "opens_machine", "clicks_raw", "clicks_human",
-    "donation_clicks_raw",
+    "donation_clicks_raw", "donations", "converted", "donation_conversion",
 )  # fmt: skip
+# Beside COLUMNS, the CSV exports have "raised_<CUR>" and "revenue_per_1000_<CUR>" per currency
+# present (stats.export), in the currency's units: amounts in different currencies are never added.
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from markupsafe import Markup
 from sqlalchemy import Engine
 
 from stats.charts import dropoff_svg, timeline_svg
-from stats.export import percent
+from stats.export import amounts, percent
 from stats.figures import CampaignReport
 from stats.report import campaign_report
 from wildmail.core.clock import Clock
@@ -51,6 +51,13 @@ Figures at {{ r.generated_at.strftime("%Y-%m-%d %H:%M UTC") }}.
 <td>{{ pct(f.click_to_open) }}</td><td>{{ f.donors }}</td><td>{{ pct(f.donation_ctr) }}</td>
 <td>{{ f.unsubscribes }}</td></tr>{% endfor %}
 </tbody></table>
+{% if r.total.donations %}<h2>Donations</h2>
+<table><thead><tr><th>#</th><th>Donations</th><th>Raised</th><th>Per 1,000 delivered</th>
+<th>Donation clickers who gave</th></tr></thead><tbody>
+{% for f in rows %}<tr><td>{{ f.position or "All" }}</td><td>{{ f.donations }}</td>
+<td>{{ money(f.raised) }}</td><td>{{ money(f.revenue_per_1000) }}</td>
+<td>{{ pct(f.donation_conversion) }}</td></tr>{% endfor %}
+</tbody></table>{% endif %}
 <h2>Over time</h2>{{ timeline }}
 <h2>Along the series</h2>{{ dropoff }}
 <h2>Top links</h2>
@@ -86,6 +93,7 @@ def render_html_report(report: CampaignReport) -> str:
         rows=[*report.emails, report.total],
         cards=headline_cards(report),
         pct=percent,
+        money=amounts,
         timeline=Markup(timeline_svg(report.daily)),  # noqa: S704 - our own escaped SVG
         dropoff=Markup(dropoff_svg(report.dropoff)),  # noqa: S704
     )

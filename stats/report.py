@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from campaigns.models import Campaign, Email, Link, LinkKind
 from campaigns.variant_models import SubjectVariant, VariantRole
 from delivery.models import Delivery, DeliveryKind
-from stats import rollup
+from stats import donation_figures, rollup
 from stats.definitions import resend_position
 from stats.figures import Bucket, CampaignReport, CampaignSummary, DropOff, Funnel, TopLink
 from stats.models import StatsHourly, StatsLink, StatsTotal
@@ -145,6 +145,7 @@ def campaign_report(engine: Engine, name: str | int, clock: Clock | None = None)
         c = find_campaign(s, name)
         funnels = _emails(s, c.id)
         _fill(s, c.id, funnels)
+        donation_figures.add_to_emails(s, c.id, funnels)
         emails = [funnels[p] for p in sorted(funnels, key=_order)]
         total = Funnel(position=0, subject="All emails")
         for f in emails:
@@ -188,9 +189,11 @@ def overview(engine: Engine, clock: Clock | None = None) -> list[CampaignSummary
         )
         for cid, metric, n in s.execute(q2):
             metrics[cid][metric] = int(n)
+        totals = {cid: Funnel(position=0, subject="All emails") for cid, *_ in campaigns}
+        donation_figures.add_to_campaigns(s, totals)
     out = []
     for cid, slug, title, status in sorted(campaigns, key=lambda r: -r[0]):
-        total = Funnel(position=0, subject="All emails")
+        total = totals[cid]
         total.add_states(states.get(cid, {}))
         total.add_counters(metrics.get(cid, {}))
         out.append(CampaignSummary(cid, slug, title, status, counts.get(cid, 0), total))

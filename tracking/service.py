@@ -14,9 +14,11 @@ from typing import NamedTuple
 
 from sqlalchemy import Engine
 
+from campaigns.models import LinkKind
 from tracking.batch import CLICK, OPEN
+from tracking.click_ids import click_id, signer
 from tracking.ip_hash import IpHasher
-from tracking.links import destination
+from tracking.links import DonationDestination, destination, donation_destination
 from tracking.lookup import CACHE_SIZE, CACHE_TTL_SECONDS, DeliveryMeta, MetaCache, _Lru, load_link_target
 from tracking.unsubscribe import UnsubscribePage, page_for, unsubscribe_committed
 from tracking.writer import EventWriter
@@ -63,7 +65,8 @@ class Tracker:
         self.key = settings.secret
         self._verify_open = tokens.open_verifier(self.key)
         self._verify_click = ints_verifier(self.key, tokens.CLICK, 2)
-        self._destinations: _Lru[int, str] = _Lru(CACHE_SIZE, CACHE_TTL_SECONDS)
+        self._sign_click_id = signer(self.key)
+        self._destinations: _Lru[int, str | DonationDestination] = _Lru(CACHE_SIZE, CACHE_TTL_SECONDS)
         self.engine = engine
         self.clock = clock
         self._micros = micros_of(clock)
@@ -105,16 +108,17 @@ class Tracker:
             return None
         return delivery_id, link_id
 
-    def cached_destination(self, link_id: int) -> str | None:
+    def cached_destination(self, link_id: int) -> str | DonationDestination | None:
         """Where a click on ``link_id`` redirects, from this process's cache: the URL, ``""`` when
-        it must not redirect (no such link, unsafe stored URL), None when not cached."""
+        it must not redirect (no such link, unsafe stored URL), a :class:`DonationDestination`
+        for a donation link (see :meth:`donation_location`), None when not cached."""
         return self._destinations.get(link_id)
 
-    def load_destination(self, link_id: int) -> str:
+    def load_destination(self, link_id: int) -> str | DonationDestination:
         """:meth:`cached_destination` after one short database read (and cached for
         ``CACHE_TTL_SECONDS``, so an edited link or campaign slug is seen within a minute)."""
         target = load_link_target(self.engine, link_id)
-        url = ""
+        url: str | DonationDestination = ""
         if target is not None:
             found = destination(
                 target.link,
@@ -123,8 +127,17 @@ class Tracker:
                 utm_medium=self.settings.utm_medium,
             )
             url = found or ""
+            if found and target.link.kind == LinkKind.DONATION.value:
+                url = donation_destination(found)
         self._destinations.put(link_id, url)
         return url
+
+    def donation_location(self, target: DonationDestination, delivery_id: int, link_id: int) -> str:
+        """A donation link's redirect for one click: its URL with the click's signed ``wm_cid``
+        (none for a test send, which names no delivery)."""
+        if delivery_id == tokens.TEST_DELIVERY:
+            return target.plain
+        return target.with_click_id(click_id(self.key, delivery_id, link_id, self._sign_click_id))
 
     def record_click(
         self, delivery_id: int, link_id: int, user_agent: bytes, purpose: bytes, method: str, ip: str

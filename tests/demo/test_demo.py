@@ -119,3 +119,13 @@ def test_same_seed_gives_same_figures(demo_run, tmp_path: Path) -> None:  # type
         for link in figures["top_links"]:
             link.pop("url")
     assert _without_time(first) == _without_time(second)
+
+
+def test_demo_donors_give_and_the_amounts_are_printed(demo_run) -> None:  # type: ignore[no-untyped-def]
+    out, proc = demo_run
+    total = json.loads((out / "figures.json").read_text())["total"]
+    assert total["donations"] >= 1 and total["raised"]  # some donors gave, through the webhook over HTTP
+    assert set(total["raised"]) <= {"GBP", "EUR"} and 0 < total["donation_conversion"] <= 1
+    raised = ", ".join(f"{amount / 100:.2f} {code}" for code, amount in sorted(total["raised"].items()))
+    assert f"total: {total['donations']} donation" in proc.stdout and f"{raised} raised" in proc.stdout
+    assert f"{total['donations']} donation requests over HTTP" in " ".join(proc.stdout.split())

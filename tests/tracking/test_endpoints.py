@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from tests.tracking.conftest import BROWSER_UA, flush
+from tracking.click_ids import parse_click_id
 from wildmail.core import tokens
 from wildmail.core.signing import sign_ints
 from wildmail.web.tracking_routes import PIXEL_GIF
@@ -54,12 +55,16 @@ def test_donation_click_gets_utm_parameters_merged_into_existing_query(client, w
     assert r.status_code == 302
     url = urlsplit(r.headers["location"])
     assert (url.scheme, url.netloc, url.path) == ("https", "give.example", "/leopard")
-    assert parse_qsl(url.query) == [
+    query = parse_qsl(url.query)
+    assert query[:4] == [
         ("ref", "mail"),
         ("utm_source", "wildmail"),
         ("utm_medium", "email"),
         ("utm_campaign", "leopards"),
     ]
+    # beside the UTM parameters, the click's signed id (issue 21: donations attributed)
+    assert [name for name, _ in query[4:]] == ["wm_cid"]
+    assert parse_click_id(world.key, query[4][1]) == (world.deliveries[0], world.links["donation"])
 
 
 def test_donation_click_marks_the_enrolment(client, world, engine):

@@ -11,6 +11,7 @@ from wildmail.cli import (
     demo,
     dev_smtp,
     dkim,
+    donations,
     engagement,
     inbound,
     init,
@@ -39,6 +40,7 @@ app.add_typer(inbound.app, name="inbound")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(engagement.app, name="engagement")
 app.add_typer(api_tokens.app, name="api-tokens")
+app.add_typer(donations.app, name="donations")
 app.command(name="stats")(stats.stats)
 roles.register(app)
 app.command(name="demo")(demo.demo)

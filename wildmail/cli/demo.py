@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from optimise.figures import subject_test_lines
 from stats.figures import CampaignReport, Funnel
 from wildmail.cli.common import console, fail
+from wildmail.cli.stats import donation_line
 from wildmail.cli.tables import Grid, print_grid
 
 
@@ -88,6 +89,14 @@ def figures_grid(report: CampaignReport) -> Grid:
     return grid
 
 
+def donation_lines(report: CampaignReport) -> list[str]:
+    """What the simulated donors gave, per email and in total (the same figures as ``wildmail stats``)."""
+    if not report.total.donations:
+        return ["donations: none attributed"]
+    lines = [donation_line(f"email {f.position}", f) for f in report.emails if f.donations]
+    return [*lines, donation_line("total", report.total)]
+
+
 def demo(
     subscribers: Annotated[
         int, typer.Option(min=10, max=100_000, help="How many simulated subscribers.")
@@ -126,6 +135,8 @@ def demo(
     for test in result.tuning.tests:
         for line in subject_test_lines(test):
             console.print(line, highlight=False, soft_wrap=True)
+    for line in donation_lines(result.report):
+        console.print(line, highlight=False, soft_wrap=True)
     reqs = ", ".join(f"{v} {k}" for k, v in result.requests.items())
     console.print(
         f"{result.messages} messages through SMTP; simulated readers made {reqs} requests over HTTP"

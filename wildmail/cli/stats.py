@@ -12,7 +12,15 @@ from delivery.alerts import relay_alerts
 from optimise.figures import campaign_tuning, resend_lines, subject_test_lines
 from stats import rollup
 from stats.engagement import summary_lines as engagement_summary
-from stats.export import overview_csv, overview_json, percent, position_label, report_csv, report_json
+from stats.export import (
+    amounts,
+    overview_csv,
+    overview_json,
+    percent,
+    position_label,
+    report_csv,
+    report_json,
+)
 from stats.figures import CampaignReport, CampaignSummary, Funnel
 from stats.html_report import render_html_report
 from stats.report import UnknownCampaign, campaign_report, overview
@@ -61,6 +69,15 @@ def overview_grid(rows: list[CampaignSummary]) -> Grid:
     return grid
 
 
+def donation_line(label: str, f: Funnel) -> str:
+    """One line of donation figures (stats.definitions, "Donations")."""
+    return (
+        f"{label}: {f.donations:,} donation{'' if f.donations == 1 else 's'}, {amounts(f.raised)} raised,"
+        f" {amounts(f.revenue_per_1000)} per 1,000 delivered;"
+        f" {percent(f.donation_conversion)} of donation clickers gave ({f.converted:,} of {f.donors:,})"
+    )
+
+
 SETTLING = (
     f"Opens and clicks are counted once they are {int(SETTLE.total_seconds())} s old (the settling window:"
     " a link scanner's click is told apart from a reader's within it); newer ones appear on the next run."
@@ -106,6 +123,9 @@ def stats(
             else:
                 _alerts(ctx)
                 print_grid(console, overview_grid(rows))
+                for row in rows:
+                    if row.total.donations:
+                        console.print(donation_line(row.slug, row.total), highlight=False, soft_wrap=True)
                 console.print(SETTLING, style="dim", highlight=False)
             return
         try:
@@ -126,6 +146,9 @@ def stats(
         else:
             _alerts(ctx, report.campaign_id)
             print_grid(console, campaign_grid(report))
+            for f in [*report.emails, report.total] if report.total.donations else []:
+                label = f"Email {f.position}" if f.position else "All emails"
+                console.print(donation_line(label, f), highlight=False, soft_wrap=True)
             if not report.has_events:
                 console.print("No opens or clicks counted yet.", style="dim")
             console.print(SETTLING, style="dim", highlight=False)

@@ -98,6 +98,11 @@ class Settings:
     postmark_webhook_secret: str = field(default="", repr=False)  # HTTP basic-auth password in the URL
     sendgrid_webhook_public_key: str = ""  # the signed event webhook's verification key (base64)
     mailgun_webhook_signing_key: str = field(default="", repr=False)
+    # Donations (donations/): the secrets of POST /webhooks/donations and /webhooks/stripe, and how
+    # long after a donation click (or, without one, a delivery) a donation is put down to it.
+    donation_webhook_secret: str = field(default="", repr=False)
+    stripe_webhook_secret: str = field(default="", repr=False)  # the endpoint's whsec_... secret
+    donation_window_days: int = 30
     utm_source: str = "wildmail"
     utm_medium: str = "email"
     event_writer: str = "process"  # process | thread: where the web server commits tracking events
@@ -302,6 +307,10 @@ def _validate(s: Settings, origins: dict[str, str] | None = None) -> Settings:
             raise SettingsError(f"{name(key)}: expected a share between 0 and 1, like 0.001")
     if s.api_rate_limit < 1:
         raise SettingsError(f"{name('api_rate_limit')}: expected requests per minute, at least 1")
+    if s.donation_webhook_secret:
+        check_secret_key(s.donation_webhook_secret, name("donation_webhook_secret"))
+    if not 1 <= s.donation_window_days <= 366:
+        raise SettingsError(f"{name('donation_window_days')}: expected 1 to 366 days")
     if s.event_writer not in ("process", "thread"):
         raise SettingsError(f"{name('event_writer')}: expected process or thread, got {s.event_writer!r}")
     if not 0 < s.smtp_port < 65536:

@@ -41,9 +41,10 @@ from wildmail.core.clock import FakeClock
 from wildmail.core.db import make_engine
 from wildmail.core.settings import Settings
 from wildmail.core.tokens import BadToken, parse_click
+from wildmail.demo.donors import Donors
 from wildmail.demo.mailback import Mail, answer, deliver
 from wildmail.demo.population import make_population, write_csv
-from wildmail.demo.readers import Action, Reader, find_links, header
+from wildmail.demo.readers import UA, Action, Reader, find_links, header
 from wildmail.runtime import migrate
 from wildmail.runtime.context import AppContext
 from wildmail.runtime.smtp_sink import RecordingSMTPServer, free_port
@@ -111,6 +112,9 @@ class _Simulation:
             smtp_port=self.smtp.port,
             unsubscribe_mailto="unsubscribe@wildlife-fund.example",
             bounce_domain="bounces.wildlife-fund.example",
+            donation_webhook_secret=hashlib.sha256(
+                f"wildmail-demo-donations-{cfg.seed}".encode()
+            ).hexdigest(),
         )
         engine = make_engine(self.settings.database_url)
         migrate.upgrade(engine)
@@ -128,7 +132,14 @@ class _Simulation:
         self.actions: list[Action] = []
         self.seen = 0
         self.link_kinds: dict[int, str] = {}
-        self.requests = {"pixel": 0, "click": 0, "unsubscribe": 0}
+        self.requests = {"pixel": 0, "click": 0, "unsubscribe": 0, "donation": 0}
+        self.clicker: dict[str, str] = {}  # click URL -> the address of the person it was sent to
+        self.donors = Donors(
+            random.Random(cfg.seed + 1),  # its own draws: the readers' figures stay as they were
+            f"{self.settings.base_url}/webhooks/donations",
+            self.settings.donation_webhook_secret,
+            SLUG,
+        )
 
     def setup(self, out: Path) -> None:
         now = self.clock.now()
@@ -189,6 +200,9 @@ class _Simulation:
             links = find_links(received.data)
             kinds = {u: self._kind(u) for u in links.clicks}
             appeal = APPEAL.get(header(received.data, "Subject"), 1.0)
+            for url, kind in kinds.items():
+                if kind == "donation":
+                    self.clicker[url] = person.email
             for action in self.reader.react(
                 person, links, row.position, row.sent_at or self.clock.now(), kinds, appeal
             ):
@@ -199,7 +213,8 @@ class _Simulation:
         while True:
             mail_at = self.mailback[0].at if self.mailback else None
             action_at = self.actions[0].at if self.actions else None
-            nxt = min((t for t in (mail_at, action_at) if t is not None), default=None)
+            gift_at = self.donors.next_at()
+            nxt = min((t for t in (mail_at, action_at, gift_at) if t is not None), default=None)
             if nxt is None or nxt > limit:
                 return
             if nxt > self.clock.now():
@@ -207,14 +222,21 @@ class _Simulation:
             if mail_at == nxt:
                 deliver(self.inbound.hostname, self.inbound.port, heapq.heappop(self.mailback))
                 continue
+            if gift_at == nxt:
+                self.donors.give(self.http)
+                self.requests["donation"] += 1
+                continue
             a = heapq.heappop(self.actions)
             headers = {"User-Agent": a.user_agent}
             if a.method == "POST":
                 self.http.post(a.url, data=a.data, headers=headers)
                 self.requests["unsubscribe"] += 1
             else:
-                self.http.get(a.url, headers=headers)
+                answer_ = self.http.get(a.url, headers=headers)
                 self.requests["pixel" if "/o/" in a.url else "click"] += 1
+                donor = self.clicker.get(a.url)
+                if donor and a.user_agent != UA["scanner"] and answer_.status_code == 302:
+                    self.donors.after_click(donor, answer_.headers["location"], a.at)
 
     def close(self) -> None:
         self.web.stop()  # flushes the event writer

@@ -3,6 +3,7 @@
 from campaigns.models import Campaign, Email, Enrolment, Link
 from campaigns.variant_models import ResendRule, SubjectTest, SubjectVariant
 from delivery.models import Delivery, RelayState
+from donations.models import Donation
 from inbound.models import InboundMessage
 from stats.models import StatsCursor, StatsHourly, StatsLink, StatsMark, StatsTotal
 from subscribers.models import ConsentEvent, ListMembership, Subscriber, SubscriberList, Suppression
@@ -20,6 +21,7 @@ __all__ = [
     "Campaign",
     "ConsentEvent",
     "Delivery",
+    "Donation",
     "Email",
     "EngagementCursor",
     "Enrolment",

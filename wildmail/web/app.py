@@ -28,6 +28,7 @@ from wildmail.runtime.context import AppContext
 from wildmail.web import (
     archive_routes,
     dashboard_routes,
+    donation_routes,
     keep_routes,
     media_routes,
     preferences_routes,
@@ -55,6 +56,7 @@ PARTS = (
     webhook_routes,
     keep_routes,
     archive_routes,
+    donation_routes,
 )
 
 

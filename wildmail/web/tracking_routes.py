@@ -33,6 +33,7 @@ from starlette.routing import NoMatchFound
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracking.classify import PREFETCH_HEADERS
+from tracking.links import DonationDestination
 from tracking.service import RequestInfo, Tracker
 from wildmail.runtime.context import AppContext
 from wildmail.web import security_headers
@@ -140,7 +141,7 @@ class TrackingShortcut:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.tracker: Tracker | None = None
-        self._loading: dict[int, asyncio.Future[str]] = {}
+        self._loading: dict[int, asyncio.Future[str | DonationDestination]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tracker = self.tracker
@@ -158,7 +159,7 @@ class TrackingShortcut:
 
     async def click(self, scope: Scope, send: Send, tracker: Tracker) -> None:
         """Record a click (when the token is valid and its link redirects) and answer the 302 to the
-        link's stored URL (UTM-tagged on donation links), or a plain 404."""
+        link's stored URL (UTM-tagged, with the signed ``wm_cid``, on donation links), or a plain 404."""
         method = scope["method"]
         ids = tracker.verify_click(scope["path"][3:])
         url = ""
@@ -166,11 +167,15 @@ class TrackingShortcut:
             delivery_id, link_id = ids
             cached = tracker.cached_destination(link_id)
             try:
-                url = cached if cached is not None else await self._load(tracker, link_id)
+                target = cached if cached is not None else await self._load(tracker, link_id)
             except Exception:  # the database is unreachable: say so, never "not valid"
                 log.exception("loading the destination of link %d failed", link_id)
                 await _answer(send, method, 503, UNAVAILABLE_HEADERS, UNAVAILABLE_BODY)
                 return
+            # a donation link gets the click's signed wm_cid (no database query: it is signed here)
+            url = (
+                target if isinstance(target, str) else tracker.donation_location(target, delivery_id, link_id)
+            )
             if url:
                 user_agent, purpose = _classified_headers(scope)
                 client = scope.get("client")
@@ -183,7 +188,7 @@ class TrackingShortcut:
         location = quote(url, safe=LOCATION_SAFE).encode("latin-1")
         await _answer(send, method, 302, [(b"location", location), *REDIRECT_HEADERS], b"")
 
-    async def _load(self, tracker: Tracker, link_id: int) -> str:
+    async def _load(self, tracker: Tracker, link_id: int) -> str | DonationDestination:
         """The destination of a link not in the cache: one read on a worker thread, shared by every
         click on that link that arrives while it runs."""
         pending = self._loading.get(link_id)

@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from delivery.alerts import relay_alerts
 from stats.charts import dropoff_svg, last_window, timeline_svg
-from stats.export import overview_csv, percent, report_csv
+from stats.export import amounts, overview_csv, percent, report_csv
 from stats.figures import CampaignReport
 from stats.html_report import headline_cards, render_html_report
 from stats.queries import campaign_details
@@ -55,7 +55,13 @@ def overview_page(request: Request) -> Response:
     user = require(request)
     rows = overview(ctx_of(request).engine, ctx_of(request).clock)
     return render(
-        request, "overview.html", user=user, rows=rows, pct=percent, can_edit=Role(user.role) in CAN_EDIT
+        request,
+        "overview.html",
+        user=user,
+        rows=rows,
+        pct=percent,
+        money=amounts,
+        can_edit=Role(user.role) in CAN_EDIT,
     )
 
 
@@ -96,6 +102,7 @@ def campaign_page(request: Request, slug: str, error: str | None = None, status:
         rows=[*report.emails, report.total],
         cards=headline_cards(report),
         pct=percent,
+        money=amounts,
         error=error,
         can_edit=Role(user.role) in CAN_EDIT,
         actions=_actions(campaign.status),

@@ -1,7 +1,7 @@
 """webhooks: registered endpoints and per-endpoint deliveries of outbox events (issue 21)
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 """
 
 from collections.abc import Sequence

@@ -1,7 +1,7 @@
 """web archive: a campaign's public archive switch and each email's publication time (issue 21)
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0016
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 from wildmail.core.db import UTCDateTime
 
 revision: str = "0017"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """subject tests, resend rules, and deliveries unique per (subscriber, email, kind) (issue 20)
 
 Revision ID: 0018
-Revises: 0013
+Revises: 0017
 """
 
 from collections.abc import Sequence

@@ -1,7 +1,7 @@
 """engagement: send-time optimisation and sunset/re-engagement (issue 20)
 
 Revision ID: 0019
-Revises: 0013
+Revises: 0018
 """
 
 from collections.abc import Sequence
