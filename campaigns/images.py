@@ -70,7 +70,7 @@ def fetch(url: str, allowed: tuple[str, ...] = ()) -> bytes:
         try:
             check_public_url(url, allowed)
         except BlockedAddress as exc:
-            raise ImageProblem(f"not fetched: {exc}") from None
+            raise ImageProblem(f"not fetched: {exc}; fetch_allowed_networks can allow it") from None
         try:
             with httpx.stream("GET", url, timeout=FETCH_TIMEOUT, follow_redirects=False) as response:
                 if response.is_redirect and "location" in response.headers:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from urllib.parse import urlsplit
+
+from wildmail.core.netguard import BlockedAddress, Unresolved, check_public_url
 
 
 class WebhookError(ValueError):
@@ -29,45 +29,19 @@ def check_url(url: str) -> str:
     return url
 
 
-def _private(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
-
-
-def resolve(url: str) -> list[str]:
-    """The addresses the URL's host resolves to (the host itself when it is an address)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        ipaddress.ip_address(host)
-        return [host]
-    except ValueError:
-        pass
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise OSError(f"cannot resolve {host}: {exc.strerror or exc}") from None
-    return sorted({str(info[4][0]) for info in infos})
-
-
 def refuse_private(url: str, allow_private: bool, *, unresolved_ok: bool = False) -> None:
     """Raise WebhookError when the URL's host is (or resolves to) a private, loopback, link-local
-    or otherwise non-public address and ``allow_private`` is off. ``unresolved_ok``: a host that
-    does not resolve yet passes (registration); it is checked again before every delivery."""
+    or otherwise non-public address and ``allow_private`` is off (:mod:`wildmail.core.netguard`
+    decides). ``unresolved_ok``: a host that does not resolve yet passes (registration); it is
+    checked again before every delivery."""
     if allow_private:
         return
     try:
-        addresses = resolve(url)
-    except OSError as exc:
-        if unresolved_ok:
-            return
-        raise WebhookError(str(exc)) from None
-    private = [a for a in addresses if _private(a)]
-    if private:
+        check_public_url(url)
+    except Unresolved as exc:
+        if not unresolved_ok:
+            raise WebhookError(str(exc)) from None
+    except BlockedAddress as exc:
         raise WebhookError(
-            f"{urlsplit(url).hostname} is a private or loopback address ({', '.join(private)});"
-            " set webhooks_allow_private = true to allow endpoints on your own network"
-        )
+            f"{exc}; set webhooks_allow_private = true to allow endpoints on your own network"
+        ) from None

@@ -146,7 +146,7 @@ def test_a_picture_on_a_private_address_is_not_fetched(run, cli_env, engine, pic
     result = run("campaign", "create", path, "--name", "otters")
     assert result.exit_code == 0, result.output
     assert picture_server.hits["/1200x800.png"] == 0
-    assert "127.0.0.1 is a private or reserved address" in result.output
+    assert "127.0.0.1 is a private, loopback or reserved address" in result.output
 
 
 def test_each_redirect_hop_is_checked(run, cli_env, engine, picture_server, monkeypatch):
@@ -156,7 +156,7 @@ def test_each_redirect_hop_is_checked(run, cli_env, engine, picture_server, monk
     result = run("campaign", "create", path, "--name", "otters")
     assert result.exit_code == 0, result.output
     assert picture_server.hits[f"/redirect?to={other}/1200x800.png"] == 1
-    assert "127.0.0.2 is a private or reserved address" in result.output
+    assert "127.0.0.2 is a private, loopback or reserved address" in result.output
 
     monkeypatch.setenv("WILDMAIL_FETCH_ALLOWED_NETWORKS", "127.0.0.0/8")
     result = run("campaign", "create", path, "--name", "otters-2")

@@ -99,7 +99,7 @@ def test_test_ping_resend_remove_and_mistakes(cli, receiver) -> None:
 def test_private_addresses_need_the_setting(cli, receiver, monkeypatch) -> None:
     monkeypatch.setenv("WILDMAIL_WEBHOOKS_ALLOW_PRIVATE", "false")
     out = cli("webhooks", "add", receiver.url, "--events", "*", code=2)
-    assert "private or loopback" in out and "webhooks_allow_private" in out
+    assert "private, loopback or reserved" in out and "webhooks_allow_private" in out
     monkeypatch.setenv("WILDMAIL_WEBHOOKS_ALLOW_PRIVATE", "maybe")
     out = cli("webhooks", "list", code=2)
     assert "WILDMAIL_WEBHOOKS_ALLOW_PRIVATE: expected true or false, got 'maybe'" in out

@@ -172,7 +172,7 @@ def test_private_addresses_are_refused_unless_allowed(hooks_ctx, receiver) -> No
         strict.close()
     assert receiver.received == []
     (row,) = _deliveries(hooks_ctx)
-    assert "private or loopback" in row.last_error
+    assert "private, loopback or reserved" in row.last_error
 
 
 def test_secrets_are_fresh_and_long_enough(hooks_ctx) -> None:

@@ -18,6 +18,10 @@ class BlockedAddress(ValueError):
     """The address is not http(s), does not resolve, or names a private or reserved host."""
 
 
+class Unresolved(BlockedAddress):
+    """The host name does not resolve (now)."""
+
+
 def check_public_url(url: str, allowed: tuple[str, ...] = ()) -> None:
     """Raise :class:`BlockedAddress` unless ``url`` is http(s) and its host resolves only to public
     addresses or to addresses inside one of the ``allowed`` networks."""
@@ -31,15 +35,12 @@ def check_public_url(url: str, allowed: tuple[str, ...] = ()) -> None:
         raise BlockedAddress("the port is not a number") from None
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise BlockedAddress(f"{host} does not resolve") from None
+    except (OSError, UnicodeError):
+        raise Unresolved(f"{host} does not resolve") from None
     networks = [ipaddress.ip_network(net, strict=False) for net in allowed]
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
-        if not ip.is_global and not any(ip in net for net in networks):
-            raise BlockedAddress(
-                f"{host} is a private or reserved address ({ip});"
-                " add it to fetch_allowed_networks to allow it"
-            )
+        if (not ip.is_global or ip.is_multicast) and not any(ip in net for net in networks):
+            raise BlockedAddress(f"{host} is a private, loopback or reserved address ({ip})")
