@@ -17,7 +17,9 @@ from stats.report import campaign_report
 from tests.donations.conftest import STRIPE_SECRET, WEBHOOK_SECRET, signed, stripe_event
 from tests.tracking.conftest import BROWSER_UA, make_world
 from tracking.click_ids import parse_click_id
+from wildmail.core.db import write_transaction
 from wildmail.core.outbox import OutboxEvent
+from wildmail.runtime.api_tokens import create_token
 from wildmail.web.app import create_app
 from wildmail.web.serving import ServerThread
 
@@ -110,6 +112,22 @@ def test_click_then_webhooks_attribute_and_the_figures_show_it(ctx, engine, sett
     assert (total.donations, total.raised) == (2, {"EUR": 2500, "GBP": 1000})
     assert total.revenue_per_1000 == {"EUR": 1_250_000, "GBP": 500_000}  # 2 delivered
     assert (total.donors, total.converted, total.donation_conversion) == (1, 1, 1.0)
+
+    # The REST API reports the same figures from the same definitions.
+    with write_transaction(engine) as s:
+        _token, token = create_token(s, "stats", "stats:read", clock.now())
+    server = ServerThread(create_app(ctx), port=0).start()
+    try:
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=server.url, headers=headers) as http:
+            r = http.get("/api/v1/campaigns/leopards/stats")
+    finally:
+        server.stop()
+    assert r.status_code == 200, r.text
+    api_total = r.json()["total"]
+    assert api_total["raised"] == {"EUR": 2500, "GBP": 1000}
+    assert api_total["revenue_per_1000"] == {"EUR": 1_250_000, "GBP": 500_000}
+    assert (api_total["donations"], api_total["converted"], api_total["donation_conversion"]) == (2, 1, 1.0)
 
 
 @pytest.mark.postgres

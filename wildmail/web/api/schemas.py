@@ -260,6 +260,13 @@ class FunnelOut(BaseModel):
     click_to_open: float | None
     donation_ctr: float | None
     unsubscribe_rate: float | None
+    donations: int = Field(description="donations attributed to this email (stats/definitions.py)")
+    converted: int = Field(description="human donation clickers who gave")
+    donation_conversion: float | None = Field(description="converted / donors")
+    raised: dict[str, int] = Field(description="amount raised per ISO 4217 currency, in minor units")
+    revenue_per_1000: dict[str, int] = Field(
+        description="raised per 1,000 delivered, per currency, minor units"
+    )
 
 
 class DropOffOut(BaseModel):
