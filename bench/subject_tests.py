@@ -2,7 +2,8 @@
 
 Runs the production rule (``optimise.decision``) through the simulation of
 ``tests/optimise/test_simulation.py`` with more runs per scenario than the test can afford.
-``BENCH_RUNS`` (default 2000) sets the runs per scenario; the seed is fixed.
+``BENCH_RUNS`` (default 2000; 100 with ``BENCH_SMALL=1``, as CI runs it) sets the runs per
+scenario; the seed is fixed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ SCENARIOS = (
 
 
 def main() -> None:
-    runs = int(os.environ.get("BENCH_RUNS", "2000"))
+    runs = int(os.environ.get("BENCH_RUNS", "100" if os.environ.get("BENCH_SMALL") else "2000"))
     print("| scenario | max sample | confidence | any winner | better picked | worse picked | no winner |")
     print("|---|---|---|---|---|---|---|")
     for confidence in (0.95, 0.99):
