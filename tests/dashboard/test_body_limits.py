@@ -137,7 +137,7 @@ def _job_outcome(server: Server, answer: Answer) -> str:
         return answer.text
     assert answer.status == 303 and answer.text.startswith("/dashboard/jobs/"), answer
     with httpx.Client(base_url=server.url, headers={"Cookie": server.cookies}) as client:
-        for _ in range(600):
+        for _ in range(3000):  # tracemalloc slows the import several times over; give it 5 minutes
             if client.get(f"{answer.text}.json").json()["state"] != "running":
                 break
             time.sleep(0.1)

@@ -86,6 +86,9 @@ def site(client, users, ctx, seed_article) -> Site:
         "job_id": "no-such-job",
         "name": "0" * 64 + ".png",  # /media/<name>: a well-formed picture name that is not stored
         "part": "1-intro",  # /archive/<slug>/<part>: an email's archive address (the campaign is private)
+        "endpoint_id": "1",  # no webhook endpoint yet: the 404 must carry the headers too
+        "delivery_id": "1",
+        "keep": "not-a-signed-token",  # /keep/<token>: the re-engagement keep page refuses it
     }
     return Site(client, values, "friends", "leopard-series")
 
