@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/wildmail demo
 
 test: $(STAMP)
-	$(BIN)/pytest -n 4 -q
+	$(BIN)/pytest -n 2 -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

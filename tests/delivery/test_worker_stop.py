@@ -107,7 +107,8 @@ def test_group_sigterm_stops_the_worker_cleanly_and_releases_leases(ctx, clock, 
         before = _sent(ctx)
         proc = _start(env, "worker", *form, "--batch", "20")
         try:
-            assert _wait_for(_sent_at_least(ctx, before + 4)), "the worker sent nothing"
+            # 60 s: a parent, its webhook thread and two child processes start under a loaded CI
+            assert _wait_for(_sent_at_least(ctx, before + 4), timeout=60), "the worker sent nothing"
         finally:
             code, err = _stop_group_twice(proc)
         assert "Traceback" not in err, f"round {round_}: {err}"
