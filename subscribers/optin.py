@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 
 from jinja2 import FileSystemLoader, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -159,6 +160,44 @@ def build_confirmation(
     return msg
 
 
+def upsert_person(
+    session: Session,
+    lst: SubscriberList,
+    sub: Subscriber | None,
+    normalised: str,
+    at: datetime,
+    *,
+    name: str,
+    timezone: str | None,
+    locale: str | None,
+    source: ConsentSource,
+    attributes: dict[str, Any] | None = None,
+) -> Subscriber:
+    """The person behind ``normalised`` (``sub`` when already found): created pending, with their
+    first consent event and a ``subscriber.created`` event, or their profile updated with what was
+    given (``attributes`` merged)."""
+    clean_name, tz, loc = normalise_name(name), normalise_timezone(timezone), normalise_locale(locale)
+    if sub is None:
+        sub = Subscriber(
+            email=normalised, name=clean_name, timezone=tz, locale=loc, attributes=dict(attributes or {}),
+            status=SubscriberStatus.PENDING.value, consent_source=source.value, created_at=at, updated_at=at,
+        )  # fmt: skip
+        session.add(sub)
+        session.flush()
+        session.add(ConsentEvent(subscriber_id=sub.id, from_status=None, to_status=sub.status,
+                                 source=source.value, detail=f"list {lst.slug}", at=at))  # fmt: skip
+        data = {"subscriber_id": sub.id, "email": sub.email, "status": sub.status, "list": lst.slug}
+        emit(session, EventType.SUBSCRIBER_CREATED, {**data, "source": source.value}, at)
+        return sub
+    sub.name = clean_name or sub.name
+    sub.timezone = tz or sub.timezone
+    sub.locale = loc if locale else sub.locale
+    if attributes:
+        sub.attributes = {**(sub.attributes or {}), **attributes}
+    sub.updated_at = at
+    return sub
+
+
 def subscribe(
     session: Session,
     settings: Settings,
@@ -179,24 +218,10 @@ def subscribe(
     failed send leaves nothing behind when the caller rolls back.
     """
     normalised = normalise_email(email)
-    clean_name, tz, loc = normalise_name(name), normalise_timezone(timezone), normalise_locale(locale)
-    sub = find_subscriber(session, normalised)
-    if sub is None:
-        sub = Subscriber(
-            email=normalised, name=clean_name, timezone=tz, locale=loc, attributes={},
-            status=SubscriberStatus.PENDING.value, consent_source=source.value, created_at=at, updated_at=at,
-        )  # fmt: skip
-        session.add(sub)
-        session.flush()
-        session.add(ConsentEvent(subscriber_id=sub.id, from_status=None, to_status=sub.status,
-                                 source=source.value, detail=f"list {lst.slug}", at=at))  # fmt: skip
-        data = {"subscriber_id": sub.id, "email": sub.email, "status": sub.status, "list": lst.slug}
-        emit(session, EventType.SUBSCRIBER_CREATED, {**data, "source": source.value}, at)
-    else:
-        sub.name = clean_name or sub.name
-        sub.timezone = tz or sub.timezone
-        sub.locale = loc if locale else sub.locale
-        sub.updated_at = at
+    found = find_subscriber(session, normalised)
+    sub = upsert_person(
+        session, lst, found, normalised, at, name=name, timezone=timezone, locale=locale, source=source
+    )
     left = sub.status in SUPPRESSED_STATUSES
     if not lst.double_opt_in and not left:
         changed = confirm(session, sub, lst.id, at, source)

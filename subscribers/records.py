@@ -24,7 +24,6 @@ from subscribers.addresses import (
 )
 from subscribers.lifecycle import SUPPRESSED_STATUSES, CannotLift, confirm, find_subscriber, lift_bounce
 from subscribers.models import (
-    ConsentEvent,
     ConsentSource,
     ListMembership,
     Subscriber,
@@ -32,6 +31,7 @@ from subscribers.models import (
     SubscriberStatus,
     Suppression,
 )
+from subscribers.optin import upsert_person
 
 MANUAL = "manual"  # the reason of a suppression added by hand (API, admin)
 MAX_ATTRIBUTES = 50
@@ -127,30 +127,18 @@ def add_confirmed(
     confirmation brings them back.
     """
     normalised = normalise_email(email)
-    clean_name, tz, loc = normalise_name(name), normalise_timezone(timezone), normalise_locale(locale)
     extra = {k: v for k, v in check_attributes(attributes or {}).items() if v is not None}
     suppressed = session.scalar(select(Suppression.id).where(Suppression.address_hash == hash_of(normalised)))
-    sub = find_subscriber(session, normalised)
-    if suppressed is not None or (sub is not None and sub.status in SUPPRESSED_STATUSES):
+    found = find_subscriber(session, normalised)
+    if suppressed is not None or (found is not None and found.status in SUPPRESSED_STATUSES):
         raise InvalidValue(
             f"{normalised} unsubscribed, bounced or complained before (or is suppressed):"
             " only their own confirmation can add them again"
         )
-    if sub is None:
-        sub = Subscriber(
-            email=normalised, name=clean_name, timezone=tz, locale=loc, attributes=extra,
-            status=SubscriberStatus.PENDING.value, consent_source=source.value, created_at=at, updated_at=at,
-        )  # fmt: skip
-        session.add(sub)
-        session.flush()
-        session.add(ConsentEvent(subscriber_id=sub.id, from_status=None, to_status=sub.status,
-                                 source=source.value, detail=f"list {lst.slug}", at=at))  # fmt: skip
-    else:
-        sub.name = clean_name or sub.name
-        sub.timezone = tz or sub.timezone
-        sub.locale = loc if locale else sub.locale
-        sub.attributes = {**(sub.attributes or {}), **extra}
-        sub.updated_at = at
+    sub = upsert_person(
+        session, lst, found, normalised, at,
+        name=name, timezone=timezone, locale=locale, source=source, attributes=extra,
+    )  # fmt: skip
     changed = confirm(session, sub, lst.id, at, source)
     return sub, changed
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import select
 
 from delivery.enqueue import tick
 from delivery.smtp_transport import SmtpTransport
@@ -15,6 +16,7 @@ from delivery.worker import Worker
 from stats.report import campaign_report
 from tests.api.test_auth import _is_problem
 from tests.conftest import SEED
+from wildmail.core.outbox import OutboxEvent
 
 
 def _send_due(ctx, smtp_server) -> int:
@@ -42,6 +44,9 @@ def test_list_subscribe_campaign_schedule_send_and_stats(http, ctx, smtp_server)
     )  # fmt: skip
     assert ada.status_code == 201 and ada.json()["outcome"] == "activated"
     ada_id = ada.json()["subscriber"]["id"]
+    with ctx.session() as s:  # added as confirmed, she is announced like anyone created
+        created = s.scalars(select(OutboxEvent).where(OutboxEvent.event_type == "subscriber.created")).all()
+        assert ada_id in [e.payload["subscriber_id"] for e in created]
 
     with SEED.open("rb") as article:
         campaign = http.post(
