@@ -8,6 +8,7 @@ property and run only there.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -79,11 +80,28 @@ def db_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iter
         engine.dispose()
         yield url
         return
-    url = f"sqlite:///{tmp_path / 'wildmail.db'}"
-    engine = make_engine(url)
+    target = tmp_path / "wildmail.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+    yield f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run (per xdist worker); each test gets a copy.
+
+    Running the migrations for every test cost about 0.2 s each; tests/wildmail/test_schema.py
+    still runs them from an empty database."""
+    path = tmp_path_factory.mktemp("template") / "wildmail.db"
+    engine = make_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
-    yield url
+    assert (
+        not path.with_name(path.name + "-wal").exists()
+        or path.with_name(path.name + "-wal").stat().st_size == 0
+    )
+    return path
 
 
 @pytest.fixture
