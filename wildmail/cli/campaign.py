@@ -24,6 +24,7 @@ from delivery.compose import preview_eml
 from wildmail.cli import campaign_archive, campaign_send, campaign_tuning
 from wildmail.cli.common import EXIT_FAILURE, console, context, fail
 from wildmail.cli.tables import Grid, print_grid
+from wildmail.core.db import write_session
 from wildmail.runtime.context import AppContext
 
 app = typer.Typer(
@@ -37,7 +38,7 @@ def _session(*, secret: bool = False) -> Iterator[tuple[AppContext, Session]]:
     """A context and session; user mistakes become one-line errors with exit code 2."""
     ctx = context(secret=secret)
     try:
-        with ctx.session() as session:
+        with write_session(ctx.engine) as session:
             try:
                 yield ctx, session
             except lifecycle.USER_ERRORS as exc:

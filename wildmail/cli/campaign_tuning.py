@@ -14,6 +14,7 @@ from optimise import resend, subject_tests
 from optimise.errors import OptimiseError
 from optimise.figures import campaign_tuning, resend_lines, subject_test_lines
 from wildmail.cli.common import console, context, fail
+from wildmail.core.db import write_session
 from wildmail.runtime.context import AppContext
 
 _MISTAKES: tuple[type[ValueError], ...] = (OptimiseError, *lifecycle.USER_ERRORS)
@@ -23,7 +24,7 @@ _MISTAKES: tuple[type[ValueError], ...] = (OptimiseError, *lifecycle.USER_ERRORS
 def _session() -> Iterator[tuple[AppContext, Session]]:
     ctx = context(secret=True)
     try:
-        with ctx.session() as session:
+        with write_session(ctx.engine) as session:
             try:
                 yield ctx, session
             except _MISTAKES as exc:

@@ -68,7 +68,7 @@ def list_create(
 ) -> None:
     """Create a list (double opt-in unless --single-opt-in)."""
     ctx = context()
-    with ctx.session() as session, session.begin():
+    with ctx.write() as session:
         try:
             lifecycle.create_list(
                 session, slug, name or None, double_opt_in=not single_opt_in, at=ctx.clock.now(),
@@ -90,7 +90,7 @@ def add(
     """Subscribe an address; double opt-in lists get a confirmation email (sent through SMTP)."""
     ctx = context(secret=True)  # wires the hook that enrols an activated subscriber
     try:
-        with ctx.session() as session, session.begin():
+        with ctx.write() as session:
             lst = lifecycle.require_list(session, list_slug)
             result = optin.subscribe(
                 session, ctx.settings, lst, email, ctx.clock.now(), lambda m: send_one(ctx.settings, m),
@@ -284,11 +284,13 @@ def export_person(
 def forget(email: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
     """Erase a person's data; their address stays only as a hashed suppression entry."""
     ctx = context()
-    with ctx.session() as session, session.begin():
-        sub = _subscriber(session, email)
-        if not yes and not typer.confirm(f"Erase all personal data of {sub.email}?"):
+    if not yes:
+        with ctx.session() as session:
+            address = _subscriber(session, email).email
+        if not typer.confirm(f"Erase all personal data of {address}?"):
             fail("nothing erased")
-        privacy.forget(session, sub, ctx.clock.now())
+    with ctx.write() as session:
+        privacy.forget(session, _subscriber(session, email), ctx.clock.now())
     console.print(f"forgotten: {email} (the address stays suppressed)")
 
 
@@ -296,7 +298,7 @@ def forget(email: str, yes: Annotated[bool, typer.Option("--yes", help="Do not a
 def unsubscribe(email: str) -> None:
     """Unsubscribe an address now (admin action); it is suppressed from every list."""
     ctx = context()
-    with ctx.session() as session, session.begin():
+    with ctx.write() as session:
         sub = _subscriber(session, email)
         changed = lifecycle.unsubscribe(session, sub, ConsentSource.ADMIN, ctx.clock.now())
     console.print(f"{email}: {'unsubscribed' if changed else 'was not active; stays suppressed'}")
@@ -310,7 +312,7 @@ def unsuppress(
     """Lift a suppression a bounce put there (e.g. a relay incident); the address is mailed again."""
     ctx = context()
     try:
-        with ctx.session() as session, session.begin():
+        with ctx.write() as session:
             sub = lifecycle.lift_bounce(session, email, note, ctx.clock.now(), by="admin (cli)")
             status = sub.status
     except lifecycle.CannotLift as exc:

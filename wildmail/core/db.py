@@ -201,6 +201,15 @@ def write_connection(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """A session whose every transaction (it may commit several times) begins with ``BEGIN
+    IMMEDIATE`` under :func:`writer_lock`, held until the session closes: for a command-line
+    use case that reads, writes and commits in one short run."""
+    with writer_lock(engine), Session(immediate(engine), expire_on_commit=False) as session:
+        yield session
+
+
+@contextmanager
 def write_transaction(engine: Engine) -> Iterator[Session]:
     """:func:`write_connection` as an ORM session (same lock, same ``BEGIN IMMEDIATE``)."""
     with writer_lock(engine), Session(immediate(engine), expire_on_commit=False) as session, session.begin():

@@ -12,11 +12,13 @@ with the CSRF cookie) and with ``form-action 'self'``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from delivery import archive
 from wildmail.runtime.context import AppContext
@@ -55,32 +57,43 @@ def _with_cookie(request: Request, ctx: AppContext, response: Response) -> Respo
     return response
 
 
+T = TypeVar("T")
+
+
+def _noting(ctx: AppContext, look: Callable[[Session], T]) -> T:
+    """Run ``look`` in a read session; when it notes a publication time (once per email, the first
+    look after its first send), run it again in a write transaction, which on SQLite holds the
+    writer lock from the start (a read session cannot safely turn into a writer)."""
+    with ctx.session() as session, session.no_autoflush:
+        found = look(session)
+        if not (session.dirty or session.new):
+            return found
+        session.rollback()
+    with ctx.write() as session:
+        return look(session)
+
+
 def _index(ctx: AppContext) -> list[archive.PublicCampaign]:
-    with ctx.session() as session:
-        found = archive.public_campaigns(session)
-        session.commit()  # publication times noted on the way
-        return found
+    return _noting(ctx, archive.public_campaigns)
 
 
 def _campaign(ctx: AppContext, slug: str) -> archive.PublicCampaign | None:
-    with ctx.session() as session:
-        found = archive.public_campaign(session, slug)
-        session.commit()
-        return found
+    return _noting(ctx, lambda session: archive.public_campaign(session, slug))
 
 
 Found = tuple[archive.PublicCampaign, archive.ArchiveEmail, str]
 
 
 def _email(ctx: AppContext, slug: str, part: str) -> Found | None:
-    with ctx.session() as session:
+    def look(session: Session) -> Found | None:
         found = archive.public_email(session, slug, part)
-        session.commit()
         if found is None:
             return None
         campaign, item = found
         page = archive.email_html(session, item, email_url(ctx.settings.base_url, campaign, item))
         return (campaign, item, page) if page is not None else None
+
+    return _noting(ctx, look)
 
 
 @router.get("/archive", include_in_schema=False)
