@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, Template, select_autoescape
 from markupsafe import Markup
 from sqlalchemy import Engine
 
@@ -68,8 +69,12 @@ Figures at {{ r.generated_at.strftime("%Y-%m-%d %H:%M UTC") }}.
 </main></body></html>
 """
 
-_env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-_template = _env.from_string(_TEMPLATE)
+
+@cache
+def _template() -> Template:
+    """Compiled on first use, not at import (every command imports this module)."""
+    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    return env.from_string(_TEMPLATE)
 
 
 def headline_cards(report: CampaignReport) -> list[tuple[str, str]]:
@@ -88,7 +93,7 @@ def headline_cards(report: CampaignReport) -> list[tuple[str, str]]:
 
 def render_html_report(report: CampaignReport) -> str:
     """The report as one HTML document that works offline."""
-    return _template.render(
+    return _template().render(
         r=report,
         rows=[*report.emails, report.total],
         cards=headline_cards(report),
