@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from webhooks.addresses import WebhookError, refuse_private
 from webhooks.endpoints import ALL
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from webhooks.retention import Pruned, prune
 from webhooks.signing import headers
 from wildmail.core.db import write_transaction
 from wildmail.core.outbox import OutboxEvent
@@ -50,6 +51,7 @@ FAN_OUT_BATCH = 500
 CLAIM_BATCH = 20
 PARALLEL = 8  # requests in flight per dispatcher
 ERROR_CHARS = 300
+PRUNE_EVERY = 3600.0  # seconds between prunes of old history by a running dispatcher
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,15 @@ class DispatchConfig:
     timeout: float = 10.0
     allow_private: bool = False
     user_agent: str = "wildmail-webhooks/1"
+    keep: timedelta = timedelta(days=30)  # finished deliveries and their events, then pruned
 
     @classmethod
     def from_settings(cls, s: Settings) -> DispatchConfig:
-        return cls(timeout=s.webhooks_timeout, allow_private=s.webhooks_allow_private)
+        return cls(
+            timeout=s.webhooks_timeout,
+            allow_private=s.webhooks_allow_private,
+            keep=timedelta(days=s.webhooks_keep_days),
+        )
 
     @property
     def lease(self) -> timedelta:
@@ -288,6 +295,7 @@ class Dispatcher:
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
+        self._pruned_at: float | None = None
         self._client = httpx.Client(
             timeout=httpx.Timeout(self.config.timeout),
             follow_redirects=False,
@@ -330,10 +338,25 @@ class Dispatcher:
             if on_round is not None:
                 on_round(outcomes)
 
+    def prune_if_due(self) -> Pruned | None:
+        """Prune old history (:mod:`webhooks.retention`) at most once per :data:`PRUNE_EVERY`."""
+        now = time.monotonic()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return None
+        self._pruned_at = now
+        pruned = prune(self.store, self.config.keep)
+        if pruned.deliveries or pruned.events:
+            log.info(
+                "webhooks: pruned %d finished deliveries and %d events older than %d days",
+                pruned.deliveries, pruned.events, self.config.keep.days,
+            )  # fmt: skip
+        return pruned
+
     def run(self, stop: threading.Event, idle: float = 1.0) -> None:
         """Loop until ``stop`` is set (the worker's thread); a database hiccup is logged, not fatal."""
         while not stop.is_set():
             try:
+                self.prune_if_due()
                 busy = self.run_once()
             except Exception:
                 log.exception("webhook dispatcher step failed; trying again")

@@ -236,6 +236,7 @@ def deliver(
     dispatcher = Dispatcher(ctx, DispatchConfig.from_settings(ctx.settings))
     try:
         if until_idle:
+            dispatcher.prune_if_due()
             totals = dispatcher.until_idle()
             pending, next_at = waiting(ctx)
             line = ", ".join(f"{n} {status}" for status, n in sorted(totals.items())) or "nothing due"

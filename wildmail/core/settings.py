@@ -112,6 +112,7 @@ class Settings:
     # (SSRF) unless allowed here; seconds an endpoint may take to answer.
     webhooks_allow_private: bool = False
     webhooks_timeout: float = 10.0
+    webhooks_keep_days: int = 30  # finished webhook deliveries and their events are pruned after this
     sto_min_events: int = 3  # human opens/clicks before send-time optimisation moves a person's slot
     api_rate_limit: int = 600  # REST API requests per token per minute (429 with Retry-After beyond)
 
@@ -315,6 +316,10 @@ def _validate(s: Settings, origins: dict[str, str] | None = None) -> Settings:
         raise SettingsError(f"{name('event_writer')}: expected process or thread, got {s.event_writer!r}")
     if not 0 < s.smtp_port < 65536:
         raise SettingsError(f"{name('smtp_port')}: {s.smtp_port} is not a port number")
+    if not 1 <= s.webhooks_keep_days <= 3650:
+        raise SettingsError(
+            f"{name('webhooks_keep_days')}: expected 1 to 3650 days, got {s.webhooks_keep_days}"
+        )
     if s.webhooks_timeout <= 0:
         raise SettingsError(
             f"{name('webhooks_timeout')}: expected seconds above 0, got {s.webhooks_timeout:g}"
