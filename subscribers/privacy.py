@@ -110,6 +110,7 @@ def person_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         "events": _table_rows(conn, "events", deliveries_of, sid)
         if inspect(conn).has_table("deliveries")
         else [],
+        "donations": _table_rows(conn, "donations", "subscriber_id = :sid", sid),
     }
 
 
@@ -152,6 +153,10 @@ def forget(session: Session, subscriber: Subscriber, at: datetime) -> None:
                 " WHERE subscriber_id = :sid"
             ),
             {"sid": subscriber.id, "empty": b""},
+        )
+    if inspect(conn).has_table("donations"):  # the amounts stay for the figures, the address hash goes
+        conn.execute(
+            text("UPDATE donations SET address_hash = '' WHERE subscriber_id = :sid"), {"sid": subscriber.id}
         )
     session.flush()
     redact_subscriber(session, subscriber.id)  # events stored earlier keep the ids only

@@ -129,3 +129,33 @@ def test_bad_fields_are_named(clock, fields, field, words):
     with pytest.raises(DonationError) as caught:
         checked(source="test", **{**base, **fields})
     assert caught.value.field == field and words in caught.value.reason
+
+
+@pytest.mark.postgres
+def test_a_persons_donations_are_in_their_export_and_forget_drops_the_address_hash(
+    ctx, engine, settings, clock
+):
+    from subscribers.models import Subscriber
+    from subscribers.privacy import forget, person_data
+
+    world = make_world(engine, settings.secret, clock.now(), recipients=1)
+    cid = click_id(settings.secret, world.deliveries[0], world.links["donation"])
+    _donate(
+        ctx,
+        settings,
+        "gift-1",
+        clock.now() + timedelta(hours=1),
+        email="reader0.leopards@example.org",
+        wm_cid=cid,
+    )
+    with Session(engine) as s:
+        person = s.get(Subscriber, world.subscribers[0])
+        assert person is not None
+        (gift,) = person_data(s, person)["donations"]
+        assert (gift["external_id"], gift["amount"], gift["currency"]) == ("gift-1", 1500, "EUR")
+        assert gift["address_hash"] and gift["email_id"] == world.email_id
+        forget(s, person, clock.now() + timedelta(days=1))
+        s.commit()
+    with Session(engine) as s:
+        (kept,) = s.scalars(select(Donation))
+        assert (kept.amount, kept.email_id, kept.address_hash) == (1500, world.email_id, "")  # figures stay
