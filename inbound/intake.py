@@ -41,7 +41,8 @@ from wildmail.core.settings import Settings
 log = logging.getLogger("wildmail.inbound")
 
 ADDRESS_WINDOW = timedelta(days=30)
-MESSAGE_ID = re.compile(r"<wm\.(\d{1,18})\.(\d{1,9})\.(\d{1,18})\.([0-9a-f]{12})@[^>\s]+>")
+# A campaign delivery's Message-ID; a resend has ".r" before the tag (wildmail.core.message_ids).
+MESSAGE_ID = re.compile(r"<wm\.(\d{1,18})\.(\d{1,9})\.(\d{1,18})(\.r)?\.([0-9a-f]{12})@[^>\s]+>")
 
 
 class Action:
@@ -216,14 +217,15 @@ def _find_by_message_id(session: Session, intake: Intake, ids: Sequence[str]) ->
         if found is None:
             continue
         campaign_id, position, subscriber_id = int(found[1]), int(found[2]), int(found[3])
-        if not hmac.compare_digest(found[4], campaign_tag(intake.secret, campaign_id)):
+        kind = DeliveryKind.RESEND if found[4] else DeliveryKind.FIRST
+        if not hmac.compare_digest(found[5], campaign_tag(intake.secret, campaign_id)):
             continue
         delivery = session.scalars(
             select(Delivery).where(
                 Delivery.subscriber_id == subscriber_id,
                 Delivery.campaign_id == campaign_id,
                 Delivery.position == position,
-                Delivery.kind == DeliveryKind.FIRST.value,  # a resend's Message-ID has another form
+                Delivery.kind == kind.value,
             )
         ).first()
         if delivery is not None:

@@ -35,7 +35,7 @@ from optimise.subject_tests import email_of, parse_variant
 from stats import definitions as d
 from stats.models import StatsMark
 from subscribers.models import ListMembership, Subscriber, SubscriberStatus
-from wildmail.core.message_ids import MessageIdKey, delivery_id_bounds
+from wildmail.core.message_ids import RESEND_MARK, MessageIdKey, delivery_id_bounds
 from wildmail.core.settings import Settings
 from wildmail.core.sql import rowcount, upsert_ignore
 
@@ -112,7 +112,7 @@ def _message_id_sql(ids: MessageIdKey, campaign_id: int, first: Any) -> Any:
         + cast(first.position, String)
         + literal(".")
         + cast(first.subscriber_id, String)
-        + literal(".r")
+        + literal(RESEND_MARK)
         + literal(tail)
     )
 

@@ -19,6 +19,7 @@ from tests.delivery.factories import add_subscribers, make_campaign
 from tests.inbound import helpers as h
 from tracking.models import Event
 from wildmail.core import tokens
+from wildmail.core.message_ids import RESEND_MARK, delivery_id_bounds
 
 pytestmark = pytest.mark.postgres
 
@@ -70,6 +71,27 @@ def test_rewritten_return_path_finds_the_delivery_by_message_id(ctx, world) -> N
     decision = _send(ctx, h.dsn("ana@example.org", message_id=mid), "bounces@wildmail.test")
     assert decision.delivery_id == d_ana and decision.action == "suppressed"
     assert _status(ctx, ana) == "bounced"
+
+
+def test_a_resends_message_id_finds_the_resend(ctx, world) -> None:
+    campaign, (ana, _), (d_ana, _) = world
+    first = h.delivery(ctx, d_ana)
+    head, tail = delivery_id_bounds(ctx.settings.secret, "wildmail.test", campaign.id)
+    assert first.message_id == f"{head}{first.position}.{ana}{tail}"
+    resend_id = f"{head}{first.position}.{ana}{RESEND_MARK}{tail}"
+    with Session(ctx.engine) as s:
+        resend = Delivery(
+            subscriber_id=ana, email_id=first.email_id, campaign_id=campaign.id, position=first.position,
+            kind="resend", state="sent", smtp_phase="done", attempts=1, message_id=resend_id,
+            next_attempt_at=ctx.clock.now(), queued_at=ctx.clock.now(), sent_at=ctx.clock.now(),
+            updated_at=ctx.clock.now(),
+        )  # fmt: skip
+        s.add(resend)
+        s.commit()
+        resend_row = resend.id
+    decision = _send(ctx, h.dsn("ana@example.org", message_id=resend_id), "bounces@wildmail.test")
+    assert decision.delivery_id == resend_row and decision.action == "suppressed"
+    assert h.delivery(ctx, resend_row).state == "bounced" and h.delivery(ctx, d_ana).state == "sent"
 
 
 def test_a_forged_message_id_tag_finds_nothing(ctx, world, caplog) -> None:

@@ -41,6 +41,7 @@ class Received:
     pixel: str
     clicks: list[str]
     unsubscribe: str
+    message_id: str
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Series:
                     links.pixel or "",
                     links.clicks,
                     links.unsubscribe or "",
+                    str(parsed["Message-ID"]),
                 )
             )
         self.seen = len(self.smtp.messages)

@@ -9,11 +9,13 @@ from sqlalchemy import select
 from campaigns.models import Campaign
 from delivery.lifecycle import get_campaign, pause_campaign
 from delivery.models import Delivery
+from inbound.intake import MESSAGE_ID
 from optimise import resend
 from optimise.errors import OptimiseError
 from optimise.figures import campaign_tuning
 from stats.report import campaign_report
 from tests.optimise.conftest import APPLE_PROXY, SLUG, Series, start
+from wildmail.core.message_ids import RESEND_MARK
 
 pytestmark = pytest.mark.postgres
 
@@ -63,6 +65,8 @@ def test_only_non_openers_get_the_resend_once(series: Series, backend: str) -> N
     assert sorted(m.to for m in resent) == ["reader4@example.org", "reader5@example.org"]
     assert {m.subject for m in resent} == {AGAIN.split("|")[0]}
     assert all("Five minutes on the Amur leopard" in m.html for m in resent)
+    # A bounce quoting only the resend's Message-ID is traced back to the resend (inbound's pattern).
+    assert all((found := MESSAGE_ID.fullmatch(m.message_id)) and found[4] == RESEND_MARK for m in resent)
     series.run()  # the tick again, and again later: still once
     series.later(hours=1)
     assert series.run() == []

@@ -2,8 +2,9 @@
 
 A campaign delivery's id is deterministic (``<wm.{campaign}.{position}.{subscriber}.{tag}@...>``,
 stored with the delivery row and rebuilt in SQL by the tick from :func:`delivery_id_bounds`); the
-keyed ``tag`` keeps ids from being forged from row ids alone. A one-off message (a test send, a
-confirmation) gets ``<wm.{kind}.{parts}.{random}@...>``, new every time.
+keyed ``tag`` keeps ids from being forged from row ids alone. A resend to non-openers has
+:data:`RESEND_MARK` before the tag (``<wm.{campaign}.{position}.{subscriber}.r.{tag}@...>``).
+A one-off message (a test send, a confirmation) gets ``<wm.{kind}.{parts}.{random}@...>``, new every time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ class MessageIdKey:
 
     secret: bytes = field(repr=False)
     domain: str
+
+
+RESEND_MARK = ".r"  # between a resend's subscriber id and its tag
 
 
 def sender_domain(address: str) -> str:
