@@ -10,6 +10,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from campaigns.models import Email
+from delivery.models import Delivery, DeliveryKind
 from donations.models import Donation
 from stats import definitions as d
 from stats.figures import Funnel
@@ -19,18 +20,22 @@ _CLICKED = StatsMark.marks.op("&")(d.DONATION) != 0
 
 
 def add_to_emails(session: Session, campaign_id: int, funnels: dict[int, Funnel]) -> None:
-    """Add each email's attributed donations to its funnel (keyed by position)."""
+    """Add each email's attributed donations to its funnel (keyed by position; a donation that came
+    through a resend counts on the resend's row, as its click does)."""
     counts: dict[int, int] = defaultdict(int)
     raised: dict[int, dict[str, int]] = defaultdict(dict)
+    resent = (Delivery.kind == DeliveryKind.RESEND.value).label("resent")
     q = (
-        select(Email.position, Donation.currency, func.count(), func.sum(Donation.amount))
+        select(Email.position, resent, Donation.currency, func.count(), func.sum(Donation.amount))
         .join(Email, Email.id == Donation.email_id)
+        .outerjoin(Delivery, Delivery.id == Donation.delivery_id)
         .where(Donation.campaign_id == campaign_id)
-        .group_by(Email.position, Donation.currency)
+        .group_by(Email.position, resent, Donation.currency)
     )
-    for position, code, n, amount in session.execute(q):
+    for email_position, through_resend, code, n, amount in session.execute(q):
+        position = d.resend_position(email_position) if through_resend else email_position
         counts[position] += n
-        raised[position][code] = int(amount)
+        raised[position][code] = raised[position].get(code, 0) + int(amount)
     converted = dict(
         session.execute(
             select(StatsMark.position, func.count(distinct(Donation.delivery_id)))

@@ -3,18 +3,21 @@ opens and clicks as HTTP requests, the scheduler's leader tick queueing the rese
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from sqlalchemy import select
 
 from campaigns.models import Campaign
 from delivery.lifecycle import get_campaign, pause_campaign
 from delivery.models import Delivery
+from donations.intake import Attribution, checked, record_committed
 from inbound.intake import MESSAGE_ID
 from optimise import resend
 from optimise.errors import OptimiseError
 from optimise.figures import campaign_tuning
 from stats.report import campaign_report
-from tests.optimise.conftest import APPLE_PROXY, SLUG, Series, start
+from tests.optimise.conftest import APPLE_PROXY, BROWSER, SLUG, Series, start
 from wildmail.core.message_ids import RESEND_MARK
 
 pytestmark = pytest.mark.postgres
@@ -127,3 +130,36 @@ def test_bad_resend_requests_are_refused_with_the_reason(series: Series) -> None
             resend.set_resend(
                 s, ctx.settings, campaign, 1, "Hi\r\nBcc: x@y", after_days=2, now=ctx.clock.now()
             )
+
+
+def test_a_donation_through_the_resend_counts_on_the_resend_row(series: Series) -> None:
+    start(series, 1)
+    _rule(series)
+    series.run()
+    series.later(days=3)
+    (resent,) = series.run()
+    donate = ""
+    for url in resent.clicks:  # the reader follows links one at a time until the donation link
+        series.later(minutes=2)
+        donate = series.client.get(url, headers={"User-Agent": BROWSER}, follow_redirects=False).headers[
+            "location"
+        ]
+        if donate.startswith("https://donate.example.org/"):
+            break
+    gift_at = series.clock.now()
+    cid = parse_qs(urlsplit(donate).query)["wm_cid"][0]
+    item = checked(
+        source="test", external_id="gift-1", amount=2500, currency_code="EUR", donated_at=gift_at, wm_cid=cid
+    )
+    recorded = record_committed(
+        series.ctx.engine, item, Attribution.from_settings(series.ctx.settings), gift_at
+    )
+    assert recorded.match == "click_id"
+    series.flush()
+    series.later(minutes=5)
+    report = campaign_report(series.ctx.engine, SLUG, series.clock)
+    one, again = report.emails[0], report.emails[1]
+    assert again.position == -1 and (again.donors, again.donations, again.converted) == (1, 1, 1)
+    assert again.raised == {"EUR": 2500} and again.donation_conversion == 1.0
+    assert (one.donors, one.donations, one.converted, one.raised) == (0, 0, 0, {})
+    assert (report.total.donations, report.total.converted, report.total.raised) == (1, 1, {"EUR": 2500})
