@@ -22,16 +22,13 @@ from campaigns.models import Campaign, Enrolment
 from delivery.models import Delivery
 from stats import definitions as d
 from stats import rollup
+from stats.figures import rate
 from stats.models import StatsMark
 from subscribers.models import SubscriberList
 from subscribers.queries import inactive_counts
 from tracking.engagement_models import Reengagement, ReengagementState
 from tracking.sendtime import CONTROL, STO
 from wildmail.core.store import Store
-
-
-def _rate(num: int, den: int) -> float | None:
-    return round(num / den, 4) if den else None
 
 
 @dataclass
@@ -47,11 +44,11 @@ class Half:
 
     @property
     def open_rate(self) -> float | None:
-        return _rate(self.human_openers, self.delivered)
+        return rate(self.human_openers, self.delivered)
 
     @property
     def ctr(self) -> float | None:
-        return _rate(self.human_clickers, self.delivered)
+        return rate(self.human_clickers, self.delivered)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "open_rate": self.open_rate, "ctr": self.ctr}
@@ -188,8 +185,8 @@ def summary_lines(store: Store, campaign_id: int) -> list[str]:
     return lines
 
 
-def _pct(rate: float | None) -> str:
-    return "-" if rate is None else f"{rate:.1%}"
+def _pct(share: float | None) -> str:
+    return "-" if share is None else f"{share:.1%}"
 
 
 def sunset_policy(lst: SubscriberList) -> str:

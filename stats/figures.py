@@ -10,7 +10,8 @@ from typing import Any
 from stats import definitions as d
 
 
-def _rate(num: int, den: int) -> float | None:
+def rate(num: int, den: int) -> float | None:
+    """``num / den`` rounded to 4 places (a share: 0.1234 is 12.34 %); None when ``den`` is 0."""
     return round(num / den, 4) if den else None
 
 
@@ -51,27 +52,27 @@ class Funnel:
 
     @property
     def open_rate(self) -> float | None:
-        return _rate(self.human_openers, self.delivered)
+        return rate(self.human_openers, self.delivered)
 
     @property
     def ctr(self) -> float | None:
-        return _rate(self.human_clickers, self.delivered)
+        return rate(self.human_clickers, self.delivered)
 
     @property
     def click_to_open(self) -> float | None:
-        return _rate(self.human_clickers, self.human_openers)
+        return rate(self.human_clickers, self.human_openers)
 
     @property
     def donation_ctr(self) -> float | None:
-        return _rate(self.donors, self.delivered)
+        return rate(self.donors, self.delivered)
 
     @property
     def unsubscribe_rate(self) -> float | None:
-        return _rate(self.unsubscribes, self.delivered)
+        return rate(self.unsubscribes, self.delivered)
 
     @property
     def donation_conversion(self) -> float | None:
-        return _rate(self.converted, self.donors)
+        return rate(self.converted, self.donors)
 
     @property
     def revenue_per_1000(self) -> dict[str, int]:
@@ -127,8 +128,8 @@ class Funnel:
         """Counts, delivered and the rates, flat (JSON and CSV use this)."""
         out = asdict(self)
         out["delivered"] = self.delivered
-        for rate in RATES:
-            out[rate] = getattr(self, rate)
+        for key in RATES:
+            out[key] = getattr(self, key)
         out["raised"] = dict(sorted(self.raised.items()))
         out["revenue_per_1000"] = self.revenue_per_1000
         return out
