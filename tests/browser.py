@@ -18,6 +18,10 @@ ARGS = [
     "--no-first-run",
 ]
 
+# Screenshots are artifacts for people; a full-page one can wait long for a frame when both cores
+# are busy (one timed out at Playwright's 30 s in a CI run), so they get longer.
+SHOT_MS = 120_000
+
 needs_chromium = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed"),

@@ -9,7 +9,7 @@ from campaigns.compiled import CompiledEmail, Recipient
 from campaigns.preview import personalise
 from campaigns.render import ENGINES, Branding, EmailContent, render_email
 from campaigns.splitter import split_article
-from tests.browser import ARGS, CHROMIUM, needs_chromium
+from tests.browser import ARGS, CHROMIUM, SHOT_MS, needs_chromium
 from tests.campaigns.conftest import SAMPLE
 from tests.conftest import REPO
 
@@ -81,7 +81,7 @@ def test_preview_fits_phone_and_desktop_widths(tmp_path):
                     assert honeypot.count() == 1 and not honeypot.is_visible()
                     assert page.locator("html").get_attribute("lang") == "en"
                     shot = ARTIFACTS / f"{page_file.stem}-{width}.png"
-                    page.screenshot(path=str(shot), full_page=True)
+                    page.screenshot(path=str(shot), full_page=True, timeout=SHOT_MS)
                     assert shot.stat().st_size > 5_000
                     page.close()
         finally:

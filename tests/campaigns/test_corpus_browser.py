@@ -15,7 +15,7 @@ from campaigns.compiled import CompiledEmail, Recipient
 from campaigns.preview import personalise
 from campaigns.render import Branding, EmailContent, render_email
 from campaigns.splitter import split_article
-from tests.browser import ARGS, CHROMIUM, needs_chromium
+from tests.browser import ARGS, CHROMIUM, SHOT_MS, needs_chromium
 from tests.conftest import REPO
 
 CORPUS = REPO / "tests" / "corpus" / "articles"
@@ -98,7 +98,9 @@ def test_corpus_emails_fit_the_screen(tmp_path, width):
                     assert b is not None and b["y"] >= 0 and b["y"] + b["height"] <= 667
                     assert b["x"] >= 0 and b["x"] + b["width"] <= 375
                     assert donate.is_visible()
-                page.screenshot(path=str(ARTIFACTS / f"{page_file.stem}-{width}.png"), full_page=True)
+                page.screenshot(
+                    path=str(ARTIFACTS / f"{page_file.stem}-{width}.png"), full_page=True, timeout=SHOT_MS
+                )
                 page.close()
         finally:
             browser.close()

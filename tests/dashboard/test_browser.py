@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign
 from subscribers.models import Subscriber
-from tests.browser import ARGS, CHROMIUM, needs_chromium
+from tests.browser import ARGS, CHROMIUM, SHOT_MS, needs_chromium
 from tests.conftest import REPO
 from tests.dashboard.conftest import PASSWORD
 from tests.stats import scenario as sc
@@ -53,7 +53,7 @@ def page():
 
 def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True, timeout=SHOT_MS)
 
 
 def _simulate_engagement(engine) -> None:

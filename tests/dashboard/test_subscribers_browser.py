@@ -17,7 +17,7 @@ import pytest
 
 from subscribers import lifecycle
 from subscribers.models import Subscriber
-from tests.browser import ARGS, CHROMIUM, needs_chromium
+from tests.browser import ARGS, CHROMIUM, SHOT_MS, needs_chromium
 from tests.conftest import REPO
 from tests.dashboard.conftest import PASSWORD
 from tests.stats import scenario as sc
@@ -96,7 +96,7 @@ def people(ctx):
 def _check(page, name: str) -> None:
     """Screenshot the page, then run axe-core on it: no serious or critical violation."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"subscribers-{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"subscribers-{name}.png"), full_page=True, timeout=SHOT_MS)
     page.add_script_tag(path=str(AXE))
     violations = page.evaluate(
         """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map(

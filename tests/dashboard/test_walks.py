@@ -28,7 +28,7 @@ from delivery.enqueue import tick
 from delivery.smtp_transport import SmtpTransport
 from delivery.worker import run_worker_once
 from subscribers.models import Subscriber
-from tests.browser import ARGS, CHROMIUM, needs_chromium
+from tests.browser import ARGS, CHROMIUM, SHOT_MS, needs_chromium
 from tests.conftest import REPO
 from tests.dashboard.conftest import PASSWORD
 from tests.stats import scenario as sc
@@ -78,12 +78,12 @@ class Browser:
         ]
         assert not blocking, f"{name} ({page.url}): " + "; ".join(blocking)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True, timeout=SHOT_MS)
         size = page.viewport_size
         page.set_viewport_size({"width": 375, "height": 800})
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{name}: {overflow} px wider than a 375-px phone: {page.evaluate(WIDE)}"
-        page.screenshot(path=str(ARTIFACTS / f"{name}-375.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-375.png"), full_page=True, timeout=SHOT_MS)
         page.set_viewport_size(size)
         self.checked.append(name)
 
@@ -287,7 +287,9 @@ def test_staff_stats_walk(browser, users, engine, clock, ctx) -> None:
     chart = page.locator(".chart-box svg").first.bounding_box()
     box = page.locator(".chart-box").first.bounding_box()
     assert chart and box and chart["width"] >= 0.9 * (box["width"] - 20)  # charts fill their cards
-    page.screenshot(path=str(ARTIFACTS / "stats-1280x800.png"))  # what fits on the first screen
+    page.screenshot(
+        path=str(ARTIFACTS / "stats-1280x800.png"), timeout=SHOT_MS
+    )  # what fits on the first screen
     b.check("stats")
     page.click("table.funnel >> text=Subject 1")
     page.frame_locator("iframe.desktop").locator("text=What part 1 says").wait_for()
