@@ -56,7 +56,9 @@ def generate(path: Path, rows: int) -> None:
 def child(url: str, csv_path: str) -> None:
     """Import into ``url`` and print a JSON line with figures (runs in its own process)."""
     from subscribers.csv_import import import_csv
+    from wildmail.runtime.startup import wire_hooks
 
+    wire_hooks()  # as every wildmail command does (the outbox asks whether an endpoint listens)
     engine = make_engine(url)
     started = time.perf_counter()
     report = import_csv(engine, csv_path, "bench", at=datetime.now(UTC))
@@ -71,20 +73,26 @@ def child(url: str, csv_path: str) -> None:
     }))  # fmt: skip
 
 
-def prepare(url: str) -> None:
+def prepare(url: str, webhook: bool) -> None:
+    """A migrated database with the list; with ``webhook``, an endpoint that wants the events an
+    import makes (two per new active person: subscriber.created and subscriber.confirmed)."""
     from sqlalchemy.orm import Session
 
     from subscribers.lifecycle import create_list
+    from webhooks.endpoints import add_endpoint
 
     engine = make_engine(url)
     migrate.upgrade(engine)
     with Session(engine) as session, session.begin():
         create_list(session, "bench", "Bench", double_opt_in=False, at=datetime.now(UTC))
+        if webhook:
+            events = "subscriber.created,subscriber.confirmed"
+            add_endpoint(session, "http://127.0.0.1:9/crm", events, datetime.now(UTC), allow_private=True)
     engine.dispose()
 
 
-def run(label: str, url: str, csv_path: Path) -> dict[str, object]:
-    prepare(url)
+def run(label: str, url: str, csv_path: Path, webhook: bool = False) -> dict[str, object]:
+    prepare(url, webhook)
     proc = subprocess.run(
         [sys.executable, __file__, "--child", url, str(csv_path)], capture_output=True, text=True, check=False
     )
@@ -97,6 +105,12 @@ def run(label: str, url: str, csv_path: Path) -> dict[str, object]:
     return figures
 
 
+def _ratio(hooked: dict[str, object], plain: object) -> None:
+    assert isinstance(plain, dict)
+    ratio = float(str(hooked["rows_per_second"])) / float(str(plain["rows_per_second"]))
+    print(f"           with a webhook endpoint listening: {ratio:.2f}x the rate without one (same run)")
+
+
 def main() -> None:
     results: dict[str, object] = {"rows": ROWS, "bad_rows_percent": 1, "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="wm-bench-import-") as tmp:
@@ -106,6 +120,9 @@ def main() -> None:
         size = csv_path.stat().st_size / 1e6
         print(f"generated {ROWS} rows ({size:.1f} MB) in {time.perf_counter() - started:.1f} s")
         results["sqlite"] = run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", csv_path)
+        hooked = run("sqlite+hook", f"sqlite:///{Path(tmp) / 'bench-hook.db'}", csv_path, webhook=True)
+        results["sqlite_with_webhook"] = hooked
+        _ratio(hooked, results["sqlite"])
         pg = os.environ.get("WILDMAIL_BENCH_POSTGRES_URL") or os.environ.get("WILDMAIL_TEST_POSTGRES_URL")
         if pg:
             name = f"wm_bench_import_{uuid.uuid4().hex[:8]}"
@@ -115,6 +132,12 @@ def main() -> None:
             try:
                 url = make_url(pg).set(database=name).render_as_string(hide_password=False)
                 results["postgresql"] = run("postgresql", url, csv_path)
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+                hooked = run("pg+hook", url, csv_path, webhook=True)
+                results["postgresql_with_webhook"] = hooked
+                _ratio(hooked, results["postgresql"])
             finally:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

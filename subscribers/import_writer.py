@@ -22,7 +22,7 @@ from subscribers.csv_rows import Reject, Row
 from subscribers.lifecycle import SUPPRESSED_STATUSES
 from subscribers.models import ConsentSource, SubscriberStatus
 from wildmail.core.db import writer_lock
-from wildmail.core.outbox import EventType, emit_many
+from wildmail.core.outbox import EventType, emit_many, wanted
 
 _LEFT = {s.value for s in SUPPRESSED_STATUSES}
 KEEP_REJECTS = 1000
@@ -154,6 +154,8 @@ def _announce(
 ) -> None:
     """``subscriber.created`` for the chunk's new people, ``subscriber.confirmed`` for everyone it made
     active (new and pending alike): one statement per type, in the chunk's transaction."""
+    if not (wanted(conn, EventType.SUBSCRIBER_CREATED) or wanted(conn, EventType.SUBSCRIBER_CONFIRMED)):
+        return  # no endpoint listens: skip reading the new ids back
     created = bulk_sql.select_ids(conn, new_emails) if new_emails else []
     common = {"status": job.status, "list_id": job.list_id, "list": job.list_slug, "source": "import"}
     emit_many(

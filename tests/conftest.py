@@ -159,3 +159,14 @@ def seed_article() -> Path:
     """A plain-text article shaped like the charity's seed (short heading lines, one with a
     leading space, no title line), kept in the repository so nothing skips in a bare clone."""
     return SEED
+
+
+@pytest.fixture
+def listening(engine: Engine, clock: FakeClock) -> int:
+    """An enabled endpoint that wants every event type, so the outbox stores every event (an event
+    no endpoint wants is not stored); for tests that read the stored events themselves."""
+    from webhooks.endpoints import add_endpoint
+    from wildmail.core.db import write_transaction
+
+    with write_transaction(engine) as s:
+        return add_endpoint(s, "http://127.0.0.1:9/events", "*", clock.now(), allow_private=True).id

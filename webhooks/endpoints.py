@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.orm import Session
 
 from webhooks.addresses import WebhookError, check_url, refuse_private
@@ -33,6 +33,13 @@ def parse_events(text: str | list[str]) -> list[str]:
             f"unknown event type {', '.join(map(repr, unknown))} (known: {', '.join(sorted(known))}, or *)"
         )
     return list(dict.fromkeys(names))
+
+
+def wanted(bind: Session | Connection, event_type: EventType) -> bool:
+    """Whether an enabled endpoint subscribes to ``event_type`` now (the outbox asks before it
+    stores an event; endpoints are few, so they are read each time and a change counts at once)."""
+    query = select(WebhookEndpoint.event_types).where(WebhookEndpoint.enabled.is_(True))
+    return any(ALL in types or event_type.value in types for types in bind.execute(query).scalars())
 
 
 def add_endpoint(

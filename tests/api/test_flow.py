@@ -29,7 +29,7 @@ def _send_due(ctx, smtp_server) -> int:
 
 
 @pytest.mark.postgres
-def test_list_subscribe_campaign_schedule_send_and_stats(http, ctx, smtp_server) -> None:
+def test_list_subscribe_campaign_schedule_send_and_stats(http, ctx, smtp_server, listening) -> None:
     created = http.post("/api/v1/lists", json={"slug": "supporters", "name": "Supporters"})
     assert created.status_code == 201 and created.headers["location"] == "/api/v1/lists/supporters"
 

@@ -48,7 +48,7 @@ def _attributed(engine) -> list[str]:
 
 
 @pytest.mark.postgres
-def test_address_and_campaign_within_and_outside_the_window(ctx, engine, settings, clock):
+def test_address_and_campaign_within_and_outside_the_window(ctx, engine, settings, clock, listening):
     sent = clock.now()
     world = make_world(engine, settings.secret, sent, recipients=3, sent_ago=timedelta(0))
     _click(world, 0, sent + timedelta(days=2))

@@ -30,7 +30,7 @@ def _donations(engine) -> list[Donation]:
 
 
 @pytest.mark.postgres
-def test_click_then_webhooks_attribute_and_the_figures_show_it(ctx, engine, settings, clock):
+def test_click_then_webhooks_attribute_and_the_figures_show_it(ctx, engine, settings, clock, listening):
     world = make_world(engine, settings.secret, clock.now(), recipients=2)
     server = ServerThread(create_app(ctx), port=0).start()
     try:

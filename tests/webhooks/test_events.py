@@ -154,7 +154,9 @@ def test_one_click_unsubscribe_over_http_is_announced(hooks_ctx, client, setting
     assert data["email"].startswith("reader0.") and data["subscriber_id"]
 
 
-def test_human_donation_clicks_are_announced_once_and_bot_clicks_never(engine, settings, clock) -> None:
+def test_human_donation_clicks_are_announced_once_and_bot_clicks_never(
+    engine, settings, clock, listening
+) -> None:
     world = make_world(engine, settings.secret, clock.now(), recipients=2)
     at = to_micros(clock.now())
     donation, content = world.links["donation"], world.links["content"]
@@ -172,7 +174,9 @@ def test_human_donation_clicks_are_announced_once_and_bot_clicks_never(engine, s
     assert data["link_id"] == donation and data["campaign"] == "leopards" and data["subscriber_id"]
 
 
-def test_donation_clicks_of_an_aggregate_only_campaign_name_nobody(engine, settings, clock) -> None:
+def test_donation_clicks_of_an_aggregate_only_campaign_name_nobody(
+    engine, settings, clock, listening
+) -> None:
     world = make_world(engine, settings.secret, clock.now(), track_identity=False, slug="quiet")
     hit = (
         "d-9",
@@ -192,7 +196,7 @@ def test_donation_clicks_of_an_aggregate_only_campaign_name_nobody(engine, setti
     assert payload["subscriber_id"] is None and payload["delivery_id"] is None
 
 
-def test_a_csv_import_announces_new_and_activated_people_once(hooks_ctx) -> None:
+def test_a_csv_import_announces_new_and_activated_people_once(hooks_ctx, listening) -> None:
     now = hooks_ctx.clock.now()
     with write_transaction(hooks_ctx.engine) as s:
         create_list(s, "news", at=now)
@@ -212,7 +216,7 @@ def test_a_csv_import_announces_new_and_activated_people_once(hooks_ctx) -> None
     assert len(_events(hooks_ctx)) == 6
 
 
-def test_a_recipient_refused_at_rcpt_is_announced_as_a_bounce(ctx, clock, smtp_server) -> None:
+def test_a_recipient_refused_at_rcpt_is_announced_as_a_bounce(ctx, clock, smtp_server, listening) -> None:
     from tests.delivery.test_relay_refusals import queue, send_all
 
     ids = queue(ctx, clock, 3)
@@ -226,7 +230,7 @@ def test_a_recipient_refused_at_rcpt_is_announced_as_a_bounce(ctx, clock, smtp_s
     assert suppression["subscriber_id"] == bounce["subscriber_id"] and suppression["reason"] == "bounced"
 
 
-def test_the_circuit_breaker_pause_is_announced_with_its_reason(hooks_ctx) -> None:
+def test_the_circuit_breaker_pause_is_announced_with_its_reason(hooks_ctx, listening) -> None:
     campaign = make_campaign(hooks_ctx, emails=1)
     (ana,) = add_subscribers(hooks_ctx, [("ana@example.org", "Ana", None)])
     (delivery_id,) = h.sent_deliveries(hooks_ctx, campaign.id, [ana])

@@ -1,4 +1,5 @@
-"""Old webhook history is pruned; what still waits for a retry is kept whatever its age."""
+"""What the outbox keeps: only the events an enabled endpoint wants, and finished history only for
+``webhooks_keep_days``; what still waits for a retry is kept whatever its age."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 
 from tests.webhooks.conftest import register
 from webhooks.dispatch import fan_out
+from webhooks.endpoints import set_enabled
 from webhooks.models import WebhookDelivery
 from webhooks.retention import prune
 from wildmail.core.db import write_transaction
@@ -30,29 +32,46 @@ def _counts(ctx) -> tuple[int, list[str]]:
         return events, sorted(s.scalars(select(WebhookDelivery.status)))
 
 
+def _types(ctx) -> list[str]:
+    with ctx.session() as s:
+        return list(s.scalars(select(OutboxEvent.event_type).order_by(OutboxEvent.id)))
+
+
+def test_only_events_an_enabled_endpoint_wants_are_stored(hooks_ctx, receiver) -> None:
+    _emit(hooks_ctx, EventType.SUBSCRIBER_CREATED)  # no endpoint at all
+    assert _types(hooks_ctx) == []
+    endpoint = register(hooks_ctx, receiver, "subscriber.created")
+    _emit(hooks_ctx, EventType.SUBSCRIBER_CREATED)
+    _emit(hooks_ctx, EventType.CAMPAIGN_PAUSED)  # a type nobody subscribed to
+    assert _types(hooks_ctx) == ["subscriber.created"]
+    with write_transaction(hooks_ctx.engine) as s:
+        set_enabled(s, endpoint, False)
+    _emit(hooks_ctx, EventType.SUBSCRIBER_CREATED)
+    assert _types(hooks_ctx) == ["subscriber.created"]
+
+
 def test_finished_history_goes_after_the_kept_days_and_pending_stays(hooks_ctx, dispatcher, receiver) -> None:
     assert dispatcher.config.keep == timedelta(days=30)  # the default of webhooks_keep_days
     register(hooks_ctx, receiver, "subscriber.created")
     receiver.answers = [200, 200, 500]
     _emit(hooks_ctx, EventType.SUBSCRIBER_CREATED, 3)  # two delivered, one waiting for a retry
-    _emit(hooks_ctx, EventType.CAMPAIGN_PAUSED)  # no endpoint wants it: dispatched, no delivery
     dispatcher.until_idle()
-    assert _counts(hooks_ctx) == (4, ["delivered", "delivered", "pending"])
+    assert _counts(hooks_ctx) == (3, ["delivered", "delivered", "pending"])
 
     hooks_ctx.clock.advance(timedelta(days=29))
-    _emit(hooks_ctx, EventType.CAMPAIGN_PAUSED)
-    fan_out(hooks_ctx)
+    _emit(hooks_ctx, EventType.SUBSCRIBER_CREATED)
+    fan_out(hooks_ctx)  # its delivery waits for the dispatcher
     first = dispatcher.prune_if_due()
     assert first is not None and (first.deliveries, first.events) == (0, 0)  # nothing 30 days old yet
     assert dispatcher.prune_if_due() is None  # a running dispatcher prunes at most once an hour
 
-    hooks_ctx.clock.advance(timedelta(days=2))  # the first four events are 31 days old, the last 2
+    hooks_ctx.clock.advance(timedelta(days=2))  # the first three events are 31 days old, the last 2
     pruned = prune(hooks_ctx, dispatcher.config.keep)
-    assert (pruned.deliveries, pruned.events) == (2, 3)
-    assert _counts(hooks_ctx) == (2, ["pending"])  # the retry, its event and the new event stay
+    assert (pruned.deliveries, pruned.events) == (2, 2)  # the delivered ones and their events
+    assert _counts(hooks_ctx) == (2, ["pending", "pending"])  # the retry, the new one, their events
     receiver.answers = []
-    dispatcher.until_idle()  # the retry still goes out with its event
-    assert _counts(hooks_ctx) == (2, ["delivered"])
+    dispatcher.until_idle()
+    assert _counts(hooks_ctx) == (2, ["delivered", "delivered"])
 
 
 def test_the_kept_days_setting_is_checked() -> None:

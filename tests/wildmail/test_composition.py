@@ -19,7 +19,8 @@ QUERY_METHODS = {"execute", "scalar", "scalars", "query", "expunge", "flush", "a
 IMPORT_EVERYTHING = """
 import wildmail.cli, wildmail.web.app, wildmail.runtime.startup, campaigns.enrolment, delivery.lifecycle
 from subscribers import events
-print(len(events.registered()))
+from wildmail.core import outbox
+print(len(events.registered()) + (outbox.wanted_check() is not None))
 """
 
 OPEN_CONTEXT = """
@@ -31,6 +32,9 @@ from wildmail.runtime.startup import open_context
 ctx = open_context(Settings(database_url=sys.argv[1]))
 open_context(Settings(database_url=sys.argv[1])).close()
 assert events.registered() == (enrol_on_activation,), events.registered()
+from webhooks.endpoints import wanted
+from wildmail.core import outbox
+assert outbox.wanted_check() is wanted
 ctx.close()
 print("wired")
 """

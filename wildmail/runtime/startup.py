@@ -11,6 +11,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, NoSuchModu
 
 from campaigns.enrolment import enrol_on_activation
 from subscribers import events
+from webhooks import endpoints
+from wildmail.core import outbox
 from wildmail.core.clock import Clock, SystemClock
 from wildmail.core.db import is_sqlite, make_engine
 from wildmail.core.redaction import mask_url
@@ -79,8 +81,10 @@ def ensure_schema(engine: Engine) -> None:
 
 def wire_hooks() -> None:
     """Connect the packages: a subscriber who becomes active is enrolled in their list's running
-    and scheduled campaigns at once (idempotent)."""
+    and scheduled campaigns at once; the outbox stores only the events a webhook endpoint wants
+    (idempotent)."""
     events.on_activated(enrol_on_activation)
+    outbox.on_wanted(endpoints.wanted)
 
 
 def open_context(
