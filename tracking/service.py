@@ -47,11 +47,14 @@ def micros_of(clock: Clock) -> Callable[[], int]:
     return lambda: to_micros(clock.now())
 
 
-def new_writer(settings: Settings, engine: Engine, cache: MetaCache) -> EventWriter:
-    """The event writer ``settings.event_writer`` asks for (see :mod:`tracking.writer_process`)."""
+def new_writer(
+    settings: Settings, engine: Engine, cache: MetaCache, child_module: str = "tracking.writer_process"
+) -> EventWriter:
+    """The event writer ``settings.event_writer`` asks for (see :mod:`tracking.writer_process`);
+    ``child_module`` is what the writer process runs (the shell passes one that wires the hooks)."""
     if settings.event_writer == "process":
         url = engine.url.render_as_string(hide_password=False)
-        return ProcessEventWriter(engine, url, cache, ip_key=settings.secret)
+        return ProcessEventWriter(engine, url, cache, ip_key=settings.secret, child_module=child_module)
     return EventWriter(engine, cache, ip_key=settings.secret)
 
 

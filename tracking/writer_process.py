@@ -89,9 +89,11 @@ class ProcessEventWriter(EventWriter):
         ip_key: bytes | None = None,
         interval: float = FLUSH_INTERVAL,
         batch_size: int = BATCH_SIZE,
+        child_module: str = "tracking.writer_process",
     ) -> None:
         super().__init__(engine, cache, ip_key=ip_key, interval=interval, batch_size=batch_size)
         self.database_url = database_url
+        self.child_module = child_module  # run as ``python -m``; its main() ends in :func:`main`
         self._child: subprocess.Popen[bytes] | None = None
         self._child_lock = threading.Lock()
         self.restarts = 0
@@ -137,7 +139,7 @@ class ProcessEventWriter(EventWriter):
                 _close_quietly(child.stdout)
                 time.sleep(RESTART_PAUSE)
             child = subprocess.Popen(
-                [sys.executable, "-m", "tracking.writer_process"],
+                [sys.executable, "-m", self.child_module],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )

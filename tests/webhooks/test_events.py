@@ -240,3 +240,34 @@ def test_the_circuit_breaker_pause_is_announced_with_its_reason(hooks_ctx, liste
     (paused,) = _events(hooks_ctx, "campaign.paused")
     assert paused["campaign_id"] == campaign.id and paused["status"] == "paused"
     assert paused["reason"].startswith("circuit breaker: hard bounces 1 of 1 sends")
+
+
+def test_the_event_writer_process_announces_donation_clicks_only_to_a_listener(ctx, engine, settings, clock):
+    """The default event writer commits in a child process; it is wired like the server, so a
+    human donation click is stored as an event only while an endpoint wants it."""
+    import httpx
+
+    from webhooks.endpoints import add_endpoint
+    from wildmail.web.app import create_app
+    from wildmail.web.serving import ServerThread
+
+    assert settings.event_writer == "process"
+    world = make_world(engine, settings.secret, clock.now(), recipients=2)
+    app = create_app(ctx)
+    server = ServerThread(app, port=0).start()
+
+    def click(reader: int) -> None:
+        with httpx.Client(base_url=server.url, headers={"User-Agent": BROWSER_UA}) as http:
+            assert http.get(world.click_path("donation", reader)).status_code == 302
+        assert app.state.tracker.writer.flush(timeout=30)
+
+    try:
+        click(0)
+        with write_transaction(engine) as s:
+            add_endpoint(s, "http://127.0.0.1:9/crm", "donation.clicked", clock.now(), allow_private=True)
+        click(1)
+    finally:
+        server.stop()
+    with engine.connect() as conn:
+        rows = conn.execute(select(OutboxEvent.event_type, OutboxEvent.payload)).all()
+    assert [(t, p["delivery_id"]) for t, p in rows] == [("donation.clicked", world.deliveries[1])]

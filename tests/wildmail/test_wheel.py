@@ -135,7 +135,7 @@ def test_installed_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
     assert figures["campaign"]["slug"] == "amur-leopard" and figures["total"]["sent"] > 0
 
     port = _free_port()
-    # The default event writer starts its child process (python -m tracking.writer_process) at startup.
+    # The default event writer starts its child process (python -m wildmail.runtime.event_writer) at startup.
     server = subprocess.Popen(
         [str(wildmail), "serve", "--port", str(port)],
         cwd=site,
@@ -151,7 +151,7 @@ def test_installed_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
         assert css.content == (REPO / "wildmail" / "web" / "static" / "wildmail.css").read_bytes()
         page = httpx.get(f"{base}/subscribe/supporters", timeout=5)
         assert page.status_code == 200 and "Supporters" in page.text and "<form" in page.text
-        writer = [str(python), "-m", "tracking.writer_process"]
+        writer = [str(python), "-m", "wildmail.runtime.event_writer"]
         assert writer in _child_commands(server.pid), _child_commands(server.pid)
     finally:
         server.terminate()

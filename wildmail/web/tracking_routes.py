@@ -34,7 +34,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracking.classify import PREFETCH_HEADERS
 from tracking.links import DonationDestination
-from tracking.service import RequestInfo, Tracker
+from tracking.lookup import MetaCache
+from tracking.service import RequestInfo, Tracker, new_writer
 from wildmail.runtime.context import AppContext
 from wildmail.web import security_headers
 from wildmail.web.security_headers import RawHeaders
@@ -277,7 +278,9 @@ async def startup(app: FastAPI) -> None:
     flush interval (tests use it to hold events until shutdown).
     """
     ctx: AppContext = app.state.ctx
-    tracker = Tracker(ctx.settings, ctx.engine, ctx.clock)
+    cache = MetaCache(ctx.engine)
+    writer = new_writer(ctx.settings, ctx.engine, cache, child_module="wildmail.runtime.event_writer")
+    tracker = Tracker(ctx.settings, ctx.engine, ctx.clock, writer=writer)
     interval = getattr(app.state, "writer_interval", None)
     if interval is not None:
         tracker.writer.interval = float(interval)
