@@ -22,7 +22,7 @@ from tracking.links import DonationDestination, destination, donation_destinatio
 from tracking.lookup import CACHE_SIZE, CACHE_TTL_SECONDS, DeliveryMeta, MetaCache, _Lru, load_link_target
 from tracking.unsubscribe import UnsubscribePage, page_for, unsubscribe_committed
 from tracking.writer import EventWriter
-from tracking.writer_process import ProcessEventWriter
+from tracking.writer_process import CHILD_MODULE, ProcessEventWriter
 from wildmail.core import tokens
 from wildmail.core.clock import Clock, SystemClock, to_micros
 from wildmail.core.db import session_factory
@@ -48,7 +48,7 @@ def micros_of(clock: Clock) -> Callable[[], int]:
 
 
 def new_writer(
-    settings: Settings, engine: Engine, cache: MetaCache, child_module: str = "tracking.writer_process"
+    settings: Settings, engine: Engine, cache: MetaCache, child_module: str = CHILD_MODULE
 ) -> EventWriter:
     """The event writer ``settings.event_writer`` asks for (see :mod:`tracking.writer_process`);
     ``child_module`` is what the writer process runs (the shell passes one that wires the hooks)."""

@@ -50,6 +50,7 @@ ACK = "ack"
 READY = b"ready\n"
 WRITER_CACHE_KIB = 64 * 1024  # random index inserts: 29 -> 24 µs per event with 64 MiB over 2 MiB
 RESTART_PAUSE = 0.2  # seconds before starting a new child after one died
+CHILD_MODULE = "tracking.writer_process"  # what the child runs with ``python -m`` unless told otherwise
 
 
 class WriterProcessError(RuntimeError):
@@ -89,7 +90,7 @@ class ProcessEventWriter(EventWriter):
         ip_key: bytes | None = None,
         interval: float = FLUSH_INTERVAL,
         batch_size: int = BATCH_SIZE,
-        child_module: str = "tracking.writer_process",
+        child_module: str = CHILD_MODULE,
     ) -> None:
         super().__init__(engine, cache, ip_key=ip_key, interval=interval, batch_size=batch_size)
         self.database_url = database_url

@@ -211,6 +211,7 @@ def write_session(engine: Engine) -> Iterator[Session]:
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Session]:
-    """:func:`write_connection` as an ORM session (same lock, same ``BEGIN IMMEDIATE``)."""
-    with writer_lock(engine), Session(immediate(engine), expire_on_commit=False) as session, session.begin():
+    """:func:`write_connection` as an ORM session (same lock, same ``BEGIN IMMEDIATE``): one
+    transaction of a :func:`write_session`."""
+    with write_session(engine) as session, session.begin():
         yield session
